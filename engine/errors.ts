@@ -1,0 +1,25 @@
+/** A user-facing error with a stable code and a message that says what to do. */
+export class EngineError extends Error {
+  constructor(
+    public readonly code: ErrorCode,
+    message: string,
+    public readonly hint?: string,
+  ) {
+    super(message);
+    this.name = 'EngineError';
+  }
+}
+
+export type ErrorCode =
+  | 'bad-image'          // cannot decode, unsupported, too many pixels
+  | 'bad-checkpoint'     // not a checkpoint, truncated, corrupt
+  | 'unsafe-pickle'      // pickle names a global outside the allow-list
+  | 'unknown-arch'       // keys fit no known network
+  | 'shape-mismatch'     // keys fit, shapes do not
+  | 'no-model'           // run before loadModel
+  | 'bad-request'        // malformed or invalid protocol message
+  | 'not-found'          // unknown run, module, file
+  | 'cancelled'          // superseded or cancelled run
+  | 'backend'            // no backend could be loaded
+  | 'io'                 // file system errors
+  | 'internal';

@@ -1,0 +1,35 @@
+// The architecture description shared by detection (checkpoints/detect.ts), the
+// network builder (nets/resnet.ts) and model manifests (assets/models/*/manifest.json).
+
+export type BlockType = 'basic' | 'bottleneck';
+export type Stem = 'imagenet' | 'cifar';
+export type CbamLayout = 'official' | 'timm';
+export type SeLayout = 'timm' | 'linear';
+export type NonLocalMode = 'embedded' | 'gaussian' | 'dot' | 'concat';
+
+/** Attention placed inside every residual block (after the last BN, before the add). */
+export type BlockAttention =
+  | { kind: 'none' }
+  | { kind: 'cbam'; layout: CbamLayout; reduction: number; /** official: `cbam`, timm: `se` */ attr: string }
+  | { kind: 'se'; layout: SeLayout; reduction: number; attr: string }
+  | { kind: 'gc'; reduction: number; attr: string };
+
+/** A block inserted after stage `after` (1-4), named at the top level (`bam1`, `nl3`, `gc4`). */
+export type InsertedBlock =
+  | { kind: 'bam'; name: string; after: number; reduction: number; dilation: number }
+  | { kind: 'nonlocal'; name: string; after: number; mode: NonLocalMode; subSample: boolean; bn: boolean }
+  | { kind: 'gc'; name: string; after: number; reduction: number };
+
+export interface NetSpec {
+  family: 'resnet';
+  /** 18, 34, 50, 101 or any layer counts via `layers`. */
+  depth: number;
+  block: BlockType;
+  layers: [number, number, number, number];
+  /** Output channels of layer1 before expansion (64 for standard ResNets; smaller for reduced-width fixtures). */
+  baseWidth: number;
+  stem: Stem;
+  attention: BlockAttention;
+  inserts: InsertedBlock[];
+  numClasses: number;
+}

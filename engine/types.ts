@@ -1,0 +1,117 @@
+// Shared engine vocabulary (DESIGN.md "The engine's vocabulary"). Pure types and
+// tiny pure helpers: safe to import as types from main/ and renderer/ via protocol.ts.
+
+/** The standard things a module shows. */
+export type TapName = 'channel' | 'spatial' | 'attention' | 'activation';
+
+/** Kinds of attention mechanism the engine implements (engine/modules/*). */
+export type ModuleKind = 'cbam' | 'se' | 'bam' | 'nonlocal' | 'gc';
+
+export type ResizeMode = 'stretch' | 'pad' | 'center-crop';
+
+/**
+ * How original image coordinates (after EXIF orientation) map onto the network input:
+ *   inputX = origX * scaleX + offsetX,  inputY = origY * scaleY + offsetY
+ * in continuous pixel coordinates (pixel centres at +0.5). A tap of shape [h, w] covers
+ * the whole input canvas uniformly: tap cell (i, j) has its centre at input
+ * ((j + 0.5) * inputWidth / w, (i + 0.5) * inputHeight / h).
+ * Pad: the letterbox offsets are positive; center-crop: negative (parts of the
+ * original fall outside the input and have no map there).
+ */
+export interface ImageTransform {
+  origWidth: number;
+  origHeight: number;
+  inputWidth: number;
+  inputHeight: number;
+  scaleX: number;
+  scaleY: number;
+  offsetX: number;
+  offsetY: number;
+  resize: ResizeMode;
+}
+
+export interface ModuleInfo {
+  /** PyTorch module path, e.g. `layer3.1.cbam`, `bam2`, `nl3`. */
+  name: string;
+  kind: ModuleKind;
+  /** Stage the module belongs to, e.g. `layer3`; used to group the UI tree. */
+  stage: string;
+  taps: TapName[];
+  /** Channels at this module's input. */
+  channels: number;
+  /** Spatial size of its maps at the model's default input size [h, w]. */
+  mapSize: [number, number];
+}
+
+export interface ModelInfo {
+  /** Display name: built-in model name or the checkpoint's file name. */
+  name: string;
+  /** Detected or manifest architecture, e.g. `resnet50-cbam`. */
+  arch: string;
+  /** Human summary of what detection found, e.g. "ResNet-50, bottleneck, ImageNet stem, CBAM (official) in every block". */
+  description: string;
+  modules: ModuleInfo[];
+  classes: string[] | null;
+  numClasses: number;
+  inputSize: number;
+  mean: [number, number, number];
+  std: [number, number, number];
+  /** SHA-256 (hex) of the weights file bytes. */
+  weightsSha256: string;
+  /** Warnings found while loading (NaN/Inf weights, ignored keys...). */
+  warnings: string[];
+  /** Modules the manifest suggests showing first (built-in models). */
+  defaultVisible?: string[];
+}
+
+export interface RunOptions {
+  inputSize?: number;
+  resize?: ResizeMode;
+  /** Modules switched off for this run (DESIGN.md "Bypass"). */
+  bypass?: string[];
+  mean?: [number, number, number];
+  std?: [number, number, number];
+}
+
+export interface Tap {
+  module: string;
+  tap: TapName;
+  /** [C] for channel, [H, W] for the others. */
+  shape: number[];
+  data: Float32Array;
+}
+
+export interface RunTimings {
+  decodeMs: number;
+  preprocessMs: number;
+  forwardMs: number;
+  readbackMs: number;
+  totalMs: number;
+}
+
+export interface RunResult {
+  runId: string;
+  logits: Float32Array;
+  taps: Tap[];
+  transform: ImageTransform;
+  timings: RunTimings;
+  backend: string;
+}
+
+export interface Prediction {
+  index: number;
+  label: string;
+  probability: number;
+}
+
+/** Top-k softmax of logits. */
+export function topK(logits: Float32Array, classes: string[] | null, k = 5): Prediction[] {
+  let max = -Infinity;
+  for (const v of logits) if (v > max) max = v;
+  const exps = Array.from(logits, (v) => Math.exp(v - max));
+  const sum = exps.reduce((a, b) => a + b, 0);
+  return exps
+    .map((e, index) => ({ index, label: classes?.[index] ?? `class ${index}`, probability: e / sum }))
+    .sort((a, b) => b.probability - a.probability)
+    .slice(0, k);
+}

@@ -1,0 +1,60 @@
+// Lint, with DESIGN.md's layering as rules: renderer -> (types of engine/protocol only),
+// main -> (types of engine only), engine -> nothing of electron, main or renderer.
+import tseslint from 'typescript-eslint';
+
+const engineValueImport = {
+  group: ['**/engine', '**/engine/**'],
+  allowTypeImports: true,
+  message: 'main/ and renderer/ may import only types from engine/ (DESIGN.md layering).',
+};
+
+export default tseslint.config(
+  {
+    ignores: ['dist/**', 'node_modules/**', 'out/**', 'test-results/**', 'bench/results/**', 'tools/data/**', '**/*.cjs'],
+  },
+  ...tseslint.configs.recommended,
+  {
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/no-explicit-any': 'error',
+    },
+  },
+  {
+    files: ['renderer/**/*.{ts,tsx}'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        paths: [{ name: 'electron', message: 'renderer/ must not import electron: use the engine client (DESIGN.md).' }],
+        patterns: [
+          { group: ['**/main', '**/main/**'], message: 'renderer/ must not import main/ (DESIGN.md layering).' },
+          {
+            group: ['**/engine/**', '!**/engine/protocol', '!**/engine/protocol.ts'],
+            message: 'renderer/ may import only engine/protocol.ts (types) (DESIGN.md layering).',
+          },
+          { group: ['node:*', 'fs', 'path', 'child_process', 'sharp', '@tensorflow/*'], message: 'renderer/ runs in a sandboxed page: no Node or engine packages.' },
+        ],
+      }],
+      '@typescript-eslint/no-restricted-imports': ['error', { patterns: [engineValueImport] }],
+    },
+  },
+  {
+    files: ['main/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        patterns: [{ group: ['**/renderer', '**/renderer/**'], message: 'main/ must not import renderer/ (DESIGN.md layering).' }],
+      }],
+      '@typescript-eslint/no-restricted-imports': ['error', { patterns: [engineValueImport] }],
+    },
+  },
+  {
+    files: ['engine/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        paths: [{ name: 'electron', message: 'engine/ never imports electron: it runs in plain Node too (DESIGN.md).' }],
+        patterns: [
+          { group: ['**/main', '**/main/**'], message: 'engine/ must not import main/ (DESIGN.md layering).' },
+          { group: ['**/renderer', '**/renderer/**'], message: 'engine/ must not import renderer/ (DESIGN.md layering).' },
+        ],
+      }],
+    },
+  },
+);
