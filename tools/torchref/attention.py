@@ -1,0 +1,189 @@
+"""Attention modules written from the papers and the official code's semantics.
+
+Every module derives from Attention: `compute(x)` returns (output, taps) where taps
+maps tap names to tensors with a leading batch dimension. Taps are only computed when
+the network asks for them (forward_with_taps), so training pays nothing for them.
+
+Bypass: a bypassed module still computes its taps (what it would look at, from the
+input it received) but returns its input unchanged: gates act as 1, non-local and GC
+add zero.
+"""
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class Attention(nn.Module):
+    """Base: holds the per-run recording context set by the network."""
+
+    def __init__(self):
+        super().__init__()
+        self.tap_name = ''
+        # (taps dict, bypassed flag) during forward_with_taps; None otherwise.
+        self.ctx = None
+
+    def forward(self, x):
+        want_taps = self.ctx is not None
+        out, taps = self.compute(x, want_taps)
+        if want_taps:
+            record, bypassed = self.ctx
+            for tap, value in taps.items():
+                record[f'{self.tap_name}.{tap}'] = value
+            if bypassed:
+                return x
+        return out
+
+    def compute(self, x, want_taps):
+        raise NotImplementedError
+
+
+def gated_activation(x, gate):
+    """mean_c(gate_c * x_c) -> [B, H, W]; gate [B, C] or None for a plain channel mean."""
+    if gate is None:
+        return x.mean(dim=1)
+    return (x * gate[:, :, None, None]).mean(dim=1)
+
+
+# --- CBAM (Woo et al., ECCV 2018), official layout of Jongchan/attention-module ---
+
+class _OfficialChannelGate(nn.Module):
+    def __init__(self, channels, reduction):
+        super().__init__()
+        # Sequential(Flatten, Linear, ReLU, Linear): keys mlp.1.* and mlp.3.*
+        self.mlp = nn.Sequential(nn.Flatten(), nn.Linear(channels, channels // reduction),
+                                 nn.ReLU(), nn.Linear(channels // reduction, channels))
+
+    def forward(self, x):
+        avg = self.mlp(F.adaptive_avg_pool2d(x, 1))
+        mx = self.mlp(F.adaptive_max_pool2d(x, 1))
+        return torch.sigmoid(avg + mx)
+
+
+class _BasicConvBN(nn.Module):
+    """Conv (no bias) + BatchNorm, no activation: the official BasicConv(relu=False)."""
+
+    def __init__(self, cin, cout, kernel, bn_attr='bn', conv_attr='conv'):
+        super().__init__()
+        self.conv_attr, self.bn_attr = conv_attr, bn_attr
+        setattr(self, conv_attr, nn.Conv2d(cin, cout, kernel, padding=kernel // 2, bias=False))
+        setattr(self, bn_attr, nn.BatchNorm2d(cout, eps=1e-5))
+
+    def forward(self, x):
+        return getattr(self, self.bn_attr)(getattr(self, self.conv_attr)(x))
+
+
+class _OfficialSpatialGate(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.spatial = _BasicConvBN(2, 1, 7)
+
+    def forward(self, x):
+        # Official ChannelPool order: max first, then mean.
+        pooled = torch.cat([x.amax(dim=1, keepdim=True), x.mean(dim=1, keepdim=True)], dim=1)
+        return torch.sigmoid(self.spatial(pooled))[:, 0]
+
+
+class CBAMOfficial(Attention):
+    def __init__(self, channels, reduction=16):
+        super().__init__()
+        self.ChannelGate = _OfficialChannelGate(channels, reduction)
+        self.SpatialGate = _OfficialSpatialGate()
+
+    def compute(self, x, want_taps):
+        gate = self.ChannelGate(x)
+        y = x * gate[:, :, None, None]
+        smap = self.SpatialGate(y)
+        out = y * smap[:, None]
+        taps = {'channel': gate, 'spatial': smap, 'activation': gated_activation(x, gate)} if want_taps else {}
+        return out, taps
+
+
+# --- CBAM, timm layout (timm/layers/cbam.py: CbamModule) ---
+
+class _TimmChannelAttn(nn.Module):
+    def __init__(self, channels, reduction):
+        super().__init__()
+        hidden = channels // reduction
+        self.fc1 = nn.Conv2d(channels, hidden, 1, bias=False)
+        self.fc2 = nn.Conv2d(hidden, channels, 1, bias=False)
+
+    def forward(self, x):
+        avg = self.fc2(F.relu(self.fc1(x.mean(dim=(2, 3), keepdim=True))))
+        mx = self.fc2(F.relu(self.fc1(x.amax(dim=(2, 3), keepdim=True))))
+        return torch.sigmoid(avg + mx)[:, :, 0, 0]
+
+
+class _TimmSpatialAttn(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = _BasicConvBN(2, 1, 7)  # timm ConvNormAct: keys conv.conv.*, conv.bn.*
+
+    def forward(self, x):
+        # timm order: mean first, then max.
+        pooled = torch.cat([x.mean(dim=1, keepdim=True), x.amax(dim=1, keepdim=True)], dim=1)
+        return torch.sigmoid(self.conv(pooled))[:, 0]
+
+
+class CBAMTimm(Attention):
+    def __init__(self, channels, reduction=16):
+        super().__init__()
+        self.channel = _TimmChannelAttn(channels, reduction)
+        self.spatial = _TimmSpatialAttn()
+
+    def compute(self, x, want_taps):
+        gate = self.channel(x)
+        y = x * gate[:, :, None, None]
+        smap = self.spatial(y)
+        out = y * smap[:, None]
+        taps = {'channel': gate, 'spatial': smap, 'activation': gated_activation(x, gate)} if want_taps else {}
+        return out, taps
+
+
+# --- SE (Hu et al., CVPR 2018) ---
+
+class SETimm(Attention):
+    """timm SEModule: 1x1 convs with bias."""
+
+    def __init__(self, channels, reduction=16):
+        super().__init__()
+        self.fc1 = nn.Conv2d(channels, channels // reduction, 1, bias=True)
+        self.fc2 = nn.Conv2d(channels // reduction, channels, 1, bias=True)
+
+    def compute(self, x, want_taps):
+        gate = torch.sigmoid(self.fc2(F.relu(self.fc1(x.mean(dim=(2, 3), keepdim=True)))))[:, :, 0, 0]
+        taps = {'channel': gate, 'activation': gated_activation(x, gate)} if want_taps else {}
+        return x * gate[:, :, None, None], taps
+
+
+class SELinear(Attention):
+    """The common SELayer: Linear(C, C/r, bias=False) -> ReLU -> Linear(C/r, C, bias=False) -> sigmoid."""
+
+    def __init__(self, channels, reduction=16):
+        super().__init__()
+        self.fc = nn.Sequential(nn.Linear(channels, channels // reduction, bias=False), nn.ReLU(),
+                                nn.Linear(channels // reduction, channels, bias=False))
+
+    def compute(self, x, want_taps):
+        gate = torch.sigmoid(self.fc(x.mean(dim=(2, 3))))
+        taps = {'channel': gate, 'activation': gated_activation(x, gate)} if want_taps else {}
+        return x * gate[:, :, None, None], taps
+
+
+# --- GC (Cao et al., GCNet 2019): ContextBlock, pooling 'att', fusion 'channel_add' ---
+
+class GCBlock(Attention):
+    def __init__(self, channels, reduction=16):
+        super().__init__()
+        planes = channels // reduction
+        self.conv_mask = nn.Conv2d(channels, 1, 1, bias=True)
+        self.channel_add_conv = nn.Sequential(
+            nn.Conv2d(channels, planes, 1), nn.LayerNorm([planes, 1, 1], eps=1e-5), nn.ReLU(),
+            nn.Conv2d(planes, channels, 1))
+
+    def compute(self, x, want_taps):
+        b, c, h, w = x.shape
+        mask = torch.softmax(self.conv_mask(x).view(b, h * w), dim=1)
+        context = torch.einsum('bcn,bn->bc', x.view(b, c, h * w), mask)[:, :, None, None]
+        out = x + self.channel_add_conv(context)
+        taps = {'spatial': mask.view(b, h, w), 'activation': gated_activation(x, None)} if want_taps else {}
+        return out, taps

@@ -1,0 +1,188 @@
+"""Configurable ResNet (He et al., CVPR 2016) with attention slots, torchvision / official
+CBAM repository key names. Built from a dict with the field names of engine/nets/spec.ts
+NetSpec, so a spec detected from a checkpoint builds the same network here and in the engine.
+"""
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .attention import Attention, CBAMOfficial, CBAMTimm, GCBlock, SELinear, SETimm
+from .inserted import BAM, NonLocal
+
+STANDARD_LAYERS = {18: [2, 2, 2, 2], 34: [3, 4, 6, 3], 50: [3, 4, 6, 3], 101: [3, 4, 23, 3], 152: [3, 8, 36, 3]}
+DEFAULT_ATTR = {('cbam', 'official'): 'cbam', ('cbam', 'timm'): 'se', ('se', 'timm'): 'se',
+                ('se', 'linear'): 'se', ('gc', None): 'gc'}
+
+
+def make_block_attention(att, channels):
+    kind = att.get('kind', 'none')
+    r = att.get('reduction', 16)
+    if kind == 'none':
+        return None
+    if kind == 'cbam':
+        return CBAMOfficial(channels, r) if att.get('layout', 'official') == 'official' else CBAMTimm(channels, r)
+    if kind == 'se':
+        return SETimm(channels, r) if att.get('layout', 'timm') == 'timm' else SELinear(channels, r)
+    if kind == 'gc':
+        return GCBlock(channels, r)
+    raise ValueError(f'unknown block attention {kind!r}')
+
+
+def attention_attr(att):
+    kind = att.get('kind', 'none')
+    layout = att.get('layout') if kind != 'gc' else None
+    return att.get('attr') or DEFAULT_ATTR.get((kind, layout), kind)
+
+
+class BasicBlock(nn.Module):
+    expansion = 1
+
+    def __init__(self, inplanes, planes, stride, att):
+        super().__init__()
+        self.conv1 = nn.Conv2d(inplanes, planes, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.conv2 = nn.Conv2d(planes, planes, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.downsample = _downsample(inplanes, planes, stride, self.expansion)
+        self._attach(att, planes)
+
+    def _attach(self, att, channels):
+        module = make_block_attention(att, channels)
+        self.att_attr = attention_attr(att) if module is not None else None
+        if module is not None:
+            setattr(self, self.att_attr, module)
+
+    def residual(self, x):
+        out = F.relu(self.bn1(self.conv1(x)))
+        return self.bn2(self.conv2(out))
+
+    def forward(self, x):
+        out = self.residual(x)
+        if self.att_attr is not None:
+            out = getattr(self, self.att_attr)(out)
+        identity = self.downsample(x) if self.downsample is not None else x
+        return F.relu(out + identity)
+
+
+class Bottleneck(BasicBlock):
+    expansion = 4
+
+    def __init__(self, inplanes, planes, stride, att):
+        nn.Module.__init__(self)
+        width = planes * self.expansion
+        self.conv1 = nn.Conv2d(inplanes, planes, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(planes)
+        # Stride on the 3x3 conv, as torchvision (ResNet v1.5) and the official CBAM code.
+        self.conv2 = nn.Conv2d(planes, planes, 3, stride, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.conv3 = nn.Conv2d(planes, width, 1, bias=False)
+        self.bn3 = nn.BatchNorm2d(width)
+        self.downsample = _downsample(inplanes, planes, stride, self.expansion)
+        self._attach(att, width)
+
+    def residual(self, x):
+        out = F.relu(self.bn1(self.conv1(x)))
+        out = F.relu(self.bn2(self.conv2(out)))
+        return self.bn3(self.conv3(out))
+
+
+def _downsample(inplanes, planes, stride, expansion):
+    if stride == 1 and inplanes == planes * expansion:
+        return None
+    return nn.Sequential(nn.Conv2d(inplanes, planes * expansion, 1, stride, bias=False),
+                         nn.BatchNorm2d(planes * expansion))
+
+
+def normalise_spec(spec):
+    """Fill defaults so a partial spec (just depth, say) is complete; returns a new dict."""
+    s = dict(spec)
+    s.setdefault('family', 'resnet')
+    depth = s.get('depth', 18)
+    s.setdefault('block', 'bottleneck' if depth >= 50 else 'basic')
+    s['layers'] = list(s.get('layers') or STANDARD_LAYERS[depth])
+    s['depth'] = sum(s['layers']) * (3 if s['block'] == 'bottleneck' else 2) + 2
+    s.setdefault('baseWidth', 64)
+    s.setdefault('stem', 'imagenet')
+    att = dict(s.get('attention') or {'kind': 'none'})
+    if att['kind'] != 'none':
+        att['attr'] = attention_attr(att)
+        att.setdefault('reduction', 16)
+        if att['kind'] != 'gc':
+            att.setdefault('layout', 'official' if att['kind'] == 'cbam' else 'timm')
+    s['attention'] = att
+    s['inserts'] = [dict(i) for i in s.get('inserts', [])]
+    s.setdefault('numClasses', 1000)
+    return s
+
+
+class ResNet(nn.Module):
+    def __init__(self, spec):
+        super().__init__()
+        self.spec = spec = normalise_spec(spec)
+        block = Bottleneck if spec['block'] == 'bottleneck' else BasicBlock
+        base = spec['baseWidth']
+        if spec['stem'] == 'imagenet':
+            self.conv1 = nn.Conv2d(3, base, 7, 2, 3, bias=False)
+        else:
+            self.conv1 = nn.Conv2d(3, base, 3, 1, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(base)
+        inplanes = base
+        self.stage_channels = []
+        for k, count in enumerate(spec['layers']):
+            planes = base * 2 ** k
+            blocks = []
+            for i in range(count):
+                blocks.append(block(inplanes, planes, (1 if k == 0 else 2) if i == 0 else 1, spec['attention']))
+                inplanes = planes * block.expansion
+            setattr(self, f'layer{k + 1}', nn.Sequential(*blocks))
+            self.stage_channels.append(inplanes)
+        self.inserted = {}
+        for ins in spec['inserts']:
+            channels = self.stage_channels[ins['after'] - 1]
+            if ins['kind'] == 'bam':
+                m = BAM(channels, ins.get('reduction', 16), ins.get('dilation', 4))
+            elif ins['kind'] == 'nonlocal':
+                m = NonLocal(channels, ins.get('mode', 'embedded'), ins.get('subSample', True), ins.get('bn', True))
+            elif ins['kind'] == 'gc':
+                m = GCBlock(channels, ins.get('reduction', 16))
+            else:
+                raise ValueError(f"unknown inserted block {ins['kind']!r}")
+            setattr(self, ins['name'], m)
+            self.inserted.setdefault(ins['after'], []).append(ins['name'])
+        self.fc = nn.Linear(inplanes, spec['numClasses'])
+        for name, m in self.named_modules():
+            if isinstance(m, Attention):
+                m.tap_name = name
+
+    def attention_modules(self):
+        return {name: m for name, m in self.named_modules() if isinstance(m, Attention)}
+
+    def forward(self, x):
+        x = F.relu(self.bn1(self.conv1(x)))
+        if self.spec['stem'] == 'imagenet':
+            x = F.max_pool2d(x, 3, 2, 1)
+        for k in range(1, 5):
+            x = getattr(self, f'layer{k}')(x)
+            for name in self.inserted.get(k, []):
+                x = getattr(self, name)(x)
+        return self.fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
+
+    def forward_with_taps(self, x, bypass=()):
+        """(logits, taps): taps maps "module.tap" to a tensor with a leading batch dim."""
+        modules = self.attention_modules()
+        unknown = set(bypass) - set(modules)
+        if unknown:
+            raise ValueError(f'bypass names unknown modules: {sorted(unknown)}; modules: {sorted(modules)}')
+        taps = {}
+        try:
+            for name, m in modules.items():
+                m.ctx = (taps, name in bypass)
+            logits = self.forward(x)
+        finally:
+            for m in modules.values():
+                m.ctx = None
+        return logits, taps
+
+
+def build_resnet(spec):
+    return ResNet(spec)
