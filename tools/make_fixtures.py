@@ -1,0 +1,224 @@
+"""Writes test/fixtures/<case>/: a small random network's checkpoint in all three formats
+(safetensors, torch zip, torch legacy) plus the PyTorch forward pass to compare against.
+
+Run from the repository root:  /usr/bin/python3 tools/make_fixtures.py [case ...]
+
+Per case:
+  model.safetensors  the state dict (F32; num_batches_tracked as I64)
+  model.pth          torch.save(state_dict) default zip format (torch >= 1.6)
+  model.pth.tar      torch.save({'state_dict': {'module.'+k: v}, 'epoch': 3, 'arch': 'resnet',
+                     'best_prec1': 71.2[, 'optimizer': ...]}, _use_new_zipfile_serialization=False)
+  expected.safetensors  'input' [1,3,H,W] (normalised NCHW), 'logits' [numClasses], every tap
+                     '<module>.<tap>' without the batch dim, and '<module>.affinity'
+                     [N_query, N_key] for the case's affinityModule
+  case.json          {name, spec (NetSpec), inputSize, bypass, affinityModule, taps, ...}
+Expected outputs are computed in float64 from the float32 weights, then stored as float32,
+so they are the exact answer to ~1e-7 and all of the tolerance is left to the engine.
+"""
+import json
+import os
+import struct
+import sys
+
+import numpy as np
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from torchref import build_resnet, normalise_spec  # noqa: E402
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..')
+OUT = os.path.join(ROOT, 'test', 'fixtures')
+
+
+def cifar(attention=None, inserts=(), layers=(1, 1, 1, 1), width=4):
+    return {'family': 'resnet', 'block': 'basic', 'layers': list(layers), 'baseWidth': width, 'stem': 'cifar',
+            'attention': attention or {'kind': 'none'}, 'inserts': list(inserts), 'numClasses': 10}
+
+
+def nl(name, after, mode, sub):
+    return {'kind': 'nonlocal', 'name': name, 'after': after, 'mode': mode, 'subSample': sub, 'bn': True}
+
+
+CBAM_OFF = {'kind': 'cbam', 'layout': 'official', 'reduction': 4, 'attr': 'cbam'}
+CASES = {
+    'cbam-official-basic': dict(spec=cifar(CBAM_OFF, layers=(2, 2, 2, 2)), optimizer=True),
+    'cbam-official-bottleneck': dict(spec={
+        'family': 'resnet', 'block': 'bottleneck', 'layers': [1, 1, 1, 1], 'baseWidth': 4, 'stem': 'imagenet',
+        'attention': {'kind': 'cbam', 'layout': 'official', 'reduction': 8, 'attr': 'cbam'},
+        'inserts': [], 'numClasses': 12}, size=64),
+    'cbam-timm': dict(spec=cifar({'kind': 'cbam', 'layout': 'timm', 'reduction': 4, 'attr': 'se'})),
+    'se-timm': dict(spec=cifar({'kind': 'se', 'layout': 'timm', 'reduction': 4, 'attr': 'se'})),
+    'se-linear': dict(spec={
+        'family': 'resnet', 'block': 'bottleneck', 'layers': [1, 1, 1, 1], 'baseWidth': 4, 'stem': 'imagenet',
+        'attention': {'kind': 'se', 'layout': 'linear', 'reduction': 8, 'attr': 'se'},
+        'inserts': [], 'numClasses': 12}, size=64),
+    # Width 8, r 2: BAM's spatial branch collapses to a constant when it has 1 hidden channel.
+    'bam': dict(spec=cifar(inserts=[{'kind': 'bam', 'name': f'bam{k}', 'after': k, 'reduction': 2, 'dilation': 4}
+                                    for k in (1, 2, 3)], width=8)),
+    'gc-block': dict(spec=cifar({'kind': 'gc', 'reduction': 2, 'attr': 'gc'})),
+    'gc-inserted': dict(spec=cifar(inserts=[{'kind': 'gc', 'name': f'gc{k}', 'after': k, 'reduction': 4}
+                                            for k in (3, 4)])),
+    'bypass': dict(spec=cifar(CBAM_OFF, inserts=[nl('nl3', 3, 'embedded', True)]),
+                   bypass=['layer2.0.cbam', 'nl3'], affinity='nl3'),
+}
+for mode in ('embedded', 'gaussian', 'dot', 'concat'):
+    for sub in (True, False):
+        inserts = [nl('nl3', 3, mode, sub)]
+        if mode == 'embedded' and sub:
+            inserts.insert(0, nl('nl2', 2, mode, sub))  # two positions, for detection
+        CASES[f'nl-{mode}-{"sub" if sub else "nosub"}'] = dict(spec=cifar(inserts=inserts), affinity='nl3')
+
+
+def sample_image(size):
+    """The skimage cat photo, resized and ImageNet-normalised: real structure for the maps."""
+    from PIL import Image
+    from skimage import data
+    img = Image.fromarray(data.chelsea()).resize((size, size), Image.BILINEAR)
+    x = np.asarray(img, dtype=np.float32) / 255.0
+    x = (x - np.array([0.485, 0.456, 0.406], np.float32)) / np.array([0.229, 0.224, 0.225], np.float32)
+    return torch.from_numpy(x.transpose(2, 0, 1).copy())[None]
+
+
+def randomise(net, x, gen, optimizer):
+    """Random weights, BN stats calibrated on real-ish inputs then perturbed so BN is no identity."""
+    with torch.no_grad():
+        for name, p in net.named_parameters():
+            if p.dim() == 1:  # BN weights around 1, biases around 0
+                p.copy_(torch.randn(p.shape, generator=gen) * 0.2 + (1.0 if name.endswith('weight') else 0.0))
+        for m in net.modules():
+            if isinstance(m, torch.nn.LayerNorm):
+                m.weight.copy_(torch.rand(m.weight.shape, generator=gen) + 0.5)
+                m.bias.copy_(torch.randn(m.bias.shape, generator=gen) * 0.2)
+            # A ReLU(w [theta, phi]) that is zero everywhere would test nothing: flip w's sign
+            # (before BN calibration, so W's BN sees the real y).
+            if getattr(m, 'mode', None) == 'concat':
+                f, _ = m.affinity(torch.randn((1, m.W[0].out_channels, 8, 8), generator=gen).abs())
+                if (f > 0).float().mean() < 0.3:
+                    m.concat_project[0].weight.neg_()
+    bns = [m for m in net.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    for m in bns:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative average over the calibration batch
+    batch = torch.cat([x, x.flip(3), x + 0.3 * torch.randn(x.shape, generator=gen),
+                       torch.randn((5,) + x.shape[1:], generator=gen)])
+    net.train()
+    with torch.no_grad():
+        net(batch)
+    net.eval()
+    opt_state = None
+    if optimizer:
+        # One SGD step so the checkpoint carries a real optimizer state (momentum buffers,
+        # param_groups) that the reader must skip, as in the official CBAM checkpoint.
+        opt = torch.optim.SGD(net.parameters(), lr=1e-3, momentum=0.9, weight_decay=1e-4)
+        net(x).logsumexp(1).sum().backward()
+        opt.step()
+        opt_state = opt.state_dict()
+    with torch.no_grad():
+        for m in bns:
+            m.momentum = 0.1
+            std = m.running_var.sqrt()
+            m.running_mean.add_(torch.randn(m.running_mean.shape, generator=gen) * 0.2 * std)
+            m.running_var.mul_(torch.rand(m.running_var.shape, generator=gen) + 0.6)
+            m.weight.copy_(torch.rand(m.weight.shape, generator=gen) + 0.5)
+            m.bias.copy_(torch.randn(m.bias.shape, generator=gen) * 0.2)
+            m.num_batches_tracked.fill_(int(torch.randint(1, 5000, (1,), generator=gen)))
+    return opt_state
+
+
+SAFETENSORS_DTYPES = {torch.float32: ('F32', '<f4'), torch.int64: ('I64', '<i8'),
+                      torch.float16: ('F16', '<f2'), torch.float64: ('F64', '<f8')}
+
+
+def write_safetensors(path, tensors, metadata=None):
+    """The published format: u64 LE header size, JSON header, raw little-endian data."""
+    header, chunks, offset = {}, [], 0
+    if metadata:
+        header['__metadata__'] = metadata
+    for name, t in tensors.items():
+        dtype, np_dtype = SAFETENSORS_DTYPES[t.dtype]
+        raw = t.detach().contiguous().numpy().astype(np_dtype).tobytes()
+        header[name] = {'dtype': dtype, 'shape': list(t.shape), 'data_offsets': [offset, offset + len(raw)]}
+        chunks.append(raw)
+        offset += len(raw)
+    head = json.dumps(header, separators=(',', ':')).encode()
+    head += b' ' * (-len(head) % 8)  # data section 8-byte aligned
+    with open(path, 'wb') as f:
+        f.write(struct.pack('<Q', len(head)))
+        f.write(head)
+        for raw in chunks:
+            f.write(raw)
+
+
+def make_case(name, cfg, seed):
+    torch.manual_seed(seed)
+    gen = torch.Generator().manual_seed(seed)
+    spec = normalise_spec(cfg['spec'])
+    net = build_resnet(spec)
+    size = cfg.get('size', 32)
+    x = sample_image(size)
+    opt_state = randomise(net, x, gen, cfg.get('optimizer', False))
+    state = net.state_dict()
+
+    ref = build_resnet(spec).double().eval()
+    ref.load_state_dict({k: v.double() if v.is_floating_point() else v for k, v in state.items()})
+    bypass = cfg.get('bypass', [])
+    with torch.no_grad():
+        logits, taps = ref.forward_with_taps(x.double(), bypass=bypass)
+    expected = {'input': x, 'logits': logits[0].float()}
+    affinity = cfg.get('affinity')
+    for key, value in taps.items():
+        module, tap = key.rsplit('.', 1)
+        if tap == 'affinity' and module != affinity:
+            continue  # keep fixtures small: one full matrix per case
+        expected[key] = value[0].float().contiguous()
+
+    d = os.path.join(OUT, name)
+    os.makedirs(d, exist_ok=True)
+    write_safetensors(os.path.join(d, 'model.safetensors'), state, {'format': 'pt', 'case': name})
+    torch.save(state, os.path.join(d, 'model.pth'))
+    wrapped = {'state_dict': {'module.' + k: v for k, v in state.items()}, 'epoch': 3, 'arch': 'resnet',
+               'best_prec1': 71.2}
+    if opt_state is not None:
+        wrapped['optimizer'] = opt_state
+    torch.save(wrapped, os.path.join(d, 'model.pth.tar'), _use_new_zipfile_serialization=False)
+    write_safetensors(os.path.join(d, 'expected.safetensors'), expected)
+    info = {
+        'name': name, 'spec': spec, 'inputSize': [size, size], 'bypass': bypass, 'affinityModule': affinity,
+        'modules': sorted(ref.attention_modules()),
+        'taps': {k: list(v.shape) for k, v in expected.items() if k not in ('input', 'logits')},
+        'numTensors': len(state), 'seed': seed,
+        'bypassSemantics': 'a bypassed module reports its taps as computed from its input but returns the input unchanged',
+        'torch': torch.__version__,
+    }
+    with open(os.path.join(d, 'case.json'), 'w') as f:
+        json.dump(info, f, indent=1)
+        f.write('\n')
+    print(f'{name}: {len(state)} tensors, {sum(v.numel() for v in state.values())} values, '
+          f'{len(expected) - 2} expected taps, logits {logits[0, :3].tolist()}')
+
+
+def write_keyset(path, spec):
+    """Key -> shape list of a full-size network: detection tests without committing weights."""
+    net = build_resnet(spec)
+    keys = {k: list(v.shape) for k, v in net.state_dict().items()}
+    with open(path, 'w') as f:
+        json.dump({'spec': net.spec, 'keys': keys}, f, indent=0)
+        f.write('\n')
+
+
+def main(argv):
+    torch.set_num_threads(1)
+    names = argv or list(CASES)
+    for i, name in enumerate(CASES):
+        if name in names:
+            make_case(name, CASES[name], 1000 + i)
+    if not argv:
+        os.makedirs(os.path.join(OUT, 'keysets'), exist_ok=True)
+        write_keyset(os.path.join(OUT, 'keysets', 'cbam-resnet50-official.json'), {
+            'family': 'resnet', 'depth': 50, 'block': 'bottleneck', 'baseWidth': 64, 'stem': 'imagenet',
+            'attention': {'kind': 'cbam', 'layout': 'official', 'reduction': 16, 'attr': 'cbam'},
+            'inserts': [], 'numClasses': 1000})
+
+
+if __name__ == '__main__':
+    main(sys.argv[1:])
