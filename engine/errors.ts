@@ -22,4 +22,7 @@ export type ErrorCode =
   | 'cancelled'          // superseded or cancelled run
   | 'backend'            // no backend could be loaded
   | 'io'                 // file system errors
+  | 'forbidden'          // a path the user did not choose, a source this host refuses
+  | 'engine-restarted'   // the engine process died; the request was lost with it
+  | 'disconnected'       // the connection to the engine is gone
   | 'internal';

@@ -3,13 +3,34 @@
 // stream event carries the `id` of the request it answers. Bulk arrays travel as
 // Float32Array / ArrayBuffer so that hosts can transfer them instead of copying.
 //
+// A request ends with exactly one final message for its id: its reply (`hello`,
+// `modelInfo`, `runDone`, `queryResult`, `cancelled` ...) or an `error`. Stream events
+// before it are named `runStarted`, `tap`, `prediction` or `*Progress`; a client that
+// does not know a request type (export, added later) relies on that naming.
+// `engineStatus` (id null) comes from the host, not from the engine core: the engine
+// process died and is being restarted, or is back.
+//
+// Transports:
+// - MessagePort / worker_threads / utilityProcess: structured clone, with the
+//   ArrayBuffers of every typed array in the message transferred.
+// - WebSocket (web mode): a message without arrays is a text frame of plain JSON. A
+//   message with arrays is one binary frame:
+//     bytes 0..3   u32 little-endian: N, byte length of the header
+//     bytes 4..4+N UTF-8 JSON header {"m": message, "b": [[offset, byteLength], ...]}
+//     then the raw bytes of each array, each starting at an offset that is a multiple of 8
+//   In the header's message every array is replaced by {"$bin": i, "t": "f32" | "u8" | "ab"}
+//   (Float32Array, Uint8Array, ArrayBuffer), i indexing "b"; offsets count from frame
+//   start. Encoders: engine/host/wire.ts and renderer/client/wire.ts (kept apart by the
+//   layering rules, tested against each other).
+//
 // This file must stay free of Node and DOM APIs: main/ and renderer/ import its types.
 
 import type { ErrorCode } from './errors';
-import type { ImageTransform, ModelInfo, Prediction, RunOptions, RunTimings, TapName } from './types';
+import type { ImageTransform, ModelInfo, Prediction, ResizeMode, RunOptions, RunTimings, TapName } from './types';
 
 export type { ErrorCode } from './errors';
 export type { ImageTransform, ModelInfo, ModuleInfo, Prediction, RunOptions, RunTimings, TapName, ResizeMode } from './types';
+export type { AttnScopeBridge, ChosenFile, RecentFile, MenuCommand, PortRelayMessage, StatusRelayMessage } from './bridge';
 
 export const PROTOCOL_VERSION = 1;
 
@@ -30,11 +51,18 @@ export interface LoadModelRequest { type: 'loadModel'; id: number; source: Model
 export interface RunRequest { type: 'run'; id: number; image: ImageSource; options: RunOptions }
 /** A point in original image coordinates (pixels, after EXIF orientation). */
 export interface QueryRequest { type: 'query'; id: number; runId: string; module: string; point: { x: number; y: number } }
+/** Cancels request `target` (a run, or a load still reading); answered with `cancelled` for `target`. */
 export interface CancelRequest { type: 'cancel'; id: number; target: number }
 
 export type ClientMessage = HelloRequest | LoadModelRequest | RunRequest | QueryRequest | CancelRequest;
 
 // ---------------------------------------------------------------- engine -> client
+
+export interface ColormapInfo {
+  name: string;
+  /** 256 * 3 RGB bytes, entry i for value i / 255. */
+  lut: number[];
+}
 
 export interface HelloReply {
   type: 'hello';
@@ -42,8 +70,19 @@ export interface HelloReply {
   protocol: number;
   version: string;
   backend: string;
+  /** Why this backend (e.g. "wasm (SIMD); skipped: tensorflow: not installed"). */
+  backendDetail?: string;
   /** What this engine can do: checkpoint formats, module kinds, built-in model names. */
-  capabilities: { formats: string[]; modules: string[]; builtinModels: string[]; imageFormats: string[] };
+  capabilities: {
+    formats: string[];
+    modules: string[];
+    builtinModels: string[];
+    imageFormats: string[];
+    /** The engine's colormaps, so the renderer paints exactly what export writes. */
+    colormaps: ColormapInfo[];
+    /** Which ModelSource / ImageSource kinds this host accepts (web mode: no `path`). */
+    sources: Array<'builtin' | 'bytes' | 'path'>;
+  };
 }
 export interface LoadProgressEvent { type: 'loadProgress'; id: number; bytesRead: number; totalBytes: number }
 export interface ModelInfoReply { type: 'modelInfo'; id: number; info: ModelInfo }
@@ -66,9 +105,19 @@ export interface TapEvent {
   /** Position in this run's tap sequence, 0-based, and how many taps the run will send. */
   index: number;
   total: number;
+  /** When the engine had the values: ms since the Unix epoch, sub-ms precision (performance.timeOrigin + now()). */
+  computedAt?: number;
 }
 export interface PredictionEvent { type: 'prediction'; id: number; runId: string; logits: Float32Array; top: Prediction[] }
-export interface RunDoneEvent { type: 'runDone'; id: number; runId: string; timings: RunTimings; backend: string }
+export interface RunDoneEvent {
+  type: 'runDone';
+  id: number;
+  runId: string;
+  timings: RunTimings;
+  backend: string;
+  /** How many taps were sent. */
+  tapCount?: number;
+}
 export interface QueryReply {
   type: 'queryResult';
   id: number;
@@ -91,6 +140,13 @@ export interface ErrorReply {
   /** What the user can do about it. */
   hint?: string;
 }
+/** From the host (web server, Electron main), not the engine: the engine process died or is back. */
+export interface EngineStatusEvent {
+  type: 'engineStatus';
+  id: null;
+  state: 'restarting' | 'ready' | 'failed';
+  message: string;
+}
 
 export type EngineMessage =
   | HelloReply
@@ -102,7 +158,100 @@ export type EngineMessage =
   | RunDoneEvent
   | QueryReply
   | CancelledEvent
-  | ErrorReply;
+  | ErrorReply
+  | EngineStatusEvent;
 
 export type ClientMessageType = ClientMessage['type'];
 export type EngineMessageType = EngineMessage['type'];
+
+/** Engine messages that are not the last one for their request id. */
+export type StreamEventType = 'loadProgress' | 'runStarted' | 'tap' | 'prediction';
+
+// ---------------------------------------------------------------- runtime validation
+
+type Obj = Record<string, unknown>;
+/** Returns what is wrong with the message, or null when it is well formed. */
+type Check = (m: Obj) => string | null;
+
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isFiniteNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+const isStr = (v: unknown, max = 4096): v is string => typeof v === 'string' && v.length > 0 && v.length <= max;
+const isBytes = (v: unknown): v is ArrayBuffer => v instanceof ArrayBuffer
+  // Structured clone across realms (worker, vm) yields ArrayBuffers of another global.
+  || Object.prototype.toString.call(v) === '[object ArrayBuffer]';
+const RESIZE: readonly ResizeMode[] = ['stretch', 'pad', 'center-crop'];
+
+function checkTriple(v: unknown, what: string): string | null {
+  if (v === undefined) return null;
+  return Array.isArray(v) && v.length === 3 && v.every(isFiniteNum) ? null : `${what} must be three finite numbers`;
+}
+
+function checkRunOptions(v: unknown): string | null {
+  if (!isObj(v)) return 'options must be an object';
+  if (v.inputSize !== undefined && !(Number.isInteger(v.inputSize) && (v.inputSize as number) >= 8 && (v.inputSize as number) <= 4096)) {
+    return 'options.inputSize must be an integer from 8 to 4096';
+  }
+  if (v.resize !== undefined && !RESIZE.includes(v.resize as ResizeMode)) return `options.resize must be one of ${RESIZE.join(', ')}`;
+  if (v.bypass !== undefined && !(Array.isArray(v.bypass) && v.bypass.length <= 10_000 && v.bypass.every((b) => isStr(b, 256)))) {
+    return 'options.bypass must be a list of module names';
+  }
+  return checkTriple(v.mean, 'options.mean') ?? checkTriple(v.std, 'options.std');
+}
+
+function checkSource(v: unknown, kinds: readonly string[], what: string): string | null {
+  if (!isObj(v)) return `${what} must be an object`;
+  switch (v.kind) {
+    case 'builtin': return kinds.includes('builtin') && isStr(v.name, 256) ? null : `${what}: builtin needs a model name`;
+    case 'bytes': return isStr(v.name, 1024) && isBytes(v.bytes) ? null : `${what}: bytes needs a name and an ArrayBuffer`;
+    case 'path': return isStr(v.path, 32_768) && !v.path.includes('\0') ? null : `${what}: path needs a file path`;
+    default: return `${what}.kind must be one of ${kinds.join(', ')}`;
+  }
+}
+
+/**
+ * One check per request type. Typed over ClientMessageType so that a new request type
+ * (export, ...) cannot be added to ClientMessage without its validation.
+ */
+const checks: { [K in ClientMessageType]: Check } = {
+  hello: () => null,
+  loadModel: (m) => checkSource(m.source, ['builtin', 'bytes', 'path'], 'source'),
+  run: (m) => checkSource(m.image, ['bytes', 'path'], 'image') ?? checkRunOptions(m.options ?? {}),
+  query: (m) => {
+    if (!isStr(m.runId, 256)) return 'runId must be a string';
+    if (!isStr(m.module, 256)) return 'module must be a module name';
+    const p = m.point;
+    return isObj(p) && isFiniteNum(p.x) && isFiniteNum(p.y) ? null : 'point must be {x, y} with finite numbers';
+  },
+  cancel: (m) => (Number.isSafeInteger(m.target) ? null : 'target must be the id of a request'),
+};
+
+function badRequest(id: number | null, message: string): ErrorReply {
+  return {
+    type: 'error', id, code: 'bad-request', message: `Malformed request: ${message}`,
+    hint: 'The app and its engine disagree about the protocol; restart the app, or update it.',
+  };
+}
+
+/**
+ * Validates a message received from a client. Never throws: anything that is not a
+ * well-formed ClientMessage becomes an ErrorReply with code 'bad-request' (id kept when
+ * the message had a usable one). Extra fields are ignored; `run` options default to {}.
+ */
+export function parseClientMessage(raw: unknown): ClientMessage | ErrorReply {
+  if (!isObj(raw)) return badRequest(null, 'a message must be an object');
+  const id = Number.isSafeInteger(raw.id) && (raw.id as number) >= 0 ? (raw.id as number) : null;
+  const type = raw.type;
+  if (typeof type !== 'string' || !Object.prototype.hasOwnProperty.call(checks, type)) {
+    return badRequest(id, `unknown message type ${JSON.stringify(typeof type === 'string' ? type.slice(0, 64) : type)}`);
+  }
+  if (id === null) return badRequest(null, `${type} needs a numeric id`);
+  const problem = checks[type as ClientMessageType](raw);
+  if (problem) return badRequest(id, `${type}: ${problem}`);
+  if (type === 'run' && raw.options === undefined) return { ...(raw as unknown as RunRequest), options: {} };
+  return raw as unknown as ClientMessage;
+}
+
+/** True for the engine messages that end their request (everything but stream events and host status). */
+export function isFinalMessage(m: EngineMessage): boolean {
+  return m.type !== 'engineStatus' && m.type !== 'runStarted' && m.type !== 'tap' && m.type !== 'prediction' && !m.type.endsWith('Progress');
+}
