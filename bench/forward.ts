@@ -1,0 +1,192 @@
+// Forward-pass benchmark: the engine on each backend that loads vs PyTorch on CPU with the
+// same thread count, same weights, batch 1; plus the physical floor (FLOPs / measured peak).
+//
+//   node dist/bench/forward.js [--runs 15] [--warmup 3] [--backends wasm,cpu] [--quick]
+//
+// The orchestrator runs bench/torch_forward.py (which also writes the random weights as
+// safetensors into a temp dir), then one child process per backend (tfjs keeps one global
+// backend per process), each timing ResNet.forward with every tap read back: the work a
+// real run does. PyTorch is timed both plain and with taps (forward_with_taps).
+
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { NetSpec } from '../engine/nets/spec';
+import { countFlops } from './flops.mjs';
+import { args, describeMachine, machine, ROOT, table, type Timing, writeResult } from './lib';
+
+export interface ModelJob {
+  name: string;
+  spec: Partial<NetSpec> & { layers: number[] };
+  size: number;
+  seed: number;
+  /** Existing weights (built-in model); otherwise torch_forward.py writes random ones. */
+  weights?: string;
+}
+
+const CBAM = { kind: 'cbam', layout: 'official', reduction: 16, attr: 'cbam' } as const;
+
+function standardModels(): ModelJob[] {
+  const models: ModelJob[] = [
+    { name: 'cbam-resnet18', size: 224, seed: 18, spec: { family: 'resnet', depth: 18, block: 'basic', layers: [2, 2, 2, 2], baseWidth: 64, stem: 'imagenet', attention: CBAM, inserts: [], numClasses: 1000 } },
+    { name: 'cbam-resnet50', size: 224, seed: 50, spec: { family: 'resnet', depth: 50, block: 'bottleneck', layers: [3, 4, 6, 3], baseWidth: 64, stem: 'imagenet', attention: CBAM, inserts: [], numClasses: 1000 } },
+  ];
+  const builtin = findBuiltinModel();
+  if (builtin) models.push(builtin);
+  return models;
+}
+
+/** The first assets/models/<name>/manifest.json with a spec and a safetensors file. */
+export function findBuiltinModel(): ModelJob | null {
+  const dir = join(ROOT, 'assets', 'models');
+  if (!existsSync(dir)) return null;
+  for (const name of readdirSync(dir).sort()) {
+    const manifestPath = join(dir, name, 'manifest.json');
+    if (!existsSync(manifestPath)) continue;
+    const m = JSON.parse(readFileSync(manifestPath, 'utf8')) as Record<string, unknown>;
+    const spec = (m.spec ?? m.arch) as ModelJob['spec'] | undefined;
+    const weightsName = [m.weights, m.file, 'model.safetensors', 'weights.safetensors']
+      .find((w): w is string => typeof w === 'string' && existsSync(join(dir, name, w)));
+    const size = Number(m.inputSize ?? 224);
+    if (spec && typeof spec === 'object' && weightsName) {
+      return { name: `builtin:${name}`, spec, size, seed: 1, weights: join(dir, name, weightsName) };
+    }
+  }
+  return null;
+}
+
+interface TorchModel {
+  name: string;
+  size: number;
+  weights: string;
+  spec: NetSpec;
+  plain: Timing;
+  withTaps: Timing;
+  hookFlops: number;
+  params: number;
+}
+
+interface TorchOut {
+  torch: string;
+  threads: number;
+  models: TorchModel[];
+  peak: { n: number; gflops: number; gflopsMedian: number };
+}
+
+export interface EngineModel {
+  name: string;
+  total: Timing;
+  forwardMedianMs: number;
+  readbackMedianMs: number;
+  loadMs: number;
+  taps: number;
+  tapBytes: number;
+  skipped?: string;
+}
+
+export interface EngineOut {
+  backend: string;
+  detail: string;
+  peak: { n: number; gflops: number };
+  models: EngineModel[];
+}
+
+async function main(): Promise<void> {
+  const a = args();
+  const worker = a.get('worker');
+  if (worker) {
+    const { runEngine } = await import('./forwardEngine');
+    const out = await runEngine(worker, JSON.parse(readFileSync(a.get('job') as string, 'utf8')) as Job);
+    process.stdout.write(`@@RESULT ${JSON.stringify(out)}\n`);
+    return;
+  }
+  await orchestrate(a);
+}
+
+export interface Job {
+  threads: number;
+  warmup: number;
+  runs: number;
+  outDir: string;
+  models: Array<ModelJob & { weights?: string }>;
+  peak: { n: number; runs: number };
+  /** Largest FLOP count a backend is run on (the plain-JS cpu backend takes ~10 s per GFLOP). */
+  maxGflops?: number;
+}
+
+async function orchestrate(a: Map<string, string>): Promise<void> {
+  const quick = a.has('quick');
+  const runs = Number(a.get('runs') ?? (quick ? 5 : 15));
+  const warmup = Number(a.get('warmup') ?? (quick ? 1 : 3));
+  const backends = (a.get('backends') ?? 'wasm,cpu').split(',');
+  const mach = machine();
+  const tmp = mkdtempSync(join(tmpdir(), 'attnscope-bench-'));
+  try {
+    const models = standardModels().filter((m) => !a.has('models') || (a.get('models') as string).split(',').includes(m.name));
+    const job: Job = { threads: 1, warmup, runs, outDir: tmp, models, peak: { n: 1024, runs: 7 } };
+    const jobPath = join(tmp, 'job.json');
+    writeFileSync(jobPath, JSON.stringify(job));
+    console.log(`forward: ${describeMachine(mach)}; ${runs} runs after ${warmup} warm-up; batch 1`);
+    const py = spawnSync('/usr/bin/python3', [join(ROOT, 'bench', 'torch_forward.py'), jobPath], { encoding: 'utf8', maxBuffer: 1 << 26 });
+    if (py.status !== 0) throw new Error(`torch_forward.py failed: ${py.stderr}`);
+    const torch = JSON.parse(py.stdout) as TorchOut;
+    // The engine loads exactly the files PyTorch wrote (or the built-in model's own).
+    const engineJob: Job = { ...job, models: torch.models.map((t, i) => ({ ...(models[i] as ModelJob), weights: t.weights, spec: t.spec })) };
+    const engines: EngineOut[] = [];
+    for (const backend of backends) {
+      // The plain-JS cpu backend runs at ~1 GFLOP/s: only the small models, few runs.
+      const cap = backend === 'cpu' ? { maxGflops: Number(a.get('cpu-max-gflops') ?? 1) } : {};
+      writeFileSync(jobPath, JSON.stringify({ ...engineJob, ...cap, runs: backend === 'cpu' ? Math.min(runs, 3) : runs, warmup: backend === 'cpu' ? 1 : warmup }));
+      const self = fileURLToPath(import.meta.url);
+      const child = spawnSync(process.execPath, [self, '--worker', backend, '--job', jobPath], { encoding: 'utf8', maxBuffer: 1 << 26 });
+      const line = child.stdout.split('\n').find((l) => l.startsWith('@@RESULT '));
+      if (child.status !== 0 || !line) {
+        console.log(`  ${backend}: did not run (${(child.stderr || child.stdout).trim().split('\n').slice(-3).join(' | ')})`);
+        continue;
+      }
+      engines.push(JSON.parse(line.slice('@@RESULT '.length)) as EngineOut);
+    }
+    report(mach, torch, engines);
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+function report(mach: ReturnType<typeof machine>, torch: TorchOut, engines: EngineOut[]): void {
+  const rows: Array<Array<string | number>> = [];
+  const summary = [];
+  for (const t of torch.models) {
+    const flops = countFlops(t.spec, t.size);
+    const gflop = flops.total / 1e9;
+    rows.push([t.name, `torch ${torch.torch} (${torch.threads} thr)`, gflop, t.withTaps.medianMs, '-', t.plain.medianMs, 1, 1000 * gflop / torch.peak.gflops, 100 * (1000 * gflop / torch.peak.gflops) / t.withTaps.medianMs]);
+    const entry: Record<string, unknown> = { model: t.name, size: t.size, gflop, hookGflop: t.hookFlops / 1e9, params: t.params, torch: { withTaps: t.withTaps, plain: t.plain } };
+    for (const e of engines) {
+      const m = e.models.find((x) => x.name === t.name);
+      if (!m) continue;
+      if (m.skipped) {
+        rows.push([t.name, e.backend, gflop, '-', '-', '-', '-', '-', '-']);
+        entry[e.backend] = { skipped: m.skipped };
+        continue;
+      }
+      const floor = 1000 * gflop / e.peak.gflops;
+      rows.push([t.name, e.backend, gflop, m.total.medianMs, m.readbackMedianMs, '-', m.total.medianMs / t.withTaps.medianMs, floor, 100 * floor / m.total.medianMs]);
+      entry[e.backend] = { ...m, ratioVsTorchWithTaps: m.total.medianMs / t.withTaps.medianMs, ratioVsTorchPlain: m.total.medianMs / t.plain.medianMs, floorMs: floor };
+    }
+    if (Math.abs(flops.conv - t.hookFlops) > 1) console.log(`  note: analytic conv FLOPs ${flops.conv} != torch hook count ${t.hookFlops} for ${t.name}`);
+    summary.push(entry);
+  }
+  console.log(table(['model', 'runtime', 'GFLOP', 'median ms', 'readback ms', 'plain ms', 'x torch', 'floor ms', '% of peak'], rows));
+  const peaks = [[`torch matmul ${torch.peak.n}^2`, torch.peak.gflops], ...engines.map((e) => [`${e.backend} matmul ${e.peak.n}^2`, e.peak.gflops])];
+  console.log(table(['peak (1 thread)', 'GFLOP/s'], peaks as Array<Array<string | number>>));
+  for (const e of engines) console.log(`  ${e.backend}: ${e.detail}`);
+  console.log('  x torch = engine median (every tap read back) / PyTorch forward_with_taps median; floor = FLOPs / that runtime\'s matmul peak.');
+  const path = writeResult('forward', { machine: mach, torch: { version: torch.torch, threads: torch.threads, peak: torch.peak }, engines: engines.map((e) => ({ backend: e.backend, detail: e.detail, peak: e.peak })), models: summary });
+  console.log(`  -> ${path}`);
+}
+
+void main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,81 @@
+// The engine side of bench/forward.ts: one backend per process.
+
+import * as tf from '@tensorflow/tfjs-core';
+import { readFileSync } from 'node:fs';
+import { initBackend, isBackendChoice } from '../engine/backend';
+import { toFloat32 } from '../engine/checkpoints/dtypes';
+import type { SourceDType, StateDict } from '../engine/checkpoints/types';
+import { ResNet } from '../engine/nets/resnet';
+import { normaliseSpec } from './spec';
+import { countFlops } from './flops.mjs';
+import type { EngineModel, EngineOut, Job } from './forward';
+import { median, timeIt } from './lib';
+
+const DTYPES: Record<string, SourceDType> = { F32: 'float32', F16: 'float16', BF16: 'bfloat16', F64: 'float64', I64: 'int64', I32: 'int32' };
+
+/** Reads a whole safetensors file (bench weights are at most ~100 MB). */
+export function readSafetensors(path: string): StateDict {
+  const buf = readFileSync(path);
+  const n = Number(buf.readBigUInt64LE(0));
+  const header = JSON.parse(buf.subarray(8, 8 + n).toString('utf8')) as Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }>;
+  const dict: StateDict = new Map();
+  for (const [key, info] of Object.entries(header)) {
+    if (key === '__metadata__') continue;
+    const dtype = DTYPES[info.dtype];
+    if (!dtype) throw new Error(`bench: unsupported dtype ${info.dtype}`);
+    const bytes = new Uint8Array(buf.buffer, buf.byteOffset + 8 + n + info.data_offsets[0], info.data_offsets[1] - info.data_offsets[0]);
+    const count = info.shape.reduce((a, b) => a * b, 1);
+    dict.set(key, { shape: info.shape, dtype, data: toFloat32(bytes, dtype, count) });
+  }
+  return dict;
+}
+
+export async function runEngine(backend: string, job: Job): Promise<EngineOut> {
+  if (!isBackendChoice(backend)) throw new Error(`unknown backend ${backend}`);
+  const info = await initBackend(backend);
+  const models: EngineModel[] = [];
+  for (const m of job.models) {
+    const spec = normaliseSpec(m.spec);
+    const gflop = countFlops(spec, m.size).total / 1e9;
+    if (job.maxGflops !== undefined && gflop > job.maxGflops) {
+      models.push({ name: m.name, total: { medianMs: 0, minMs: 0, maxMs: 0, runs: 0 }, forwardMedianMs: 0, readbackMedianMs: 0, loadMs: 0, taps: 0, tapBytes: 0, skipped: `${gflop.toFixed(1)} GFLOP > ${job.maxGflops} cap for this backend` });
+      continue;
+    }
+    const t0 = performance.now();
+    const net = ResNet.load(spec, readSafetensors(m.weights as string));
+    const loadMs = performance.now() - t0;
+    const input = tf.randomNormal([1, m.size, m.size, 3], 0, 1, 'float32', m.seed) as tf.Tensor4D;
+    const fw: number[] = [];
+    const rb: number[] = [];
+    let taps = 0;
+    let tapBytes = 0;
+    const total = await timeIt(async () => {
+      const r = await net.forward(input);
+      fw.push(r.forwardMs);
+      rb.push(r.readbackMs);
+      taps = r.taps.length;
+      tapBytes = r.taps.reduce((s, t) => s + t.data.byteLength, 0);
+    }, job.warmup, job.runs);
+    input.dispose();
+    net.dispose();
+    models.push({ name: m.name, total, forwardMedianMs: median(fw.slice(job.warmup)), readbackMedianMs: median(rb.slice(job.warmup)), loadMs, taps, tapBytes });
+  }
+  return { backend: info.name, detail: info.detail, peak: matmulPeak(info.name === 'cpu' ? 256 : job.peak.n, job.peak.runs), models };
+}
+
+export function matmulPeak(n: number, runs: number): { n: number; gflops: number } {
+  const a = tf.randomNormal([n, n]) as tf.Tensor2D;
+  const b = tf.randomNormal([n, n]) as tf.Tensor2D;
+  let best = Infinity;
+  for (let i = 0; i < runs + 1; i++) {
+    const t0 = performance.now();
+    const c = tf.matMul(a, b);
+    c.dataSync();
+    const dt = performance.now() - t0;
+    c.dispose();
+    if (i > 0) best = Math.min(best, dt);
+  }
+  a.dispose();
+  b.dispose();
+  return { n, gflops: (2 * n ** 3) / (best / 1000) / 1e9 };
+}
