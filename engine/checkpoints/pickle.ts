@@ -36,7 +36,6 @@ export interface UnpickleOptions {
 /** Thrown when the buffer ended before STOP and the caller may supply more bytes. */
 export class NeedMoreData extends Error {}
 
-const MARK = Symbol('mark');
 const decoder = new TextDecoder('utf-8');
 const latin1 = new TextDecoder('latin1');
 

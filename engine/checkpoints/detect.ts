@@ -1,0 +1,177 @@
+// Architecture detection: read a NetSpec off a state dict's keys and shapes, so an
+// official CBAM ResNet-50 checkpoint opens with no other input. The guess is then
+// confirmed by regenerating every expected key (specKeys.ts) and comparing.
+import { EngineError } from '../errors';
+import type { BlockAttention, InsertedBlock, NetSpec } from '../nets/spec';
+import { EXPANSION, expectedKeys, stageChannels } from './specKeys';
+
+type Shapes = ReadonlyMap<string, { shape: number[] }>;
+
+export interface Detection {
+  spec: NetSpec;
+  description: string;
+  /** Choices the weights cannot settle (non-local embedded vs dot, BAM dilation). */
+  assumptions: string[];
+}
+
+const STANDARD: Record<string, number> = {
+  'basic:2,2,2,2': 18, 'basic:3,4,6,3': 34, 'bottleneck:3,4,6,3': 50, 'bottleneck:3,4,23,3': 101, 'bottleneck:3,8,36,3': 152,
+};
+const TRUNK_PARTS = new Set(['conv1', 'conv2', 'conv3', 'bn1', 'bn2', 'bn3', 'downsample']);
+
+export function detectArchitecture(tensors: Shapes): Detection {
+  const shape = (k: string): number[] | undefined => tensors.get(k)?.shape;
+  const conv1 = shape('conv1.weight');
+  if (!conv1 || conv1.length !== 4 || conv1[1] !== 3) {
+    throw unknown(tensors, 'no ResNet stem (conv1.weight with 3 input channels)');
+  }
+  const stem = conv1[2] === 7 ? 'imagenet' : conv1[2] === 3 ? 'cifar' : undefined;
+  if (!stem) throw unknown(tensors, `the stem conv is ${conv1[2]}x${conv1[3]}, neither 7x7 (ImageNet) nor 3x3 (CIFAR)`);
+  const layers = [1, 2, 3, 4].map((k) => {
+    let n = 0;
+    while (tensors.has(`layer${k}.${n}.conv1.weight`)) n++;
+    return n;
+  }) as [number, number, number, number];
+  if (layers.some((n) => n === 0)) throw unknown(tensors, `not a four-stage ResNet (blocks per stage: ${layers.join(', ')})`);
+  const block = tensors.has('layer1.0.conv3.weight') ? 'bottleneck' : 'basic';
+  const baseWidth = shape('layer1.0.conv1.weight')?.[0] ?? 0;
+  const fc = shape('fc.weight');
+  if (!fc || fc.length !== 2) throw unknown(tensors, 'no classifier (fc.weight)');
+  const assumptions: string[] = [];
+  const partial = { block, baseWidth } as NetSpec;
+  const spec: NetSpec = {
+    family: 'resnet',
+    depth: layers.reduce((a, b) => a + b, 0) * (block === 'bottleneck' ? 3 : 2) + 2,
+    block,
+    layers,
+    baseWidth,
+    stem,
+    attention: detectBlockAttention(tensors, baseWidth * EXPANSION[block]),
+    inserts: detectInserts(tensors, stageChannels(partial), assumptions),
+    numClasses: fc[0]!,
+  };
+  checkStateDict(spec, tensors);
+  return { spec, description: describeSpec(spec), assumptions };
+}
+
+function ratio(c: number, hidden: number | undefined): number {
+  return hidden ? Math.round(c / hidden) : 0;
+}
+
+function detectBlockAttention(tensors: Shapes, c: number): BlockAttention {
+  for (const key of tensors.keys()) {
+    const m = /^layer1\.0\.([^.]+)\.(.+)$/.exec(key);
+    if (!m || TRUNK_PARTS.has(m[1]!)) continue;
+    const attr = m[1]!;
+    const rest = m[2]!;
+    const s = (k: string): number | undefined => tensors.get(`layer1.0.${attr}.${k}`)?.shape[0];
+    if (rest === 'ChannelGate.mlp.1.weight') return { kind: 'cbam', layout: 'official', reduction: ratio(c, s('ChannelGate.mlp.1.weight')), attr };
+    if (rest === 'channel.fc1.weight') return { kind: 'cbam', layout: 'timm', reduction: ratio(c, s('channel.fc1.weight')), attr };
+    if (rest === 'fc1.weight') return { kind: 'se', layout: 'timm', reduction: ratio(c, s('fc1.weight')), attr };
+    if (rest === 'fc.0.weight') return { kind: 'se', layout: 'linear', reduction: ratio(c, s('fc.0.weight')), attr };
+    if (rest === 'conv_mask.weight') return { kind: 'gc', reduction: ratio(c, s('channel_add_conv.0.weight')), attr };
+  }
+  return { kind: 'none' };
+}
+
+function detectInserts(tensors: Shapes, channels: number[], assumptions: string[]): InsertedBlock[] {
+  const names = new Set<string>();
+  for (const key of tensors.keys()) {
+    const head = key.split('.')[0]!;
+    if (!/^(conv1|bn1|fc|layer[1-4])$/.test(head)) names.add(head);
+  }
+  const inserts: InsertedBlock[] = [];
+  for (const name of names) {
+    const s = (k: string): number[] | undefined => tensors.get(`${name}.${k}`)?.shape;
+    const after = (c: number | undefined): number => {
+      const fromName = Number(/(\d)$/.exec(name)?.[1]);
+      if (fromName >= 1 && fromName <= 4 && channels[fromName - 1] === c) return fromName;
+      const byWidth = channels.indexOf(c ?? -1);
+      return byWidth >= 0 ? byWidth + 1 : fromName || 0;
+    };
+    const bamFc = s('channel_att.gate_c.gate_c_fc_0.weight');
+    if (bamFc) {
+      assumptions.push(`${name}: BAM dilation 4 assumed (the official value; dilation is not stored in the weights)`);
+      inserts.push({ kind: 'bam', name, after: after(bamFc[1]), reduction: ratio(bamFc[1]!, bamFc[0]), dilation: 4 });
+      continue;
+    }
+    const gcMask = s('conv_mask.weight');
+    if (gcMask) {
+      inserts.push({ kind: 'gc', name, after: after(gcMask[1]), reduction: ratio(gcMask[1]!, s('channel_add_conv.0.weight')?.[0]) });
+      continue;
+    }
+    const g = s('g.0.weight') ?? s('g.weight');
+    if (g) {
+      const subSample = tensors.has(`${name}.g.0.weight`);
+      const bn = tensors.has(`${name}.W.1.weight`);
+      const c = (s('W.0.weight') ?? s('W.weight'))?.[0];
+      let mode: 'embedded' | 'gaussian' | 'concat' = 'gaussian';
+      if (tensors.has(`${name}.concat_project.0.weight`)) mode = 'concat';
+      else if (tensors.has(`${name}.theta.weight`)) {
+        mode = 'embedded';
+        assumptions.push(`${name}: non-local pairwise function embedded Gaussian assumed; a dot-product block has the same weights`);
+      }
+      inserts.push({ kind: 'nonlocal', name, after: after(c), mode, subSample, bn });
+    }
+    // Anything else stays unexplained and is reported by checkStateDict.
+  }
+  return inserts.sort((a, b) => a.after - b.after || a.name.localeCompare(b.name));
+}
+
+/**
+ * Every key the spec's network reads must be present with its shape, and (strict) every
+ * key in the file must be read by it. Missing / unexpected keys: unknown-arch; wrong
+ * shapes: shape-mismatch naming the key.
+ */
+export function checkStateDict(spec: NetSpec, tensors: Shapes, strict = true): void {
+  const expected = expectedKeys(spec);
+  const missing: string[] = [];
+  for (const [key, e] of expected) if (!e.optional && !tensors.has(key)) missing.push(key);
+  const unexpected = strict ? [...tensors.keys()].filter((k) => !expected.has(k)) : [];
+  if (missing.length || unexpected.length) {
+    const list = (what: string, keys: string[]): string =>
+      keys.length ? `${keys.length} ${what} (${keys.slice(0, 4).join(', ')}${keys.length > 4 ? ', ...' : ''})` : '';
+    throw new EngineError(
+      'unknown-arch',
+      `the checkpoint's keys fit no known network: as ${describeSpec(spec)}, ${[list('unexpected keys', unexpected), list('missing keys', missing)].filter(Boolean).join(' and ')}`,
+      'Supported: ResNet 18/34/50/101 (any depth) with CBAM (official or timm layout), SE, GC in blocks, and BAM, non-local or GC blocks between stages.',
+    );
+  }
+  for (const [key, e] of expected) {
+    const found = tensors.get(key)?.shape;
+    if (found && !sameShape(found, e.shape)) {
+      throw new EngineError(
+        'shape-mismatch',
+        `${key} has shape [${found.join(', ')}], but ${describeSpec(spec)} expects [${e.shape.join(', ')}]`,
+      );
+    }
+  }
+}
+
+function sameShape(a: number[], b: number[]): boolean {
+  // A 0-d counter and a [1] one are the same thing (old checkpoints differ here).
+  if (a.reduce((x, y) => x * y, 1) === 1 && b.reduce((x, y) => x * y, 1) === 1 && a.length <= 1 && b.length <= 1) return true;
+  return a.length === b.length && a.every((d, i) => d === b[i]);
+}
+
+function unknown(tensors: Shapes, why: string): EngineError {
+  const sample = [...tensors.keys()].slice(0, 4).join(', ');
+  return new EngineError('unknown-arch', `the checkpoint's keys fit no known network: ${why} (${tensors.size} keys, e.g. ${sample || 'none'})`);
+}
+
+export function describeSpec(spec: NetSpec): string {
+  const standard = STANDARD[`${spec.block}:${spec.layers.join(',')}`];
+  const name = standard ? `ResNet-${standard}` : `ResNet-${spec.depth} (blocks ${spec.layers.join('-')})`;
+  const parts = [`${name} (${spec.block}, ${spec.stem === 'imagenet' ? 'ImageNet' : 'CIFAR'} stem, width ${spec.baseWidth})`];
+  const a = spec.attention;
+  if (a.kind === 'cbam') parts.push(`CBAM (${a.layout} layout, r=${a.reduction}) in every block`);
+  if (a.kind === 'se') parts.push(`SE (${a.layout} layout, r=${a.reduction}) in every block`);
+  if (a.kind === 'gc') parts.push(`GC (r=${a.reduction}) in every block`);
+  for (const i of spec.inserts) {
+    if (i.kind === 'bam') parts.push(`BAM ${i.name} after layer${i.after}`);
+    if (i.kind === 'gc') parts.push(`GC ${i.name} after layer${i.after}`);
+    if (i.kind === 'nonlocal') parts.push(`non-local ${i.name} (${i.mode}${i.subSample ? ', sub-sampled' : ''}) after layer${i.after}`);
+  }
+  parts.push(`${spec.numClasses} classes`);
+  return parts.join(', ');
+}

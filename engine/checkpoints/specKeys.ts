@@ -1,0 +1,148 @@
+// The inverse of detection: every key a NetSpec's network reads, with its shape. Used
+// to check a checkpoint before building (shape-mismatch names the first bad key), and
+// by detection to confirm that a guessed spec explains every key in the file.
+import type { NetSpec } from '../nets/spec';
+
+export interface ExpectedKey {
+  shape: number[];
+  /** num_batches_tracked: written by torch >= 0.4.1, absent from older checkpoints, never read. */
+  optional?: boolean;
+}
+
+export type ExpectedKeys = Map<string, ExpectedKey>;
+
+export const EXPANSION = { basic: 1, bottleneck: 4 } as const;
+
+/** Output channels of each stage (after expansion). */
+export function stageChannels(spec: NetSpec): number[] {
+  return [0, 1, 2, 3].map((k) => spec.baseWidth * 2 ** k * EXPANSION[spec.block]);
+}
+
+export function expectedKeys(spec: NetSpec): ExpectedKeys {
+  const keys: ExpectedKeys = new Map();
+  const put = (name: string, ...shape: number[]): void => void keys.set(name, { shape });
+  const bn = (prefix: string, c: number): void => {
+    for (const p of ['weight', 'bias', 'running_mean', 'running_var']) put(`${prefix}.${p}`, c);
+    keys.set(`${prefix}.num_batches_tracked`, { shape: [], optional: true });
+  };
+  const base = spec.baseWidth;
+  const stemKernel = spec.stem === 'imagenet' ? 7 : 3;
+  put('conv1.weight', base, 3, stemKernel, stemKernel);
+  bn('bn1', base);
+  let inplanes = base;
+  spec.layers.forEach((count, k) => {
+    const planes = base * 2 ** k;
+    const out = planes * EXPANSION[spec.block];
+    for (let i = 0; i < count; i++) {
+      const p = `layer${k + 1}.${i}`;
+      const stride = i === 0 && k > 0 ? 2 : 1;
+      if (spec.block === 'basic') {
+        put(`${p}.conv1.weight`, planes, inplanes, 3, 3);
+        bn(`${p}.bn1`, planes);
+        put(`${p}.conv2.weight`, planes, planes, 3, 3);
+        bn(`${p}.bn2`, planes);
+      } else {
+        put(`${p}.conv1.weight`, planes, inplanes, 1, 1);
+        bn(`${p}.bn1`, planes);
+        put(`${p}.conv2.weight`, planes, planes, 3, 3);
+        bn(`${p}.bn2`, planes);
+        put(`${p}.conv3.weight`, out, planes, 1, 1);
+        bn(`${p}.bn3`, out);
+      }
+      if (stride !== 1 || inplanes !== out) {
+        put(`${p}.downsample.0.weight`, out, inplanes, 1, 1);
+        bn(`${p}.downsample.1`, out);
+      }
+      blockAttentionKeys(spec, `${p}`, out, put, bn);
+      inplanes = out;
+    }
+  });
+  const channels = stageChannels(spec);
+  for (const ins of spec.inserts) {
+    const c = channels[ins.after - 1] ?? 0;
+    const n = ins.name;
+    if (ins.kind === 'bam') {
+      const h = Math.floor(c / ins.reduction);
+      put(`${n}.channel_att.gate_c.gate_c_fc_0.weight`, h, c);
+      put(`${n}.channel_att.gate_c.gate_c_fc_0.bias`, h);
+      bn(`${n}.channel_att.gate_c.gate_c_bn_1`, h);
+      put(`${n}.channel_att.gate_c.gate_c_fc_final.weight`, c, h);
+      put(`${n}.channel_att.gate_c.gate_c_fc_final.bias`, c);
+      const s = `${n}.spatial_att.gate_s`;
+      put(`${s}.gate_s_conv_reduce0.weight`, h, c, 1, 1);
+      put(`${s}.gate_s_conv_reduce0.bias`, h);
+      bn(`${s}.gate_s_bn_reduce0`, h);
+      for (const i of [0, 1]) {
+        put(`${s}.gate_s_conv_di_${i}.weight`, h, h, 3, 3);
+        put(`${s}.gate_s_conv_di_${i}.bias`, h);
+        bn(`${s}.gate_s_bn_di_${i}`, h);
+      }
+      put(`${s}.gate_s_conv_final.weight`, 1, h, 1, 1);
+      put(`${s}.gate_s_conv_final.bias`, 1);
+    } else if (ins.kind === 'nonlocal') {
+      const inter = Math.max(Math.floor(c / 2), 1);
+      const sub = ins.subSample ? '.0' : '';
+      put(`${n}.g${sub}.weight`, inter, c, 1, 1);
+      put(`${n}.g${sub}.bias`, inter);
+      if (ins.mode !== 'gaussian') {
+        put(`${n}.theta.weight`, inter, c, 1, 1);
+        put(`${n}.theta.bias`, inter);
+        put(`${n}.phi${sub}.weight`, inter, c, 1, 1);
+        put(`${n}.phi${sub}.bias`, inter);
+      }
+      if (ins.mode === 'concat') put(`${n}.concat_project.0.weight`, 1, 2 * inter, 1, 1);
+      const w = ins.bn ? `${n}.W.0` : `${n}.W`;
+      put(`${w}.weight`, c, inter, 1, 1);
+      put(`${w}.bias`, c);
+      if (ins.bn) bn(`${n}.W.1`, c);
+    } else {
+      gcKeys(`${n}`, c, ins.reduction, put);
+    }
+  }
+  put('fc.weight', spec.numClasses, inplanes);
+  put('fc.bias', spec.numClasses);
+  return keys;
+}
+
+type Put = (name: string, ...shape: number[]) => void;
+
+function blockAttentionKeys(spec: NetSpec, block: string, c: number, put: Put, bn: (p: string, c: number) => void): void {
+  const att = spec.attention;
+  if (att.kind === 'none') return;
+  const a = `${block}.${att.attr}`;
+  const h = Math.floor(c / att.reduction);
+  if (att.kind === 'gc') return gcKeys(a, c, att.reduction, put);
+  if (att.kind === 'cbam' && att.layout === 'official') {
+    put(`${a}.ChannelGate.mlp.1.weight`, h, c);
+    put(`${a}.ChannelGate.mlp.1.bias`, h);
+    put(`${a}.ChannelGate.mlp.3.weight`, c, h);
+    put(`${a}.ChannelGate.mlp.3.bias`, c);
+    put(`${a}.SpatialGate.spatial.conv.weight`, 1, 2, 7, 7);
+    bn(`${a}.SpatialGate.spatial.bn`, 1);
+  } else if (att.kind === 'cbam') {
+    put(`${a}.channel.fc1.weight`, h, c, 1, 1);
+    put(`${a}.channel.fc2.weight`, c, h, 1, 1);
+    put(`${a}.spatial.conv.conv.weight`, 1, 2, 7, 7);
+    bn(`${a}.spatial.conv.bn`, 1);
+  } else if (att.layout === 'timm') {
+    put(`${a}.fc1.weight`, h, c, 1, 1);
+    put(`${a}.fc1.bias`, h);
+    put(`${a}.fc2.weight`, c, h, 1, 1);
+    put(`${a}.fc2.bias`, c);
+  } else {
+    put(`${a}.fc.0.weight`, h, c);
+    put(`${a}.fc.2.weight`, c, h);
+  }
+}
+
+function gcKeys(prefix: string, c: number, reduction: number, put: Put): void {
+  const p = Math.floor(c / reduction);
+  put(`${prefix}.conv_mask.weight`, 1, c, 1, 1);
+  put(`${prefix}.conv_mask.bias`, 1);
+  put(`${prefix}.channel_add_conv.0.weight`, p, c, 1, 1);
+  put(`${prefix}.channel_add_conv.0.bias`, p);
+  put(`${prefix}.channel_add_conv.1.weight`, p, 1, 1);
+  put(`${prefix}.channel_add_conv.1.bias`, p, 1, 1);
+  put(`${prefix}.channel_add_conv.3.weight`, c, p, 1, 1);
+  put(`${prefix}.channel_add_conv.3.bias`, c);
+}
