@@ -54,7 +54,43 @@ export interface QueryRequest { type: 'query'; id: number; runId: string; module
 /** Cancels request `target` (a run, or a load still reading); answered with `cancelled` for `target`. */
 export interface CancelRequest { type: 'cancel'; id: number; target: number }
 
-export type ClientMessage = HelloRequest | LoadModelRequest | RunRequest | QueryRequest | CancelRequest;
+// Export (issue 7): the settings are shared with `attnscope export`, and both end in the
+// same engine/render.ts code, so the files are byte-identical. See engine/exportJob.ts.
+export type ExportKind = 'heatmap' | 'overlay' | 'grid' | 'raw';
+export type Normalisation = 'raw' | 'minmax' | 'stage';
+export type Interpolation = 'bilinear' | 'nearest';
+export interface ExportSettings {
+  /** One of hello's capabilities.colormaps names. */
+  colormap: string;
+  /** Heatmap weight in overlays and the grid, 0..1. */
+  opacity: number;
+  normalise: Normalisation;
+  interpolation: Interpolation;
+  resize?: ResizeMode;
+  inputSize?: number;
+  /** Modules switched off for the export's forward pass. */
+  bypass?: string[];
+  /** `raw` kind: also write each map resampled to the image size (`*.full.npy`). */
+  rawUpsampled?: boolean;
+  /** Only these taps (default: every tap of the chosen modules). */
+  taps?: TapName[];
+}
+/** A folder the user chose in a dialog (Electron), or a store-only zip sent back (web mode). */
+export type ExportDestination = { kind: 'dir'; path: string } | { kind: 'download' };
+export interface ExportRequest {
+  type: 'export';
+  id: number;
+  image: ImageSource;
+  /** Module names; omitted or empty: every module of the loaded model. */
+  modules?: string[];
+  kinds: ExportKind[];
+  settings: ExportSettings;
+  destination: ExportDestination;
+  /** Keep files that already exist instead of replacing them (default false: replace). */
+  keepExisting?: boolean;
+}
+
+export type ClientMessage = HelloRequest | LoadModelRequest | RunRequest | QueryRequest | CancelRequest | ExportRequest;
 
 // ---------------------------------------------------------------- engine -> client
 
@@ -148,8 +184,23 @@ export interface EngineStatusEvent {
   message: string;
 }
 
+/** One file written (or kept) of `total`. */
+export interface ExportProgressEvent { type: 'exportProgress'; id: number; done: number; total: number; file: string }
+export interface ExportDoneReply {
+  type: 'exportDone';
+  id: number;
+  /** The destination folder; null for a download. */
+  dir: string | null;
+  /** Files of this export, relative to `dir` (or inside the zip), '/'-separated. */
+  files: string[];
+  /** Download destination: the zip (store-only) with every file and export.json. */
+  archive?: { name: string; bytes: ArrayBuffer };
+}
+
 export type EngineMessage =
   | HelloReply
+  | ExportProgressEvent
+  | ExportDoneReply
   | LoadProgressEvent
   | ModelInfoReply
   | RunStartedEvent
@@ -165,7 +216,7 @@ export type ClientMessageType = ClientMessage['type'];
 export type EngineMessageType = EngineMessage['type'];
 
 /** Engine messages that are not the last one for their request id. */
-export type StreamEventType = 'loadProgress' | 'runStarted' | 'tap' | 'prediction';
+export type StreamEventType = 'loadProgress' | 'runStarted' | 'tap' | 'prediction' | 'exportProgress';
 
 // ---------------------------------------------------------------- runtime validation
 
@@ -223,7 +274,36 @@ const checks: { [K in ClientMessageType]: Check } = {
     return isObj(p) && isFiniteNum(p.x) && isFiniteNum(p.y) ? null : 'point must be {x, y} with finite numbers';
   },
   cancel: (m) => (Number.isSafeInteger(m.target) ? null : 'target must be the id of a request'),
+  export: (m) => checkSource(m.image, ['bytes', 'path'], 'image') ?? checkExport(m),
 };
+
+const EXPORT_KINDS: readonly ExportKind[] = ['heatmap', 'overlay', 'grid', 'raw'];
+const TAP_NAMES: readonly TapName[] = ['channel', 'spatial', 'attention', 'activation'];
+
+function checkExport(m: Obj): string | null {
+  if (!(Array.isArray(m.kinds) && m.kinds.length > 0 && m.kinds.every((k) => EXPORT_KINDS.includes(k as ExportKind)))) {
+    return `kinds must be a non-empty list of ${EXPORT_KINDS.join(', ')}`;
+  }
+  if (m.modules !== undefined && !(Array.isArray(m.modules) && m.modules.length <= 10_000 && m.modules.every((x) => isStr(x, 256)))) {
+    return 'modules must be a list of module names';
+  }
+  const d = m.destination;
+  if (!isObj(d) || !((d.kind === 'dir' && isStr(d.path, 32_768) && !d.path.includes('\0')) || d.kind === 'download')) {
+    return "destination must be {kind: 'dir', path} or {kind: 'download'}";
+  }
+  const s = m.settings;
+  if (!isObj(s)) return 'settings must be an object';
+  if (!isStr(s.colormap, 64)) return 'settings.colormap must be a colormap name';
+  if (!(isFiniteNum(s.opacity) && s.opacity >= 0 && s.opacity <= 1)) return 'settings.opacity must be a number from 0 to 1';
+  if (!['raw', 'minmax', 'stage'].includes(s.normalise as string)) return 'settings.normalise must be raw, minmax or stage';
+  if (!['bilinear', 'nearest'].includes(s.interpolation as string)) return 'settings.interpolation must be bilinear or nearest';
+  if (s.taps !== undefined && !(Array.isArray(s.taps) && s.taps.every((t) => TAP_NAMES.includes(t as TapName)))) {
+    return `settings.taps must be a list of ${TAP_NAMES.join(', ')}`;
+  }
+  if (s.rawUpsampled !== undefined && typeof s.rawUpsampled !== 'boolean') return 'settings.rawUpsampled must be true or false';
+  if (m.keepExisting !== undefined && typeof m.keepExisting !== 'boolean') return 'keepExisting must be true or false';
+  return checkRunOptions({ resize: s.resize, inputSize: s.inputSize, bypass: s.bypass });
+}
 
 function badRequest(id: number | null, message: string): ErrorReply {
   return {
