@@ -238,8 +238,17 @@ export function unpickle(bytes: Uint8Array, start: number, complete: boolean, op
       }
       case 0x50: stack.push(persistent(opts, line())); break; // PERSID
       case 0x51: stack.push(persistent(opts, pop())); break; // BINPERSID
-      case 0x69: // INST
-      case 0x6f: // OBJ
+      case 0x69: { // INST: protocol 0 call of module.name with the marked arguments
+        const module = line();
+        const cls = resolve(module, line());
+        stack.push(call(cls, new PyTuple(popMark())));
+        break;
+      }
+      case 0x6f: { // OBJ: protocol 1 call, class first among the marked items
+        const [cls, ...args] = popMark();
+        stack.push(call(cls, new PyTuple(args)));
+        break;
+      }
       case 0x82: case 0x83: case 0x84: // EXT1, EXT2, EXT4
       case 0x97: case 0x98: // NEXT_BUFFER, READONLY_BUFFER
         throw new EngineError(
