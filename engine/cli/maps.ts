@@ -1,0 +1,158 @@
+// `attnscope maps <image> --out DIR`: one forward pass, every tap written as .npy
+// (float32, C order) plus logits.npy and a maps.json index. Scriptable ground truth for
+// papers and for checking the engine against PyTorch.
+
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { BACKEND_CHOICES, currentBackend, isBackendChoice } from '../backend';
+import { EngineError } from '../errors';
+import { listBuiltinModels } from '../models';
+import { encodeNpy } from '../npy';
+import { ARCH_SYNTAX } from '../nets/presets';
+import type { ModelSource } from '../protocol';
+import { defaultModelsDir, Session } from '../session';
+import { topK, type ResizeMode } from '../types';
+
+export const MAPS_USAGE = `attnscope maps <image> --out DIR [options]
+
+Runs the model on one image and writes every attention map:
+  <module>.<tap>.npy   float32, C order: [C] for channel, [H,W] for spatial and
+                       activation, [H',W'] summary for non-local attention
+  logits.npy           [numClasses]
+  maps.json            index: module, tap, shape, file, backend, timing, transform, top-5
+
+Options:
+  --out DIR            output directory (created if missing)
+  --weights FILE       checkpoint (.pth, .pth.tar, .safetensors) or a model directory with
+                       manifest.json; default: the first built-in model
+  --model NAME         a built-in model by name (assets/models/NAME)
+  --arch NAME          architecture instead of detecting it from the keys:
+                       ${ARCH_SYNTAX}
+  --input-size N       square network input (default: the model's, 224 for ImageNet stems)
+  --resize MODE        stretch | pad | center-crop (default: the model's, else stretch)
+  --bypass M1,M2       switch these modules off for the run (ablation)
+  --mean a,b,c         normalisation mean (default: the model's, else ImageNet)
+  --std a,b,c          normalisation std
+  --backend NAME       ${BACKEND_CHOICES.join(' | ')} (default: the fastest that loads)
+  --verbose            print backend, model, warnings and timings to stderr`;
+
+const RESIZE_MODES: ResizeMode[] = ['stretch', 'pad', 'center-crop'];
+
+export async function maps(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    strict: true,
+    options: {
+      out: { type: 'string', short: 'o' },
+      weights: { type: 'string', short: 'w' },
+      model: { type: 'string' },
+      arch: { type: 'string' },
+      'input-size': { type: 'string' },
+      resize: { type: 'string' },
+      bypass: { type: 'string' },
+      mean: { type: 'string' },
+      std: { type: 'string' },
+      backend: { type: 'string' },
+      verbose: { type: 'boolean', short: 'v' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    console.log(MAPS_USAGE);
+    return 0;
+  }
+  const usage = (msg: string): EngineError => new EngineError('bad-request', msg, 'See `attnscope maps --help`.');
+  if (positionals.length !== 1) throw usage(positionals.length ? `Give one image, not ${positionals.length}.` : 'Give an image to run.');
+  if (!values.out) throw usage('--out DIR is required.');
+  if (values.weights && values.model) throw usage('Give --weights or --model, not both.');
+  if (values.backend !== undefined && !isBackendChoice(values.backend)) {
+    throw usage(`--backend must be one of ${BACKEND_CHOICES.join(', ')}, not "${values.backend}".`);
+  }
+  if (values.resize !== undefined && !RESIZE_MODES.includes(values.resize as ResizeMode)) {
+    throw usage(`--resize must be one of ${RESIZE_MODES.join(', ')}, not "${values.resize}".`);
+  }
+  let inputSize: number | undefined;
+  if (values['input-size'] !== undefined) {
+    inputSize = Number(values['input-size']);
+    if (!Number.isInteger(inputSize) || inputSize < 8 || inputSize > 4096) throw usage(`--input-size must be an integer from 8 to 4096, not "${values['input-size']}".`);
+  }
+  const triple = (flag: string, text: string | undefined): [number, number, number] | undefined => {
+    if (text === undefined) return undefined;
+    const v = text.split(',').map(Number);
+    if (v.length !== 3 || v.some((x) => !Number.isFinite(x))) throw usage(`${flag} takes three numbers like 0.485,0.456,0.406, not "${text}".`);
+    if (flag === '--std' && v.some((x) => x <= 0)) throw usage('--std values must be positive.');
+    return v as [number, number, number];
+  };
+  const mean = triple('--mean', values.mean);
+  const std = triple('--std', values.std);
+  const bypass = values.bypass ? values.bypass.split(',').map((s) => s.trim()).filter(Boolean) : [];
+
+  const modelsDir = defaultModelsDir();
+  let source: ModelSource;
+  if (values.weights) source = { kind: 'path', path: resolve(values.weights) };
+  else if (values.model) source = { kind: 'builtin', name: values.model };
+  else {
+    const first = listBuiltinModels(modelsDir)[0];
+    if (!first) {
+      throw new EngineError('no-model', `No --weights given and no built-in model found in ${modelsDir}.`,
+        'Pass --weights FILE (a .pth, .pth.tar or .safetensors checkpoint).');
+    }
+    source = { kind: 'builtin', name: first };
+  }
+
+  const verbose = values.verbose ? (msg: string) => process.stderr.write(`${msg}\n`) : () => {};
+  const session = await Session.load(source, {
+    modelsDir,
+    ...(values.arch ? { arch: values.arch } : {}),
+    ...(values.backend ? { backend: values.backend as typeof BACKEND_CHOICES[number] } : {}),
+  });
+  try {
+    const info = session.info;
+    verbose(`backend: ${currentBackend()?.detail ?? 'unknown'}`);
+    verbose(`model: ${info.name}: ${info.description}`);
+    for (const w of info.warnings) verbose(`warning: ${w}`);
+
+    const imagePath = resolve(positionals[0] as string);
+    const result = await session.run({
+      image: { kind: 'path', path: imagePath },
+      options: {
+        ...(inputSize ? { inputSize } : {}),
+        ...(values.resize ? { resize: values.resize as ResizeMode } : {}),
+        ...(mean ? { mean } : {}),
+        ...(std ? { std } : {}),
+        bypass,
+      },
+    });
+
+    const outDir = resolve(values.out);
+    await mkdir(outDir, { recursive: true });
+    const written = [];
+    for (const tap of result.taps) {
+      const file = `${tap.module}.${tap.tap}.npy`;
+      await writeFile(join(outDir, file), encodeNpy(tap.data, tap.shape));
+      written.push({ module: tap.module, tap: tap.tap, shape: tap.shape, file });
+    }
+    await writeFile(join(outDir, 'logits.npy'), encodeNpy(result.logits, [result.logits.length]));
+    const index = {
+      image: imagePath,
+      model: { name: info.name, arch: info.arch, description: info.description, weightsSha256: info.weightsSha256 },
+      backend: result.backend,
+      backendDetail: currentBackend()?.detail ?? null,
+      timing: result.timings,
+      transform: result.transform,
+      bypass,
+      top5: topK(result.logits, info.classes, 5),
+      logits: { file: 'logits.npy', shape: [result.logits.length] },
+      maps: written,
+    };
+    await writeFile(join(outDir, 'maps.json'), `${JSON.stringify(index, null, 2)}\n`);
+    const t = result.timings;
+    verbose(`timing: decode ${t.decodeMs.toFixed(1)} ms, preprocess ${t.preprocessMs.toFixed(1)} ms, forward ${t.forwardMs.toFixed(1)} ms, readback ${t.readbackMs.toFixed(1)} ms, total ${t.totalMs.toFixed(1)} ms`);
+    console.log(`Wrote ${written.length} maps and logits.npy to ${outDir}`);
+    return 0;
+  } finally {
+    session.dispose();
+  }
+}

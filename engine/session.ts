@@ -1,0 +1,302 @@
+// A loaded model: checkpoint -> architecture -> network, then runs on images with taps
+// streamed in forward order, and non-local attention rows answered for the last few runs.
+// One Session per loaded model; everything it allocates goes away with dispose().
+
+import * as tf from '@tensorflow/tfjs-core';
+import { createHash } from 'node:crypto';
+import { createReadStream, existsSync, statSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { currentBackend, type BackendChoice, initBackend } from './backend';
+import { BufferSource, FileSource, openCheckpoint } from './checkpoints';
+import { checkStateDict, describeSpec, detectArchitecture } from './checkpoints/detect';
+import type { CheckpointContents, StateDict } from './checkpoints/types';
+import { EngineError } from './errors';
+import { type DecodedImage, decodeImage, IMAGENET_MEAN, IMAGENET_STD, pointToCell, preprocess } from './image';
+import { readManifest, type ModelManifest } from './models';
+import { specFromArchName } from './nets/presets';
+import { type AffinityRecord, ResNet } from './nets/resnet';
+import type { NetSpec } from './nets/spec';
+import type { ImageSource, ModelSource } from './protocol';
+import type { ImageTransform, ModelInfo, RunOptions, RunResult, Tap } from './types';
+
+/** Runs whose non-local affinities (and decoded images) are kept for query(). */
+export const KEPT_RUNS = 4;
+/** ...and at most this many bytes of affinities across them. */
+export const KEPT_AFFINITY_BYTES = 256 * 1024 * 1024;
+
+export interface LoadOptions {
+  /** Architecture name (nets/presets.ts) or a NetSpec; default: the manifest's, else detected from the keys. */
+  arch?: string | NetSpec;
+  /** Directory of built-in models (assets/models). */
+  modelsDir?: string;
+  backend?: BackendChoice;
+  onProgress?: (bytesRead: number, totalBytes: number) => void;
+  signal?: AbortSignal;
+}
+
+export type RunImage = ImageSource | { kind: 'decoded'; image: DecodedImage };
+
+export interface RunHooks {
+  /** After decoding and preprocessing, before the forward pass. */
+  onStarted?: (e: { runId: string; image: { name: string; width: number; height: number }; transform: ImageTransform }) => void;
+  /** Each tap as soon as it is read back, in forward order. */
+  onTap?: (tap: Tap) => void;
+  /** Aborting stops the run at the next module, frees its tensors and throws EngineError('cancelled'). */
+  signal?: AbortSignal;
+}
+
+export interface QueryResult {
+  /** The query point's cell in the module's query grid. */
+  cell: { row: number; col: number };
+  /** [H', W']: the key grid. */
+  shape: number[];
+  data: Float32Array;
+}
+
+interface KeptRun {
+  transform: ImageTransform;
+  image: DecodedImage;
+  affinities: Map<string, AffinityRecord>;
+  bytes: number;
+}
+
+let runCounter = 0;
+
+export class Session {
+  private readonly runs = new Map<string, KeptRun>();
+  private disposed = false;
+
+  private constructor(
+    readonly info: ModelInfo,
+    private readonly net: ResNet,
+    private readonly defaults: { resize: NonNullable<RunOptions['resize']> },
+  ) {}
+
+  static async load(source: ModelSource, opts: LoadOptions = {}): Promise<Session> {
+    await initBackend(opts.backend);
+    let manifest: ModelManifest | null = null;
+    let weightsPath: string | null = null;
+    let name: string;
+    if (source.kind === 'builtin') {
+      const dir = join(opts.modelsDir ?? defaultModelsDir(), source.name);
+      manifest = readManifest(dir);
+      weightsPath = join(dir, manifest.weights);
+      name = manifest.name;
+    } else if (source.kind === 'path' && existsSync(join(source.path, 'manifest.json'))) {
+      manifest = readManifest(source.path);
+      weightsPath = join(source.path, manifest.weights);
+      name = manifest.name;
+    } else if (source.kind === 'path') {
+      weightsPath = source.path;
+      name = basename(source.path);
+    } else {
+      name = source.name;
+    }
+
+    const bytes = source.kind === 'bytes' ? new Uint8Array(source.bytes) : null;
+    const byteSource = bytes ? new BufferSource(bytes, name) : await FileSource.open(weightsPath as string);
+    let contents: CheckpointContents;
+    try {
+      contents = await openCheckpoint(byteSource, opts.onProgress);
+    } finally {
+      await byteSource.close();
+    }
+    if (opts.signal?.aborted) throw new EngineError('cancelled', 'Loading the model was cancelled.');
+    const sha256 = bytes ? createHash('sha256').update(bytes).digest('hex') : await hashFile(weightsPath as string);
+
+    const tensors = contents.tensors;
+    const warnings = [...contents.warnings, ...nonFinite(tensors)];
+    let spec: NetSpec;
+    let description: string;
+    if (opts.arch !== undefined || manifest?.spec) {
+      spec = opts.arch === undefined ? (manifest as ModelManifest).spec
+        : typeof opts.arch === 'string' ? specFromArchName(opts.arch, tensors) : opts.arch;
+      // Names the missing keys, or the first wrong shape, before anything is built.
+      checkStateDict(spec, tensors, false);
+      description = (opts.arch === undefined ? manifest?.description : undefined) ?? describeSpec(spec);
+    } else {
+      const detected = detectArchitecture(tensors);
+      spec = detected.spec;
+      description = detected.description;
+      warnings.push(...detected.assumptions);
+    }
+
+    const net = ResNet.load(spec, tensors);
+    const unused = net.unusedKeys;
+    if (unused.length) {
+      warnings.push(`${unused.length} checkpoint key(s) not used by the network: ${unused.slice(0, 5).join(', ')}${unused.length > 5 ? ', ...' : ''}`);
+    }
+    const inputSize = manifest?.inputSize ?? (spec.stem === 'cifar' ? 32 : 224);
+    const info: ModelInfo = {
+      name,
+      arch: typeof opts.arch === 'string' ? opts.arch : archName(spec),
+      description,
+      modules: net.describe(inputSize),
+      classes: manifest?.classes ?? null,
+      numClasses: spec.numClasses,
+      inputSize,
+      mean: manifest?.mean ?? IMAGENET_MEAN,
+      std: manifest?.std ?? IMAGENET_STD,
+      weightsSha256: sha256,
+      warnings,
+      ...(manifest?.defaultVisible ? { defaultVisible: manifest.defaultVisible } : {}),
+    };
+    return new Session(info, net, { resize: manifest?.resize ?? 'stretch' });
+  }
+
+  async run(request: { image: RunImage; options?: RunOptions }, hooks: RunHooks = {}): Promise<RunResult> {
+    if (this.disposed) throw new EngineError('no-model', 'This model was closed; load it again.');
+    const opts = request.options ?? {};
+    const known = new Set(this.info.modules.map((m) => m.name));
+    for (const b of opts.bypass ?? []) {
+      if (!known.has(b)) throw new EngineError('not-found', `Cannot bypass "${b}": the model has no such module.`, `Modules: ${[...known].join(', ')}`);
+    }
+    const cancelled = (): boolean => hooks.signal?.aborted === true;
+    const t0 = performance.now();
+    const image = request.image.kind === 'decoded' ? request.image.image
+      : request.image.kind === 'path' ? await decodeImage(request.image.path)
+        : await decodeImage(new Uint8Array(request.image.bytes), request.image.name);
+    const t1 = performance.now();
+    const pre = await preprocess(image, {
+      inputSize: opts.inputSize ?? this.info.inputSize,
+      resize: opts.resize ?? this.defaults.resize,
+      mean: opts.mean ?? this.info.mean,
+      std: opts.std ?? this.info.std,
+    });
+    const t2 = performance.now();
+    if (cancelled()) throw new EngineError('cancelled', 'The run was cancelled.');
+
+    const runId = `run-${++runCounter}`;
+    hooks.onStarted?.({ runId, image: { name: image.name, width: image.width, height: image.height }, transform: pre.transform });
+    const affinities = new Map<string, AffinityRecord>();
+    const size = pre.transform.inputWidth;
+    const input = tf.tensor4d(pre.input, [1, size, size, 3]);
+    let result;
+    try {
+      result = await this.net.forward(input, {
+        bypass: new Set(opts.bypass ?? []),
+        onTap: hooks.onTap,
+        onAffinity: (r) => affinities.set(r.module, r),
+        signal: hooks.signal,
+      });
+    } finally {
+      input.dispose();
+    }
+    this.keep(runId, { transform: pre.transform, image, affinities, bytes: sumBytes(affinities) });
+    const t3 = performance.now();
+    return {
+      runId,
+      logits: result.logits,
+      taps: result.taps,
+      transform: pre.transform,
+      timings: {
+        decodeMs: t1 - t0,
+        preprocessMs: t2 - t1,
+        forwardMs: result.forwardMs,
+        readbackMs: result.readbackMs,
+        totalMs: t3 - t0,
+      },
+      backend: currentBackend()?.name ?? tf.getBackend(),
+    };
+  }
+
+  /** The non-local attention row of the query cell under `point` (original image pixels). */
+  async query(runId: string, module: string, point: { x: number; y: number }): Promise<QueryResult> {
+    const run = this.runs.get(runId);
+    if (!run) {
+      throw new EngineError('not-found', `Run "${runId}" is not kept any more (only the last ${KEPT_RUNS} runs are).`, 'Run the image again, then query.');
+    }
+    const mod = this.info.modules.find((m) => m.name === module);
+    if (!mod) throw new EngineError('not-found', `The model has no module "${module}".`);
+    const rec = run.affinities.get(module);
+    if (!rec) throw new EngineError('bad-request', `"${module}" is a ${mod.kind} module; only non-local modules have an attention row to query.`);
+    const cell = pointToCell(run.transform, point, rec.query);
+    if (!cell) {
+      throw new EngineError('bad-request', `The point (${point.x.toFixed(1)}, ${point.y.toFixed(1)}) is outside the part of the image the network saw.`,
+        'With center-crop, the image edges are cut off; pick a point inside the crop.');
+    }
+    const keys = rec.key[0] * rec.key[1];
+    const row = cell.row * rec.query[1] + cell.col;
+    return { cell, shape: [...rec.key], data: rec.data.slice(row * keys, (row + 1) * keys) };
+  }
+
+  /** The decoded original (EXIF-oriented RGB) of a kept run, for rendering and export. */
+  image(runId: string): DecodedImage | null {
+    return this.runs.get(runId)?.image ?? null;
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.runs.clear();
+    this.net.dispose();
+  }
+
+  private keep(runId: string, run: KeptRun): void {
+    this.runs.set(runId, run);
+    let total = 0;
+    for (const r of this.runs.values()) total += r.bytes;
+    for (const [id, r] of this.runs) {
+      if (this.runs.size <= KEPT_RUNS && total <= KEPT_AFFINITY_BYTES) break;
+      if (id === runId) break;
+      this.runs.delete(id);
+      total -= r.bytes;
+    }
+  }
+}
+
+/** Built-in models live in assets/models/<name>/ beside the package (or $ATTNSCOPE_MODELS). */
+export function defaultModelsDir(): string {
+  if (process.env.ATTNSCOPE_MODELS) return process.env.ATTNSCOPE_MODELS;
+  let dir = new URL('.', import.meta.url).pathname;
+  for (let i = 0; i < 6; i++) {
+    const candidate = join(dir, 'assets', 'models');
+    if (existsSync(candidate) && statSync(candidate).isDirectory()) return candidate;
+    dir = join(dir, '..');
+  }
+  return join(process.cwd(), 'assets', 'models');
+}
+
+export function archName(spec: NetSpec): string {
+  const att = spec.attention;
+  const parts = [`resnet${spec.depth}`];
+  if (spec.stem === 'cifar') parts.push('cifar');
+  if (att.kind === 'cbam') parts.push(att.layout === 'timm' ? 'cbam-timm' : 'cbam');
+  if (att.kind === 'se') parts.push(att.layout === 'linear' ? 'se-linear' : 'se');
+  if (att.kind === 'gc') parts.push('gc');
+  if (spec.inserts.some((i) => i.kind === 'bam')) parts.push('bam');
+  for (const ins of spec.inserts) {
+    if (ins.kind === 'nonlocal') parts.push(`${ins.name}-${ins.mode}${ins.subSample ? '-sub' : ''}`);
+    if (ins.kind === 'gc') parts.push(ins.name);
+  }
+  return parts.join('-');
+}
+
+function nonFinite(tensors: StateDict): string[] {
+  const bad: string[] = [];
+  for (const [key, rec] of tensors) {
+    for (const v of rec.data) {
+      if (!Number.isFinite(v)) {
+        bad.push(key);
+        break;
+      }
+    }
+  }
+  return bad.length ? [`NaN or Inf values in ${bad.length} tensor(s): ${bad.slice(0, 5).join(', ')}${bad.length > 5 ? ', ...' : ''}`] : [];
+}
+
+function sumBytes(affinities: Map<string, AffinityRecord>): number {
+  let n = 0;
+  for (const r of affinities.values()) n += r.data.byteLength;
+  return n;
+}
+
+function hashFile(path: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const hash = createHash('sha256');
+    createReadStream(path)
+      .on('data', (chunk) => hash.update(chunk))
+      .on('error', (err) => reject(new EngineError('io', `Cannot read ${path}: ${err.message}`)))
+      .on('end', () => resolve(hash.digest('hex')));
+  });
+}
