@@ -51,7 +51,10 @@ export interface LoadModelRequest { type: 'loadModel'; id: number; source: Model
 export interface RunRequest { type: 'run'; id: number; image: ImageSource; options: RunOptions }
 /** A point in original image coordinates (pixels, after EXIF orientation). */
 export interface QueryRequest { type: 'query'; id: number; runId: string; module: string; point: { x: number; y: number } }
-/** Cancels request `target` (a run, or a load still reading); answered with `cancelled` for `target`. */
+/**
+ * Cancels request `target` (a run, or a load still reading): `target` gets `cancelled`
+ * (unless it already finished). The cancel itself has no reply.
+ */
 export interface CancelRequest { type: 'cancel'; id: number; target: number }
 
 // Export (issue 7): the settings are shared with `attnscope export`, and both end in the
@@ -119,6 +122,8 @@ export interface HelloReply {
     /** Which ModelSource / ImageSource kinds this host accepts (web mode: no `path`). */
     sources: Array<'builtin' | 'bytes' | 'path'>;
   };
+  /** A model the host loaded already (`attnscope serve --model`): the client need not load one. */
+  model?: ModelInfo;
 }
 export interface LoadProgressEvent { type: 'loadProgress'; id: number; bytesRead: number; totalBytes: number }
 export interface ModelInfoReply { type: 'modelInfo'; id: number; info: ModelInfo }

@@ -1,0 +1,108 @@
+// The engine's request handlers: hello, loadModel, run, query. Extra request types
+// (export ...) add one `core.handle(type, spec)` line in registerHandlers below; their
+// message types and validation go into engine/protocol.ts.
+
+import { type EngineCore, now, ownBuffer } from './core';
+import { EngineError } from './errors';
+import type {
+  EngineMessage, HelloRequest, LoadModelRequest, QueryRequest, RunRequest, TapEvent,
+} from './protocol';
+import { PROTOCOL_VERSION } from './protocol';
+import { topK } from './types';
+
+/** Progress events at most this often (ms), plus the last one. */
+const PROGRESS_INTERVAL_MS = 50;
+
+export function registerHandlers(core: EngineCore): void {
+  core.handle<HelloRequest>('hello', {
+    serial: false,
+    async handle({ msg, core }) {
+      const [backend, capabilities] = await Promise.all([core.provider.backend(), core.provider.capabilities(), core.startup]);
+      return {
+        type: 'hello', id: msg.id, protocol: PROTOCOL_VERSION, version: core.provider.version,
+        backend: backend.name, backendDetail: backend.detail,
+        capabilities: { ...capabilities, sources: [...core.sources] },
+        ...(core.session ? { model: core.session.info } : {}),
+      };
+    },
+  });
+
+  core.handle<LoadModelRequest>('loadModel', {
+    serial: true,
+    supersedes: ['loadModel', 'run'],
+    async handle({ msg, core, signal, send }) {
+      checkSource(core, msg.source.kind, msg.source.kind === 'path' ? msg.source.path : null);
+      let last = 0;
+      const onProgress = (bytesRead: number, totalBytes: number) => {
+        const t = Date.now();
+        if (t - last < PROGRESS_INTERVAL_MS && bytesRead < totalBytes) return;
+        last = t;
+        send({ type: 'loadProgress', id: msg.id, bytesRead, totalBytes });
+      };
+      const session = await core.provider.open(msg, onProgress, signal);
+      if (signal.aborted) { session.dispose(); return; }
+      core.setSession(session);
+      return { type: 'modelInfo', id: msg.id, info: session.info };
+    },
+  });
+
+  core.handle<RunRequest>('run', {
+    serial: true,
+    supersedes: ['run'],
+    async handle({ msg, core, signal, send, session }) {
+      checkSource(core, msg.image.kind, msg.image.kind === 'path' ? msg.image.path : null);
+      const model = session();
+      const total = model.info.modules.reduce((n, m) => n + m.taps.length, 0);
+      let runId = '';
+      let index = 0;
+      const result = await model.run(msg, {
+        signal,
+        onStarted(e) {
+          runId = e.runId;
+          send({ type: 'runStarted', id: msg.id, ...e });
+        },
+        onTap(tap) {
+          if (signal.aborted) return;
+          const data = ownBuffer(tap.data);
+          const event: TapEvent = {
+            type: 'tap', id: msg.id, runId, module: tap.module, tap: tap.tap, shape: tap.shape, data,
+            index, total: Math.max(total, index + 1), computedAt: now(),
+          };
+          index += 1;
+          send(event, [data.buffer as ArrayBuffer]);
+        },
+      });
+      if (signal.aborted) return;
+      const logits = ownBuffer(result.logits);
+      const top = topK(logits, model.info.classes, 5);
+      send({ type: 'prediction', id: msg.id, runId: result.runId, logits, top }, [logits.buffer as ArrayBuffer]);
+      const done: EngineMessage = {
+        type: 'runDone', id: msg.id, runId: result.runId, timings: result.timings, backend: result.backend, tapCount: index,
+      };
+      return done;
+    },
+  });
+
+  core.handle<QueryRequest>('query', {
+    serial: true,
+    async handle({ msg, session }) {
+      const r = await session().query(msg.runId, msg.module, msg.point);
+      const data = ownBuffer(r.data);
+      return { type: 'queryResult', id: msg.id, runId: msg.runId, module: msg.module, point: msg.point, cell: r.cell, shape: r.shape, data };
+    },
+  });
+
+  // Extra request types register here (one line each), e.g.:
+  //   registerExportHandler(core);
+}
+
+function checkSource(core: EngineCore, kind: 'builtin' | 'bytes' | 'path', path: string | null): void {
+  if (!core.sources.includes(kind)) {
+    throw new EngineError('forbidden', `This engine does not accept ${kind === 'path' ? 'file paths' : `${kind} sources`}.`,
+      kind === 'path' ? 'In the browser, drop the file or pick it with the file button: it is sent as bytes.' : undefined);
+  }
+  if (path !== null && !core.paths.canRead(path)) {
+    throw new EngineError('forbidden', `The engine may not read ${path}: it was not chosen in a dialog.`,
+      'Open the file with File > Open, or drop it on the window.');
+  }
+}

@@ -1,0 +1,66 @@
+// Shared by the protocol tests: a private build of the engine worker (other sessions
+// rebuild dist/ while tests run), a test image, the fixture checkpoint, and a client
+// Transport over an EngineSupervisor.
+
+import { build } from 'esbuild';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import sharp from 'sharp';
+import type { EngineSupervisor } from '../../../engine/host/supervisor';
+import type { EngineMessage } from '../../../engine/protocol';
+import type { Transport } from '../../../renderer/client/client';
+
+export const root = fileURLToPath(new URL('../../..', import.meta.url));
+export const FIXTURE = 'cbam-official-basic';
+
+/** Bundles engine/host/worker.ts into dist/test-engine/<pid>/ and returns its URL. */
+export async function buildWorker(): Promise<URL> {
+  const outdir = join(root, 'dist', 'test-engine', String(process.pid));
+  mkdirSync(outdir, { recursive: true });
+  await build({
+    entryPoints: [join(root, 'engine/host/worker.ts')],
+    outdir, bundle: true, platform: 'node', target: 'node20', format: 'esm', packages: 'external', logLevel: 'warning',
+  });
+  return pathToFileURL(join(outdir, 'worker.js'));
+}
+
+export function fixtureBytes(name = FIXTURE): ArrayBuffer {
+  const b = readFileSync(join(root, 'test/fixtures', name, 'model.safetensors'));
+  return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
+}
+
+/** The fixture's taps in forward order with their shapes, from case.json. */
+export function fixtureTaps(name = FIXTURE): Array<{ key: string; shape: number[] }> {
+  const c = JSON.parse(readFileSync(join(root, 'test/fixtures', name, 'case.json'), 'utf8')) as { taps: Record<string, number[]> };
+  return Object.entries(c.taps).filter(([k]) => !k.endsWith('.affinity')).map(([key, shape]) => ({ key, shape }));
+}
+
+/** A 48x40 PNG with a bright square, as bytes. */
+export async function testImage(): Promise<ArrayBuffer> {
+  const w = 48, h = 40;
+  const px = Buffer.alloc(w * h * 3, 30);
+  for (let y = 10; y < 20; y++) for (let x = 25; x < 35; x++) px.fill(230, (y * w + x) * 3, (y * w + x) * 3 + 3);
+  const png = await sharp(px, { raw: { width: w, height: h, channels: 3 } }).png().toBuffer();
+  return png.buffer.slice(png.byteOffset, png.byteOffset + png.byteLength) as ArrayBuffer;
+}
+
+export function supervisorTransport(sup: EngineSupervisor): Transport {
+  const t: Transport = {
+    kind: 'electron',
+    send: (msg, transfer) => sup.postMessage(msg, transfer),
+    onMessage: () => {},
+    onClose: () => {},
+    close: () => { void sup.close(); },
+  };
+  sup.onMessage((m) => t.onMessage(m as EngineMessage));
+  return t;
+}
+
+export const clock = (): number => performance.timeOrigin + performance.now();
+
+export function stats(xs: number[]): { n: number; median: number; p95: number; max: number } {
+  const s = [...xs].sort((a, b) => a - b);
+  const at = (q: number) => s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? NaN;
+  return { n: s.length, median: at(0.5), p95: at(0.95), max: s[s.length - 1] ?? NaN };
+}
