@@ -11,7 +11,7 @@ import { BufferSource, FileSource, openCheckpoint } from './checkpoints';
 import { checkStateDict, describeSpec, detectArchitecture } from './checkpoints/detect';
 import type { CheckpointContents, StateDict } from './checkpoints/types';
 import { EngineError } from './errors';
-import { type DecodedImage, decodeImage, IMAGENET_MEAN, IMAGENET_STD, pointToCell, preprocess } from './image';
+import { type DecodedImage, decodeImage, IMAGENET_MEAN, IMAGENET_STD, pointToCell, type Preprocessed, preprocess } from './image';
 import { readManifest, type ModelManifest } from './models';
 import { specFromArchName } from './nets/presets';
 import { type AffinityRecord, ResNet } from './nets/resnet';
@@ -34,7 +34,15 @@ export interface LoadOptions {
   signal?: AbortSignal;
 }
 
-export type RunImage = ImageSource | { kind: 'decoded'; image: DecodedImage };
+/**
+ * What run() accepts: an image file or bytes, an already decoded image, or a network input
+ * that is already preprocessed (NHWC [1, size, size, 3], normalised; its transform is the
+ * identity), which tests and benchmarks use to feed exact tensors.
+ */
+export type RunImage =
+  | ImageSource
+  | { kind: 'decoded'; image: DecodedImage }
+  | { kind: 'input'; name: string; input: Float32Array; size: number };
 
 export interface RunHooks {
   /** After decoding and preprocessing, before the forward pass. */
@@ -55,7 +63,7 @@ export interface QueryResult {
 
 interface KeptRun {
   transform: ImageTransform;
-  image: DecodedImage;
+  image: DecodedImage | null;
   affinities: Map<string, AffinityRecord>;
   bytes: number;
 }
@@ -153,21 +161,26 @@ export class Session {
     }
     const cancelled = (): boolean => hooks.signal?.aborted === true;
     const t0 = performance.now();
-    const image = request.image.kind === 'decoded' ? request.image.image
-      : request.image.kind === 'path' ? await decodeImage(request.image.path)
-        : await decodeImage(new Uint8Array(request.image.bytes), request.image.name);
+    const src = request.image;
+    const image = src.kind === 'decoded' ? src.image
+      : src.kind === 'path' ? await decodeImage(src.path)
+        : src.kind === 'bytes' ? await decodeImage(new Uint8Array(src.bytes), src.name)
+          : null;
     const t1 = performance.now();
-    const pre = await preprocess(image, {
-      inputSize: opts.inputSize ?? this.info.inputSize,
-      resize: opts.resize ?? this.defaults.resize,
-      mean: opts.mean ?? this.info.mean,
-      std: opts.std ?? this.info.std,
-    });
+    const pre = image
+      ? await preprocess(image, {
+        inputSize: opts.inputSize ?? this.info.inputSize,
+        resize: opts.resize ?? this.defaults.resize,
+        mean: opts.mean ?? this.info.mean,
+        std: opts.std ?? this.info.std,
+      })
+      : identityInput(src as Extract<RunImage, { kind: 'input' }>);
     const t2 = performance.now();
     if (cancelled()) throw new EngineError('cancelled', 'The run was cancelled.');
+    const shown = image ?? { name: (src as { name: string }).name, width: pre.transform.origWidth, height: pre.transform.origHeight };
 
     const runId = `run-${++runCounter}`;
-    hooks.onStarted?.({ runId, image: { name: image.name, width: image.width, height: image.height }, transform: pre.transform });
+    hooks.onStarted?.({ runId, image: { name: shown.name, width: shown.width, height: shown.height }, transform: pre.transform });
     const affinities = new Map<string, AffinityRecord>();
     const size = pre.transform.inputWidth;
     const input = tf.tensor4d(pre.input, [1, size, size, 3]);
@@ -270,6 +283,19 @@ export function archName(spec: NetSpec): string {
     if (ins.kind === 'gc') parts.push(ins.name);
   }
   return parts.join('-');
+}
+
+function identityInput(src: { input: Float32Array; size: number }): Preprocessed {
+  if (src.input.length !== src.size * src.size * 3) {
+    throw new EngineError('bad-request', `A preprocessed input of size ${src.size} needs ${src.size * src.size * 3} values, not ${src.input.length}.`);
+  }
+  return {
+    input: src.input,
+    transform: {
+      origWidth: src.size, origHeight: src.size, inputWidth: src.size, inputHeight: src.size,
+      scaleX: 1, scaleY: 1, offsetX: 0, offsetY: 0, resize: 'stretch',
+    },
+  };
 }
 
 function nonFinite(tensors: StateDict): string[] {
