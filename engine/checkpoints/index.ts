@@ -9,6 +9,8 @@ import type { ByteSource, CheckpointContents, CheckpointReader, LoadProgress } f
 
 export const READERS: readonly CheckpointReader[] = [torchZipReader, torchLegacyReader, safetensorsReader];
 export { BufferSource, FileSource };
+export { checkStateDict, describeSpec, detectArchitecture, type Detection } from './detect';
+export { expectedKeys } from './specKeys';
 export type { ByteSource, CheckpointContents, LoadProgress };
 
 export async function openCheckpoint(source: ByteSource, onProgress?: LoadProgress): Promise<CheckpointContents> {

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { BufferSource, openCheckpoint, openCheckpointFile } from '../../../engine/checkpoints/index';
@@ -47,6 +48,21 @@ describe('fixtures open in all three formats with identical tensors', () => {
     const [done, total] = seen[seen.length - 1]!;
     expect(done).toBe(total);
   });
+});
+
+describe('expected outputs', () => {
+  for (const info of cases) {
+    it(`${info.name}: input, logits and every tap listed in case.json`, async () => {
+      const expected = await openCheckpointFile(join(FIXTURES, info.name, 'expected.safetensors'));
+      const size = info.spec.stem === 'imagenet' ? 64 : 32;
+      expect(expected.tensors.get('input')?.shape).toEqual([1, 3, size, size]);
+      expect(expected.tensors.get('logits')?.shape).toEqual([info.spec.numClasses]);
+      const taps = (JSON.parse(readFileSync(join(FIXTURES, info.name, 'case.json'), 'utf8')) as { taps: Record<string, number[]> }).taps;
+      for (const [key, shape] of Object.entries(taps)) expect(expected.tensors.get(key)?.shape, key).toEqual(shape);
+      expect(expected.tensors.size).toBe(Object.keys(taps).length + 2);
+      if (info.affinityModule) expect(taps[`${info.affinityModule}.affinity`]).toHaveLength(2);
+    });
+  }
 });
 
 describe('zip variants', () => {
