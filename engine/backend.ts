@@ -104,6 +104,9 @@ async function tryBackend(choice: BackendChoice): Promise<string> {
 }
 
 async function activate(name: string): Promise<void> {
+  // PROD silences tfjs's console banners (the cpu backend's "install tfjs-node" notice
+  // would land in CLI output and the app log); the engine reports its backend itself.
+  tf.env().set('PROD', true);
   if (!tf.findBackendFactory(name)) throw new Error(`tfjs has no "${name}" backend registered`);
   const ok = await tf.setBackend(name);
   if (!ok || tf.getBackend() !== name) throw new Error(`tfjs could not initialise the "${name}" backend`);

@@ -2,19 +2,23 @@
 // every tap of every case and the logits within 1e-4 max abs (DESIGN.md "Numerics").
 import * as tf from '@tensorflow/tfjs-core';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { afterAll, describe, expect, test } from 'vitest';
 import { initBackend } from '../../../engine/backend';
 import type { AffinityRecord } from '../../../engine/nets/resnet';
 import { ResNet } from '../../../engine/nets/resnet';
+import { openCheckpointFile } from '../../../engine/checkpoints';
 import { FIXTURES, fixtureCases, maxAbsDiff, nchwToNhwc, readCase, readSafetensors } from './fixtureData';
 
 const TOLERANCE = 1e-4;
 const cases = fixtureCases();
 
-async function runCase(name: string): Promise<{ errors: Record<string, number>; affinity: AffinityRecord | null; expected: Map<string, { data: Float32Array }> }> {
+const FORMATS = ['model.safetensors', 'model.pth', 'model.pth.tar'] as const;
+
+async function runCase(name: string, file: string = FORMATS[0]): Promise<{ errors: Record<string, number>; affinity: AffinityRecord | null; expected: Map<string, { data: Float32Array }> }> {
   const fc = readCase(name);
   const expected = readSafetensors(join(FIXTURES, name, 'expected.safetensors'));
-  const weights = readSafetensors(join(FIXTURES, name, 'model.safetensors'));
+  // Through the engine's own readers, so each checkpoint format is covered end to end.
+  const weights = (await openCheckpointFile(join(FIXTURES, name, file))).tensors;
   const net = ResNet.load(fc.spec, weights);
   const input = nchwToNhwc(expected.get('input')!);
   const x = tf.tensor4d(input.data, input.shape);
@@ -42,15 +46,20 @@ async function runCase(name: string): Promise<{ errors: Record<string, number>; 
   return { errors, affinity, expected };
 }
 
-describe.each(['wasm', 'cpu'] as const)('numerics on %s', (backend) => {
-  beforeAll(async () => {
-    await initBackend(backend);
-  });
+// wasm: every case in every checkpoint format; cpu: every case from safetensors.
+const matrix = [
+  ...cases.flatMap((c) => FORMATS.map((f) => ['wasm', c, f] as const)),
+  ...cases.map((c) => ['cpu', c, FORMATS[0]] as const),
+];
+const worstSeen = new Map<string, number>();
 
-  test.each(cases)('%s matches PyTorch', async (name) => {
-    const { errors, affinity, expected } = await runCase(name);
+describe('numerics', () => {
+  test.each(matrix)('%s: %s (%s) matches PyTorch', async (backend, name, file) => {
+    await initBackend(backend);
+    const { errors, affinity, expected } = await runCase(name, file);
     const worst = Math.max(...Object.values(errors));
-    if (worst > TOLERANCE) console.log(name, backend, errors);
+    if (worst > TOLERANCE) console.log(name, backend, file, errors);
+    worstSeen.set(backend, Math.max(worstSeen.get(backend) ?? 0, worst));
     expect(worst).toBeLessThanOrEqual(TOLERANCE);
     const fc = readCase(name);
     if (fc.affinityModule) {
@@ -62,5 +71,6 @@ describe.each(['wasm', 'cpu'] as const)('numerics on %s', (backend) => {
 });
 
 afterAll(async () => {
+  if (process.env.ATTNSCOPE_REPORT_NUMERICS) console.log('worst max abs error per backend', Object.fromEntries(worstSeen));
   await initBackend('wasm');
 });

@@ -1,0 +1,91 @@
+// `attnscope maps` on a real photo: the .npy files, logits and maps.json it promises;
+// usage errors exit 2, failures exit 1, each with a message.
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
+import { main } from '../../../engine/cli';
+import { encodeNpy } from '../../../engine/npy';
+import { FIXTURES } from './fixtureData';
+
+const SAMPLE = join(FIXTURES, '../../assets/samples/chelsea.png');
+const WEIGHTS = join(FIXTURES, 'cbam-official-bottleneck/model.pth.tar');
+const tmp = mkdtempSync(join(tmpdir(), 'attnscope-cli-'));
+let stderr: string[] = [];
+
+beforeEach(() => {
+  stderr = [];
+  vi.spyOn(console, 'error').mockImplementation((...a: unknown[]) => { stderr.push(a.join(' ')); });
+  vi.spyOn(console, 'log').mockImplementation(() => {});
+});
+afterEach(() => vi.restoreAllMocks());
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+function readNpy(path: string): { shape: number[]; data: Float32Array } {
+  const buf = readFileSync(path);
+  expect([...buf.subarray(0, 8)]).toEqual([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0]);
+  const len = buf.readUInt16LE(8);
+  const header = buf.subarray(10, 10 + len).toString('latin1');
+  expect((10 + len) % 64).toBe(0);
+  expect(header).toContain("'descr': '<f4', 'fortran_order': False");
+  const shape = /'shape': \(([^)]*)\)/.exec(header)![1]!.split(',').map((s) => s.trim()).filter(Boolean).map(Number);
+  const body = buf.subarray(10 + len);
+  const data = new Float32Array(body.buffer.slice(body.byteOffset, body.byteOffset + body.byteLength));
+  return { shape, data };
+}
+
+describe('attnscope maps', () => {
+  test('writes one .npy per tap, logits.npy and maps.json for a real photo', async () => {
+    const out = join(tmp, 'maps');
+    const code = await main(['maps', SAMPLE, '--weights', WEIGHTS, '--input-size', '96', '--resize', 'pad', '--backend', 'wasm', '--out', out]);
+    expect(stderr.join('\n')).toBe('');
+    expect(code).toBe(0);
+    const index = JSON.parse(readFileSync(join(out, 'maps.json'), 'utf8'));
+    expect(index.backend).toBe('wasm');
+    expect(index.transform).toMatchObject({ origWidth: 451, origHeight: 300, inputWidth: 96, resize: 'pad' });
+    expect(index.top5).toHaveLength(5);
+    expect(index.timing.totalMs).toBeGreaterThan(0);
+    const names = index.maps.map((m: { file: string }) => m.file);
+    expect(names).toContain('layer1.0.cbam.channel.npy');
+    expect(names).toContain('layer4.0.cbam.spatial.npy');
+    for (const m of index.maps as Array<{ module: string; tap: string; shape: number[]; file: string }>) {
+      expect(m.file).toBe(`${m.module}.${m.tap}.npy`);
+      const npy = readNpy(join(out, m.file));
+      expect(npy.shape).toEqual(m.shape);
+      expect(npy.shape.length).toBe(m.tap === 'channel' ? 1 : 2);
+      expect(npy.data.every(Number.isFinite)).toBe(true);
+    }
+    const logits = readNpy(join(out, 'logits.npy'));
+    expect(logits.shape).toEqual([12]);
+  });
+
+  test('the .npy writer round-trips values and shapes', () => {
+    const data = Float32Array.from([1.5, -2, 3.25, 0, 1e-7, 42]);
+    const path = join(tmp, 'x.npy');
+    writeFileSync(path, encodeNpy(data, [2, 3]));
+    const back = readNpy(path);
+    expect(back.shape).toEqual([2, 3]);
+    expect([...back.data]).toEqual([...data]);
+  });
+
+  test('usage errors exit 2 with a message', async () => {
+    expect(await main(['maps', SAMPLE, '--weights', WEIGHTS])).toBe(2);
+    expect(stderr.join('\n')).toMatch(/--out DIR is required/);
+    expect(await main(['maps', SAMPLE, '--out', tmp, '--resize', 'squash'])).toBe(2);
+    expect(await main(['maps', SAMPLE, '--out', tmp, '--frobnicate'])).toBe(2);
+    expect(await main(['nosuch'])).toBe(2);
+    expect(stderr.join('\n')).toMatch(/unknown command "nosuch"/);
+    expect(await main(['--help'])).toBe(0);
+  });
+
+  test('failures exit 1 with an actionable message', async () => {
+    const notImage = join(tmp, 'not-an-image.jpg');
+    writeFileSync(notImage, 'hello');
+    expect(await main(['maps', notImage, '--weights', WEIGHTS, '--out', join(tmp, 'bad')])).toBe(1);
+    expect(stderr.join('\n')).toMatch(/not-an-image\.jpg.*not an image/);
+    expect(existsSync(join(tmp, 'bad', 'maps.json'))).toBe(false);
+    stderr = [];
+    expect(await main(['maps', SAMPLE, '--weights', join(tmp, 'missing.pth'), '--out', join(tmp, 'bad')])).toBe(1);
+    expect(stderr.join('\n')).toMatch(/missing\.pth/);
+  });
+});
