@@ -178,3 +178,27 @@ export const pickle = {
 export function callPickle(module: string, name: string, arg: string): Buffer {
   return Buffer.concat([pickle.proto(), pickle.global(module, name), pickle.str(arg), pickle.tuple1(), pickle.reduce(), pickle.stop()]);
 }
+
+// --- safetensors ---
+export interface RawTensor {
+  shape: number[];
+  data: Float32Array;
+}
+
+/** F32 safetensors bytes for a name -> tensor map (8-byte aligned data section). */
+export function safetensorsBytes(tensors: Map<string, RawTensor> | Array<[string, RawTensor]>): Buffer {
+  const header: Record<string, unknown> = {};
+  const chunks: Buffer[] = [];
+  let offset = 0;
+  for (const [name, t] of tensors) {
+    const bytes = Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength);
+    header[name] = { dtype: 'F32', shape: t.shape, data_offsets: [offset, offset + bytes.length] };
+    chunks.push(bytes);
+    offset += bytes.length;
+  }
+  let head = JSON.stringify(header);
+  head += ' '.repeat((8 - (head.length % 8)) % 8);
+  const len = Buffer.alloc(8);
+  len.writeBigUInt64LE(BigInt(head.length));
+  return Buffer.concat([len, Buffer.from(head), ...chunks]);
+}
