@@ -44,6 +44,15 @@ describe('detection reproduces every fixture NetSpec', () => {
   }
 });
 
+describe('the pre-build check accepts every fixture against its own spec', () => {
+  for (const info of fixtureCases()) {
+    it(info.name, async () => {
+      const { tensors } = await openCheckpointFile(join(FIXTURES, info.name, 'model.pth'));
+      expect(() => checkStateDict(info.spec, tensors)).not.toThrow();
+    });
+  }
+});
+
 describe('full-size key sets', () => {
   it('detects the official CBAM ResNet-50 as ResNet-50, bottleneck, ImageNet stem, CBAM official, 1000 classes', () => {
     const { keys } = keyset('cbam-resnet50-official.json');
