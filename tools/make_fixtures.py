@@ -15,6 +15,7 @@ Per case:
 Expected outputs are computed in float64 from the float32 weights, then stored as float32,
 so they are the exact answer to ~1e-7 and all of the tolerance is left to the engine.
 """
+import collections
 import json
 import os
 import struct
@@ -206,6 +207,29 @@ def write_keyset(path, spec):
         f.write('\n')
 
 
+def write_misc(d):
+    """Reader edge cases: views, shared storage, half/bf16/double/int dtypes, protocol 4,
+    a tiny TorchScript archive; values listed in misc.json."""
+    os.makedirs(d, exist_ok=True)
+    base = torch.arange(12, dtype=torch.float32).reshape(3, 4) / 4 - 1
+    sd = collections.OrderedDict([
+        ('transposed', base.t()),              # non-contiguous strides
+        ('row', base[1]),                      # storage offset into a shared storage
+        ('whole', base),                       # the same storage again
+        ('half', base[0].half()), ('bf16', base[2].bfloat16()), ('double', base[:, 1].double()),
+        ('long', torch.tensor([3, -7, 2 ** 40])), ('scalar', torch.tensor(2.5)),
+        ('param', torch.nn.Parameter(torch.ones(2))),
+    ])
+    torch.save(sd, os.path.join(d, 'views.pth'), pickle_protocol=4)
+    torch.save({'model': sd, 'args': 'not a namespace'}, os.path.join(d, 'views.pth.tar'),
+               _use_new_zipfile_serialization=False)
+    torch.jit.save(torch.jit.script(torch.nn.Linear(2, 2)), os.path.join(d, 'script.pt'))
+    values = {k: {'shape': list(v.shape), 'values': v.detach().double().flatten().tolist()} for k, v in sd.items()}
+    with open(os.path.join(d, 'misc.json'), 'w') as f:
+        json.dump(values, f, indent=1)
+        f.write('\n')
+
+
 def main(argv):
     torch.set_num_threads(1)
     names = argv or list(CASES)
@@ -213,6 +237,7 @@ def main(argv):
         if name in names:
             make_case(name, CASES[name], 1000 + i)
     if not argv:
+        write_misc(os.path.join(OUT, 'misc'))
         os.makedirs(os.path.join(OUT, 'keysets'), exist_ok=True)
         write_keyset(os.path.join(OUT, 'keysets', 'cbam-resnet50-official.json'), {
             'family': 'resnet', 'depth': 50, 'block': 'bottleneck', 'baseWidth': 64, 'stem': 'imagenet',

@@ -11,8 +11,6 @@ import type { ByteSource, CheckpointContents, CheckpointReader, LoadProgress } f
 
 const MAGIC = 0x1950a86a20f9469cfc6cn;
 const PROTOCOL_VERSION = 1001;
-// PROTO 2, LONG1 10 bytes: the magic number as pickle protocol 2 writes it.
-const MAGIC_HEAD = [0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19];
 
 /** Reads pickles one after another; grows its window when one does not fit. */
 class PickleStream {
@@ -45,7 +43,13 @@ export const torchLegacyReader: CheckpointReader = {
   format: 'torch-legacy',
 
   match(head: Uint8Array): boolean {
-    return MAGIC_HEAD.every((b, i) => head[i] === b);
+    // The first pickle is the magic number alone, whatever pickle protocol wrote it.
+    if (head[0] !== 0x80) return false;
+    try {
+      return unpickle(head, 0, false, { globals: new Map(), what: 'header' }).value === MAGIC;
+    } catch {
+      return false;
+    }
   },
 
   async open(source: ByteSource, onProgress?: LoadProgress): Promise<CheckpointContents> {

@@ -22,6 +22,13 @@ export const torchZipReader: CheckpointReader = {
       const names = [...entries.keys()].slice(0, 5).join(', ');
       throw new EngineError('bad-checkpoint', `${source.name}: a zip file but not a PyTorch checkpoint: no data.pkl inside (entries: ${names || 'none'})`);
     }
+    if ([...entries.keys()].some((n) => /(^|\/)(constants\.pkl|code\/)/.test(n))) {
+      throw new EngineError(
+        'bad-checkpoint',
+        `${source.name}: a TorchScript archive (torch.jit.save), not a state dict; AttnScope reads weights, not scripted code`,
+        'Save the weights instead: torch.save(model.state_dict(), "weights.pth").',
+      );
+    }
     const prefix = pkl.name.slice(0, pkl.name.length - 'data.pkl'.length);
     const what = `${source.name} (${pkl.name})`;
     const pickleBytes = await readEntry(source, pkl);

@@ -1,5 +1,5 @@
 // Shared by the checkpoint tests: the fixture list and small writers for crafted files.
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { crc32, deflateRawSync } from 'node:zlib';
@@ -18,7 +18,7 @@ export interface CaseInfo {
 
 export function fixtureCases(): CaseInfo[] {
   return readdirSync(FIXTURES, { withFileTypes: true })
-    .filter((d) => d.isDirectory() && d.name !== 'keysets')
+    .filter((d) => d.isDirectory() && existsSync(join(FIXTURES, d.name, 'case.json')))
     .map((d) => JSON.parse(readFileSync(join(FIXTURES, d.name, 'case.json'), 'utf8')) as CaseInfo);
 }
 

@@ -65,6 +65,35 @@ describe('expected outputs', () => {
   }
 });
 
+describe('reader edge cases (test/fixtures/misc)', () => {
+  const misc = JSON.parse(readFileSync(join(FIXTURES, 'misc', 'misc.json'), 'utf8')) as Record<string, { shape: number[]; values: number[] }>;
+  for (const file of ['views.pth', 'views.pth.tar']) {
+    it(`${file}: strided views, shared storage, half/bf16/double/int64, scalars, parameters`, async () => {
+      const c = await openCheckpointFile(join(FIXTURES, 'misc', file));
+      expect([...c.tensors.keys()]).toEqual(Object.keys(misc));
+      for (const [key, want] of Object.entries(misc)) {
+        const t = c.tensors.get(key)!;
+        expect(t.shape, key).toEqual(want.shape);
+        expect([...t.data], key).toEqual(want.values.map((v) => Math.fround(v)));
+      }
+      expect(c.tensors.get('half')!.dtype).toBe('float16');
+      expect(c.tensors.get('bf16')!.dtype).toBe('bfloat16');
+    });
+  }
+
+  it('a legacy dict wrapped under "model" keeps its other entries as meta', async () => {
+    const c = await openCheckpointFile(join(FIXTURES, 'misc', 'views.pth.tar'));
+    expect(c.meta).toEqual({ args: 'not a namespace' });
+  });
+
+  it('a TorchScript archive is refused with advice', async () => {
+    await expect(openCheckpointFile(join(FIXTURES, 'misc', 'script.pt'))).rejects.toMatchObject({
+      code: 'bad-checkpoint',
+      message: expect.stringContaining('a TorchScript archive (torch.jit.save), not a state dict'),
+    });
+  });
+});
+
 describe('zip variants', () => {
   async function rezip(opts: { zip64?: boolean; deflate?: boolean }): Promise<void> {
     const { readZipDirectory, readEntry } = await import('../../../engine/checkpoints/zip');
