@@ -1,0 +1,77 @@
+// The model in use, with a menu: built-in models, recent checkpoints, open another.
+// Shows load progress in place and the engine's error (with its hint) when a load fails.
+import { useEffect, useRef, useState } from 'react';
+import { useCommands } from '../hooks/useCommands';
+import { useActions, useApp } from '../store';
+import { ChevronDown, FolderIcon, ModelIcon } from './Icons';
+
+export function ModelPicker() {
+  const a = useActions();
+  const cmd = useCommands();
+  const info = useApp((s) => s.model.info);
+  const status = useApp((s) => s.model.status);
+  const label = useApp((s) => s.model.label);
+  const progress = useApp((s) => s.model.progress);
+  const error = useApp((s) => s.model.error);
+  const builtins = useApp((s) => s.engine.builtinModels);
+  const recent = useApp((s) => s.model.recent);
+  const canPath = useApp((s) => s.engine.sources.includes('path'));
+  const [open, setOpen] = useState(false);
+  const [errorOpen, setErrorOpen] = useState(false);
+  const ref = useRef<HTMLDivElement>(null);
+
+  useEffect(() => { if (error) setErrorOpen(true); }, [error]);
+  useEffect(() => {
+    if (!open && !errorOpen) return;
+    const close = (e: MouseEvent) => { if (!ref.current?.contains(e.target as Node)) { setOpen(false); setErrorOpen(false); } };
+    window.addEventListener('mousedown', close);
+    return () => window.removeEventListener('mousedown', close);
+  }, [open, errorOpen]);
+
+  const pct = progress && progress.total > 0 ? progress.read / progress.total : null;
+  const recentPaths = recent.filter((r) => r.source.kind === 'path' && canPath);
+  return (
+    <div className="picker" ref={ref}>
+      <button className="picker-btn" onClick={() => { setOpen((o) => !o); setErrorOpen(false); }} aria-haspopup="menu" aria-expanded={open} data-testid="model-picker" title={info?.description}>
+        <ModelIcon />
+        <span className="nm">{status === 'loading' ? `Loading ${label ?? ''}…` : info?.name ?? 'No model'}</span>
+        {info && status !== 'loading' && <span className="ar">{info.arch}</span>}
+        {info && info.warnings.length > 0 && <span className="badge warn" title={info.warnings.join('\n')}>{info.warnings.length} warning{info.warnings.length > 1 ? 's' : ''}</span>}
+        <ChevronDown className="chev" size={14} />
+        {status === 'loading' && (
+          <div className={`progress${pct === null ? ' indeterminate' : ''}`} data-testid="model-progress"><div style={{ width: `${(pct ?? 0) * 100}%` }} /></div>
+        )}
+      </button>
+      {open && (
+        <div className="menu" role="menu">
+          {builtins.length > 0 && <div className="grp">Built-in</div>}
+          {builtins.map((b) => (
+            <button key={b} className="it" role="menuitem" onClick={() => { setOpen(false); void a.loadModel({ kind: 'builtin', name: b }, b); }}>
+              <ModelIcon size={14} /> {b} {info?.name === b && <span className="sub">in use</span>}
+            </button>
+          ))}
+          {recentPaths.length > 0 && <><hr /><div className="grp">Recent</div></>}
+          {recentPaths.map((r) => (
+            <button key={r.label + JSON.stringify(r.source)} className="it" role="menuitem" onClick={() => { setOpen(false); void a.loadModel(r.source, r.label); }}>
+              <FolderIcon size={14} /> {r.label}
+            </button>
+          ))}
+          <hr />
+          <button className="it" role="menuitem" onClick={() => { setOpen(false); void cmd.openModel(); }}>
+            <FolderIcon size={14} /> Open checkpoint… <span className="sub">.pth · .pth.tar · .safetensors &nbsp;<kbd>M</kbd></span>
+          </button>
+          {info && (
+            <div className="note" style={{ padding: '4px 8px 2px' }}>{info.description}</div>
+          )}
+        </div>
+      )}
+      {errorOpen && error && !open && (
+        <div className="model-error" role="alert" data-testid="model-load-error">
+          <div className="t">{error.message}</div>
+          <div className="h">{error.hint ?? 'Choose a PyTorch checkpoint (.pth, .pth.tar) or a .safetensors file of a supported network.'}</div>
+          <button className="btn small" onClick={() => setErrorOpen(false)}>Dismiss</button>
+        </div>
+      )}
+    </div>
+  );
+}

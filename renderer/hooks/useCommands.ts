@@ -1,0 +1,46 @@
+// Commands shared by buttons, keyboard shortcuts and the Electron menu.
+import { useMemo } from 'react';
+import { bridge, IMAGE_ACCEPT, isImageFile, MODEL_ACCEPT, pickFiles, readFiles } from '../platform';
+import { useAppStore, type AppStore } from '../store';
+
+export interface Commands {
+  openImages(): Promise<void>;
+  openModel(): Promise<void>;
+  openModelFile(file: File): Promise<void>;
+  openExport(): void;
+}
+
+export function makeCommands(store: AppStore): Commands {
+  const s = () => store.getState();
+  const commands: Commands = {
+    async openImages() {
+      // A file input gives bytes in Electron and in browsers alike, so the page can show
+      // the image (with EXIF orientation) and send the same bytes to the engine.
+      const files = (await pickFiles(IMAGE_ACCEPT, true)).filter(isImageFile);
+      if (files.length) s().addImages(await readFiles(files));
+    },
+    async openModel() {
+      const b = bridge();
+      if (b && s().engine.sources.includes('path')) {
+        const chosen = await b.openModelDialog();
+        if (chosen) await s().loadModel({ kind: 'path', path: chosen.path }, chosen.name);
+        return;
+      }
+      const [file] = await pickFiles(MODEL_ACCEPT, false);
+      if (file) await commands.openModelFile(file);
+    },
+    async openModelFile(file: File) {
+      await s().loadModel({ kind: 'bytes', name: file.name, bytes: await file.arrayBuffer() }, file.name);
+    },
+    openExport() {
+      if (s().images.currentId && s().model.info) s().openExport(true);
+      else s().showToast('Open an image first: export writes the maps of the current image.');
+    },
+  };
+  return commands;
+}
+
+export function useCommands(): Commands {
+  const store = useAppStore();
+  return useMemo(() => makeCommands(store), [store]);
+}

@@ -1,0 +1,316 @@
+// Actions that talk to the engine through the client: connect, load a model, run the
+// current image (streaming taps into the store), query a non-local point, fetch one
+// channel's map, export. Each run gets a sequence number; events of a superseded run
+// are dropped even if the client delivers them late.
+import type { ExportDoneReply, ExportRequest, ImageSource, ModelInfo, ModelSource } from '../../engine/protocol';
+import type { EngineClient } from '../client/types';
+import { sortColormaps, type Colormap } from '../lib/colormap';
+import { bundledSamples } from '../lib/samples';
+import type { GetState, ResolvedDeps, SetState } from './index';
+import { emptyRun } from './index';
+import { defaultFocus, isCancelled, newId, toUserError } from './logic';
+import { pushRecent, saveRecent } from './persist';
+import type { AppActions, AppState, ImageEntry } from './types';
+
+type EngineActionKeys =
+  | 'attachClient' | 'addImages' | 'addImagePaths' | 'selectImage' | 'stepImage' | 'removeImage'
+  | 'loadModel' | 'runCurrent' | 'toggleBypass' | 'clearBypass' | 'queryPoint' | 'clearQuery'
+  | 'pickChannel' | 'startExport' | 'markHeatmapPainted';
+
+/** Copy: the client may transfer (detach) the buffer it is given. */
+function sourceForRun(entry: ImageEntry): ImageSource {
+  return entry.source.kind === 'bytes'
+    ? { kind: 'bytes', name: entry.source.name, bytes: entry.source.bytes.slice(0) }
+    : entry.source;
+}
+
+function capabilityList(caps: unknown, key: string): unknown[] {
+  const v = caps && typeof caps === 'object' ? (caps as Record<string, unknown>)[key] : undefined;
+  return Array.isArray(v) ? v : [];
+}
+
+export function engineActions(set: SetState, get: GetState, d: ResolvedDeps): Pick<AppActions, EngineActionKeys> {
+  const patch = <K extends keyof AppState>(key: K, value: Partial<AppState[K]>) =>
+    set((s) => ({ [key]: { ...(s[key] as object), ...(value as object) } }) as Partial<AppState>);
+
+  const current = (): ImageEntry | null => {
+    const { list, currentId } = get().images;
+    return list.find((i) => i.id === currentId) ?? null;
+  };
+
+  const afterModel = (info: ModelInfo) => {
+    set((s) => ({
+      modules: { focused: defaultFocus(info), hidden: [], bypass: [] },
+      analysis: { baseline: {}, query: null, channel: null },
+      run: emptyRun(s.run.seq + 1),
+    }));
+  };
+
+  const actions: Pick<AppActions, EngineActionKeys> = {
+    async attachClient(client: EngineClient) {
+      patch('engine', { client, state: 'connecting', message: null });
+      client.onStatus((st) => {
+        patch('engine', { state: st.state, message: st.message ?? null, ...(st.backend ? { backend: st.backend } : {}) });
+      });
+      try {
+        const hello = await client.hello();
+        const caps = hello.capabilities;
+        const maps = capabilityList(caps, 'colormaps').filter(
+          (c): c is Colormap => !!c && typeof (c as Colormap).name === 'string' && ((c as Colormap).lut?.length ?? 0) >= 768,
+        );
+        const sources = capabilityList(caps, 'sources').filter((k): k is 'builtin' | 'bytes' | 'path' => k === 'builtin' || k === 'bytes' || k === 'path');
+        patch('engine', {
+          state: 'ready', backend: hello.backend, version: hello.version,
+          colormaps: sortColormaps(maps),
+          builtinModels: caps.builtinModels ?? [],
+          sources: sources.length ? sources : ['builtin', 'bytes'],
+          samples: bundledSamples().map((s) => s.name),
+        });
+        // A model the host preloaded (serve --model/--weights) comes with hello.
+        if (hello.model && get().model.status === 'none') {
+          patch('model', { info: hello.model, status: 'ready', label: hello.model.name, error: null });
+          afterModel(hello.model);
+          await get().runCurrent();
+          return;
+        }
+        const first = caps.builtinModels?.[0];
+        if (d.autoLoadModel && first && get().model.status === 'none') {
+          await get().loadModel({ kind: 'builtin', name: first }, first);
+        }
+      } catch (e) {
+        const err = toUserError(e, 'Could not reach the engine');
+        patch('engine', { state: 'disconnected', message: err.hint ? `${err.message}. ${err.hint}` : err.message });
+      }
+    },
+
+    addImages(files) {
+      if (files.length === 0) return;
+      const entries: ImageEntry[] = files.map((f) => ({
+        id: newId('img'),
+        name: f.name,
+        source: { kind: 'bytes', name: f.name, bytes: f.bytes },
+        url: d.createObjectUrl(f.bytes, f.name),
+        byteLength: f.bytes.byteLength,
+      }));
+      set((s) => ({
+        images: { list: [...s.images.list, ...entries], currentId: entries[0]!.id },
+        metrics: { openedAt: d.now(), firstHeatmapMs: null },
+      }));
+      void get().runCurrent();
+    },
+
+    addImagePaths(files) {
+      if (files.length === 0) return;
+      const entries: ImageEntry[] = files.map((f) => ({
+        id: newId('img'), name: f.name, source: { kind: 'path', path: f.path }, url: null, byteLength: 0,
+      }));
+      set((s) => ({
+        images: { list: [...s.images.list, ...entries], currentId: entries[0]!.id },
+        metrics: { openedAt: d.now(), firstHeatmapMs: null },
+      }));
+      void get().runCurrent();
+    },
+
+    selectImage(id) {
+      if (get().images.currentId === id || !get().images.list.some((i) => i.id === id)) return;
+      patch('images', { currentId: id });
+      set((s) => ({ analysis: { ...s.analysis, query: null, channel: null }, metrics: { openedAt: d.now(), firstHeatmapMs: null } }));
+      get().resetView();
+      void get().runCurrent();
+    },
+
+    stepImage(delta) {
+      const { list, currentId } = get().images;
+      if (list.length < 2) return;
+      const i = list.findIndex((e) => e.id === currentId);
+      const next = list[(i + delta + list.length) % list.length];
+      if (next) get().selectImage(next.id);
+    },
+
+    removeImage(id) {
+      const { list, currentId } = get().images;
+      const i = list.findIndex((e) => e.id === id);
+      const entry = list[i];
+      if (!entry) return;
+      if (entry.url) d.revokeObjectUrl(entry.url);
+      const rest = list.filter((e) => e.id !== id);
+      const nextCurrent = currentId === id ? (rest[Math.min(i, rest.length - 1)]?.id ?? null) : currentId;
+      patch('images', { list: rest, currentId: nextCurrent });
+      if (currentId === id) {
+        set((s) => ({ run: emptyRun(s.run.seq + 1) }));
+        if (nextCurrent) void get().runCurrent();
+      }
+    },
+
+    async loadModel(source: ModelSource, label: string) {
+      const client = get().engine.client;
+      if (!client) return;
+      patch('model', { status: 'loading', label, progress: null, error: null });
+      try {
+        const info = await client.loadModel(source, (read, total) => patch('model', { progress: { read, total } }));
+        const recent = source.kind === 'bytes' ? get().model.recent : pushRecent(get().model.recent, { label, source });
+        saveRecent(d.storage, recent);
+        patch('model', { info, status: 'ready', label: info.name || label, progress: null, error: null, recent });
+        afterModel(info);
+        await get().runCurrent();
+      } catch (e) {
+        // A failed load leaves the previous model usable (the engine keeps it).
+        const prev = get().model.info;
+        patch('model', { status: prev ? 'ready' : 'error', progress: null, error: toUserError(e, 'Could not load the model'), ...(prev ? { label: prev.name } : {}) });
+        if (prev) get().showToast(`Could not load ${label}: ${toUserError(e).message}`, 'error');
+      }
+    },
+
+    async runCurrent() {
+      const s = get();
+      const client = s.engine.client;
+      const image = current();
+      if (!client || s.model.status !== 'ready' || !image) return;
+      const seq = s.run.seq + 1;
+      const bypass = [...s.modules.bypass];
+      const sameImage = s.run.imageId === image.id;
+      set((st) => ({
+        run: {
+          ...(sameImage ? st.run : emptyRun()),
+          seq, status: 'running', imageId: image.id, bypass, error: null, startedAt: d.now(),
+          received: 0, total: sameImage ? st.run.total : 0,
+        },
+      }));
+      const live = () => get().run.seq === seq;
+      try {
+        const done = await client.run(sourceForRun(image), { resize: s.settings.resize, bypass }, {
+          onStarted: (e) => {
+            if (!live()) return;
+            patch('run', { runId: e.runId, image: e.image, transform: e.transform });
+          },
+          onTap: (e) => {
+            if (!live()) return;
+            set((st) => ({
+              run: {
+                ...st.run,
+                taps: { ...st.run.taps, [e.module]: { ...st.run.taps[e.module], [e.tap]: { shape: e.shape, data: e.data } } },
+                received: e.index + 1,
+                total: e.total,
+              },
+            }));
+          },
+          onPrediction: (e) => {
+            if (!live()) return;
+            patch('run', { predictions: e.top });
+            if (bypass.length === 0) {
+              set((st) => ({ analysis: { ...st.analysis, baseline: { ...st.analysis.baseline, [image.id]: e.top } } }));
+            }
+          },
+        });
+        if (!live()) return;
+        patch('run', { status: 'done', timings: done.timings, runId: done.runId });
+        set((st) => ({ engine: { ...st.engine, backend: done.backend || st.engine.backend } }));
+        const pick = get().analysis.channel;
+        if (pick) void get().pickChannel(pick.module, pick.channel);
+      } catch (e) {
+        if (isCancelled(e) || !live()) return;
+        patch('run', { status: 'error', error: toUserError(e, 'The run failed') });
+      }
+    },
+
+    toggleBypass(module) {
+      const { bypass } = get().modules;
+      const next = bypass.includes(module) ? bypass.filter((b) => b !== module) : [...bypass, module];
+      patch('modules', { bypass: next });
+      void get().runCurrent();
+    },
+
+    clearBypass() {
+      if (get().modules.bypass.length === 0) return;
+      patch('modules', { bypass: [] });
+      void get().runCurrent();
+    },
+
+    async queryPoint(module, point) {
+      const { client } = get().engine;
+      const runId = get().run.runId;
+      if (!client || !runId) return;
+      const base = { runId, module, point, cell: null, map: null, error: null };
+      set((s) => ({ analysis: { ...s.analysis, query: { ...base, map: s.analysis.query?.module === module ? s.analysis.query.map : null, status: 'pending' } } }));
+      const stillAsked = () => { const q = get().analysis.query; return q?.runId === runId && q.point === point; };
+      try {
+        const r = await client.query(runId, module, point);
+        if (!stillAsked()) return;
+        set((s) => ({ analysis: { ...s.analysis, query: { ...base, cell: r.cell, map: { shape: r.shape, data: r.data }, status: 'done' } } }));
+      } catch (e) {
+        if (!stillAsked()) return;
+        set((s) => ({ analysis: { ...s.analysis, query: { ...base, status: 'error', error: toUserError(e, 'The query failed') } } }));
+      }
+    },
+
+    clearQuery() {
+      set((s) => ({ analysis: { ...s.analysis, query: null } }));
+    },
+
+    async pickChannel(module, channel) {
+      if (channel === null) { set((s) => ({ analysis: { ...s.analysis, channel: null } })); return; }
+      const { client } = get().engine;
+      const runId = get().run.runId;
+      set((s) => ({ analysis: { ...s.analysis, channel: { module, channel, map: null, status: 'pending' } } }));
+      if (!client || !runId) return;
+      const same = () => { const c = get().analysis.channel; return c?.module === module && c.channel === channel; };
+      try {
+        // Not in the protocol yet (see the report to C/A2): `channelMap` answers one
+        // channel's activation map [H, W] for a finished run. Until then the engine refuses
+        // it and the UI shows the module's `activation` tap instead.
+        const r = await client.request<{ type: string; shape: number[]; data: Float32Array }>(
+          { type: 'channelMap', runId, module, channel },
+        );
+        if (!same()) return;
+        set((s) => ({ analysis: { ...s.analysis, channel: { module, channel, map: { shape: r.shape, data: r.data }, status: 'done' } } }));
+      } catch (e) {
+        if (!same()) return;
+        const code = toUserError(e).code;
+        const status = code === 'bad-request' || code === 'not-found' || code === 'internal' ? 'unsupported' : 'error';
+        set((s) => ({ analysis: { ...s.analysis, channel: { module, channel, map: null, status } } }));
+      }
+    },
+
+    async startExport(destination) {
+      const s = get();
+      const { client } = s.engine;
+      const image = current();
+      if (!client || !image || !s.model.info) return;
+      const modules = s.exporting.scope === 'current' && s.modules.focused
+        ? [s.modules.focused.module]
+        : s.model.info.modules.filter((m) => !s.modules.hidden.includes(m.name)).map((m) => m.name);
+      patch('exporting', { status: 'running', progress: null, result: null, error: null });
+      const request: Omit<ExportRequest, 'id'> = {
+        type: 'export',
+        image: sourceForRun(image),
+        modules,
+        kinds: s.exporting.kinds,
+        settings: {
+          colormap: s.settings.colormap, opacity: s.settings.opacity, normalise: s.settings.normalisation,
+          interpolation: s.settings.interpolation, resize: s.settings.resize, bypass: [...s.modules.bypass],
+        },
+        // Electron: a folder the user chose; web mode: the engine sends back a zip.
+        destination: destination.dir ? { kind: 'dir', path: destination.dir } : { kind: 'download' },
+      };
+      try {
+        const reply = await client.request<ExportDoneReply>({ ...request }, {
+          onEvent: (ev) => {
+            if (ev.type === 'exportProgress') patch('exporting', { progress: { done: ev.done, total: ev.total } });
+          },
+        });
+        if (reply.archive) d.download(reply.archive.bytes, reply.archive.name);
+        patch('exporting', { status: 'done', progress: null, result: { dir: reply.dir, files: reply.files } });
+      } catch (e) {
+        patch('exporting', { status: 'error', progress: null, error: toUserError(e, 'Export failed') });
+      }
+    },
+
+    markHeatmapPainted(runSeq) {
+      const { metrics, run } = get();
+      if (metrics.openedAt === null || metrics.firstHeatmapMs !== null || run.seq !== runSeq) return;
+      const ms = d.now() - metrics.openedAt;
+      set({ metrics: { ...metrics, firstHeatmapMs: ms } });
+    },
+  };
+  return actions;
+}

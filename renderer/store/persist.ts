@@ -1,0 +1,73 @@
+// View settings and recent models survive restarts (localStorage). What is read back is
+// validated field by field: a stale or hand-edited entry falls back to the defaults.
+import type { RecentModel, Settings } from './types';
+
+export type KeyValueStorage = Pick<Storage, 'getItem' | 'setItem'>;
+
+const SETTINGS_KEY = 'attnscope.settings.v1';
+const RECENT_KEY = 'attnscope.recentModels.v1';
+export const MAX_RECENT = 6;
+
+export const DEFAULT_SETTINGS: Settings = {
+  colormap: 'viridis',
+  opacity: 0.6,
+  normalisation: 'minmax',
+  interpolation: 'bilinear',
+  theme: 'system',
+  showColorbar: true,
+  layout: 'single',
+  resize: 'stretch',
+};
+
+const oneOf = <T extends string>(v: unknown, options: readonly T[], fallback: T): T =>
+  typeof v === 'string' && (options as readonly string[]).includes(v) ? (v as T) : fallback;
+
+export function loadSettings(storage: KeyValueStorage | null): Settings {
+  const d = DEFAULT_SETTINGS;
+  let raw: Record<string, unknown> = {};
+  try {
+    const text = storage?.getItem(SETTINGS_KEY);
+    const parsed: unknown = text ? JSON.parse(text) : {};
+    if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) raw = parsed as Record<string, unknown>;
+  } catch { /* corrupt entry: defaults */ }
+  const opacity = typeof raw.opacity === 'number' && Number.isFinite(raw.opacity) ? Math.min(1, Math.max(0, raw.opacity)) : d.opacity;
+  return {
+    colormap: typeof raw.colormap === 'string' && raw.colormap.length < 64 ? raw.colormap : d.colormap,
+    opacity,
+    normalisation: oneOf(raw.normalisation, ['raw', 'minmax', 'stage'] as const, d.normalisation),
+    interpolation: oneOf(raw.interpolation, ['bilinear', 'nearest'] as const, d.interpolation),
+    theme: oneOf(raw.theme, ['system', 'light', 'dark'] as const, d.theme),
+    showColorbar: typeof raw.showColorbar === 'boolean' ? raw.showColorbar : d.showColorbar,
+    layout: oneOf(raw.layout, ['single', 'grid'] as const, d.layout),
+    resize: oneOf(raw.resize, ['stretch', 'pad', 'center-crop'] as const, d.resize),
+  };
+}
+
+export function saveSettings(storage: KeyValueStorage | null, settings: Settings): void {
+  try { storage?.setItem(SETTINGS_KEY, JSON.stringify(settings)); } catch { /* quota or disabled storage */ }
+}
+
+export function loadRecent(storage: KeyValueStorage | null): RecentModel[] {
+  try {
+    const parsed: unknown = JSON.parse(storage?.getItem(RECENT_KEY) ?? '[]');
+    if (!Array.isArray(parsed)) return [];
+    return parsed.filter((r): r is RecentModel => {
+      if (!r || typeof r !== 'object') return false;
+      const { label, source } = r as Record<string, unknown>;
+      if (typeof label !== 'string' || !source || typeof source !== 'object') return false;
+      const s = source as Record<string, unknown>;
+      return (s.kind === 'builtin' && typeof s.name === 'string') || (s.kind === 'path' && typeof s.path === 'string');
+    }).slice(0, MAX_RECENT);
+  } catch {
+    return [];
+  }
+}
+
+export function saveRecent(storage: KeyValueStorage | null, recent: RecentModel[]): void {
+  try { storage?.setItem(RECENT_KEY, JSON.stringify(recent)); } catch { /* ignore */ }
+}
+
+export function pushRecent(recent: RecentModel[], entry: RecentModel): RecentModel[] {
+  const key = (r: RecentModel) => (r.source.kind === 'builtin' ? `b:${r.source.name}` : `p:${r.source.path}`);
+  return [entry, ...recent.filter((r) => key(r) !== key(entry))].slice(0, MAX_RECENT);
+}

@@ -1,0 +1,197 @@
+// The app's state: one zustand store made of typed slices (DESIGN.md "Style anchors":
+// zustand docs). Each slice is a plain object under its own key; actions live at the top.
+import type {
+  ImageSource, ImageTransform, ModelInfo, ModelSource, Prediction, ResizeMode, RunTimings, TapName,
+} from '../../engine/protocol';
+import type { EngineClient } from '../client/types';
+import type { Colormap } from '../lib/colormap';
+import type { Interpolation, MapData, Normalisation } from '../lib/heatmap';
+
+/** An error the user can act on. */
+export interface UserError { code: string; message: string; hint?: string }
+
+export interface ImageEntry {
+  id: string;
+  name: string;
+  /** What the engine is sent. Bytes are copied per run: the client may transfer them. */
+  source: ImageSource;
+  /** Object URL of the bytes, shown in <img> (the browser applies EXIF orientation, as the engine does). */
+  url: string | null;
+  byteLength: number;
+}
+
+export interface ImageSlice {
+  list: ImageEntry[];
+  currentId: string | null;
+}
+
+export type ConnectionState = 'connecting' | 'ready' | 'restarting' | 'disconnected';
+
+export interface EngineSlice {
+  client: EngineClient | null;
+  state: ConnectionState;
+  message: string | null;
+  backend: string | null;
+  version: string | null;
+  colormaps: Colormap[];
+  builtinModels: string[];
+  /** Source kinds the host accepts; web mode has no `path`. */
+  sources: Array<'builtin' | 'bytes' | 'path'>;
+  samples: string[];
+}
+
+export interface RecentModel { label: string; source: Extract<ModelSource, { kind: 'builtin' } | { kind: 'path' }> }
+
+export interface ModelSlice {
+  info: ModelInfo | null;
+  status: 'none' | 'loading' | 'ready' | 'error';
+  /** What is loading or loaded, for display. */
+  label: string | null;
+  progress: { read: number; total: number } | null;
+  error: UserError | null;
+  recent: RecentModel[];
+}
+
+export type TapMaps = Record<string, Partial<Record<TapName, MapData>>>;
+
+export interface RunSlice {
+  status: 'idle' | 'running' | 'done' | 'error';
+  seq: number;
+  runId: string | null;
+  imageId: string | null;
+  image: { name: string; width: number; height: number } | null;
+  transform: ImageTransform | null;
+  taps: TapMaps;
+  received: number;
+  total: number;
+  predictions: Prediction[];
+  /** Bypass set this run was made with. */
+  bypass: string[];
+  timings: RunTimings | null;
+  error: UserError | null;
+  startedAt: number | null;
+}
+
+export interface QueryState {
+  runId: string;
+  module: string;
+  point: { x: number; y: number };
+  cell: { row: number; col: number } | null;
+  map: MapData | null;
+  status: 'pending' | 'done' | 'error';
+  error: UserError | null;
+}
+
+export interface ChannelPick {
+  module: string;
+  channel: number;
+  /** The channel's own activation map when the engine answers `channelMap`; null meanwhile. */
+  map: MapData | null;
+  status: 'pending' | 'done' | 'unsupported' | 'error';
+}
+
+export interface AnalysisSlice {
+  /** Predictions without any bypass, per image id (for the current model), to compare against. */
+  baseline: Record<string, Prediction[]>;
+  query: QueryState | null;
+  channel: ChannelPick | null;
+}
+
+export interface FocusedTap { module: string; tap: TapName }
+
+export interface ModulesSlice {
+  focused: FocusedTap | null;
+  hidden: string[];
+  bypass: string[];
+}
+
+export type Theme = 'system' | 'light' | 'dark';
+export type Layout = 'single' | 'grid';
+
+/** Persisted between launches (localStorage). */
+export interface Settings {
+  colormap: string;
+  opacity: number;
+  normalisation: Normalisation;
+  interpolation: Interpolation;
+  theme: Theme;
+  showColorbar: boolean;
+  layout: Layout;
+  resize: ResizeMode;
+}
+
+export interface UiSlice {
+  zoom: number;
+  pan: { x: number; y: number };
+  shortcutsOpen: boolean;
+  toast: { text: string; kind: 'info' | 'error' } | null;
+  hover: { x: number; y: number; value: number | null; row: number; col: number } | null;
+}
+
+export type ExportKind = 'heatmap' | 'overlay' | 'grid' | 'raw';
+export type ExportScope = 'current' | 'all';
+
+export interface ExportSlice {
+  open: boolean;
+  kinds: ExportKind[];
+  scope: ExportScope;
+  status: 'idle' | 'running' | 'done' | 'error';
+  progress: { done: number; total: number } | null;
+  /** Where the files went (a folder the user chose), and how many. */
+  result: { dir: string | null; files: string[] } | null;
+  error: UserError | null;
+}
+
+export interface Metrics {
+  /** performance.now() when images were dropped/opened. */
+  openedAt: number | null;
+  /** ms from open to the first heatmap painted for that image. */
+  firstHeatmapMs: number | null;
+}
+
+export interface AppActions {
+  attachClient(client: EngineClient): Promise<void>;
+  addImages(files: Array<{ name: string; bytes: ArrayBuffer }>): void;
+  addImagePaths(files: Array<{ name: string; path: string }>): void;
+  selectImage(id: string): void;
+  stepImage(delta: number): void;
+  removeImage(id: string): void;
+  loadModel(source: ModelSource, label: string): Promise<void>;
+  runCurrent(): Promise<void>;
+  focus(module: string, tap?: TapName): void;
+  stepModule(delta: number): void;
+  focusStage(index: number): void;
+  toggleVisible(module: string): void;
+  setAllVisible(visible: boolean): void;
+  toggleBypass(module: string): void;
+  clearBypass(): void;
+  queryPoint(module: string, point: { x: number; y: number }): Promise<void>;
+  clearQuery(): void;
+  pickChannel(module: string, channel: number | null): Promise<void>;
+  setSetting<K extends keyof Settings>(key: K, value: Settings[K]): void;
+  cycleColormap(delta?: number): void;
+  nudgeOpacity(delta: number): void;
+  setView(zoom: number, pan: { x: number; y: number }): void;
+  resetView(): void;
+  setHover(hover: UiSlice['hover']): void;
+  setShortcutsOpen(open: boolean): void;
+  showToast(text: string, kind?: 'info' | 'error'): void;
+  dismissToast(): void;
+  openExport(open: boolean): void;
+  setExport(patch: Partial<Pick<ExportSlice, 'kinds' | 'scope'>>): void;
+  startExport(destination: { dir: string | null }): Promise<void>;
+  markHeatmapPainted(runSeq: number): void;
+}
+
+export interface AppState extends AppActions {
+  engine: EngineSlice;
+  images: ImageSlice;
+  model: ModelSlice;
+  run: RunSlice;
+  analysis: AnalysisSlice;
+  modules: ModulesSlice;
+  settings: Settings;
+  ui: UiSlice;
+  exporting: ExportSlice;
+  metrics: Metrics;
+}
