@@ -3,7 +3,7 @@
 // confirmed by regenerating every expected key (specKeys.ts) and comparing.
 import { EngineError } from '../errors';
 import type { BlockAttention, InsertedBlock, NetSpec } from '../nets/spec';
-import { EXPANSION, expectedKeys, stageChannels } from './specKeys';
+import { expectedKeys, stageChannels } from './specKeys';
 
 type Shapes = ReadonlyMap<string, { shape: number[] }>;
 
@@ -46,30 +46,56 @@ export function detectArchitecture(tensors: Shapes): Detection {
     layers,
     baseWidth,
     stem,
-    attention: detectBlockAttention(tensors, baseWidth * EXPANSION[block]),
+    attention: detectBlockAttention(tensors, stageChannels(partial), 4),
     inserts: detectInserts(tensors, stageChannels(partial), assumptions),
     numClasses: fc[0]!,
   };
-  checkStateDict(spec, tensors);
-  return { spec, description: describeSpec(spec), assumptions };
+  return { spec: confirm(spec, tensors), description: describeSpec(spec), assumptions };
+}
+
+/**
+ * Checks the guess; for timm-style gates whose hidden width is rounded (make_divisible)
+ * rather than floored, retries with timm's divisors before reporting a mismatch.
+ */
+function confirm(spec: NetSpec, tensors: Shapes): NetSpec {
+  const att = spec.attention;
+  const retry = (att.kind === 'se' || att.kind === 'cbam') && att.layout === 'timm' ? [8, 1] : [];
+  try {
+    checkStateDict(spec, tensors);
+    return spec;
+  } catch (err) {
+    for (const divisor of retry) {
+      const candidate = { ...spec, attention: { ...att, divisor } as NetSpec['attention'] };
+      try {
+        checkStateDict(candidate, tensors);
+        Object.assign(spec, candidate);
+        return spec;
+      } catch {
+        // try the next divisor; the first error is the one worth reporting
+      }
+    }
+    throw err;
+  }
 }
 
 function ratio(c: number, hidden: number | undefined): number {
   return hidden ? Math.round(c / hidden) : 0;
 }
 
-function detectBlockAttention(tensors: Shapes, c: number): BlockAttention {
+function detectBlockAttention(tensors: Shapes, channels: number[], lastStage: number): BlockAttention {
   for (const key of tensors.keys()) {
     const m = /^layer1\.0\.([^.]+)\.(.+)$/.exec(key);
     if (!m || TRUNK_PARTS.has(m[1]!)) continue;
     const attr = m[1]!;
     const rest = m[2]!;
-    const s = (k: string): number | undefined => tensors.get(`layer1.0.${attr}.${k}`)?.shape[0];
-    if (rest === 'ChannelGate.mlp.1.weight') return { kind: 'cbam', layout: 'official', reduction: ratio(c, s('ChannelGate.mlp.1.weight')), attr };
-    if (rest === 'channel.fc1.weight') return { kind: 'cbam', layout: 'timm', reduction: ratio(c, s('channel.fc1.weight')), attr };
-    if (rest === 'fc1.weight') return { kind: 'se', layout: 'timm', reduction: ratio(c, s('fc1.weight')), attr };
-    if (rest === 'fc.0.weight') return { kind: 'se', layout: 'linear', reduction: ratio(c, s('fc.0.weight')), attr };
-    if (rest === 'conv_mask.weight') return { kind: 'gc', reduction: ratio(c, s('channel_add_conv.0.weight')), attr };
+    // The ratio is read in the widest stage, where timm's rounding of C / r cannot hide it.
+    const c = channels[lastStage - 1]!;
+    const r = (k: string): number => ratio(c, tensors.get(`layer${lastStage}.0.${attr}.${k}`)?.shape[0]);
+    if (rest === 'ChannelGate.mlp.1.weight') return { kind: 'cbam', layout: 'official', reduction: r(rest), attr };
+    if (rest === 'channel.fc1.weight') return { kind: 'cbam', layout: 'timm', reduction: r(rest), attr };
+    if (rest === 'fc1.weight') return { kind: 'se', layout: 'timm', reduction: r(rest), attr };
+    if (rest === 'fc.0.weight') return { kind: 'se', layout: 'linear', reduction: r(rest), attr };
+    if (rest === 'conv_mask.weight') return { kind: 'gc', reduction: r('channel_add_conv.0.weight'), attr };
   }
   return { kind: 'none' };
 }

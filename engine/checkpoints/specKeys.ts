@@ -110,7 +110,7 @@ function blockAttentionKeys(spec: NetSpec, block: string, c: number, put: Put, b
   const att = spec.attention;
   if (att.kind === 'none') return;
   const a = `${block}.${att.attr}`;
-  const h = Math.floor(c / att.reduction);
+  const h = att.kind !== 'gc' && att.divisor ? makeDivisible(c / att.reduction, att.divisor) : Math.floor(c / att.reduction);
   if (att.kind === 'gc') return gcKeys(a, c, att.reduction, put);
   if (att.kind === 'cbam' && att.layout === 'official') {
     put(`${a}.ChannelGate.mlp.1.weight`, h, c);
@@ -133,6 +133,11 @@ function blockAttentionKeys(spec: NetSpec, block: string, c: number, put: Put, b
     put(`${a}.fc.0.weight`, h, c);
     put(`${a}.fc.2.weight`, c, h);
   }
+}
+
+/** timm's make_divisible with round_limit 0 (what its SE and CBAM channel gates use). */
+export function makeDivisible(v: number, divisor: number): number {
+  return Math.max(divisor, Math.floor((v + divisor / 2) / divisor) * divisor);
 }
 
 function gcKeys(prefix: string, c: number, reduction: number, put: Put): void {

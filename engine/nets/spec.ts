@@ -7,11 +7,16 @@ export type CbamLayout = 'official' | 'timm';
 export type SeLayout = 'timm' | 'linear';
 export type NonLocalMode = 'embedded' | 'gaussian' | 'dot' | 'concat';
 
+/**
+ * Hidden width of a gate MLP is floor(C / reduction), unless `divisor` is set: then it is
+ * timm's make_divisible(C / reduction, divisor) = max(divisor, round-to-multiple(C / reduction)),
+ * as timm's SE (divisor 8: a 64-channel SE-ResNet-18 block has 8 hidden, not 4) and CBAM (divisor 1) compute it.
+ */
 /** Attention placed inside every residual block (after the last BN, before the add). */
 export type BlockAttention =
   | { kind: 'none' }
-  | { kind: 'cbam'; layout: CbamLayout; reduction: number; /** official: `cbam`, timm: `se` */ attr: string }
-  | { kind: 'se'; layout: SeLayout; reduction: number; attr: string }
+  | { kind: 'cbam'; layout: CbamLayout; reduction: number; /** official: `cbam`, timm: `se` */ attr: string; divisor?: number }
+  | { kind: 'se'; layout: SeLayout; reduction: number; attr: string; divisor?: number }
   | { kind: 'gc'; reduction: number; attr: string };
 
 /** A block inserted after stage `after` (1-4), named at the top level (`bam1`, `nl3`, `gc4`). */

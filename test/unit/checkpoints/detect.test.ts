@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { checkStateDict, detectArchitecture } from '../../../engine/checkpoints/detect';
+import { expectedKeys } from '../../../engine/checkpoints/specKeys';
 import { openCheckpointFile } from '../../../engine/checkpoints/index';
 import { EngineError } from '../../../engine/errors';
 import type { NetSpec } from '../../../engine/nets/spec';
@@ -80,6 +81,17 @@ describe('full-size key sets', () => {
     expect(err.message).toMatch(/2 unexpected keys \(.*layer2\.1\.extra\.weight/);
     expect(err.message).toMatch(/aux_head\.weight/);
     expect(err.message).toMatch(/1 missing keys \(layer2\.1\.cbam\.ChannelGate\.mlp\.3\.bias\)/);
+  });
+
+  it("detects timm's rounded SE width (a 64-channel block has 8 hidden, not 64/16)", () => {
+    const timmSe18: NetSpec = {
+      family: 'resnet', depth: 18, block: 'basic', layers: [2, 2, 2, 2], baseWidth: 64, stem: 'imagenet',
+      attention: { kind: 'se', layout: 'timm', reduction: 16, attr: 'se', divisor: 8 }, inserts: [], numClasses: 1000,
+    };
+    const keys: Shapes = new Map([...expectedKeys(timmSe18)].map(([k, e]) => [k, { shape: e.shape }]));
+    expect(keys.get('layer1.0.se.fc1.weight')?.shape).toEqual([8, 64, 1, 1]);
+    expect(keys.get('layer4.0.se.fc1.weight')?.shape).toEqual([32, 512, 1, 1]);
+    expect(detectArchitecture(keys).spec).toEqual(timmSe18);
   });
 
   it('refuses key sets that are no ResNet', () => {
