@@ -37,6 +37,14 @@ class Attention(nn.Module):
         raise NotImplementedError
 
 
+def hidden_width(channels, reduction, divisor=None):
+    """floor(C / r), or timm's make_divisible(C / r, divisor) (round_limit 0) when divisor is set."""
+    if not divisor:
+        return channels // reduction
+    v = channels / reduction
+    return max(divisor, int(v + divisor / 2) // divisor * divisor)
+
+
 def gated_activation(x, gate):
     """mean_c(gate_c * x_c) -> [B, H, W]; gate [B, C] or None for a plain channel mean."""
     if gate is None:
@@ -101,9 +109,9 @@ class CBAMOfficial(Attention):
 # --- CBAM, timm layout (timm/layers/cbam.py: CbamModule) ---
 
 class _TimmChannelAttn(nn.Module):
-    def __init__(self, channels, reduction):
+    def __init__(self, channels, reduction, divisor=None):
         super().__init__()
-        hidden = channels // reduction
+        hidden = hidden_width(channels, reduction, divisor)
         self.fc1 = nn.Conv2d(channels, hidden, 1, bias=False)
         self.fc2 = nn.Conv2d(hidden, channels, 1, bias=False)
 
@@ -125,9 +133,9 @@ class _TimmSpatialAttn(nn.Module):
 
 
 class CBAMTimm(Attention):
-    def __init__(self, channels, reduction=16):
+    def __init__(self, channels, reduction=16, divisor=None):
         super().__init__()
-        self.channel = _TimmChannelAttn(channels, reduction)
+        self.channel = _TimmChannelAttn(channels, reduction, divisor)
         self.spatial = _TimmSpatialAttn()
 
     def compute(self, x, want_taps):
@@ -144,10 +152,11 @@ class CBAMTimm(Attention):
 class SETimm(Attention):
     """timm SEModule: 1x1 convs with bias."""
 
-    def __init__(self, channels, reduction=16):
+    def __init__(self, channels, reduction=16, divisor=None):
         super().__init__()
-        self.fc1 = nn.Conv2d(channels, channels // reduction, 1, bias=True)
-        self.fc2 = nn.Conv2d(channels // reduction, channels, 1, bias=True)
+        hidden = hidden_width(channels, reduction, divisor)
+        self.fc1 = nn.Conv2d(channels, hidden, 1, bias=True)
+        self.fc2 = nn.Conv2d(hidden, channels, 1, bias=True)
 
     def compute(self, x, want_taps):
         gate = torch.sigmoid(self.fc2(F.relu(self.fc1(x.mean(dim=(2, 3), keepdim=True)))))[:, :, 0, 0]
@@ -158,10 +167,11 @@ class SETimm(Attention):
 class SELinear(Attention):
     """The common SELayer: Linear(C, C/r, bias=False) -> ReLU -> Linear(C/r, C, bias=False) -> sigmoid."""
 
-    def __init__(self, channels, reduction=16):
+    def __init__(self, channels, reduction=16, divisor=None):
         super().__init__()
-        self.fc = nn.Sequential(nn.Linear(channels, channels // reduction, bias=False), nn.ReLU(),
-                                nn.Linear(channels // reduction, channels, bias=False))
+        hidden = hidden_width(channels, reduction, divisor)
+        self.fc = nn.Sequential(nn.Linear(channels, hidden, bias=False), nn.ReLU(),
+                                nn.Linear(hidden, channels, bias=False))
 
     def compute(self, x, want_taps):
         gate = torch.sigmoid(self.fc(x.mean(dim=(2, 3))))

@@ -17,12 +17,15 @@ DEFAULT_ATTR = {('cbam', 'official'): 'cbam', ('cbam', 'timm'): 'se', ('se', 'ti
 def make_block_attention(att, channels):
     kind = att.get('kind', 'none')
     r = att.get('reduction', 16)
+    d = att.get('divisor')  # timm make_divisible rounding of the hidden width (NetSpec `divisor`)
     if kind == 'none':
         return None
     if kind == 'cbam':
-        return CBAMOfficial(channels, r) if att.get('layout', 'official') == 'official' else CBAMTimm(channels, r)
+        if att.get('layout', 'official') == 'official':
+            return CBAMOfficial(channels, r)
+        return CBAMTimm(channels, r, d)
     if kind == 'se':
-        return SETimm(channels, r) if att.get('layout', 'timm') == 'timm' else SELinear(channels, r)
+        return SETimm(channels, r, d) if att.get('layout', 'timm') == 'timm' else SELinear(channels, r, d)
     if kind == 'gc':
         return GCBlock(channels, r)
     raise ValueError(f'unknown block attention {kind!r}')
