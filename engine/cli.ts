@@ -12,6 +12,7 @@ export interface Subcommand {
 }
 
 export const COMMANDS: Record<string, Subcommand> = {
+  export: { summary: 'batch-export heatmaps, overlays, grids and raw maps of images or folders', load: async () => (await import('./cli/export')).exportCommand },
   maps: { summary: 'write every attention map of one image as .npy + maps.json', load: async () => (await import('./cli/maps')).maps },
   serve: { summary: 'serve the UI and engine to a browser (web mode)', load: async () => (await import('./cli/serve')).serve },
 };

@@ -4,6 +4,7 @@
 
 import { type EngineCore, now, ownBuffer } from './core';
 import { EngineError } from './errors';
+import { registerExportHandler } from './exportHandler';
 import type {
   EngineMessage, HelloRequest, LoadModelRequest, QueryRequest, RunRequest, TapEvent,
 } from './protocol';
@@ -92,8 +93,8 @@ export function registerHandlers(core: EngineCore): void {
     },
   });
 
-  // Extra request types register here (one line each), e.g.:
-  //   registerExportHandler(core);
+  // Extra request types register here (one line each).
+  registerExportHandler(core);
 }
 
 function checkSource(core: EngineCore, kind: 'builtin' | 'bytes' | 'path', path: string | null): void {

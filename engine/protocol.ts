@@ -91,6 +91,10 @@ export interface ExportRequest {
   destination: ExportDestination;
   /** Keep files that already exist instead of replacing them (default false: replace). */
   keepExisting?: boolean;
+  /** Folder for this image's files under the destination, '/'-separated (default: the image's name without extension). Sanitised. */
+  folder?: string;
+  /** Merge the files into the destination's export.json (default true; batch exports write their own). */
+  manifest?: boolean;
 }
 
 export type ClientMessage = HelloRequest | LoadModelRequest | RunRequest | QueryRequest | CancelRequest | ExportRequest;
@@ -189,6 +193,30 @@ export interface EngineStatusEvent {
   message: string;
 }
 
+/** What export.json and an exported PNG's text chunks record about one file. */
+export interface ExportFileMeta {
+  app: string;
+  version: string;
+  model: string;
+  weightsSha256: string;
+  /** The image's file name (no folders). */
+  source: string;
+  kind: ExportKind;
+  module: string | null;
+  tap: TapName | null;
+  colormap: string;
+  normalise: Normalisation;
+  /** Values mapped to the colormap's ends; null for raw data and for files kept from before. */
+  range: [number, number] | null;
+  interpolation: Interpolation;
+  opacity: number;
+  /** Network input, e.g. "224x224". */
+  inputSize: string;
+  resize: ResizeMode;
+  bypass: string[];
+}
+export interface ExportFileEntry { path: string; written: boolean; meta: ExportFileMeta }
+
 /** One file written (or kept) of `total`. */
 export interface ExportProgressEvent { type: 'exportProgress'; id: number; done: number; total: number; file: string }
 export interface ExportDoneReply {
@@ -198,6 +226,8 @@ export interface ExportDoneReply {
   dir: string | null;
   /** Files of this export, relative to `dir` (or inside the zip), '/'-separated. */
   files: string[];
+  /** The same files with their metadata; `written` false for files kept (keepExisting). */
+  entries: ExportFileEntry[];
   /** Download destination: the zip (store-only) with every file and export.json. */
   archive?: { name: string; bytes: ArrayBuffer };
 }
@@ -307,6 +337,8 @@ function checkExport(m: Obj): string | null {
   }
   if (s.rawUpsampled !== undefined && typeof s.rawUpsampled !== 'boolean') return 'settings.rawUpsampled must be true or false';
   if (m.keepExisting !== undefined && typeof m.keepExisting !== 'boolean') return 'keepExisting must be true or false';
+  if (m.manifest !== undefined && typeof m.manifest !== 'boolean') return 'manifest must be true or false';
+  if (m.folder !== undefined && !isStr(m.folder, 4096)) return 'folder must be a relative folder name';
   return checkRunOptions({ resize: s.resize, inputSize: s.inputSize, bypass: s.bypass });
 }
 
@@ -327,6 +359,8 @@ export function parseClientMessage(raw: unknown): ClientMessage | ErrorReply {
   const id = Number.isSafeInteger(raw.id) && (raw.id as number) >= 0 ? (raw.id as number) : null;
   const type = raw.type;
   if (typeof type !== 'string' || !Object.prototype.hasOwnProperty.call(checks, type)) {
+    // JSON.stringify(undefined) is undefined: say "no type" rather than "type undefined".
+    if (type === undefined) return badRequest(id, 'the message has no "type" field');
     return badRequest(id, `unknown message type ${JSON.stringify(typeof type === 'string' ? type.slice(0, 64) : type)}`);
   }
   if (id === null) return badRequest(null, `${type} needs a numeric id`);

@@ -213,21 +213,7 @@ export function spatialShape(tap: Tap): [number, number] {
   return [tap.shape[0]!, tap.shape[1]!];
 }
 
-// ---------------------------------------------------------------- raw data
-
-/** `.npy` (format 1.0, little-endian float32, C order) of an array. */
-export function npyBytes(shape: readonly number[], data: Float32Array): Buffer {
-  const dict = `{'descr': '<f4', 'fortran_order': False, 'shape': (${shape.join(', ')}${shape.length === 1 ? ',' : ''}), }`;
-  const unpadded = 10 + dict.length + 1;
-  const header = dict + ' '.repeat((64 - (unpadded % 64)) % 64) + '\n';
-  const head = Buffer.alloc(10);
-  head.write('\x93NUMPY', 0, 'latin1');
-  head[6] = 1; head[7] = 0;
-  head.writeUInt16LE(header.length, 8);
-  const body = Buffer.alloc(data.length * 4);
-  for (let i = 0; i < data.length; i++) body.writeFloatLE(data[i]!, i * 4);
-  return Buffer.concat([head, Buffer.from(header, 'latin1'), body]);
-}
+// ---------------------------------------------------------------- raw data (.npy: engine/npy.ts)
 
 /** `index,weight` CSV of a channel tap; weights with 9 significant digits (float32 round-trips). */
 export function channelCsv(data: Float32Array): Buffer {

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { colormapLut } from '../../../engine/colormaps';
 import { crc32, insertTextChunks, readPngInfo } from '../../../engine/pngText';
 import {
-  blend, channelCsv, colourise, colourIndex, encodePng, npyBytes, resampleMap, tapRanges,
+  blend, channelCsv, colourise, colourIndex, encodePng, resampleMap, tapRanges,
 } from '../../../engine/render';
 import { gridTaps, renderGrid } from '../../../engine/renderGrid';
 import type { ImageTransform, ModuleInfo, Tap } from '../../../engine/types';
@@ -145,16 +145,6 @@ describe('PNG encoding and metadata', () => {
 });
 
 describe('raw outputs', () => {
-  it('writes .npy v1.0 with a 64-byte aligned header and little-endian float32', () => {
-    const npy = npyBytes([2, 3], Float32Array.from([1, 2, 3, 4, 5, 6.5]));
-    expect(npy.subarray(0, 6).toString('latin1')).toBe('\x93NUMPY');
-    const hlen = npy.readUInt16LE(8);
-    expect((10 + hlen) % 64).toBe(0);
-    expect(npy.toString('latin1', 10, 10 + hlen)).toContain("'shape': (2, 3)");
-    expect(npy.readFloatLE(10 + hlen + 5 * 4)).toBe(6.5);
-    expect(npyBytes([3], new Float32Array(3)).toString('latin1')).toContain("'shape': (3,)");
-  });
-
   it('writes channel CSV with index and float32-exact weights', () => {
     const csv = channelCsv(Float32Array.from([0.1, 1, 1e-8])).toString();
     expect(csv).toBe('index,weight\n0,0.100000001\n1,1\n2,9.99999994e-9\n');

@@ -1,0 +1,54 @@
+// export.json: one per export folder, listing every file an export wrote or kept, with
+// the same fields as the PNG text chunks, plus the inputs that failed and why. A later
+// export into the same folder (resume, another image from the GUI) merges into it.
+
+import { readFile } from 'node:fs/promises';
+import type { ExportedFile, ExportMetadata } from './exportJob';
+import { insideDir, writeFileAtomic } from './exportJob';
+
+export const MANIFEST_NAME = 'export.json';
+
+export interface ManifestFile extends ExportMetadata { path: string }
+export interface ManifestFailure { input: string; reason: string }
+
+export interface Manifest {
+  app: 'AttnScope';
+  format: 1;
+  files: ManifestFile[];
+  failed: ManifestFailure[];
+}
+
+async function readManifest(dir: string): Promise<Manifest | null> {
+  try {
+    const m = JSON.parse(await readFile(insideDir(dir, MANIFEST_NAME), 'utf8')) as Manifest;
+    return Array.isArray(m.files) ? { ...m, failed: Array.isArray(m.failed) ? m.failed : [] } : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Merges this export's files into `dir`/export.json. A kept file (resume) keeps its old
+ * entry when there is one, since that entry knows the value range it was drawn with.
+ * `failed` replaces the old list for the inputs this export tried.
+ */
+export async function updateManifest(
+  dir: string, files: readonly ExportedFile[], failed: readonly ManifestFailure[], tried: readonly string[] = [],
+): Promise<Manifest> {
+  const old = await readManifest(dir);
+  const byPath = new Map<string, ManifestFile>((old?.files ?? []).map((f) => [f.path, f]));
+  for (const f of files) {
+    const prev = byPath.get(f.path);
+    if (f.written || !prev) byPath.set(f.path, { path: f.path, ...f.meta });
+  }
+  const triedSet = new Set([...tried, ...failed.map((f) => f.input)]);
+  const failures = [...(old?.failed ?? []).filter((f) => !triedSet.has(f.input)), ...failed];
+  const manifest: Manifest = {
+    app: 'AttnScope',
+    format: 1,
+    files: [...byPath.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)),
+    failed: failures.sort((a, b) => (a.input < b.input ? -1 : a.input > b.input ? 1 : 0)),
+  };
+  await writeFileAtomic(insideDir(dir, MANIFEST_NAME), Buffer.from(JSON.stringify(manifest, null, 2) + '\n'));
+  return manifest;
+}
