@@ -47,6 +47,7 @@ export function ImageView() {
   const zoom = useApp((s) => s.ui.zoom);
   const pan = useApp((s) => s.ui.pan);
   const query = useApp((s) => s.analysis.query);
+  const bypassed = useApp((s) => (s.modules.focused ? s.run.bypass.includes(s.modules.focused.module) : false));
   const { shown, range, colormap } = useDisplayed();
 
   const vpRef = useRef<HTMLDivElement>(null);
@@ -61,7 +62,9 @@ export function ImageView() {
   const t = runImageId === image?.id ? transform : null;
   const origW = t?.origWidth ?? natural?.w ?? 0;
   const origH = t?.origHeight ?? natural?.h ?? 0;
-  const fit = origW && origH ? Math.min((vp.w - 48) / origW, (vp.h - 48) / origH) : 1;
+  // The colour bar sits in a strip on the right; the image is fitted beside it.
+  const barSpace = showColorbar ? 84 : 0;
+  const fit = origW && origH ? Math.min((vp.w - 48 - barSpace) / origW, (vp.h - 48) / origH) : 1;
   const bw = origW * fit;
   const bh = origH * fit;
   const isQuery = focusedTap === 'attention';
@@ -78,7 +81,7 @@ export function ImageView() {
     const el = vpRef.current;
     if (!el) return;
     const r = el.getBoundingClientRect();
-    const sx = e.clientX - r.left - vp.w / 2;
+    const sx = e.clientX - r.left - (vp.w - barSpace) / 2;
     const sy = e.clientY - r.top - vp.h / 2;
     const next = Math.min(32, Math.max(0.1, zoom * Math.exp(-e.deltaY * 0.0015)));
     const ux = (sx - pan.x) / zoom;
@@ -152,7 +155,7 @@ export function ImageView() {
         ref={stageRef}
         className="stagebox"
         data-testid="stage"
-        style={{ left: (vp.w - bw) / 2, top: (vp.h - bh) / 2, width: bw, height: bh, transform: `translate(${pan.x}px, ${pan.y}px) scale(${zoom})`, visibility: origW ? 'visible' : 'hidden' }}
+        style={{ left: (vp.w - barSpace - bw) / 2, top: (vp.h - bh) / 2, width: bw, height: bh, transform: `translate(${pan.x}px, ${pan.y}px) scale(${zoom})`, visibility: origW ? 'visible' : 'hidden' }}
       >
         {image.url
           ? <img src={image.url} alt={image.name} draggable={false} data-testid="image"
@@ -165,9 +168,10 @@ export function ImageView() {
         {marker && <div className="marker" data-testid="query-marker" style={{ ...marker, transform: `scale(${1 / zoom})` }} />}
       </div>
 
-      {isQuery && shown && (
-        <div className="hintpill">
-          {shown.query ? 'Showing where this point attends · Esc for the summary map' : 'Click a point to see where it attends'}
+      {shown && (
+        <div className="caption" data-testid="caption">
+          <div><span className="n">{shown.module}</span> {shown.label}{bypassed && <span className="badge warn" style={{ marginLeft: 8 }} title="Computed, but not applied in this run">bypassed</span>}</div>
+          {isQuery && <div className="hint">{shown.query ? 'Click elsewhere to move the query · Esc for the summary map' : 'Click a point to see where it attends'}</div>}
         </div>
       )}
       {showColorbar && shown && range && <ColorBar colormap={colormap} range={range} caption={NORM_CAPTION[normalisation]} />}

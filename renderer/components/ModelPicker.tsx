@@ -36,7 +36,7 @@ export function ModelPicker() {
         <ModelIcon />
         <span className="nm">{status === 'loading' ? `Loading ${label ?? ''}…` : info?.name ?? 'No model'}</span>
         {info && status !== 'loading' && <span className="ar">{info.arch}</span>}
-        {info && info.warnings.length > 0 && <span className="badge warn" title={info.warnings.join('\n')}>{info.warnings.length} warning{info.warnings.length > 1 ? 's' : ''}</span>}
+        {info && info.warnings.length > 0 && <span className="warnmark" title={`Warnings from loading:\n${info.warnings.join('\n')}`} aria-label={`${info.warnings.length} warnings`}>⚠ {info.warnings.length}</span>}
         <ChevronDown className="chev" size={14} />
         {status === 'loading' && (
           <div className={`progress${pct === null ? ' indeterminate' : ''}`} data-testid="model-progress"><div style={{ width: `${(pct ?? 0) * 100}%` }} /></div>

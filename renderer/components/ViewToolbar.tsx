@@ -17,8 +17,7 @@ export function ViewToolbar() {
   const a = useActions();
   const s = useApp((st) => st.settings);
   const maps = useApp((st) => st.engine.colormaps);
-  const { shown, colormap } = useDisplayed();
-  const hasImage = useApp((st) => st.images.currentId !== null);
+  const { colormap } = useDisplayed();
   const seg = <T extends string>(value: T, options: Array<[T, ReactNode, string]>, set: (v: T) => void, label: string) => (
     <div className="seg" role="group" aria-label={label}>
       {options.map(([v, text, title]) => (
@@ -28,10 +27,6 @@ export function ViewToolbar() {
   );
   return (
     <div className="viewbar">
-      <div className="title">
-        {shown ? <><span className="n">{shown.module}</span><span className="l">{shown.label}</span></>
-          : <span className="l">{hasImage ? 'No map for this module yet' : 'No image'}</span>}
-      </div>
       {seg<Layout>(s.layout, [['single', <SingleIcon key="s" size={14} />, 'One map, large'], ['grid', <GridIcon key="g" size={14} />, 'Every module side by side (G)']], (v) => a.setSetting('layout', v), 'Layout')}
       <label className="field" title="Colormap (C cycles)">
         <span className="cmap-swatch" style={{ background: cssGradient(colormap, 'to right') }} />
@@ -47,9 +42,9 @@ export function ViewToolbar() {
       </label>
       {seg<Normalisation>(s.normalisation, NORMS, (v) => a.setSetting('normalisation', v), 'Normalisation')}
       {seg<Interpolation>(s.interpolation, [['bilinear', 'Smooth', 'Bilinear upsampling'], ['nearest', 'Cells', 'Nearest: one block per map cell']], (v) => a.setSetting('interpolation', v), 'Interpolation')}
-      <button className="btn small" aria-pressed={s.showColorbar} onClick={() => a.setSetting('showColorbar', !s.showColorbar)} title="Colour bar">
-        {s.showColorbar ? 'Scale on' : 'Scale off'}
-      </button>
+      <div className="seg" role="group" aria-label="Colour bar">
+        <button aria-pressed={s.showColorbar} title="Show the colour bar with the value range" onClick={() => a.setSetting('showColorbar', !s.showColorbar)}>Scale</button>
+      </div>
     </div>
   );
 }
