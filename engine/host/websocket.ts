@@ -32,7 +32,13 @@ export function attachWebSocket(ws: WebSocket, options: SupervisorOptions): Engi
       return;
     }
     // Validation happens in the engine; here only the arrays are handed over without a copy.
-    engine.postMessage(msg, buffersIn(msg));
+    try {
+      engine.postMessage(msg, buffersIn(msg));
+    } catch (err) {
+      // DataCloneError and the like: the message cannot reach the engine.
+      const reply: ErrorReply = { type: 'error', id: null, code: 'bad-request', message: `Malformed request: ${err instanceof Error ? err.message : String(err)}` };
+      ws.send(JSON.stringify(reply));
+    }
   });
   ws.on('close', () => { void engine.close(); });
   return engine;

@@ -82,7 +82,9 @@ export function decodeFrame(data: string | ArrayBuffer | Uint8Array): unknown {
       || (length as number) < 0 || (offset as number) + (length as number) > bytes.length) {
       throw new Error(`frame array ${index} lies outside the frame`);
     }
-    const copy = bytes.slice(offset as number, (offset as number) + (length as number));
+    // A real copy (Node's Buffer#slice would share memory with the socket's buffers).
+    const copy = new Uint8Array(length as number);
+    copy.set(bytes.subarray(offset as number, (offset as number) + (length as number)));
     switch (tag) {
       case 'f32':
         if ((length as number) % 4 !== 0) throw new Error(`frame array ${index} is not whole float32s`);

@@ -3,7 +3,8 @@
 // Transport over an EngineSupervisor.
 
 import { build } from 'esbuild';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import sharp from 'sharp';
@@ -63,4 +64,12 @@ export function stats(xs: number[]): { n: number; median: number; p95: number; m
   const s = [...xs].sort((a, b) => a - b);
   const at = (q: number) => s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? NaN;
   return { n: s.length, median: at(0.5), p95: at(0.95), max: s[s.length - 1] ?? NaN };
+}
+
+/** A stand-in for dist/renderer: an index.html and one script. */
+export function staticFixture(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'attnscope-static-'));
+  writeFileSync(join(dir, 'index.html'), '<!doctype html><title>AttnScope</title><script type="module" src="./app.js"></script>');
+  writeFileSync(join(dir, 'app.js'), 'console.log("hi")');
+  return dir;
 }
