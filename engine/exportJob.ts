@@ -14,7 +14,7 @@
 // chunks and in export.json; nothing time- or path-dependent is, so bytes repeat.
 
 import { randomBytes } from 'node:crypto';
-import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 import { type ColormapName, COLORMAP_NAMES, isColormapName } from './colormaps';
 import type { SessionLike } from './core';
@@ -194,6 +194,15 @@ export function pngText(meta: ExportMetadata): Array<[string, string]> {
 
 // ---------------------------------------------------------------- writing
 
+const PARTIAL = /^\.[0-9a-f]{12}\.partial$/;
+
+/** Removes temp files a killed export left in `dir` (they are never outputs). */
+async function removeStalePartials(dir: string): Promise<void> {
+  let names: string[];
+  try { names = await readdir(dir); } catch { return; }
+  await Promise.all(names.filter((n) => PARTIAL.test(n)).map((n) => rm(join(dir, n), { force: true })));
+}
+
 /** Writes to a hidden temp name beside the target, then renames: readers never see half a file. */
 export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
@@ -237,6 +246,7 @@ export async function exportImage(o: ExportImageOptions): Promise<ExportedFile[]
     return out;
   }
 
+  await removeStalePartials(insideDir(o.outDir, folder));
   const image = await decodeImage(o.bytes, source);
   const result = await o.session.run(
     {
