@@ -1,12 +1,12 @@
 // `attnscope maps` on a real photo: the .npy files, logits and maps.json it promises;
 // usage errors exit 2, failures exit 1, each with a message.
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
 import { main } from '../../../engine/cli';
 import { encodeNpy } from '../../../engine/npy';
-import { FIXTURES } from './fixtureData';
+import { FIXTURES, readCase } from './fixtureData';
 
 const SAMPLE = join(FIXTURES, '../../assets/samples/chelsea.png');
 const WEIGHTS = join(FIXTURES, 'cbam-official-bottleneck/model.pth.tar');
@@ -87,5 +87,33 @@ describe('attnscope maps', () => {
     stderr = [];
     expect(await main(['maps', SAMPLE, '--weights', join(tmp, 'missing.pth'), '--out', join(tmp, 'bad')])).toBe(1);
     expect(stderr.join('\n')).toMatch(/missing\.pth/);
+  });
+
+  test('without --weights it runs the first built-in model, with its class names', async () => {
+    const models = join(tmp, 'models');
+    const dir = join(models, 'tiny-cbam');
+    mkdirSync(dir, { recursive: true });
+    copyFileSync(join(FIXTURES, 'cbam-official-basic/model.safetensors'), join(dir, 'model.safetensors'));
+    const spec = readCase('cbam-official-basic').spec;
+    const classes = Array.from({ length: spec.numClasses }, (_, i) => `thing ${i}`);
+    writeFileSync(join(dir, 'manifest.json'), JSON.stringify({
+      name: 'tiny-cbam', weights: 'model.safetensors', spec, classes, inputSize: 32,
+      mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25], defaultVisible: ['layer4.1.cbam'],
+    }));
+    vi.stubEnv('ATTNSCOPE_MODELS', models);
+    try {
+      const out = join(tmp, 'builtin');
+      expect(await main(['maps', SAMPLE, '--out', out])).toBe(0);
+      const index = JSON.parse(readFileSync(join(out, 'maps.json'), 'utf8'));
+      expect(index.model.name).toBe('tiny-cbam');
+      expect(index.transform).toMatchObject({ inputWidth: 32 });
+      expect(index.top5[0].label).toMatch(/^thing \d$/);
+
+      vi.stubEnv('ATTNSCOPE_MODELS', join(tmp, 'no-models-here'));
+      expect(await main(['maps', SAMPLE, '--out', out])).toBe(1);
+      expect(stderr.join('\n')).toMatch(/no built-in model found.*\n.*--weights/);
+    } finally {
+      vi.unstubAllEnvs();
+    }
   });
 });
