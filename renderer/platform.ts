@@ -19,8 +19,19 @@ export function isImageFile(f: { name: string; type: string }): boolean {
   return f.type.startsWith('image/') || /\.(jpe?g|png|webp|gif|bmp|tiff?)$/i.test(f.name);
 }
 
+/** A file's bytes (FileReader where Blob.arrayBuffer is missing, e.g. jsdom). */
+export function readBytes(f: Blob): Promise<ArrayBuffer> {
+  if (typeof f.arrayBuffer === 'function') return f.arrayBuffer();
+  return new Promise((resolve, reject) => {
+    const reader = new FileReader();
+    reader.onload = () => resolve(reader.result as ArrayBuffer);
+    reader.onerror = () => reject(reader.error ?? new Error('Could not read the file'));
+    reader.readAsArrayBuffer(f);
+  });
+}
+
 export async function readFiles(files: File[]): Promise<Array<{ name: string; bytes: ArrayBuffer }>> {
-  return Promise.all(files.map(async (f) => ({ name: f.name || 'pasted image.png', bytes: await f.arrayBuffer() })));
+  return Promise.all(files.map(async (f) => ({ name: f.name || 'pasted image.png', bytes: await readBytes(f) })));
 }
 
 /** Opens a transient file input (works in Electron and in browsers; gives bytes). */

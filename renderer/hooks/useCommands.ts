@@ -1,6 +1,6 @@
 // Commands shared by buttons, keyboard shortcuts and the Electron menu.
 import { useMemo } from 'react';
-import { bridge, IMAGE_ACCEPT, isImageFile, MODEL_ACCEPT, pickFiles, readFiles } from '../platform';
+import { bridge, IMAGE_ACCEPT, isImageFile, MODEL_ACCEPT, pickFiles, readBytes, readFiles } from '../platform';
 import { useAppStore, type AppStore } from '../store';
 
 export interface Commands {
@@ -30,7 +30,7 @@ export function makeCommands(store: AppStore): Commands {
       if (file) await commands.openModelFile(file);
     },
     async openModelFile(file: File) {
-      await s().loadModel({ kind: 'bytes', name: file.name, bytes: await file.arrayBuffer() }, file.name);
+      await s().loadModel({ kind: 'bytes', name: file.name, bytes: await readBytes(file) }, file.name);
     },
     openExport() {
       if (s().images.currentId && s().model.info) s().openExport(true);

@@ -1,0 +1,143 @@
+// @vitest-environment jsdom
+import { act, cleanup, fireEvent, render, screen, within } from '@testing-library/react';
+import { afterEach, describe, expect, it } from 'vitest';
+import { App } from '../../../renderer/App';
+import { createAppStore, StoreProvider, type AppStore } from '../../../renderer/store';
+import { FakeClient, flush, memoryStorage } from './fakeClient';
+
+const png = () => new Uint8Array([137, 80, 78, 71]).buffer;
+
+async function mount(client = new FakeClient()) {
+  const store = createAppStore({ storage: memoryStorage(), createObjectUrl: () => null, download: () => {} });
+  const view = render(<StoreProvider store={store}><App /></StoreProvider>);
+  await act(async () => { await store.getState().attachClient(client); });
+  return { store, client, view, s: () => store.getState() };
+}
+
+async function withImage(store: AppStore) {
+  await act(async () => { store.getState().addImages([{ name: 'cat.png', bytes: png() }]); await flush(); });
+}
+
+afterEach(cleanup);
+
+describe('App', () => {
+  it('first screen: says what to do, offers the samples and shows the engine in the status bar', async () => {
+    await mount();
+    expect(screen.getByText('Drop an image anywhere')).toBeTruthy();
+    expect(screen.getByRole('button', { name: /Open image…/ })).toBeTruthy();
+    expect(document.querySelectorAll('button.sample').length).toBeGreaterThanOrEqual(2);
+    expect(within(screen.getByTestId('statusbar')).getByTestId('backend').textContent).toBe('cpu');
+    expect(screen.getByTestId('model-picker').textContent).toContain('tiny-cbam');
+  });
+
+  it('an engine it cannot reach gets a card that says how to start one', async () => {
+    const client = new FakeClient();
+    client.hello = async () => { throw new Error('WebSocket closed before the engine answered'); };
+    await mount(client);
+    expect(screen.getByText('Can’t reach the engine')).toBeTruthy();
+    expect(screen.getByText(/attnscope serve/)).toBeTruthy();
+  });
+
+  it('a model that fails to load says why and offers to open another', async () => {
+    const client = new FakeClient();
+    client.loadError = Object.assign(new Error('not a PyTorch checkpoint: no data.pkl and no pickle header'), { code: 'bad-checkpoint' });
+    await mount(client);
+    const card = screen.getByTestId('model-error');
+    expect(card.textContent).toContain('no data.pkl');
+    expect(within(card).getByRole('button', { name: /Open another model/ })).toBeTruthy();
+  });
+
+  it('after an image: module tree by stage, predictions, channel chart, status', async () => {
+    const { store } = await mount();
+    await withImage(store);
+    const tree = screen.getByRole('tree');
+    expect(within(tree).getAllByRole('group').map((g) => g.getAttribute('aria-label'))).toEqual(['layer1', 'layer2', 'layer3']);
+    expect(within(screen.getByTestId('predictions')).getAllByRole('listitem')[0]!.textContent).toContain('cat60.0%');
+    expect(screen.getByTestId('run-time').textContent).toContain('13 ms');
+    expect(screen.getByTestId('caption').textContent).toContain('nl3');
+    // nl3 has no channel gate; focus a CBAM module to get its chart.
+    fireEvent.click(document.querySelector('[data-module="layer1.0.cbam"]')!);
+    expect(screen.getByTestId('below').textContent).toMatch(/^4/);
+    expect(screen.getByText('Entropy')).toBeTruthy();
+  });
+
+  it('the eye hides a module overlay and the switch bypasses it, re-running and showing the change', async () => {
+    const { store, client, s } = await mount();
+    await withImage(store);
+    fireEvent.click(screen.getByRole('button', { name: 'Hide nl3 overlay' }));
+    expect(s().modules.hidden).toEqual(['nl3']);
+    expect(screen.queryByTestId('caption')).toBeNull();
+    fireEvent.click(screen.getByRole('button', { name: 'Show nl3 overlay' }));
+    expect(screen.getByTestId('caption')).toBeTruthy();
+    await act(async () => { fireEvent.click(screen.getByRole('switch', { name: 'Bypass layer2.0.cbam' })); await flush(); });
+    expect(client.runs.at(-1)!.options.bypass).toEqual(['layer2.0.cbam']);
+    expect(screen.getByTestId('bypass-bar').textContent).toContain('1 bypassed');
+    const first = within(screen.getByTestId('predictions')).getAllByRole('listitem')[0]!;
+    expect(first.textContent).toContain('dog40.0%+20.0');
+    await act(async () => { fireEvent.click(screen.getByRole('button', { name: 'Restore all' })); await flush(); });
+    expect(client.runs.at(-1)!.options.bypass).toEqual([]);
+  });
+
+  it('clicking a channel bar picks that channel and explains the activation fallback', async () => {
+    const { store, s } = await mount();
+    await withImage(store);
+    fireEvent.click(document.querySelector('[data-module="layer1.0.cbam"]')!);
+    const chart = screen.getByTestId('channel-chart');
+    chart.getBoundingClientRect = () => ({ left: 0, top: 0, width: 80, height: 100, right: 80, bottom: 100, x: 0, y: 0, toJSON: () => ({}) });
+    await act(async () => { fireEvent.click(chart, { clientX: 5, clientY: 50 }); await flush(); });
+    // Sorted high to low: the first bar is the largest weight, channel 7.
+    expect(s().analysis.channel).toMatchObject({ module: 'layer1.0.cbam', channel: 7, status: 'unsupported' });
+    expect(s().modules.focused).toEqual({ module: 'layer1.0.cbam', tap: 'channel' });
+    expect(screen.getByTestId('channel-note').textContent).toContain('activation map');
+    expect(screen.getByTestId('caption').textContent).toContain('activation (channel 7 map not available)');
+  });
+
+  it('keyboard: colormap, opacity, modules, stages, grid, shortcut sheet, export', async () => {
+    const { store, s, client } = await mount();
+    await withImage(store);
+    fireEvent.keyDown(window, { key: 'c' });
+    expect(s().settings.colormap).toBe('turbo');
+    fireEvent.keyDown(window, { key: '-' });
+    expect(s().settings.opacity).toBe(0.5);
+    fireEvent.keyDown(window, { key: '1' });
+    expect(s().modules.focused?.module).toBe('layer1.0.cbam');
+    fireEvent.keyDown(window, { key: ']' });
+    expect(s().modules.focused?.module).toBe('layer2.0.cbam');
+    fireEvent.keyDown(window, { key: 'g' });
+    expect(screen.getByTestId('grid').querySelectorAll('.thumb')).toHaveLength(4);
+    fireEvent.click(screen.getByTestId('grid').querySelector('[data-module="nl3"]')!);
+    expect(s().settings.layout).toBe('single');
+    expect(s().modules.focused?.module).toBe('nl3');
+    fireEvent.keyDown(window, { key: '?' });
+    expect(screen.getByTestId('shortcuts')).toBeTruthy();
+    fireEvent.keyDown(window, { key: 'Escape' });
+    expect(screen.queryByTestId('shortcuts')).toBeNull();
+    fireEvent.keyDown(window, { key: 'e' });
+    const dialog = screen.getByTestId('export-dialog');
+    await act(async () => { fireEvent.click(within(dialog).getByRole('button', { name: 'Export' })); await flush(); });
+    expect(client.requests.find((r) => r.type === 'export')).toMatchObject({ modules: ['nl3'], kinds: ['overlay', 'heatmap'] });
+    expect(within(dialog).getByRole('status').textContent).toContain('Wrote 2 files');
+  });
+
+  it('dropping files anywhere opens them: several images become a filmstrip stepped with the arrows', async () => {
+    const { s } = await mount();
+    const files = [new File([png()], 'a.png', { type: 'image/png' }), new File([png()], 'b.jpg', { type: 'image/jpeg' })];
+    await act(async () => {
+      fireEvent.drop(window, { dataTransfer: { files, types: ['Files'] } });
+      await new Promise((r) => setTimeout(r, 20));
+    });
+    expect(s().images.list.map((i) => i.name)).toEqual(['a.png', 'b.jpg']);
+    expect(screen.getByTestId('filmstrip').querySelectorAll('.film')).toHaveLength(2);
+    await act(async () => { fireEvent.keyDown(window, { key: 'ArrowRight' }); await flush(); });
+    expect(s().images.currentId).toBe(s().images.list[1]!.id);
+  });
+
+  it('a dropped file that is neither an image nor a model gets a message', async () => {
+    await mount();
+    await act(async () => {
+      fireEvent.drop(window, { dataTransfer: { files: [new File(['x'], 'notes.txt', { type: 'text/plain' })], types: ['Files'] } });
+      await flush();
+    });
+    expect(screen.getByTestId('toast').textContent).toContain('Not an image or a checkpoint: notes.txt');
+  });
+});

@@ -1,0 +1,244 @@
+import { describe, expect, it } from 'vitest';
+import { createAppStore, type StoreDeps } from '../../../renderer/store';
+import { selectDisplayedMap, predictionDeltas } from '../../../renderer/store/selectors';
+import { FakeClient, flush, memoryStorage, MODEL } from './fakeClient';
+
+const png = () => new Uint8Array([137, 80, 78, 71, 1, 2, 3]).buffer;
+
+async function ready(deps: StoreDeps = {}, client = new FakeClient()) {
+  const store = createAppStore({ storage: memoryStorage(), createObjectUrl: () => 'blob:x', download: () => {}, ...deps });
+  await store.getState().attachClient(client);
+  return { store, client, s: () => store.getState() };
+}
+
+describe('store: connecting and loading', () => {
+  it('takes backend, version and the engine colormaps from hello, and loads the first built-in model', async () => {
+    const { s } = await ready();
+    expect(s().engine.state).toBe('ready');
+    expect(s().engine.backend).toBe('cpu');
+    expect(s().engine.colormaps.map((c) => c.name)).toEqual(['viridis', 'turbo', 'gray']);
+    expect(s().model.status).toBe('ready');
+    expect(s().model.info?.arch).toBe('resnet-tiny-cbam-nl');
+    // Without a manifest suggestion, focus goes to the deepest module with a map.
+    expect(s().modules.focused).toEqual({ module: 'nl3', tap: 'attention' });
+    expect(s().model.recent[0]).toEqual({ label: 'tiny-cbam', source: { kind: 'builtin', name: 'tiny-cbam' } });
+  });
+
+  it('uses a model the host preloaded (hello.model) instead of loading one', async () => {
+    const client = new FakeClient();
+    client.helloExtra = { model: { ...MODEL, name: 'preloaded' } };
+    const { s } = await ready({}, client);
+    expect(s().model.info?.name).toBe('preloaded');
+  });
+
+  it('reports a load error with its hint and keeps no model', async () => {
+    const client = new FakeClient();
+    client.loadError = Object.assign(new Error('not a PyTorch checkpoint: no data.pkl and no pickle header'), { code: 'bad-checkpoint', hint: 'Choose a .pth or .safetensors file.' });
+    const { s } = await ready({}, client);
+    expect(s().model.status).toBe('error');
+    expect(s().model.error).toEqual({ code: 'bad-checkpoint', message: 'not a PyTorch checkpoint: no data.pkl and no pickle header', hint: 'Choose a .pth or .safetensors file.' });
+  });
+
+  it('says the engine is unreachable when hello fails', async () => {
+    const client = new FakeClient();
+    client.hello = async () => { throw Object.assign(new Error('socket closed'), { code: 'disconnected', hint: 'Run attnscope serve.' }); };
+    const { s } = await ready({}, client);
+    expect(s().engine.state).toBe('disconnected');
+    expect(s().engine.message).toBe('socket closed. Run attnscope serve.');
+  });
+
+  it('follows the connection status the client reports', async () => {
+    const { s, client } = await ready();
+    client.emitStatus({ state: 'restarting', message: 'Engine stopped; restarting' });
+    expect(s().engine.state).toBe('restarting');
+    expect(s().engine.message).toBe('Engine stopped; restarting');
+  });
+});
+
+describe('store: runs', () => {
+  it('runs a dropped image, streams every tap into the store, and keeps the predictions as the baseline', async () => {
+    const { s, client } = await ready();
+    s().addImages([{ name: 'a.png', bytes: png() }]);
+    await flush();
+    expect(client.runs).toHaveLength(1);
+    expect(client.runs[0]!.image.kind).toBe('bytes');
+    const run = s().run;
+    expect(run.status).toBe('done');
+    expect(run.received).toBe(run.total);
+    expect(run.total).toBe(11);
+    expect(Object.keys(run.taps)).toEqual(MODEL.modules.map((m) => m.name));
+    expect(run.taps['layer1.0.cbam']?.spatial?.shape).toEqual([4, 4]);
+    expect(run.transform?.origWidth).toBe(40);
+    expect(s().analysis.baseline[s().images.currentId!]?.[0]?.label).toBe('cat');
+  });
+
+  it('sends a copy of the image bytes, so a transferring client cannot detach the ones the page keeps', async () => {
+    const { s, client } = await ready();
+    const bytes = png();
+    s().addImages([{ name: 'a.png', bytes }]);
+    await flush();
+    const sent = client.runs[0]!.image as { bytes: ArrayBuffer };
+    expect(sent.bytes).not.toBe(bytes);
+    expect(new Uint8Array(sent.bytes)).toEqual(new Uint8Array(bytes));
+  });
+
+  it('drops the events of a superseded run', async () => {
+    const client = new FakeClient();
+    const { s } = await ready({}, client);
+    let open!: () => void;
+    client.gate = new Promise((r) => { open = r; });
+    s().addImages([{ name: 'a.png', bytes: png() }, { name: 'b.png', bytes: png() }]);
+    const first = s().run.seq;
+    s().stepImage(1); // supersedes the first run before it streams
+    open();
+    await flush(); await flush();
+    expect(client.runs).toHaveLength(2);
+    expect(s().run.seq).toBe(first + 1);
+    expect(s().run.status).toBe('done');
+    expect(s().run.imageId).toBe(s().images.list[1]!.id);
+  });
+
+  it('bypass re-runs without the module and compares the top-5 with the full model', async () => {
+    const { s, client } = await ready();
+    s().addImages([{ name: 'a.png', bytes: png() }]);
+    await flush();
+    s().toggleBypass('layer2.0.cbam');
+    await flush();
+    expect(client.runs[1]!.options.bypass).toEqual(['layer2.0.cbam']);
+    expect(s().run.bypass).toEqual(['layer2.0.cbam']);
+    const deltas = predictionDeltas(s().run.predictions, s().run.bypass, s().analysis.baseline[s().run.imageId!]);
+    expect(deltas?.[0]).toMatchObject({ label: 'dog', probability: 0.4, before: 0.2, rankBefore: 2 });
+    s().clearBypass();
+    await flush();
+    expect(client.runs[2]!.options.bypass).toEqual([]);
+  });
+
+  it('a run error is kept with its message, and cancellation is not an error', async () => {
+    const { s, client } = await ready();
+    client.run = async () => { throw Object.assign(new Error('"x.png" is not an image'), { code: 'bad-image', hint: 'Use JPEG or PNG.' }); };
+    s().addImages([{ name: 'x.png', bytes: png() }]);
+    await flush();
+    expect(s().run.status).toBe('error');
+    expect(s().run.error?.hint).toBe('Use JPEG or PNG.');
+  });
+});
+
+describe('store: focus, visibility and the displayed map', () => {
+  it('steps through visible modules with [ ] and focuses stages by number', async () => {
+    const { s } = await ready();
+    s().focus('layer1.0.cbam');
+    expect(s().modules.focused).toEqual({ module: 'layer1.0.cbam', tap: 'spatial' });
+    s().toggleVisible('layer2.0.cbam');
+    s().stepModule(1);
+    expect(s().modules.focused?.module).toBe('layer2.1.cbam');
+    s().stepModule(1);
+    expect(s().modules.focused).toEqual({ module: 'nl3', tap: 'attention' });
+    s().stepModule(1);
+    expect(s().modules.focused?.module).toBe('layer1.0.cbam');
+    s().focusStage(2);
+    expect(s().modules.focused?.module).toBe('layer2.1.cbam');
+    s().focusStage(9); // no such stage: unchanged
+    expect(s().modules.focused?.module).toBe('layer2.1.cbam');
+  });
+
+  it('shows nothing for a hidden module, and all/none toggles every module', async () => {
+    const { s } = await ready();
+    s().addImages([{ name: 'a.png', bytes: png() }]);
+    await flush();
+    s().focus('layer1.0.cbam');
+    expect(selectDisplayedMap(s())?.tap).toBe('spatial');
+    s().toggleVisible('layer1.0.cbam');
+    expect(selectDisplayedMap(s())).toBeNull();
+    s().setAllVisible(true);
+    expect(selectDisplayedMap(s())).not.toBeNull();
+    s().setAllVisible(false);
+    expect(s().modules.hidden).toHaveLength(4);
+  });
+
+  it('non-local: shows the summary map, then the queried row with its point', async () => {
+    const { s, client } = await ready();
+    s().addImages([{ name: 'a.png', bytes: png() }]);
+    await flush();
+    expect(selectDisplayedMap(s())?.label).toMatch(/mean over queries/);
+    await s().queryPoint('nl3', { x: 30, y: 5 });
+    expect(client.queries[0]).toEqual({ runId: 'run1', module: 'nl3', point: { x: 30, y: 5 } });
+    const shown = selectDisplayedMap(s());
+    expect(shown?.query).toEqual({ x: 30, y: 5 });
+    expect(Array.from(shown!.map.data)).toEqual([0.1, 0.7, 0.1, 0.1].map(Math.fround));
+    s().clearQuery();
+    expect(selectDisplayedMap(s())?.query).toBeNull();
+  });
+
+  it('a channel pick falls back to the activation map when the engine has no channelMap request', async () => {
+    const { s, client } = await ready();
+    s().addImages([{ name: 'a.png', bytes: png() }]);
+    await flush();
+    s().focus('layer1.0.cbam', 'channel');
+    await s().pickChannel('layer1.0.cbam', 3);
+    expect(client.requests[0]).toEqual({ type: 'channelMap', runId: 'run1', module: 'layer1.0.cbam', channel: 3 });
+    expect(s().analysis.channel?.status).toBe('unsupported');
+    expect(selectDisplayedMap(s())).toMatchObject({ tap: 'activation', label: 'activation (channel 3 map not available)' });
+    client.channelMapSupported = true;
+    await s().pickChannel('layer1.0.cbam', 4);
+    expect(selectDisplayedMap(s())).toMatchObject({ tap: 'channel', label: 'channel 4 activation' });
+  });
+});
+
+describe('store: settings and export', () => {
+  it('persists view settings and reads back only valid values', async () => {
+    const storage = memoryStorage({ 'attnscope.settings.v1': JSON.stringify({ opacity: 7, normalisation: 'bogus', colormap: 'turbo', theme: 'dark' }) });
+    const store = createAppStore({ storage });
+    expect(store.getState().settings).toMatchObject({ opacity: 1, normalisation: 'minmax', colormap: 'turbo', theme: 'dark' });
+    store.getState().setSetting('interpolation', 'nearest');
+    store.getState().nudgeOpacity(-0.25);
+    const again = createAppStore({ storage }).getState().settings;
+    expect(again.interpolation).toBe('nearest');
+    expect(again.opacity).toBe(0.75);
+    const broken = createAppStore({ storage: memoryStorage({ 'attnscope.settings.v1': '{not json' }) });
+    expect(broken.getState().settings.colormap).toBe('viridis');
+  });
+
+  it('cycles through the engine colormaps', async () => {
+    const { s } = await ready();
+    expect(s().settings.colormap).toBe('viridis');
+    s().cycleColormap();
+    expect(s().settings.colormap).toBe('turbo');
+    s().cycleColormap();
+    s().cycleColormap();
+    expect(s().settings.colormap).toBe('viridis');
+    s().cycleColormap(-1);
+    expect(s().settings.colormap).toBe('gray');
+  });
+
+  it('sends the export request with the view settings and saves the zip in web mode', async () => {
+    const downloads: string[] = [];
+    const { s, client } = await ready({ download: (_b, name) => downloads.push(name) });
+    s().addImages([{ name: 'a.png', bytes: png() }]);
+    await flush();
+    s().setSetting('colormap', 'turbo');
+    s().toggleBypass('nl3');
+    await flush();
+    s().setExport({ scope: 'all', kinds: ['heatmap', 'raw'] });
+    await s().startExport({ dir: null });
+    const req = client.requests.find((r) => r.type === 'export')!;
+    expect(req).toMatchObject({
+      type: 'export', modules: MODEL.modules.map((m) => m.name), kinds: ['heatmap', 'raw'], destination: { kind: 'download' },
+      settings: { colormap: 'turbo', opacity: 0.6, normalise: 'minmax', interpolation: 'bilinear', resize: 'stretch', bypass: ['nl3'] },
+    });
+    expect(s().exporting.status).toBe('done');
+    expect(s().exporting.result?.files).toEqual(['a.png', 'b.png']);
+    expect(downloads).toEqual(['export.zip']);
+  });
+
+  it('records the time from opening an image to its first painted heatmap, once', async () => {
+    let t = 1000;
+    const { s } = await ready({ now: () => t });
+    s().addImages([{ name: 'a.png', bytes: png() }]);
+    await flush();
+    t = 1234;
+    s().markHeatmapPainted(s().run.seq);
+    t = 2000;
+    s().markHeatmapPainted(s().run.seq);
+    expect(s().metrics.firstHeatmapMs).toBe(234);
+  });
+});
