@@ -1,0 +1,156 @@
+// Localisation of the built-in model, measured through the TypeScript engine (issue 4):
+// the held-out scenes go through Session.run exactly as the app runs them (decode,
+// stretch to the input size, forward), and every map is mapped back to the scene's
+// pixels with the run's ImageTransform before it is scored.
+//
+//   node dist/bench/localisation.js [--scenes tools/data/scenes] [--model emoji-cbam-nl]
+//                                   [--backend wasm|cpu|tensorflow] [--limit N]
+//
+// Figures: classification accuracy; pointing game (peak inside the target box) for every
+// CBAM spatial map, for Grad-CAM on the last stage, for the image centre and for a
+// uniformly random point (its expected hit rate is the box's share of the image); for the
+// non-local block, the attention mass that a query on the box centre puts inside the box,
+// against the box's share of the image. tools/evaluate_torch.py computes the same in PyTorch.
+
+import * as tf from '@tensorflow/tfjs-core';
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { currentBackend, isBackendChoice } from '../engine/backend';
+import { decodeImage, preprocess } from '../engine/image';
+import { readManifest } from '../engine/models';
+import { type ForwardHooks, ResNet } from '../engine/nets/resnet';
+import { defaultModelsDir, Session } from '../engine/session';
+import { readSafetensors } from './forwardEngine';
+import { args, describeMachine, machine, ROOT, table, writeResult } from './lib';
+import { argmax, type Box, boxShare, inside, massInBox, peakPoint } from './localisationMetrics';
+
+interface Scene { file: string; label: number; cls: string; box: Box; background: string }
+interface TestSet { side: number; classes: string[]; scenes: Scene[] }
+
+/** An engine that exposes the pre-pooling features lets the bench compute Grad-CAM itself. */
+interface FeatureHooks extends ForwardHooks { onFeatures?: (features: tf.Tensor4D) => void }
+
+/** Grad-CAM (Selvaraju et al., ICCV 2017): ReLU(sum_k mean(d y_c / d A_k) * A_k) for the true class. */
+function gradCam(features: tf.Tensor4D, fcW: tf.Tensor2D, fcB: tf.Tensor1D, cls: number): { data: Float32Array; h: number; w: number } {
+  const [, h, w] = features.shape;
+  const cam = tf.tidy(() => {
+    const score = (a: tf.Tensor): tf.Scalar => {
+      const pooled = tf.mean(a, [1, 2]) as tf.Tensor2D;
+      const logits = tf.add(tf.matMul(pooled, fcW, false, true), fcB);
+      return tf.squeeze(tf.slice(logits, [0, cls], [1, 1])) as tf.Scalar;
+    };
+    const grads = tf.grad(score)(features);
+    const alpha = tf.mean(grads, [1, 2], true);
+    return tf.relu(tf.sum(tf.mul(alpha, features), 3));
+  });
+  const data = cam.dataSync() as Float32Array;
+  cam.dispose();
+  return { data, h: h as number, w: w as number };
+}
+
+async function main(): Promise<void> {
+  const a = args();
+  const scenesDir = resolve(ROOT, a.get('scenes') ?? 'tools/data/scenes');
+  const modelName = a.get('model') ?? 'emoji-cbam-nl';
+  const backend = a.get('backend');
+  if (backend !== undefined && !isBackendChoice(backend)) throw new Error(`unknown backend ${backend}`);
+  const test = JSON.parse(readFileSync(join(scenesDir, 'test.json'), 'utf8')) as TestSet;
+  const scenes = test.scenes.slice(0, Number(a.get('limit') ?? test.scenes.length));
+
+  const session = await Session.load({ kind: 'builtin', name: modelName }, backend ? { backend } : {});
+  const info = session.info;
+  const cbam = info.modules.filter((m) => m.kind === 'cbam').map((m) => m.name);
+  const nonLocal = info.modules.filter((m) => m.kind === 'nonlocal').map((m) => m.name);
+
+  // Grad-CAM needs the last stage's feature map, which Session does not hand out; the
+  // bench runs the same weights through the engine's ResNet with a feature hook.
+  const dir = join(defaultModelsDir(), modelName);
+  const manifest = readManifest(dir);
+  const weights = readSafetensors(join(dir, manifest.weights));
+  const net = ResNet.load(manifest.spec, weights);
+  const fc = weights.get('fc.weight');
+  const fcBias = weights.get('fc.bias');
+  if (!fc || !fcBias) throw new Error('the model has no fc layer');
+  const fcW = tf.tensor2d(fc.data, fc.shape as [number, number]);
+  const fcB = tf.tensor1d(fcBias.data);
+
+  const hits = new Map<string, number>([...cbam, 'gradcam', 'centre'].map((k) => [k, 0]));
+  let gradcamSeen = 0;
+  let correct = 0;
+  let randomExpected = 0;
+  const nl = new Map<string, { mass: number; share: number }>(nonLocal.map((n) => [n, { mass: 0, share: 0 }]));
+  const started = performance.now();
+  for (const s of scenes) {
+    const path = join(scenesDir, 'test', s.file);
+    const r = await session.run({ image: { kind: 'path', path } });
+    const t = r.transform;
+    if (argmax(r.logits) === s.label) correct++;
+    for (const tap of r.taps) {
+      if (tap.tap !== 'spatial' || !hits.has(tap.module)) continue;
+      const [h, w] = tap.shape as [number, number];
+      if (inside(peakPoint(t, tap.data, h, w), s.box)) hits.set(tap.module, (hits.get(tap.module) as number) + 1);
+    }
+    if (inside({ x: t.origWidth / 2, y: t.origHeight / 2 }, s.box)) hits.set('centre', (hits.get('centre') as number) + 1);
+    const share = boxShare(s.box, t.origWidth, t.origHeight);
+    randomExpected += share;
+    const centre = { x: (s.box[0] + s.box[2]) / 2, y: (s.box[1] + s.box[3]) / 2 };
+    for (const name of nonLocal) {
+      const q = await session.query(r.runId, name, centre);
+      const acc = nl.get(name) as { mass: number; share: number };
+      acc.mass += massInBox(t, q.data, q.shape[0] as number, q.shape[1] as number, s.box);
+      acc.share += share;
+    }
+
+    const pre = await preprocess(await decodeImage(path), { inputSize: info.inputSize, resize: t.resize, mean: info.mean, std: info.std });
+    const input = tf.tensor4d(pre.input, [1, info.inputSize, info.inputSize, 3]);
+    let cam: { data: Float32Array; h: number; w: number } | null = null;
+    const hooks: FeatureHooks = { onFeatures: (f) => { cam = gradCam(f, fcW, fcB, s.label); } };
+    try {
+      await net.forward(input, hooks);
+    } finally {
+      input.dispose();
+    }
+    const got = cam as { data: Float32Array; h: number; w: number } | null;
+    if (got) {
+      gradcamSeen++;
+      if (inside(peakPoint(pre.transform, got.data, got.h, got.w), s.box)) hits.set('gradcam', (hits.get('gradcam') as number) + 1);
+    }
+  }
+  const seconds = (performance.now() - started) / 1000;
+  const backendName = currentBackend()?.name ?? tf.getBackend();
+  net.dispose();
+  fcW.dispose();
+  fcB.dispose();
+  session.dispose();
+
+  const n = scenes.length;
+  const pct = (x: number): number => Math.round(x * 1000) / 10;
+  const pointing: Record<string, number | null> = {};
+  for (const [k, v] of hits) pointing[k] = k === 'gradcam' && gradcamSeen === 0 ? null : v / n;
+  const rows: Array<Array<string | number>> = [
+    ...cbam.map((m) => [`CBAM spatial ${m}`, pct(pointing[m] as number)]),
+    ['Grad-CAM layer4 (true class)', pointing.gradcam === null ? '-' : pct(pointing.gradcam as number)],
+    ['centre point', pct(pointing.centre as number)],
+    ['random point (expected)', pct(randomExpected / n)],
+  ];
+  const best = Math.max(...cbam.map((m) => pointing[m] as number));
+  console.log(`localisation: ${modelName} on ${n} held-out scenes; backend ${backendName}; ${describeMachine(machine())}`);
+  console.log(`accuracy ${pct(correct / n)}%  (${correct}/${n}), ${seconds.toFixed(0)} s`);
+  console.log(table(['map', 'pointing game %'], rows));
+  if (gradcamSeen === 0) console.log('Grad-CAM: this engine build has no onFeatures hook in ResNet.forward; see tools/evaluate_torch.py for the PyTorch figure.');
+  const nlOut: Record<string, { massInBox: number; boxShare: number }> = {};
+  for (const [name, v] of nl) {
+    nlOut[name] = { massInBox: v.mass / n, boxShare: v.share / n };
+    console.log(`${name}: attention mass inside the box from a query at its centre ${pct(v.mass / n)}% vs the box's share of the image ${pct(v.share / n)}%`);
+  }
+  const path = writeResult('localisation', {
+    model: modelName, backend: backendName, weightsSha256: info.weightsSha256, scenes: n, machine: machine(), seconds,
+    accuracy: correct / n, pointing, bestCbam: best, randomPointExpected: randomExpected / n, nonLocal: nlOut,
+  });
+  console.log(`wrote ${path}`);
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof Error ? err.message : err);
+  process.exit(1);
+});

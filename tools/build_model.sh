@@ -1,0 +1,21 @@
+#!/bin/sh
+# Rebuild the built-in model from nothing: scenes, training, export, evaluation.
+#   sh tools/build_model.sh            (about 45 minutes on 2 CPU cores)
+# Needs Debian packages: python3-torch python3-torchvision python3-skimage python3-pil
+# fonts-noto-color-emoji plasma-workspace-wallpapers mate-backgrounds.
+# Uses /usr/bin/python3 on purpose: Debian's torch lives there, not in a pyenv/venv.
+set -eu
+cd "$(dirname "$0")/.."
+PY=/usr/bin/python3
+MODEL=assets/models/emoji-cbam-nl
+
+$PY tools/dataset/generate.py --out tools/data/scenes
+$PY tools/train.py --data tools/data/scenes
+$PY tools/dataset/licenses.py "$MODEL/LICENSES.md"
+$PY tools/evaluate_torch.py --data tools/data/scenes --out tools/eval_torch.json
+# The engine-side evaluation (the figures the model card reports) needs the built bundles.
+if [ -f dist/bench/localisation.mjs ]; then
+  node dist/bench/localisation.mjs --scenes tools/data/scenes
+else
+  echo "build the project (npm run build) and run 'npm run bench:localisation' for the engine figures"
+fi
