@@ -1,0 +1,82 @@
+// File dialogs. Every path the page gets comes from here (or from the recent list, which
+// only ever holds paths chosen here), and each is granted to the engine as it is chosen.
+
+import { existsSync } from 'node:fs';
+import { basename } from 'node:path';
+import type { OpenDialogOptions, SaveDialogOptions } from 'electron';
+import type { ChosenFile } from '../engine/bridge';
+import type { EngineHost } from './engineHost';
+import type { RecentFiles } from './recent';
+
+export interface DialogApi {
+  showOpenDialog(options: OpenDialogOptions): Promise<{ canceled: boolean; filePaths: string[] }>;
+  showSaveDialog(options: SaveDialogOptions): Promise<{ canceled: boolean; filePath?: string }>;
+}
+
+export const IMAGE_EXTENSIONS = ['jpg', 'jpeg', 'png', 'webp', 'gif', 'bmp', 'tif', 'tiff', 'avif'];
+export const MODEL_EXTENSIONS = ['pth', 'pt', 'tar', 'safetensors', 'bin'];
+
+const chosen = (path: string): ChosenFile => ({ path, name: basename(path) });
+
+export class Dialogs {
+  constructor(
+    private readonly dialog: DialogApi,
+    private readonly engine: Pick<EngineHost, 'allow' | 'isChosen'>,
+    private readonly recent: RecentFiles,
+  ) {}
+
+  async openImages(): Promise<ChosenFile[]> {
+    const r = await this.dialog.showOpenDialog({
+      title: 'Open images',
+      properties: ['openFile', 'multiSelections'],
+      filters: [{ name: 'Images', extensions: IMAGE_EXTENSIONS }, { name: 'All files', extensions: ['*'] }],
+    });
+    if (r.canceled || r.filePaths.length === 0) return [];
+    this.engine.allow({ read: r.filePaths });
+    r.filePaths.forEach((p) => this.recent.add('image', p));
+    return r.filePaths.map(chosen);
+  }
+
+  async openModel(): Promise<ChosenFile | null> {
+    const r = await this.dialog.showOpenDialog({
+      title: 'Open a checkpoint',
+      properties: ['openFile'],
+      filters: [{ name: 'PyTorch checkpoints', extensions: MODEL_EXTENSIONS }, { name: 'All files', extensions: ['*'] }],
+    });
+    const path = r.canceled ? undefined : r.filePaths[0];
+    if (!path) return null;
+    this.engine.allow({ read: [path] });
+    this.recent.add('model', path);
+    return chosen(path);
+  }
+
+  async chooseExportDir(): Promise<ChosenFile | null> {
+    const r = await this.dialog.showOpenDialog({ title: 'Export heatmaps to', properties: ['openDirectory', 'createDirectory'] });
+    const path = r.canceled ? undefined : r.filePaths[0];
+    if (!path) return null;
+    this.engine.allow({ writeDir: [path] });
+    return chosen(path);
+  }
+
+  async saveFile(defaultName: string): Promise<ChosenFile | null> {
+    const r = await this.dialog.showSaveDialog({ title: 'Save', defaultPath: basename(defaultName) });
+    if (r.canceled || !r.filePath) return null;
+    this.engine.allow({ writeFile: [r.filePath] });
+    return chosen(r.filePath);
+  }
+
+  /** A recent file, if it is on the list and still there. */
+  openRecent(path: string): ChosenFile | null {
+    const item = this.recent.find(path);
+    if (!item) return null;
+    if (!existsSync(path)) { this.recent.remove(path); return null; }
+    this.engine.allow({ read: [path] });
+    this.recent.add(item.kind, path);
+    return chosen(path);
+  }
+
+  /** Only something the user chose may be shown in the file manager. */
+  canReveal(path: string): boolean {
+    return this.engine.isChosen(path);
+  }
+}

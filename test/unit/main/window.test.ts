@@ -1,0 +1,83 @@
+import { describe, expect, it } from 'vitest';
+import type { BrowserWindowConstructorOptions } from 'electron';
+import { pathToFileURL } from 'node:url';
+import { CONTENT_SECURITY_POLICY as ENGINE_CSP } from '../../../engine/host/csp';
+import { COLORMAP_NAMES } from '../../../engine/colormaps';
+import { CONTENT_SECURITY_POLICY as MAIN_CSP } from '../../../main/csp';
+import { COLORMAPS } from '../../../main/menu';
+import { createMainWindow, type SessionLike, type WindowLike } from '../../../main/window';
+import { FakeWebContents } from './fakes';
+
+function fakeSession() {
+  const s = {
+    headerListener: null as null | Parameters<SessionLike['webRequest']['onHeadersReceived']>[0],
+    permission: null as null | ((wc: unknown, p: string, cb: (g: boolean) => void) => void),
+    check: null as null | ((wc: unknown, p: string) => boolean),
+    webRequest: { onHeadersReceived(l: Parameters<SessionLike['webRequest']['onHeadersReceived']>[0]) { s.headerListener = l; } },
+    setPermissionRequestHandler(h: typeof s.permission) { s.permission = h; },
+    setPermissionCheckHandler(h: typeof s.check) { s.check = h; },
+  };
+  return s;
+}
+
+describe('main window', () => {
+  const paths = { preload: '/app/dist/main/preload.cjs', index: '/app/dist/renderer/index.html' };
+
+  function open() {
+    const session = fakeSession();
+    const contents = new FakeWebContents();
+    let options: BrowserWindowConstructorOptions | null = null;
+    let loaded = '';
+    const win = createMainWindow({
+      session,
+      createWindow: (o) => {
+        options = o;
+        const w: WindowLike = { webContents: contents, loadFile: async (p) => { loaded = p; }, on: () => w };
+        return w;
+      },
+    }, paths);
+    return { win, session, contents, options: options as unknown as BrowserWindowConstructorOptions, loaded: () => loaded };
+  }
+
+  it('is isolated, sandboxed, without Node, with web security and the preload', () => {
+    const { options, loaded } = open();
+    expect(options.webPreferences).toMatchObject({
+      contextIsolation: true, sandbox: true, nodeIntegration: false, nodeIntegrationInWorker: false,
+      nodeIntegrationInSubFrames: false, webSecurity: true, allowRunningInsecureContent: false, webviewTag: false,
+      preload: paths.preload,
+    });
+    expect(loaded()).toBe(paths.index);
+  });
+
+  it('puts the strict CSP on every response and denies every permission', () => {
+    const { session } = open();
+    let headers: Record<string, string[] | string> | undefined;
+    session.headerListener!({ responseHeaders: { 'Content-Type': ['text/html'] } }, (r) => { headers = r.responseHeaders; });
+    expect(headers).toMatchObject({ 'Content-Type': ['text/html'], 'Content-Security-Policy': [MAIN_CSP] });
+    expect(MAIN_CSP).toContain("script-src 'self'");
+    expect(MAIN_CSP).not.toContain('unsafe-inline');
+    expect(MAIN_CSP).not.toContain('unsafe-eval');
+    let granted: boolean | undefined;
+    session.permission!(null, 'media', (g) => { granted = g; });
+    expect(granted).toBe(false);
+    expect(session.check!(null, 'notifications')).toBe(false);
+  });
+
+  it('blocks navigation away from the app, new windows and webviews', () => {
+    const { contents } = open();
+    const appUrl = pathToFileURL(paths.index).href;
+    expect(contents.navigate('will-navigate', 'https://evil.example/')).toBe(true);
+    expect(contents.navigate('will-navigate', 'file:///etc/passwd')).toBe(true);
+    expect(contents.navigate('will-redirect', 'https://evil.example/')).toBe(true);
+    expect(contents.navigate('will-navigate', appUrl)).toBe(false);
+    expect(contents.openHandler!({ url: 'https://example.com' })).toEqual({ action: 'deny' });
+    let prevented = false;
+    contents.emit('will-attach-webview', { preventDefault: () => { prevented = true; } });
+    expect(prevented).toBe(true);
+  });
+
+  it('uses the same CSP as web mode and the engine\'s colormap names', () => {
+    expect(MAIN_CSP).toBe(ENGINE_CSP);
+    expect([...COLORMAPS]).toEqual([...COLORMAP_NAMES]);
+  });
+});
