@@ -107,11 +107,16 @@ export class Conv2d {
   }
 
   apply(x: tf.Tensor4D, activation: Activation = 'linear'): tf.Tensor4D {
+    let pad = this.pad;
+    if (pad > 0 && !numericPaddingSupported()) {
+      x = zeroPad(x, pad);
+      pad = 0;
+    }
     return tf.fused.conv2d({
       x,
       filter: this.filter,
       strides: this.stride,
-      pad: this.pad,
+      pad,
       dataFormat: 'NHWC',
       dilations: this.dilation,
       bias: this.bias ?? undefined,
@@ -123,6 +128,28 @@ export class Conv2d {
     this.filter.dispose();
     this.bias?.dispose();
   }
+}
+
+/**
+ * tfjs-node (the `tensorflow` backend) maps pooling onto TensorFlow ops that only know
+ * 'valid' and 'same', so explicit symmetric padding is done as a separate zero pad there.
+ * The wasm and cpu backends take PyTorch-style numeric padding directly.
+ */
+export function numericPaddingSupported(): boolean {
+  return tf.getBackend() !== 'tensorflow';
+}
+
+export function zeroPad(x: tf.Tensor4D, pad: number): tf.Tensor4D {
+  return tf.pad(x, [[0, 0], [pad, pad], [pad, pad], [0, 0]]);
+}
+
+/**
+ * PyTorch MaxPool2d(kernel, stride, padding) on non-negative input (it follows a ReLU):
+ * there, zero padding is the same as PyTorch's -inf padding.
+ */
+export function maxPoolAfterRelu(x: tf.Tensor4D, kernel: number, stride: number, pad: number): tf.Tensor4D {
+  if (pad > 0 && !numericPaddingSupported()) return tf.maxPool(zeroPad(x, pad), kernel, stride, 'valid');
+  return tf.maxPool(x, kernel, stride, pad);
 }
 
 export function loadConv(w: WeightReader, name: string, opts: ConvOptions = {}): Conv2d {

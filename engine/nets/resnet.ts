@@ -17,7 +17,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { StateDict } from '../checkpoints/types';
 import { EngineError } from '../errors';
 import { type AttentionModule, createAttention, type ModuleOutput } from '../modules';
-import { type Conv2d, disposeAll, globalAvg, type Linear, loadConv, loadLinear, WeightReader } from '../modules/layers';
+import { type Conv2d, disposeAll, globalAvg, type Linear, loadConv, loadLinear, maxPoolAfterRelu, WeightReader } from '../modules/layers';
 import type { ModuleInfo, Tap } from '../types';
 import type { BlockAttention, InsertedBlock, NetSpec } from './spec';
 
@@ -69,7 +69,7 @@ class Stem implements Step {
 
   run(x: tf.Tensor4D): StepResult {
     const y = this.conv.apply(x, 'relu');
-    return { out: this.maxPool ? tf.maxPool(y, 3, 2, 1) : y };
+    return { out: this.maxPool ? maxPoolAfterRelu(y, 3, 2, 1) : y };
   }
 
   dispose(): void {
