@@ -8,14 +8,23 @@ import { COLORMAPS } from '../../../main/menu';
 import { createMainWindow, type SessionLike, type WindowLike } from '../../../main/window';
 import { FakeWebContents } from './fakes';
 
-function fakeSession() {
-  const s = {
-    headerListener: null as null | Parameters<SessionLike['webRequest']['onHeadersReceived']>[0],
-    permission: null as null | ((wc: unknown, p: string, cb: (g: boolean) => void) => void),
-    check: null as null | ((wc: unknown, p: string) => boolean),
-    webRequest: { onHeadersReceived(l: Parameters<SessionLike['webRequest']['onHeadersReceived']>[0]) { s.headerListener = l; } },
-    setPermissionRequestHandler(h: typeof s.permission) { s.permission = h; },
-    setPermissionCheckHandler(h: typeof s.check) { s.check = h; },
+type HeaderListener = Parameters<SessionLike['webRequest']['onHeadersReceived']>[0];
+type PermissionHandler = (wc: unknown, p: string, cb: (g: boolean) => void) => void;
+
+interface FakeSession extends SessionLike {
+  headerListener: HeaderListener | null;
+  permission: PermissionHandler | null;
+  check: ((wc: unknown, p: string) => boolean) | null;
+}
+
+function fakeSession(): FakeSession {
+  const s: FakeSession = {
+    headerListener: null,
+    permission: null,
+    check: null,
+    webRequest: { onHeadersReceived(l: HeaderListener) { s.headerListener = l; } },
+    setPermissionRequestHandler(h) { s.permission = h; },
+    setPermissionCheckHandler(h) { s.check = h; },
   };
   return s;
 }
@@ -52,13 +61,13 @@ describe('main window', () => {
   it('puts the strict CSP on every response and denies every permission', () => {
     const { session } = open();
     let headers: Record<string, string[] | string> | undefined;
-    session.headerListener!({ responseHeaders: { 'Content-Type': ['text/html'] } }, (r) => { headers = r.responseHeaders; });
+    session.headerListener!({ responseHeaders: { 'Content-Type': ['text/html'] } }, (r: { responseHeaders?: Record<string, string[] | string> }) => { headers = r.responseHeaders; });
     expect(headers).toMatchObject({ 'Content-Type': ['text/html'], 'Content-Security-Policy': [MAIN_CSP] });
     expect(MAIN_CSP).toContain("script-src 'self'");
     expect(MAIN_CSP).not.toContain('unsafe-inline');
     expect(MAIN_CSP).not.toContain('unsafe-eval');
     let granted: boolean | undefined;
-    session.permission!(null, 'media', (g) => { granted = g; });
+    session.permission!(null, 'media', (g: boolean) => { granted = g; });
     expect(granted).toBe(false);
     expect(session.check!(null, 'notifications')).toBe(false);
   });
