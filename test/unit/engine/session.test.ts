@@ -1,9 +1,12 @@
 // Session: loading through the checkpoint readers, query() against PyTorch's affinity
 // rows, bypass, cancellation, and no tensor leaks over 200 runs.
 import * as tf from '@tensorflow/tfjs-core';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { initBackend } from '../../../engine/backend';
+import { BufferSource } from '../../../engine/checkpoints';
 import { KEPT_RUNS, Session } from '../../../engine/session';
 import { FIXTURES, fixtureCases, maxAbsDiff, nchwToNhwc, readCase, readSafetensors } from './fixtureData';
 
@@ -38,6 +41,22 @@ describe.skipIf(cases.length === 0)('Session', () => {
     } finally {
       s.dispose();
     }
+  });
+
+  test('loads from a path, bytes or a ByteSource with the same weights hash', async () => {
+    const file = join(FIXTURES, 'se-timm', 'model.pth');
+    const bytes = readFileSync(file);
+    const sha = createHash('sha256').update(bytes).digest('hex');
+    const arch = readCase('se-timm').spec;
+    const fromBytes = await Session.load({ kind: 'bytes', name: 'se.pth', bytes: bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) }, { arch });
+    const source = new BufferSource(bytes, 'se.pth');
+    const fromSource = await Session.load({ kind: 'source', source }, { arch });
+    const fromPath = await Session.load({ kind: 'path', path: file }, { arch });
+    for (const s of [fromBytes, fromSource, fromPath]) {
+      expect(s.info.weightsSha256).toBe(sha);
+      s.dispose();
+    }
+    await expect(Session.load({ kind: 'builtin', name: '../fixtures' })).rejects.toMatchObject({ code: 'not-found' });
   });
 
   test.each(cases.filter((c) => readCase(c).affinityModule))('%s: query() answers PyTorch\'s affinity row for every cell', async (name) => {
