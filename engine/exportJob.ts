@@ -194,6 +194,9 @@ export function pngText(meta: ExportMetadata): Array<[string, string]> {
 
 // ---------------------------------------------------------------- writing
 
+/** Files of one image rendered or encoding at once. */
+const MAX_FILES_IN_FLIGHT = 3;
+
 const PARTIAL = /^\.[0-9a-f]{12}\.partial$/;
 
 /** Removes temp files a killed export left in `dir` (they are never outputs). */
@@ -238,12 +241,15 @@ export async function exportImage(o: ExportImageOptions): Promise<ExportedFile[]
     return abs;
   });
   const present = await Promise.all(targets.map((t) => (o.keepExisting ? exists(t) : Promise.resolve(false))));
-  const out: ExportedFile[] = [];
-  const done = (file: ExportedFile) => { out.push(file); o.onFile?.(file, out.length, plan.length); };
+  let finished = 0;
+  const done = (file: ExportedFile) => { finished += 1; o.onFile?.(file, finished, plan.length); };
 
   if (present.every(Boolean)) {
-    for (const f of plan) done({ path: f.path, written: false, meta: metadataFor(f, info, o.appVersion, source, o.settings, null) });
-    return out;
+    return plan.map((f) => {
+      const file = { path: f.path, written: false, meta: metadataFor(f, info, o.appVersion, source, o.settings, null) };
+      done(file);
+      return file;
+    });
   }
 
   await removeStalePartials(insideDir(o.outDir, folder));
@@ -265,36 +271,53 @@ export async function exportImage(o: ExportImageOptions): Promise<ExportedFile[]
     throw new EngineError('internal', `The run saw ${t.origWidth}x${t.origHeight} but the image decodes to ${image.width}x${image.height}.`);
   }
   const taps = new Map(result.taps.map((x) => [tapKey(x), x]));
+  // heatmap and overlay of a tap share one resampled, coloured map.
+  let heatFor: { key: string; pixels: Uint8Array } | null = null;
+  const heat = (tap: Tap, range: ValueRange | null): Uint8Array => {
+    if (heatFor?.key !== tapKey(tap)) heatFor = { key: tapKey(tap), pixels: heatmapPixels(tap, t, range ?? { lo: 0, hi: 1 }, render) };
+    return heatFor.pixels;
+  };
   const ranges = tapRanges(result.taps, info.modules, render.normalise);
 
-  for (let i = 0; i < plan.length; i++) {
+  // Rendering is JS on this thread and encoding is libvips on its own threads: keep a few
+  // files in flight so the two overlap. Bytes do not depend on the order.
+  const results: ExportedFile[] = new Array(plan.length);
+  const inFlight = new Set<Promise<void>>();
+  let failure: unknown = null;
+  for (let i = 0; i < plan.length && failure === null; i++) {
     o.signal?.throwIfAborted();
     const f = plan[i]!;
     const range = f.module && f.tap && f.tap !== 'channel' && f.kind !== 'raw' ? ranges.get(`${f.module}/${f.tap}`) ?? null : null;
     const meta = metadataFor(f, info, o.appVersion, source, o.settings, { transform: t, range });
-    if (present[i]) { done({ path: f.path, written: false, meta }); continue; }
-    let bytesOut: Uint8Array;
+    if (present[i]) { results[i] = { path: f.path, written: false, meta }; done(results[i]!); continue; }
+    let pending: Promise<Uint8Array>;
     if (f.format === 'grid') {
       const chosen = result.taps.filter((x) => (!o.modules?.length || o.modules.includes(x.module))
         && (!o.settings.taps || o.settings.taps.includes(x.tap)));
       const cells = gridTaps(chosen).map((tap) => ({ tap, range: ranges.get(tapKey(tap)) ?? { lo: 0, hi: 1 } }));
       const header = `${info.name} · ${render.colormap}, ${render.normalise}, ${render.interpolation}, opacity ${render.opacity}`
         + ` · ${meta.inputSize} ${meta.resize}${meta.bypass.length ? ` · bypass ${meta.bypass.join(',')}` : ''}`;
-      bytesOut = await renderGrid({ image, imageName: source, transform: t, cells, settings: render, header }, pngText(meta));
+      pending = renderGrid({ image, imageName: source, transform: t, cells, settings: render, header }, pngText(meta));
     } else {
       const tap = taps.get(`${f.module}/${f.tap}`);
       if (!tap) throw new EngineError('internal', `The run produced no ${f.tap} tap for ${f.module}.`);
-      bytesOut = await renderFile(f, tap, t, range, render, image, meta);
+      pending = renderFile(f, tap, t, render, image, meta, () => heat(tap, range));
     }
-    await writeFileAtomic(targets[i]!, bytesOut);
-    done({ path: f.path, written: true, meta });
+    const job: Promise<void> = pending
+      .then((bytesOut) => writeFileAtomic(targets[i]!, bytesOut))
+      .then(() => { results[i] = { path: f.path, written: true, meta }; done(results[i]!); }, (err) => { failure ??= err; })
+      .finally(() => { inFlight.delete(job); });
+    inFlight.add(job);
+    if (inFlight.size >= MAX_FILES_IN_FLIGHT) await Promise.race(inFlight);
   }
-  return out;
+  await Promise.all(inFlight);
+  if (failure !== null) throw failure;
+  return results;
 }
 
 async function renderFile(
-  f: PlannedFile, tap: Tap, t: ImageTransform, range: ValueRange | null, render: RenderSettings,
-  image: { rgb: Uint8Array; width: number; height: number }, meta: ExportMetadata,
+  f: PlannedFile, tap: Tap, t: ImageTransform, render: RenderSettings,
+  image: { rgb: Uint8Array; width: number; height: number }, meta: ExportMetadata, heat: () => Uint8Array,
 ): Promise<Uint8Array> {
   switch (f.format) {
     case 'npy': return encodeNpy(tap.data, tap.shape);
@@ -304,11 +327,9 @@ async function renderFile(
       return encodeNpy(resampleMap(tap.data, h, w, t, t.origWidth, t.origHeight, render.interpolation), [t.origHeight, t.origWidth]);
     }
     case 'heatmap':
-      return encodePng(heatmapPixels(tap, t, range ?? { lo: 0, hi: 1 }, render), t.origWidth, t.origHeight, 4, pngText(meta));
-    case 'overlay': {
-      const heat = heatmapPixels(tap, t, range ?? { lo: 0, hi: 1 }, render);
-      return encodePng(blend(image.rgb, heat, render.opacity), image.width, image.height, 3, pngText(meta));
-    }
+      return encodePng(heat(), t.origWidth, t.origHeight, 4, pngText(meta), 'flat');
+    case 'overlay':
+      return encodePng(blend(image.rgb, heat(), render.opacity), image.width, image.height, 3, pngText(meta), 'photo');
     case 'grid': throw new Error('grid is rendered by exportImage');
   }
 }

@@ -138,7 +138,7 @@ export async function renderGrid(input: GridInput, text: ReadonlyArray<readonly 
     .removeAlpha()
     .raw()
     .toBuffer();
-  return encodePng(new Uint8Array(composed.buffer, composed.byteOffset, composed.byteLength), width, height, 3, text);
+  return encodePng(new Uint8Array(composed.buffer, composed.byteOffset, composed.byteLength), width, height, 3, text, 'photo');
 }
 
 function formatRange(r: ValueRange): string {
