@@ -7,6 +7,7 @@ import { EmptyState } from './components/EmptyState';
 import { ExportDialog } from './components/ExportDialog';
 import { Filmstrip } from './components/Filmstrip';
 import { GridView } from './components/GridView';
+import { InputSettings } from './components/InputSettings';
 import { ImageView } from './components/ImageView';
 import { ModuleTree } from './components/ModuleTree';
 import { Predictions } from './components/Predictions';
@@ -77,6 +78,10 @@ export function App() {
         <section className="section">
           <h3 className="section-title">Channel weights {focused && <span className="mono" style={{ textTransform: 'none', letterSpacing: 0, fontWeight: 500 }}>{focused.name}</span>}</h3>
           <ChannelChart />
+        </section>
+        <section className="section">
+          <h3 className="section-title">Input</h3>
+          <InputSettings />
         </section>
         {focused && (
           <section className="section">

@@ -1,0 +1,91 @@
+// Web mode for the UI e2e suite: `attnscope serve` (the real engine) and Debian's
+// Chromium through playwright-core. The model is the built-in one when assets/models has
+// one, else the CBAM + non-local test fixture (same module layout, random weights).
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import type { AppState } from '../../../renderer/store/types';
+
+export const root = fileURLToPath(new URL('../../..', import.meta.url));
+export const screenshots = join(root, 'test-results/screenshots');
+
+export function builtinModel(): string | null {
+  const dir = join(root, 'assets/models');
+  if (!existsSync(dir)) return null;
+  return readdirSync(dir).find((d) => existsSync(join(dir, d, 'manifest.json'))) ?? null;
+}
+
+export const FIXTURE_MODEL = join(root, 'test/fixtures/bypass/model.safetensors');
+
+export interface Served { url: string; model: string; stop(): Promise<void> }
+
+export async function serve(): Promise<Served> {
+  const builtin = builtinModel();
+  const args = [join(root, 'bin/attnscope.mjs'), 'serve', ...(builtin ? ['--model', builtin] : ['--weights', FIXTURE_MODEL])];
+  const child: ChildProcess = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  let log = '';
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`attnscope serve did not print its URL:\n${log}`)), 60_000);
+    const onData = (b: Buffer) => {
+      log += b.toString();
+      const m = /(http:\/\/127\.0\.0\.1:\d+\/\?token=[0-9a-f]+)/.exec(log);
+      if (m) { clearTimeout(timer); resolve(m[1]!); }
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`attnscope serve exited (${code}):\n${log}`)); });
+  });
+  return {
+    url,
+    model: builtin ?? 'fixture:bypass',
+    stop: () => new Promise<void>((resolve) => {
+      if (child.exitCode !== null) { resolve(); return; }
+      child.once('exit', () => resolve());
+      child.kill('SIGTERM');
+      setTimeout(() => child.kill('SIGKILL'), 5000).unref();
+    }),
+  };
+}
+
+export async function launch(): Promise<Browser> {
+  mkdirSync(screenshots, { recursive: true });
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update'],
+  });
+}
+
+/** Drops files on the page the way a file manager does (dragenter, dragover, drop). */
+export async function dropFiles(page: Page, files: Array<{ name: string; type: string; bytes: Buffer }>): Promise<void> {
+  await page.evaluate((list) => {
+    const dt = new DataTransfer();
+    for (const f of list) dt.items.add(new File([Uint8Array.from(atob(f.b64), (c) => c.charCodeAt(0))], f.name, { type: f.type }));
+    const target = document.querySelector('main') ?? document.body;
+    for (const type of ['dragenter', 'dragover', 'drop']) {
+      target.dispatchEvent(new DragEvent(type, { bubbles: true, cancelable: true, dataTransfer: dt }));
+    }
+  }, files.map((f) => ({ name: f.name, type: f.type, b64: f.bytes.toString('base64') })));
+}
+
+/** Reads the app store (exposed on window.__attnscope for tests and devtools). `pick` must be self-contained. */
+export function state<T>(page: Page, pick: (s: AppState) => T): Promise<T> {
+  return page.evaluate(`(${pick.toString()})(window.__attnscope.store.getState())`) as Promise<T>;
+}
+
+/**
+ * Waits until `pick` is truthy in the app store; `arg` (JSON) is its second argument.
+ * Polls with page.evaluate (DevTools evaluation): waitForFunction would eval inside the
+ * page, which the app's CSP (no 'unsafe-eval') rightly refuses.
+ */
+export async function waitState<T, A = undefined>(page: Page, pick: (s: AppState, arg: A) => T, timeout = 60_000, arg?: A): Promise<T> {
+  const expr = `(${pick.toString()})(window.__attnscope.store.getState(), ${JSON.stringify(arg ?? null)})`;
+  const end = Date.now() + timeout;
+  for (;;) {
+    const v = (await page.evaluate(expr)) as T;
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out after ${timeout} ms waiting for ${pick.toString()}`);
+    await new Promise((r) => setTimeout(r, 40));
+  }
+}

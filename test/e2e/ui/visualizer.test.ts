@@ -1,0 +1,285 @@
+// The visualizer in Debian Chromium against the real engine in web mode (issue 6).
+// Screenshots of each state go to test-results/screenshots/ (kept out of git).
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dropFiles, launch, root, screenshots, serve, state, waitState, type Served } from './harness';
+
+let served: Served;
+let browser: Browser;
+let page: Page;
+const timings: number[] = [];
+const shot = (name: string) => page.screenshot({ path: join(screenshots, `${name}.png`) });
+const sample = (name: string) => ({ name, type: 'image/png', bytes: readFileSync(join(root, 'assets/samples', name)) });
+
+/** Drops files; ms from the drop to the first heatmap painted for the new image (page clock). */
+async function dropAndTime(files: Array<{ name: string; type: string; bytes: Buffer }>): Promise<number> {
+  const before = await state(page, (s) => s.images.list.length);
+  const t0 = await page.evaluate(() => performance.now());
+  await dropFiles(page, files);
+  // The store stamps openedAt when the image arrives and firstHeatmapMs when the overlay
+  // canvas has painted it (both performance.now()).
+  const m = await waitState(page, (s, n: number) => (s.images.list.length > n && s.metrics.firstHeatmapMs !== null ? s.metrics : null), 120_000, before);
+  expect(await state(page, (s) => s.images.list.length)).toBe(before + files.length);
+  return m!.openedAt! + m!.firstHeatmapMs! - t0;
+}
+
+interface Peak {
+  best: number;
+  atExpected: number;
+  /** Original-image pixels per overlay raster pixel. */
+  px: number;
+  cell: { w: number; h: number };
+  spread: { x: number; y: number };
+  /** Bounding boxes [x0, y0, x1, y1] in original pixels: of the brightest pixels, and of the engine's peak cell. */
+  block: number[];
+  cellBox: number[];
+  boxes: number[];
+}
+
+/**
+ * Where the overlay (gray colormap) is brightest, against where the engine's map of
+ * `module` peaks, mapped to original image pixels with the engine's ImageTransform
+ * formulas (engine/types.ts), written out here independently of renderer/lib/heatmap.ts.
+ */
+function measurePeak(module: string): Promise<Peak> {
+  return page.evaluate(`(() => {
+    const s = window.__attnscope.store.getState();
+    const map = s.run.taps[${JSON.stringify(module)}].spatial;
+    const t = s.run.transform;
+    const [h, w] = map.shape;
+    let k = 0; for (let i = 1; i < map.data.length; i++) if (map.data[i] > map.data[k]) k = i;
+    const row = Math.floor(k / w), col = k % w;
+    const toOrigX = (ix) => (ix - t.offsetX) / t.scaleX, toOrigY = (iy) => (iy - t.offsetY) / t.scaleY;
+    const expected = { x: toOrigX((col + 0.5) * t.inputWidth / w), y: toOrigY((row + 0.5) * t.inputHeight / h) };
+    const clipX = (v) => Math.min(t.origWidth, Math.max(0, v)), clipY = (v) => Math.min(t.origHeight, Math.max(0, v));
+    const cellBox = [clipX(toOrigX(col * t.inputWidth / w)), clipY(toOrigY(row * t.inputHeight / h)), clipX(toOrigX((col + 1) * t.inputWidth / w)), clipY(toOrigY((row + 1) * t.inputHeight / h))];
+    const c = document.querySelector('[data-testid=overlay]');
+    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    const sx = t.origWidth / c.width, sy = t.origHeight / c.height;
+    let best = -1; for (let i = 0; i < d.length; i += 4) if (d[i + 3] === 255 && d[i] > best) best = d[i];
+    let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity, spreadX = 0, spreadY = 0;
+    for (let y = 0; y < c.height; y++) for (let x = 0; x < c.width; x++) {
+      const o = (y * c.width + x) * 4;
+      if (d[o + 3] !== 255 || d[o] !== best) continue;
+      x0 = Math.min(x0, x * sx); y0 = Math.min(y0, y * sy); x1 = Math.max(x1, (x + 1) * sx); y1 = Math.max(y1, (y + 1) * sy);
+      spreadX = Math.max(spreadX, Math.abs((x + 0.5) * sx - expected.x)); spreadY = Math.max(spreadY, Math.abs((y + 0.5) * sy - expected.y));
+    }
+    const ex = Math.min(c.width - 1, Math.floor(expected.x / sx)), ey = Math.min(c.height - 1, Math.floor(expected.y / sy));
+    const img = document.querySelector('[data-testid=image]').getBoundingClientRect();
+    const cv = c.getBoundingClientRect();
+    return { best, atExpected: d[(ey * c.width + ex) * 4], px: Math.max(sx, sy),
+      cell: { w: t.inputWidth / w / t.scaleX, h: t.inputHeight / h / t.scaleY }, spread: { x: spreadX, y: spreadY },
+      block: [x0, y0, x1, y1], cellBox,
+      boxes: [img.left - cv.left, img.top - cv.top, img.width - cv.width, img.height - cv.height] };
+  })()`) as Promise<Peak>;
+}
+
+async function runDone(): Promise<void> {
+  await waitState(page, (s) => s.run.status === 'done' && s.run.received === s.run.total);
+}
+
+async function focusModule(name: string, tap?: string): Promise<void> {
+  await page.click(`.mod[data-module="${name}"] .mod-name`);
+  if (tap) await page.click(`.mod[data-module="${name}"] .tapchip:text-is("${tap}")`);
+}
+
+beforeAll(async () => {
+  served = await serve();
+  browser = await launch();
+  page = await browser.newPage({ viewport: { width: 1440, height: 900 }, colorScheme: 'dark' });
+  page.on('pageerror', (e) => console.error('page error:', e.message));
+  await page.goto(served.url);
+  await waitState(page, (s) => s.model.status === 'ready', 120_000);
+  await page.waitForSelector('button.sample');
+  await shot('01-first-screen');
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await served?.stop();
+  if (timings.length) {
+    const sorted = [...timings].sort((a, b) => a - b);
+    console.log(`drop -> first heatmap painted (${served?.model}): first ${timings[0]!.toFixed(0)} ms, median of ${timings.length} ${sorted[Math.floor(sorted.length / 2)]!.toFixed(0)} ms, all ${timings.map((t) => t.toFixed(0)).join(', ')}`);
+  }
+});
+
+describe('AttnScope UI in web mode (real engine)', () => {
+  it('drops a real photo and paints its heatmap, with predictions and run time', async () => {
+    timings.push(await dropAndTime([sample('chelsea.png')]));
+    await runDone();
+    expect(await page.locator('[data-testid=overlay]').count()).toBe(1);
+    expect(await page.locator('[data-testid=predictions] li').count()).toBeGreaterThan(0);
+    await page.waitForSelector('[data-testid=run-time]');
+    const size = await page.textContent('[data-testid=image-size]');
+    expect(size).toBe('451×300');
+    await shot('02-heatmap');
+    // More drops for a steadier drop -> heatmap figure.
+    for (const name of ['scene-cat-coffee.png', 'coffee.png', 'scene-car-rocket.png', 'chelsea.png']) {
+      timings.push(await dropAndTime([sample(name)]));
+      await runDone();
+    }
+    expect(await state(page, (s) => s.images.list.length)).toBe(5);
+    expect(await page.locator('[data-testid=filmstrip] .film').count()).toBe(5);
+    await page.keyboard.press('ArrowLeft');
+    await waitState(page, (s) => s.images.currentId === s.images.list[3]!.id && s.run.status === 'done');
+    await page.keyboard.press('ArrowRight');
+    await runDone();
+  });
+
+  it('toggles a module overlay off and on', async () => {
+    const module = await state(page, (s) => s.modules.focused!.module);
+    await page.click(`[aria-label="Hide ${module} overlay"]`);
+    expect(await page.locator('[data-testid=overlay]').count()).toBe(0);
+    await shot('03-module-hidden');
+    await page.click(`[aria-label="Show ${module} overlay"]`);
+    await page.waitForSelector('[data-testid=overlay]');
+    expect(await state(page, (s) => s.modules.hidden.length)).toBe(0);
+  });
+
+  it('bypasses a module: the network re-runs without it and the top-5 changes', async () => {
+    const before = await state(page, (s) => s.run.predictions.map((p) => [p.index, p.probability]));
+    const target = await state(page, (s) => s.model.info!.modules.filter((m) => m.kind !== 'nonlocal').at(-1)!.name);
+    await page.click(`[aria-label="Bypass ${target}"]`);
+    await waitState(page, (s) => s.run.bypass.length === 1 && s.run.status === 'done');
+    const after = await state(page, (s) => s.run.predictions.map((p) => [p.index, p.probability]));
+    expect(after).not.toEqual(before);
+    const maxChange = Math.max(...after.map(([i, p]) => Math.abs(p! - (before.find(([j]) => j === i)?.[1] ?? 0))));
+    expect(maxChange).toBeGreaterThan(1e-4);
+    await page.waitForSelector('[data-testid=bypass-bar]');
+    expect(await page.locator('.pred .delta').count()).toBeGreaterThan(0);
+    await shot('04-bypass');
+    await page.click('text=Restore all');
+    await waitState(page, (s) => s.run.bypass.length === 0 && s.run.status === 'done');
+    const restored = await state(page, (s) => s.run.predictions.map((p) => [p.index, p.probability]));
+    expect(restored.map(([i]) => i)).toEqual(before.map(([i]) => i));
+  });
+
+  it('clicking a channel bar shows that channel on the image', async () => {
+    const cbam = await state(page, (s) => s.model.info!.modules.find((m) => m.taps.includes('channel'))!.name);
+    await focusModule(cbam);
+    const chart = page.locator('[data-testid=channel-chart]');
+    const box = (await chart.boundingBox())!;
+    await page.mouse.click(box.x + box.width * 0.05, box.y + box.height * 0.5);
+    const pick = await waitState(page, (s) => s.analysis.channel && s.analysis.channel.status !== 'pending' ? s.analysis.channel : null);
+    const weights = await state(page, (s) => { const f = s.modules.focused!; return Array.from(s.run.taps[f.module]!.channel!.data); });
+    // The first bar is the strongest channel.
+    expect(weights[pick!.channel]).toBe(Math.max(...weights));
+    expect(await page.textContent('[data-testid=caption]')).toMatch(/channel|activation/);
+    expect(await page.locator('[data-testid=overlay]').count()).toBe(1);
+    await page.hover('[data-testid=stage]');
+    await shot('05-channel');
+    await page.keyboard.press('Escape');
+  });
+
+  it('non-local: clicking a point queries its attention row and marks the point', async () => {
+    const nl = await state(page, (s) => s.model.info!.modules.find((m) => m.kind === 'nonlocal')?.name ?? null);
+    expect(nl).not.toBeNull();
+    await focusModule(nl!, 'attention');
+    const box = (await page.locator('[data-testid=stage]').boundingBox())!;
+    const img = await state(page, (s) => s.run.transform!);
+    await page.mouse.click(box.x + box.width * 0.3, box.y + box.height * 0.6);
+    const q = await waitState(page, (s) => (s.analysis.query?.status === 'done' ? s.analysis.query : null));
+    expect(q!.module).toBe(nl);
+    expect(Math.abs(q!.point.x - 0.3 * img.origWidth)).toBeLessThan(1.5);
+    expect(Math.abs(q!.point.y - 0.6 * img.origHeight)).toBeLessThan(1.5);
+    expect(q!.map!.shape.length).toBe(2);
+    await page.waitForSelector('[data-testid=query-marker]');
+    expect(await page.textContent('[data-testid=caption]')).toContain('attention from');
+    await shot('06-nonlocal-query');
+    await page.keyboard.press('Escape');
+    expect(await page.textContent('[data-testid=caption]')).toContain('mean over queries');
+  });
+
+  it('switches colormap (picker and C) and the overlay repaints with it', async () => {
+    const pixels = () => page.evaluate(() => {
+      const c = document.querySelector('[data-testid=overlay]') as HTMLCanvasElement;
+      const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+      let h = 0;
+      for (let i = 0; i < d.length; i += 97) h = (h * 31 + d[i]!) >>> 0;
+      return h;
+    });
+    const a = await pixels();
+    await page.selectOption('select[aria-label=Colormap]', 'turbo');
+    await waitState(page, (s) => s.settings.colormap === 'turbo');
+    await page.waitForTimeout(100);
+    const b = await pixels();
+    expect(b).not.toBe(a);
+    await shot('07-colormap-turbo');
+    await page.keyboard.press('c');
+    expect(await state(page, (s) => s.settings.colormap)).not.toBe('turbo');
+    await page.keyboard.press('g');
+    await page.waitForSelector('[data-testid=grid] .thumb canvas');
+    await shot('08-grid');
+    await page.keyboard.press('g');
+    await page.selectOption('select[aria-label=Colormap]', 'viridis');
+  });
+
+  it('the overlay peak lies where the engine map peaks, on a non-square EXIF-rotated photo, in every resize mode', async () => {
+    // Displayed 420x260; stored rotated 90° counter-clockwise with EXIF orientation 6.
+    const upright = await sharp(join(root, 'assets/samples/chelsea.png')).extract({ left: 10, top: 20, width: 420, height: 260 }).toBuffer();
+    const rotated = await sharp(upright).rotate(-90).jpeg({ quality: 92 }).withMetadata({ orientation: 6 }).toBuffer();
+    expect((await sharp(rotated).metadata()).width).toBe(260);
+    await dropFiles(page, [{ name: 'rotated-exif6.jpg', type: 'image/jpeg', bytes: rotated }]);
+    await waitState(page, (s) => s.run.image?.name === 'rotated-exif6.jpg' && s.run.status === 'done');
+    expect(await state(page, (s) => [s.run.image!.width, s.run.image!.height])).toEqual([420, 260]);
+    // The browser applies EXIF orientation as the engine does.
+    expect(await page.evaluate(() => { const i = document.querySelector('[data-testid=image]') as HTMLImageElement; return [i.naturalWidth, i.naturalHeight]; })).toEqual([420, 260]);
+
+    await page.selectOption('select[aria-label=Colormap]', 'gray');
+    await page.click('[aria-label=Normalisation] button:text-is("Min–max")');
+    const spatial = await state(page, (s) => s.model.info!.modules.filter((m) => m.taps.includes('spatial')).map((m) => m.name));
+    for (const mode of ['stretch', 'pad', 'center-crop'] as const) {
+      await page.click(`[aria-label="Resize mode"] button:text-is("${{ stretch: 'Stretch', pad: 'Pad', 'center-crop': 'Crop' }[mode]}")`);
+      await waitState(page, (s) => s.run.transform?.resize === s.settings.resize && s.run.status === 'done');
+      for (const module of [spatial[0]!, spatial.at(-1)!]) {
+        await focusModule(module, 'spatial');
+        for (const interp of ['Smooth', 'Cells'] as const) {
+          await page.click(`[aria-label=Interpolation] button:text-is("${interp}")`);
+          await page.waitForTimeout(120);
+          const r = await measurePeak(module);
+          const label = `${mode} ${module} ${interp}`;
+          // The overlay pixel over the engine's peak cell centre is the brightest there is...
+          expect(r.atExpected, label).toBe(r.best);
+          if (interp === 'Cells') {
+            // ...and with nearest, the brightest block is exactly that cell (clipped to the image).
+            for (const k of [0, 1, 2, 3]) expect(Math.abs(r.block[k]! - r.cellBox[k]!), `${label} block edge ${k}`).toBeLessThanOrEqual(r.px + 0.01);
+          } else {
+            // ...and with bilinear, the brightest pixels stay within half a cell of it.
+            expect(r.spread.x, `${label} x spread`).toBeLessThanOrEqual(r.cell.w / 2 + r.px);
+            expect(r.spread.y, `${label} y spread`).toBeLessThanOrEqual(r.cell.h / 2 + r.px);
+          }
+          // And the overlay covers the image exactly on screen.
+          for (const v of r.boxes) expect(Math.abs(v), `${label} screen box`).toBeLessThan(0.5);
+        }
+      }
+      await shot(`09-align-${mode}`);
+    }
+    await page.click('[aria-label="Resize mode"] button:text-is("Stretch")');
+    await page.click('[aria-label=Interpolation] button:text-is("Smooth")');
+    await page.selectOption('select[aria-label=Colormap]', 'viridis');
+    await runDone();
+  });
+
+  it('light theme, shortcut sheet and export (web mode: a zip download)', async () => {
+    await page.emulateMedia({ colorScheme: 'light' });
+    await shot('10-light');
+    await page.keyboard.press('?');
+    await page.waitForSelector('[data-testid=shortcuts]');
+    await shot('11-shortcuts');
+    await page.keyboard.press('Escape');
+    await page.emulateMedia({ colorScheme: 'dark' });
+    await page.keyboard.press('e');
+    await page.waitForSelector('[data-testid=export-dialog]');
+    await shot('12-export');
+    const download = page.waitForEvent('download', { timeout: 120_000 });
+    await page.click('[data-testid=export-dialog] footer button:text-is("Export")');
+    const file = await download;
+    expect(file.suggestedFilename()).toMatch(/\.zip$/);
+    await waitState(page, (s) => s.exporting.status === 'done', 120_000);
+    expect(await state(page, (s) => s.exporting.result!.files.length)).toBeGreaterThan(0);
+    await page.keyboard.press('Escape');
+  });
+});
