@@ -13,6 +13,7 @@ export function ChannelChart() {
   const m = useApp(selectFocusedModule);
   const weights = useApp((s) => (m ? s.run.taps[m.name]?.channel?.data ?? null : null));
   const pick = useApp((s) => (m && s.analysis.channel?.module === m.name ? s.analysis.channel : null));
+  const running = useApp((s) => s.run.status === 'running');
   const [hover, setHover] = useState<number | null>(null);
   const order = useMemo(() => (weights ? sortedChannels(weights) : []), [weights]);
   const stats = useMemo(() => (weights ? channelStats(weights) : null), [weights]);
@@ -21,7 +22,7 @@ export function ChannelChart() {
   if (!m.taps.includes('channel')) {
     return <div className="placeholder">{m.name} has no channel gate ({m.kind === 'nonlocal' ? 'non-local blocks mix positions, not channels' : 'no channel tap'}).</div>;
   }
-  if (!weights || !stats) return <div className="placeholder">Waiting for the run…</div>;
+  if (!weights || !stats) return <div className="placeholder">{running ? 'Waiting for the run…' : 'Open an image to see its channel weights.'}</div>;
 
   const n = order.length;
   const bw = W / n;

@@ -13,6 +13,7 @@ export function ModelPicker() {
   const label = useApp((s) => s.model.label);
   const progress = useApp((s) => s.model.progress);
   const error = useApp((s) => s.model.error);
+  const errorLabel = useApp((s) => s.model.errorLabel);
   const builtins = useApp((s) => s.engine.builtinModels);
   const recent = useApp((s) => s.model.recent);
   const canPath = useApp((s) => s.engine.sources.includes('path'));
@@ -67,9 +68,14 @@ export function ModelPicker() {
       )}
       {errorOpen && error && !open && (
         <div className="model-error" role="alert" data-testid="model-load-error">
-          <div className="t">{error.message}</div>
+          <div className="t">Couldn’t load {errorLabel ?? 'the model'}</div>
+          <div className="m">{error.message}</div>
           <div className="h">{error.hint ?? 'Choose a PyTorch checkpoint (.pth, .pth.tar) or a .safetensors file of a supported network.'}</div>
-          <button className="btn small" onClick={() => setErrorOpen(false)}>Dismiss</button>
+          <div className="actions">
+            <button className="btn small" onClick={() => setErrorOpen(false)}>Dismiss</button>
+            <button className="btn small" onClick={() => { setErrorOpen(false); void cmd.openModel(); }}>Open another…</button>
+            {info && <span className="faint" style={{ fontSize: 11.5 }}>Still using {info.name}</span>}
+          </div>
         </div>
       )}
     </div>

@@ -9,9 +9,9 @@ const NORMS: Normalisation[] = ['raw', 'minmax', 'stage'];
 
 export function handleKey(e: Pick<KeyboardEvent, 'key' | 'shiftKey' | 'ctrlKey' | 'metaKey' | 'altKey' | 'target'>, store: AppStore, cmd: Commands): boolean {
   const t = e.target as HTMLElement | null;
-  if (t && (t.tagName === 'INPUT' || t.tagName === 'TEXTAREA' || t.tagName === 'SELECT' || t.isContentEditable)) {
-    if (!(t instanceof HTMLInputElement && (t.type === 'range' || t.type === 'checkbox'))) return false;
-  }
+  // Fields keep their keys (arrows move a slider, letters pick in a select); Escape and ? still work.
+  const inField = !!t && (t.tagName === 'INPUT' || t.tagName === 'TEXTAREA' || t.tagName === 'SELECT' || t.isContentEditable);
+  if (inField && e.key !== 'Escape' && e.key !== '?') return false;
   if (e.ctrlKey || e.metaKey || e.altKey) return false;
   const s = store.getState();
   const modal = s.exporting.open || s.ui.shortcutsOpen;

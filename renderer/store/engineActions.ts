@@ -145,7 +145,7 @@ export function engineActions(set: SetState, get: GetState, d: ResolvedDeps): Pi
     async loadModel(source: ModelSource, label: string) {
       const client = get().engine.client;
       if (!client) return;
-      patch('model', { status: 'loading', label, progress: null, error: null });
+      patch('model', { status: 'loading', label, progress: null, error: null, errorLabel: null });
       try {
         const info = await client.loadModel(source, (read, total) => patch('model', { progress: { read, total } }));
         const recent = source.kind === 'bytes' ? get().model.recent : pushRecent(get().model.recent, { label, source });
@@ -156,8 +156,10 @@ export function engineActions(set: SetState, get: GetState, d: ResolvedDeps): Pi
       } catch (e) {
         // A failed load leaves the previous model usable (the engine keeps it).
         const prev = get().model.info;
-        patch('model', { status: prev ? 'ready' : 'error', progress: null, error: toUserError(e, 'Could not load the model'), ...(prev ? { label: prev.name } : {}) });
-        if (prev) get().showToast(`Could not load ${label}: ${toUserError(e).message}`, 'error');
+        patch('model', {
+          status: prev ? 'ready' : 'error', progress: null, error: toUserError(e, 'Could not load the model'), errorLabel: label,
+          ...(prev ? { label: prev.name } : {}),
+        });
       }
     },
 

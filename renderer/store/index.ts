@@ -68,7 +68,7 @@ export function createAppStore(deps: StoreDeps = {}): AppStore {
       colormaps: [GRAY], builtinModels: [], sources: ['builtin', 'bytes'], samples: [],
     },
     images: { list: [], currentId: null },
-    model: { info: null, status: 'none', label: null, progress: null, error: null, recent: loadRecent(d.storage) },
+    model: { info: null, status: 'none', label: null, progress: null, error: null, errorLabel: null, recent: loadRecent(d.storage) },
     run: emptyRun(),
     analysis: { baseline: {}, query: null, channel: null },
     modules: { focused: null, hidden: [], bypass: [] },

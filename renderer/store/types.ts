@@ -49,6 +49,8 @@ export interface ModelSlice {
   label: string | null;
   progress: { read: number; total: number } | null;
   error: UserError | null;
+  /** The model that failed to load (the previous one may still be in use). */
+  errorLabel: string | null;
   recent: RecentModel[];
 }
 

@@ -263,6 +263,48 @@ describe('AttnScope UI in web mode (real engine)', () => {
     await runDone();
   });
 
+  it('a file that is not a checkpoint says so, and the loaded model stays in use', async () => {
+    const before = await state(page, (s) => s.model.info!.weightsSha256);
+    await dropFiles(page, [{ name: 'broken.pth', type: 'application/octet-stream', bytes: Buffer.from('this is not a checkpoint at all') }]);
+    await page.waitForSelector('[data-testid=model-load-error]', { timeout: 60_000 });
+    const text = await page.textContent('[data-testid=model-load-error]');
+    expect(text!.length).toBeGreaterThan(20);
+    await shot('13-model-error');
+    expect(await state(page, (s) => [s.model.status, s.model.info!.weightsSha256])).toEqual(['ready', before]);
+    await page.click('[data-testid=model-load-error] button:text-is("Dismiss")');
+  });
+
+  it('zooms about the cursor and pans, with the overlay still on the image', async () => {
+    const box = (await page.locator('[data-testid=viewport]').boundingBox())!;
+    const cx = box.x + box.width * 0.4, cy = box.y + box.height * 0.5;
+    const probe = () => page.evaluate(([x, y]) => {
+      const r = document.querySelector('[data-testid=stage]')!.getBoundingClientRect();
+      return { u: (x! - r.left) / r.width, v: (y! - r.top) / r.height, w: r.width };
+    }, [cx, cy]);
+    const a = await probe();
+    await page.mouse.move(cx, cy);
+    await page.mouse.wheel(0, -400);
+    await page.waitForTimeout(150);
+    const b = await probe();
+    expect(b.w).toBeGreaterThan(a.w * 1.5);
+    // The image point under the cursor stays under the cursor.
+    expect(Math.abs(b.u - a.u)).toBeLessThan(0.01);
+    expect(Math.abs(b.v - a.v)).toBeLessThan(0.01);
+    await page.mouse.down();
+    await page.mouse.move(cx - 120, cy - 40, { steps: 4 });
+    await page.mouse.up();
+    const boxes = await page.evaluate(() => {
+      const i = document.querySelector('[data-testid=image]')!.getBoundingClientRect();
+      const c = document.querySelector('[data-testid=overlay]')!.getBoundingClientRect();
+      return [i.left - c.left, i.top - c.top, i.width - c.width, i.height - c.height];
+    });
+    for (const v of boxes) expect(Math.abs(v)).toBeLessThan(0.5);
+    await page.mouse.move(cx - 60, cy - 20);
+    await shot('14-zoomed');
+    await page.keyboard.press('f');
+    expect(await state(page, (s) => s.ui.zoom)).toBe(1);
+  });
+
   it('light theme, shortcut sheet and export (web mode: a zip download)', async () => {
     await page.emulateMedia({ colorScheme: 'light' });
     await shot('10-light');
