@@ -9,52 +9,19 @@
 // real run does. PyTorch is timed both plain and with taps (forward_with_taps).
 
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { NetSpec } from '../engine/nets/spec';
 import { countFlops } from './flops.mjs';
 import { args, describeMachine, machine, ROOT, table, type Timing, writeResult } from './lib';
-
-export interface ModelJob {
-  name: string;
-  spec: Partial<NetSpec> & { layers: number[] };
-  size: number;
-  seed: number;
-  /** Existing weights (built-in model); otherwise torch_forward.py writes random ones. */
-  weights?: string;
-}
-
-const CBAM = { kind: 'cbam', layout: 'official', reduction: 16, attr: 'cbam' } as const;
+import { findBuiltinModel, type ModelJob } from './models';
+import { BENCH_MODELS } from './weights';
 
 function standardModels(): ModelJob[] {
-  const models: ModelJob[] = [
-    { name: 'cbam-resnet18', size: 224, seed: 18, spec: { family: 'resnet', depth: 18, block: 'basic', layers: [2, 2, 2, 2], baseWidth: 64, stem: 'imagenet', attention: CBAM, inserts: [], numClasses: 1000 } },
-    { name: 'cbam-resnet50', size: 224, seed: 50, spec: { family: 'resnet', depth: 50, block: 'bottleneck', layers: [3, 4, 6, 3], baseWidth: 64, stem: 'imagenet', attention: CBAM, inserts: [], numClasses: 1000 } },
-  ];
   const builtin = findBuiltinModel();
-  if (builtin) models.push(builtin);
-  return models;
-}
-
-/** The first assets/models/<name>/manifest.json with a spec and a safetensors file. */
-export function findBuiltinModel(): ModelJob | null {
-  const dir = join(ROOT, 'assets', 'models');
-  if (!existsSync(dir)) return null;
-  for (const name of readdirSync(dir).sort()) {
-    const manifestPath = join(dir, name, 'manifest.json');
-    if (!existsSync(manifestPath)) continue;
-    const m = JSON.parse(readFileSync(manifestPath, 'utf8')) as Record<string, unknown>;
-    const spec = (m.spec ?? m.arch) as ModelJob['spec'] | undefined;
-    const weightsName = [m.weights, m.file, 'model.safetensors', 'weights.safetensors']
-      .find((w): w is string => typeof w === 'string' && existsSync(join(dir, name, w)));
-    const size = Number(m.inputSize ?? 224);
-    if (spec && typeof spec === 'object' && weightsName) {
-      return { name: `builtin:${name}`, spec, size, seed: 1, weights: join(dir, name, weightsName) };
-    }
-  }
-  return null;
+  return [...Object.values(BENCH_MODELS), ...(builtin ? [builtin] : [])];
 }
 
 interface TorchModel {
