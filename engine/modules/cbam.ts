@@ -15,7 +15,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { CbamLayout } from '../nets/spec';
 import type { TapName } from '../types';
 import { type AttentionModule, type ForwardOptions, type ModuleOutput, type TapTensor } from './base';
-import { type Conv2d, gatedActivation, globalAvg, globalMax, type Linear, loadConv, loadLinear, type WeightReader } from './layers';
+import { Conv2d, gatedActivation, globalAvg, globalMax, type Linear, loadConv, loadLinear, type WeightReader } from './layers';
 
 export interface CbamConfig {
   layout: CbamLayout;
@@ -30,8 +30,12 @@ export class Cbam implements AttentionModule {
   readonly channels: number;
   private readonly fc1: Linear;
   private readonly fc2: Linear;
-  private readonly spatialConv: Conv2d;
-  private readonly maxFirst: boolean;
+  /**
+   * The 7x7 spatial conv (BN folded) split by input channel: conv(cat([a, b])) equals
+   * conv_a(a) + conv_b(b), which avoids a concat that costs more on wasm than the conv.
+   */
+  private readonly spatialMax: Conv2d;
+  private readonly spatialMean: Conv2d;
 
   constructor(w: WeightReader, cfg: CbamConfig) {
     const c = cfg.channels;
@@ -40,17 +44,17 @@ export class Cbam implements AttentionModule {
       const mlp = w.sub('ChannelGate.mlp');
       this.fc1 = loadLinear(mlp, '1', { bias: true, shape: [-1, c] });
       this.fc2 = loadLinear(mlp, '3', { bias: true, shape: [c, this.fc1.outFeatures] });
-      this.spatialConv = loadConv(w.sub('SpatialGate.spatial'), 'conv',
+      const conv = loadConv(w.sub('SpatialGate.spatial'), 'conv',
         { pad: 3, bn: 'bn', shape: [1, 2, SPATIAL_KERNEL, SPATIAL_KERNEL] });
-      this.maxFirst = true;
+      [this.spatialMax, this.spatialMean] = splitByInput(conv, 'max-first');
     } else {
       // timm's mlp_bias defaults to False; accept checkpoints trained with it on.
       const ch = w.sub('channel');
       this.fc1 = loadLinear(ch, 'fc1', { pointwise: true, bias: ch.has('fc1.bias'), shape: [-1, c] });
       this.fc2 = loadLinear(ch, 'fc2', { pointwise: true, bias: ch.has('fc2.bias'), shape: [c, this.fc1.outFeatures] });
-      this.spatialConv = loadConv(w.sub('spatial.conv'), 'conv',
+      const conv = loadConv(w.sub('spatial.conv'), 'conv',
         { pad: 3, bn: 'bn', shape: [1, 2, SPATIAL_KERNEL, SPATIAL_KERNEL] });
-      this.maxFirst = false;
+      [this.spatialMax, this.spatialMean] = splitByInput(conv, 'mean-first');
     }
   }
 
@@ -59,10 +63,10 @@ export class Cbam implements AttentionModule {
     const gate = tf.sigmoid(tf.add(mlp(globalAvg(x)), mlp(globalMax(x)))) as tf.Tensor2D; // [1, C]
     const refined = tf.mul(x, tf.reshape(gate, [1, 1, 1, this.channels])) as tf.Tensor4D;
 
-    const maxC = tf.max(refined, 3, true);
-    const meanC = tf.mean(refined, 3, true);
-    const pooled = tf.concat(this.maxFirst ? [maxC, meanC] : [meanC, maxC], 3) as tf.Tensor4D;
-    const spatial = tf.sigmoid(this.spatialConv.apply(pooled)) as tf.Tensor4D; // [1, H, W, 1]
+    const maxC = tf.max(refined, 3, true) as tf.Tensor4D;
+    const meanC = tf.mean(refined, 3, true) as tf.Tensor4D;
+    const logits = tf.add(this.spatialMax.apply(maxC), this.spatialMean.apply(meanC));
+    const spatial = tf.sigmoid(logits) as tf.Tensor4D; // [1, H, W, 1]
     const out = tf.mul(refined, spatial) as tf.Tensor4D;
 
     const [, h, wd] = x.shape;
@@ -77,6 +81,20 @@ export class Cbam implements AttentionModule {
   dispose(): void {
     this.fc1.dispose();
     this.fc2.dispose();
-    this.spatialConv.dispose();
+    this.spatialMax.dispose();
+    this.spatialMean.dispose();
   }
+}
+
+/** Splits a 2-input-channel conv into its max-pool half and its mean-pool half (the bias goes with the max half). */
+function splitByInput(conv: Conv2d, order: 'max-first' | 'mean-first'): [Conv2d, Conv2d] {
+  const [kh, kw, , out] = conv.filter.shape;
+  const half = (i: number): tf.Tensor4D => tf.slice(conv.filter, [0, 0, i, 0], [kh, kw, 1, out]);
+  const [maxIdx, meanIdx] = order === 'max-first' ? [0, 1] : [1, 0];
+  const parts: [Conv2d, Conv2d] = [
+    new Conv2d(half(maxIdx), conv.bias, conv.stride, conv.pad, conv.dilation),
+    new Conv2d(half(meanIdx), null, conv.stride, conv.pad, conv.dilation),
+  ];
+  conv.filter.dispose(); // the bias lives on in the max half
+  return parts;
 }

@@ -280,14 +280,19 @@ export function loadLayerNorm(w: WeightReader, name: string, features: number, e
   return new LayerNorm(tf.tensor1d(weight.data), tf.tensor1d(bias.data), eps);
 }
 
+// Global pools as full-size pooling windows: reducing over axes 1 and 2 of an NHWC tensor
+// makes the wasm backend transpose the whole activation first; a pooling window does not.
+
 /** Global average pool over H and W: [1, H, W, C] -> [1, C]. */
 export function globalAvg(x: tf.Tensor4D): tf.Tensor2D {
-  return tf.mean(x, [1, 2]) as tf.Tensor2D;
+  const [, h, w, c] = x.shape;
+  return tf.reshape(tf.avgPool(x, [h, w], 1, 'valid'), [1, c]);
 }
 
 /** Global max pool over H and W: [1, H, W, C] -> [1, C]. */
 export function globalMax(x: tf.Tensor4D): tf.Tensor2D {
-  return tf.max(x, [1, 2]) as tf.Tensor2D;
+  const [, h, w, c] = x.shape;
+  return tf.reshape(tf.maxPool(x, [h, w], 1, 'valid'), [1, c]);
 }
 
 /** Channel mean as a [H, W] map: the `activation` tap. */
