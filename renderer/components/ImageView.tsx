@@ -64,7 +64,8 @@ export function ImageView() {
   const origH = t?.origHeight ?? natural?.h ?? 0;
   // The colour bar sits in a strip on the right; the image is fitted beside it.
   const barSpace = showColorbar ? 84 : 0;
-  const fit = origW && origH ? Math.min((vp.w - 48 - barSpace) / origW, (vp.h - 48) / origH) : 1;
+  // Room above for the caption and below for the zoom controls.
+  const fit = origW && origH ? Math.min((vp.w - 48 - barSpace) / origW, (vp.h - 96) / origH) : 1;
   const bw = origW * fit;
   const bh = origH * fit;
   const isQuery = focusedTap === 'attention';

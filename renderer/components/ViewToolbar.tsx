@@ -35,7 +35,7 @@ export function ViewToolbar() {
         </select>
       </label>
       <label className="field" title="Overlay opacity (+ / −)">
-        Opacity
+        <span className="opacity-label">Opacity</span>
         <input type="range" min={0} max={1} step={0.05} value={s.opacity} aria-label="Opacity"
           onChange={(e) => a.setSetting('opacity', Number(e.target.value))} />
         <span className="mono" style={{ width: 30 }}>{Math.round(s.opacity * 100)}%</span>

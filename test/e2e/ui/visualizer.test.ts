@@ -307,6 +307,7 @@ describe('AttnScope UI in web mode (real engine)', () => {
 
   it('light theme, shortcut sheet and export (web mode: a zip download)', async () => {
     await page.emulateMedia({ colorScheme: 'light' });
+    await page.waitForTimeout(400); // let the 0.12 s colour transitions finish
     await shot('10-light');
     await page.keyboard.press('?');
     await page.waitForSelector('[data-testid=shortcuts]');
