@@ -1,11 +1,14 @@
-// Web mode for the UI e2e suite: `attnscope serve` (the real engine) and Debian's
-// Chromium through playwright-core. The model is the built-in one when assets/models has
+// Web mode for the UI e2e suite: the real engine behind the web-mode server, and
+// Debian's Chromium through playwright-core. The model is the built-in one when assets/models has
 // one, else the CBAM + non-local test fixture (same module layout, random weights).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { build as viteBuild } from 'vite';
+import { startWebServer } from '../../../engine/host/webServer';
+import { buildWorker } from '../../unit/protocol/harness';
 import type { AppState } from '../../../renderer/store/types';
 
 export const root = fileURLToPath(new URL('../../..', import.meta.url));
@@ -21,8 +24,36 @@ export const FIXTURE_MODEL = join(root, 'test/fixtures/bypass/model.safetensors'
 
 export interface Served { url: string; model: string; stop(): Promise<void> }
 
+/**
+ * The real engine in web mode. By default a private build of the page and the worker
+ * (other sessions may rebuild dist/ meanwhile) behind engine/host/webServer.ts, which
+ * is what `attnscope serve` runs; ATTNSCOPE_E2E_CLI=1 runs the built CLI itself.
+ */
 export async function serve(): Promise<Served> {
   const builtin = builtinModel();
+  const model = builtin ?? 'fixture:bypass';
+  if (process.env.ATTNSCOPE_E2E_CLI === '1') return serveCli(builtin, model);
+  const staticDir = join(root, 'dist', 'test-renderer', `ui-${process.pid}`);
+  await viteBuild({ configFile: join(root, 'vite.config.ts'), logLevel: 'warn', build: { outDir: staticDir, emptyOutDir: true, sourcemap: false } });
+  const server = await startWebServer({
+    staticDir,
+    workerUrl: await buildWorker(),
+    workerData: {
+      sources: ['builtin', 'bytes'], paths: 'none',
+      preload: builtin ? { kind: 'builtin', name: builtin } : { kind: 'path', path: FIXTURE_MODEL },
+    },
+  });
+  return {
+    url: server.url,
+    model,
+    stop: async () => {
+      await server.close();
+      rmSync(staticDir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function serveCli(builtin: string | null, model: string): Promise<Served> {
   const args = [join(root, 'bin/attnscope.mjs'), 'serve', ...(builtin ? ['--model', builtin] : ['--weights', FIXTURE_MODEL])];
   const child: ChildProcess = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';
@@ -39,7 +70,7 @@ export async function serve(): Promise<Served> {
   });
   return {
     url,
-    model: builtin ?? 'fixture:bypass',
+    model,
     stop: () => new Promise<void>((resolve) => {
       if (child.exitCode !== null) { resolve(); return; }
       child.once('exit', () => resolve());
