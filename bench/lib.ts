@@ -91,6 +91,7 @@ export function table(header: string[], rows: Array<Array<string | number>>): st
 
 export function fmt(x: number): string {
   if (!Number.isFinite(x)) return String(x);
+  if (Number.isInteger(x)) return String(x);
   const a = Math.abs(x);
   if (a >= 1000) return x.toFixed(0);
   if (a >= 100) return x.toFixed(1);
