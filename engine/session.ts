@@ -224,6 +224,24 @@ export class Session {
     };
   }
 
+  /**
+   * One forward pass on a blank input at the default size, results dropped. The first pass
+   * on wasm pays for building and packing every conv operator (about 2-3x a normal pass);
+   * hosts can call this right after loading so the user's first image does not.
+   * Returns the time it took in ms.
+   */
+  async warmup(): Promise<number> {
+    const t0 = performance.now();
+    const size = this.info.inputSize;
+    const input = tf.zeros([1, size, size, 3]) as tf.Tensor4D;
+    try {
+      await this.net.forward(input);
+    } finally {
+      input.dispose();
+    }
+    return performance.now() - t0;
+  }
+
   /** The non-local attention row of the query cell under `point` (original image pixels). */
   async query(runId: string, module: string, point: { x: number; y: number }): Promise<QueryResult> {
     const run = this.runs.get(runId);

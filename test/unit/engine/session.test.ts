@@ -165,6 +165,9 @@ describe.skipIf(cases.length === 0)('Session', () => {
     const before = tf.memory().numTensors;
     const s = await loadCase('cbam-official-basic');
     expect(tf.memory().numTensors).toBeGreaterThan(before);
+    const loaded = tf.memory().numTensors;
+    expect(await s.warmup()).toBeGreaterThan(0);
+    expect(tf.memory().numTensors).toBe(loaded);
     s.dispose();
     expect(tf.memory().numTensors).toBe(before);
   });
