@@ -1,6 +1,6 @@
 // The visualizer in Debian Chromium against the real engine in web mode (issue 6).
 // Screenshots of each state go to test-results/screenshots/ (kept out of git).
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import type { Browser, Page } from 'playwright-core';
@@ -102,7 +102,9 @@ afterAll(async () => {
   await served?.stop();
   if (timings.length) {
     const sorted = [...timings].sort((a, b) => a - b);
-    console.log(`drop -> first heatmap painted (${served?.model}): first ${timings[0]!.toFixed(0)} ms, median of ${timings.length} ${sorted[Math.floor(sorted.length / 2)]!.toFixed(0)} ms, all ${timings.map((t) => t.toFixed(0)).join(', ')}`);
+    const median = sorted[Math.floor(sorted.length / 2)]!;
+    console.log(`drop -> first heatmap painted (${served?.model}): first ${timings[0]!.toFixed(0)} ms, median of ${timings.length} ${median.toFixed(0)} ms, all ${timings.map((t) => t.toFixed(0)).join(', ')}`);
+    writeFileSync(join(screenshots, '..', 'ui-drop-to-heatmap.json'), JSON.stringify({ model: served?.model, firstMs: timings[0], medianMs: median, allMs: timings }, null, 2));
   }
 });
 

@@ -47,6 +47,24 @@ describe('App', () => {
     expect(within(card).getByRole('button', { name: /Open another model/ })).toBeTruthy();
   });
 
+  it('shows load progress in the model picker while a checkpoint loads', async () => {
+    const client = new FakeClient();
+    let finish!: () => void;
+    const { s } = await mount(client);
+    client.loadModel = async (_src, onProgress) => {
+      onProgress?.(30, 120);
+      await new Promise<void>((r) => { finish = r; });
+      return s().model.info!;
+    };
+    let loading!: Promise<void>;
+    await act(async () => { loading = s().loadModel({ kind: 'bytes', name: 'big.pth', bytes: new ArrayBuffer(8) }, 'big.pth'); await flush(); });
+    expect(screen.getByTestId('model-picker').textContent).toContain('Loading big.pth');
+    const bar = screen.getByTestId('model-progress').firstElementChild as HTMLElement;
+    expect(bar.style.width).toBe('25%');
+    await act(async () => { finish(); await loading; });
+    expect(screen.queryByTestId('model-progress')).toBeNull();
+  });
+
   it('after an image: module tree by stage, predictions, channel chart, status', async () => {
     const { store } = await mount();
     await withImage(store);
