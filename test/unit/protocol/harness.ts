@@ -73,3 +73,39 @@ export function staticFixture(): string {
   writeFileSync(join(dir, 'app.js'), 'console.log("hi")');
   return dir;
 }
+
+/**
+ * engine/host/electron.ts run in a worker thread whose process.parentPort stands in for
+ * the utility process's: messages {data, ports} with MessagePortMain-like ports. Post it
+ * { data: { type: 'port' }, ports: [port] } with the port transferred. Returns the shim's path.
+ */
+export async function buildElectronShim(): Promise<string> {
+  const dir = join(root, 'dist', 'test-engine', `electron-${process.pid}`);
+  mkdirSync(dir, { recursive: true });
+  await build({
+    entryPoints: [join(root, 'engine/host/electron.ts')], outdir: dir, bundle: true, platform: 'node', target: 'node20',
+    format: 'esm', packages: 'external', logLevel: 'warning',
+  });
+  writeFileSync(join(dir, 'shim.mjs'), SHIM);
+  return join(dir, 'shim.mjs');
+}
+
+const SHIM = `
+import { parentPort } from 'node:worker_threads';
+const wrapPort = (port) => ({
+  on(event, l) { if (event === 'message') port.on('message', (data) => l({ data })); else port.on(event, l); },
+  postMessage(m) { port.postMessage(m); },
+  start() { port.start(); },
+  close() { port.close(); },
+});
+// Like Electron, messages sent before the engine listens wait for it.
+const listeners = [];
+const early = [];
+const deliver = (e) => listeners.forEach((l) => l(e));
+parentPort.on('message', (m) => {
+  const e = { data: m.data, ports: (m.ports ?? []).map(wrapPort) };
+  if (listeners.length) deliver(e); else early.push(e);
+});
+process.parentPort = { on(event, l) { if (event === 'message') { listeners.push(l); early.splice(0).forEach(deliver); } } };
+await import('./electron.js');
+`;
