@@ -9,7 +9,7 @@ import { basename, join } from 'node:path';
 import { currentBackend, type BackendChoice, initBackend } from './backend';
 import { BufferSource, FileSource, openCheckpoint } from './checkpoints';
 import { checkStateDict, describeSpec, detectArchitecture } from './checkpoints/detect';
-import type { ByteSource, CheckpointContents, StateDict } from './checkpoints/types';
+import type { ByteSource, CheckpointContents } from './checkpoints/types';
 import { EngineError } from './errors';
 import { type DecodedImage, decodeImage, IMAGENET_MEAN, IMAGENET_STD, pointToCell, type Preprocessed, preprocess } from './image';
 import { readManifest, type ModelManifest } from './models';
@@ -124,7 +124,8 @@ export class Session {
     }
 
     const tensors = contents.tensors;
-    const warnings = [...contents.warnings, ...nonFinite(tensors)];
+    // The readers already warn about NaN/Inf weights.
+    const warnings = [...contents.warnings];
     let spec: NetSpec;
     let description: string;
     if (opts.arch !== undefined || manifest?.spec) {
@@ -325,19 +326,6 @@ function identityInput(src: { input: Float32Array; size: number }): Preprocessed
       scaleX: 1, scaleY: 1, offsetX: 0, offsetY: 0, resize: 'stretch',
     },
   };
-}
-
-function nonFinite(tensors: StateDict): string[] {
-  const bad: string[] = [];
-  for (const [key, rec] of tensors) {
-    for (const v of rec.data) {
-      if (!Number.isFinite(v)) {
-        bad.push(key);
-        break;
-      }
-    }
-  }
-  return bad.length ? [`NaN or Inf values in ${bad.length} tensor(s): ${bad.slice(0, 5).join(', ')}${bad.length > 5 ? ', ...' : ''}`] : [];
 }
 
 function sumBytes(affinities: Map<string, AffinityRecord>): number {
