@@ -1,9 +1,9 @@
 // Electron main: one window, its menu, its dialogs, and the engine utility process
 // (DESIGN.md "Processes"). The wiring only; the logic is in the modules beside it.
 
-import { app, BrowserWindow, dialog, ipcMain, Menu, MessageChannelMain, session, shell, utilityProcess } from 'electron';
+import { app, BrowserWindow, dialog, ipcMain, Menu, MessageChannelMain, protocol, session, shell, utilityProcess } from 'electron';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { APP_SCHEME, APP_SCHEME_PRIVILEGES, appProtocolHandler } from './appProtocol';
 import { CH } from './channels';
 import { Dialogs } from './dialogs';
 import { EngineHost } from './engineHost';
@@ -16,14 +16,16 @@ import { createMainWindow } from './window';
 const dist = join(__dirname, '..');
 const paths = {
   preload: join(dist, 'main', 'preload.cjs'),
-  index: join(dist, 'renderer', 'index.html'),
+  renderer: join(dist, 'renderer'),
   engine: join(dist, 'engine', 'host', 'electron.js'),
 };
 
 app.enableSandbox();
+protocol.registerSchemesAsPrivileged([{ scheme: APP_SCHEME, privileges: APP_SCHEME_PRIVILEGES }]);
 if (!app.requestSingleInstanceLock()) app.quit();
 
 app.whenReady().then(() => {
+  protocol.handle(APP_SCHEME, appProtocolHandler(paths.renderer));
   const recent = new RecentFiles(join(app.getPath('userData'), 'recent.json'));
   const engine = new EngineHost({
     fork: (modulePath, args, options) => utilityProcess.fork(modulePath, args, options),
@@ -57,7 +59,6 @@ app.whenReady().then(() => {
     },
     {
       sender: () => win.webContents,
-      appUrl: pathToFileURL(paths.index).href,
       version: app.getVersion(),
       dialogs,
       recent: () => recent.list(),

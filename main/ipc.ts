@@ -2,6 +2,7 @@
 // checks that the call comes from our window's own page, and validates its arguments.
 
 import type { ChosenFile, RecentFile } from '../engine/bridge';
+import { isAppUrl } from './appProtocol';
 import { CH } from './channels';
 import type { Dialogs } from './dialogs';
 
@@ -15,8 +16,6 @@ export interface IpcMainLike {
 export interface IpcContext {
   /** The page's webContents: calls from anything else are refused. */
   sender(): unknown;
-  /** The URL of the app page (file://.../index.html). */
-  appUrl: string;
   version: string;
   dialogs: Dialogs;
   recent(): RecentFile[];
@@ -28,7 +27,7 @@ export class ForbiddenCall extends Error {}
 
 export function registerIpc(ipc: IpcMainLike, ctx: IpcContext): void {
   const trusted = (e: IpcEvent): void => {
-    if (e.sender !== ctx.sender() || (e.senderFrame && e.senderFrame.url !== ctx.appUrl)) {
+    if (e.sender !== ctx.sender() || !e.senderFrame || !isAppUrl(e.senderFrame.url)) {
       throw new ForbiddenCall('IPC from an unexpected page');
     }
   };

@@ -3,7 +3,7 @@
 // CSP on every response, no navigation away from the app, no new windows, no permissions.
 
 import type { BrowserWindowConstructorOptions } from 'electron';
-import { pathToFileURL } from 'node:url';
+import { APP_URL, isAppUrl } from './appProtocol';
 import { CONTENT_SECURITY_POLICY } from './csp';
 
 export interface WebContentsLike {
@@ -26,7 +26,7 @@ export interface SessionLike {
 
 export interface WindowLike {
   webContents: WebContentsLike;
-  loadFile(path: string): Promise<void>;
+  loadURL(url: string): Promise<void>;
   on(event: 'closed', listener: () => void): unknown;
 }
 
@@ -77,19 +77,20 @@ export function applySessionPolicy(session: SessionLike): void {
   session.setPermissionCheckHandler?.(() => false);
 }
 
-/** Navigation away from the app's own page and every new window are refused. */
-export function lockNavigation(contents: WebContentsLike, appUrl: string): void {
-  const block = (e: { preventDefault(): void }, url: string) => { if (url !== appUrl) e.preventDefault(); };
+/** Navigation away from the app's own pages and every new window are refused. */
+export function lockNavigation(contents: WebContentsLike): void {
+  const block = (e: { preventDefault(): void }, url: string) => { if (!isAppUrl(url)) e.preventDefault(); };
   contents.on('will-navigate', block);
   contents.on('will-redirect', block);
   contents.on('will-attach-webview', (e) => e.preventDefault());
   contents.setWindowOpenHandler(() => ({ action: 'deny' }));
 }
 
-export function createMainWindow(deps: WindowDeps, paths: { preload: string; index: string }): WindowLike {
+/** The page comes from app://attnscope/ (main/appProtocol.ts), never file://. */
+export function createMainWindow(deps: WindowDeps, paths: { preload: string }): WindowLike {
   applySessionPolicy(deps.session);
   const win = deps.createWindow(windowOptions(paths.preload));
-  lockNavigation(win.webContents, pathToFileURL(paths.index).href);
-  void win.loadFile(paths.index);
+  lockNavigation(win.webContents);
+  void win.loadURL(APP_URL);
   return win;
 }

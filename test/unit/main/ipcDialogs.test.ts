@@ -65,10 +65,10 @@ describe('IPC handlers', () => {
     const revealed: string[] = [];
     let portRequests = 0;
     registerIpc(ipc, {
-      sender: () => page, appUrl: 'file:///app/index.html', version: '0.1.0', dialogs: s.dialogs,
+      sender: () => page, version: '0.1.0', dialogs: s.dialogs,
       recent: () => s.recent.list(), reveal: (p) => revealed.push(p), requestEnginePort: () => { portRequests += 1; },
     });
-    const own: IpcEvent = { sender: page, senderFrame: { url: 'file:///app/index.html' } };
+    const own: IpcEvent = { sender: page, senderFrame: { url: 'app://attnscope/index.html' } };
     return { handlers, own, s, revealed, ports: () => portRequests };
   }
 
@@ -77,6 +77,7 @@ describe('IPC handlers', () => {
     expect(await handlers.get(CH.appVersion)!(own)).toBe('0.1.0');
     expect(() => handlers.get(CH.appVersion)!({ sender: { id: 'other' } })).toThrow(/unexpected page/);
     expect(() => handlers.get(CH.appVersion)!({ sender: own.sender, senderFrame: { url: 'https://evil.example/' } })).toThrow(/unexpected page/);
+    expect(() => handlers.get(CH.appVersion)!({ sender: own.sender, senderFrame: null })).toThrow(/unexpected page/);
   });
 
   it('reveals only chosen paths and validates arguments', () => {

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import type { BrowserWindowConstructorOptions } from 'electron';
-import { pathToFileURL } from 'node:url';
 import { CONTENT_SECURITY_POLICY as ENGINE_CSP } from '../../../engine/host/csp';
 import { COLORMAP_NAMES } from '../../../engine/colormaps';
 import { CONTENT_SECURITY_POLICY as MAIN_CSP } from '../../../main/csp';
@@ -30,7 +29,7 @@ function fakeSession(): FakeSession {
 }
 
 describe('main window', () => {
-  const paths = { preload: '/app/dist/main/preload.cjs', index: '/app/dist/renderer/index.html' };
+  const paths = { preload: '/app/dist/main/preload.cjs' };
 
   function open() {
     const session = fakeSession();
@@ -41,7 +40,7 @@ describe('main window', () => {
       session,
       createWindow: (o) => {
         options = o;
-        const w: WindowLike = { webContents: contents, loadFile: async (p) => { loaded = p; }, on: () => w };
+        const w: WindowLike = { webContents: contents, loadURL: async (u: string) => { loaded = u; }, on: () => w };
         return w;
       },
     }, paths);
@@ -55,7 +54,7 @@ describe('main window', () => {
       nodeIntegrationInSubFrames: false, webSecurity: true, allowRunningInsecureContent: false, webviewTag: false,
       preload: paths.preload,
     });
-    expect(loaded()).toBe(paths.index);
+    expect(loaded()).toBe('app://attnscope/index.html');
   });
 
   it('puts the strict CSP on every response and denies every permission', () => {
@@ -74,11 +73,11 @@ describe('main window', () => {
 
   it('blocks navigation away from the app, new windows and webviews', () => {
     const { contents } = open();
-    const appUrl = pathToFileURL(paths.index).href;
     expect(contents.navigate('will-navigate', 'https://evil.example/')).toBe(true);
     expect(contents.navigate('will-navigate', 'file:///etc/passwd')).toBe(true);
+    expect(contents.navigate('will-navigate', 'app://other/index.html')).toBe(true);
     expect(contents.navigate('will-redirect', 'https://evil.example/')).toBe(true);
-    expect(contents.navigate('will-navigate', appUrl)).toBe(false);
+    expect(contents.navigate('will-navigate', 'app://attnscope/index.html')).toBe(false);
     expect(contents.openHandler!({ url: 'https://example.com' })).toEqual({ action: 'deny' });
     let prevented = false;
     contents.emit('will-attach-webview', { preventDefault: () => { prevented = true; } });
