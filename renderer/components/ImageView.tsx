@@ -185,12 +185,15 @@ export function ImageView() {
       </div>
       {runError && (
         <div className="banner error" role="alert" onPointerDown={(e) => e.stopPropagation()} onPointerUp={(e) => e.stopPropagation()}>
-          <AlertIcon />
+          <AlertIcon size={18} className="danger" />
           <div>
             <div className="t">{runError.message}</div>
             <div className="h">{runError.hint ?? 'Check the image opens in another viewer, or try another image.'}</div>
           </div>
-          <button className="btn small" onClick={() => void a.runCurrent()}>Try again</button>
+          <div className="actions">
+            <button className="btn small" onClick={() => void a.runCurrent()}>Try again</button>
+            <button className="btn small" onClick={() => a.removeImage(image.id)}>Remove image</button>
+          </div>
         </div>
       )}
     </div>

@@ -265,6 +265,19 @@ describe('AttnScope UI in web mode (real engine)', () => {
     await runDone();
   });
 
+  it('an image the engine cannot decode gets a banner saying so, and can be removed from the filmstrip', async () => {
+    const count = await state(page, (s) => s.images.list.length);
+    await dropFiles(page, [{ name: 'corrupt.jpg', type: 'image/jpeg', bytes: Buffer.from([0xff, 0xd8, 0xff, 0xe0, 1, 2, 3, 4, 5, 6, 7, 8]) }]);
+    await waitState(page, (s) => s.run.status === 'error');
+    const banner = await page.textContent('.banner.error');
+    expect(banner).toContain('corrupt.jpg');
+    await shot('15-bad-image');
+    await page.hover('.film[aria-current=true]');
+    await page.click('.film[aria-current=true] .x');
+    await waitState(page, (s, n: number) => s.images.list.length === n && s.run.status === 'done', 60_000, count);
+    expect(await page.locator('.banner.error').count()).toBe(0);
+  });
+
   it('a file that is not a checkpoint says so, and the loaded model stays in use', async () => {
     const before = await state(page, (s) => s.model.info!.weightsSha256);
     await dropFiles(page, [{ name: 'broken.pth', type: 'application/octet-stream', bytes: Buffer.from('this is not a checkpoint at all') }]);
