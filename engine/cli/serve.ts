@@ -47,6 +47,7 @@ export async function serve(argv: string[]): Promise<number> {
     console.warn(`WARNING: listening on ${host}, not loopback. Anyone who can reach this address and learns the URL below can use this engine. Prefer an SSH tunnel.`);
   }
   console.log(`AttnScope is serving at ${server.url}`);
+  if (host === '0.0.0.0' || host === '::') console.log(`(all interfaces: open it with this machine's name or address in place of ${host})`);
   await new Promise<void>((ok) => {
     const stop = () => { void server.close().then(ok); };
     process.once('SIGINT', stop);
