@@ -71,6 +71,9 @@ export function registerHandlers(core: EngineCore): void {
           };
           index += 1;
           send(event, [data.buffer as ArrayBuffer]);
+          // The network awaits this between modules: letting queued messages in here is
+          // what lets a newer run or a cancel stop this one mid-forward.
+          return yieldToEvents();
         },
       });
       if (signal.aborted) return;
@@ -95,6 +98,11 @@ export function registerHandlers(core: EngineCore): void {
 
   // Extra request types register here (one line each).
   registerExportHandler(core);
+}
+
+/** Resolves after pending I/O events (incoming messages) have been handled. */
+function yieldToEvents(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 function checkSource(core: EngineCore, kind: 'builtin' | 'bytes' | 'path', path: string | null): void {
