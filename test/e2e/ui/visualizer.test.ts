@@ -89,7 +89,8 @@ async function focusModule(name: string, tap?: string): Promise<void> {
 beforeAll(async () => {
   served = await serve();
   browser = await launch();
-  page = await browser.newPage({ viewport: { width: 1440, height: 900 }, colorScheme: 'dark' });
+  const context = await browser.newContext({ viewport: { width: 1440, height: 900 }, colorScheme: 'dark', acceptDownloads: true });
+  page = await context.newPage();
   page.on('pageerror', (e) => console.error('page error:', e.message));
   await page.goto(served.url);
   await waitState(page, (s) => s.model.status === 'ready', 120_000);
@@ -339,5 +340,22 @@ describe('AttnScope UI in web mode (real engine)', () => {
     await waitState(page, (s) => s.exporting.status === 'done', 120_000);
     expect(await state(page, (s) => s.exporting.result!.files.length)).toBeGreaterThan(0);
     await page.keyboard.press('Escape');
+  });
+
+  it('a new window keeps the view settings and opens a sample from the first screen', async () => {
+    await page.selectOption('select[aria-label=Colormap]', 'magma');
+    await page.click('[aria-label=Normalisation] button:text-is("Stage")');
+    // Same browser profile (localStorage), as a relaunched app would have.
+    const second = await page.context().newPage();
+    await second.goto(served.url);
+    await waitState(second, (s) => s.model.status === 'ready', 120_000);
+    expect(await state(second, (s) => [s.settings.colormap, s.settings.normalisation])).toEqual(['magma', 'stage']);
+    await second.click('button.sample[data-sample="scene-cat-coffee.png"]');
+    await waitState(second, (s) => s.run.status === 'done' && s.metrics.firstHeatmapMs !== null);
+    expect(await second.locator('[data-testid=overlay]').count()).toBe(1);
+    await second.screenshot({ path: join(screenshots, '16-sample-magma-stage.png') });
+    await second.close();
+    await page.selectOption('select[aria-label=Colormap]', 'viridis');
+    await page.click('[aria-label=Normalisation] button:text-is("Min–max")');
   });
 });
