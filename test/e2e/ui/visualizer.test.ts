@@ -11,6 +11,8 @@ let served: Served;
 let browser: Browser;
 let page: Page;
 const timings: number[] = [];
+/** Uncaught errors and console errors of the page (CSP violations land here too). */
+const pageErrors: string[] = [];
 const shot = (name: string) => page.screenshot({ path: join(screenshots, `${name}.png`) });
 const sample = (name: string) => ({ name, type: 'image/png', bytes: readFileSync(join(root, 'assets/samples', name)) });
 
@@ -91,7 +93,8 @@ beforeAll(async () => {
   browser = await launch();
   const context = await browser.newContext({ viewport: { width: 1440, height: 900 }, colorScheme: 'dark', acceptDownloads: true });
   page = await context.newPage();
-  page.on('pageerror', (e) => console.error('page error:', e.message));
+  page.on('pageerror', (e) => pageErrors.push(`page error: ${e.message}`));
+  page.on('console', (m) => { if (m.type() === 'error') pageErrors.push(`console: ${m.text()}`); });
   await page.goto(served.url);
   await waitState(page, (s) => s.model.status === 'ready', 120_000);
   await page.waitForSelector('button.sample');
@@ -357,5 +360,9 @@ describe('AttnScope UI in web mode (real engine)', () => {
     await second.close();
     await page.selectOption('select[aria-label=Colormap]', 'viridis');
     await page.click('[aria-label=Normalisation] button:text-is("Min–max")');
+  });
+
+  it('raised no page errors and no console errors (CSP violations included)', () => {
+    expect(pageErrors).toEqual([]);
   });
 });
