@@ -58,6 +58,30 @@ export function imageFormats(): string[] {
 }
 
 export async function decodeImage(source: Uint8Array | string, name?: string): Promise<DecodedImage> {
+  const { bytes, label, meta } = await openImage(source, name);
+  try {
+    const { data, info } = await sharp(bytes, { limitInputPixels: MAX_PIXELS, pages: 1 })
+      .rotate() // EXIF orientation
+      .flatten({ background: { r: 255, g: 255, b: 255 } })
+      .toColourspace('srgb')
+      .removeAlpha()
+      .raw({ depth: 'uchar' })
+      .toBuffer({ resolveWithObject: true });
+    if (info.channels !== 3) throw new Error(`decoded to ${info.channels} channels`);
+    return {
+      name: label,
+      format: meta.format ?? 'unknown',
+      width: info.width,
+      height: info.height,
+      rgb: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+    };
+  } catch (err) {
+    throw new EngineError('bad-image', `"${label}" could not be decoded (${shortReason(err)}).`);
+  }
+}
+
+/** Reads the bytes and the header: bad-image / io errors and the pixel limit, before any decoding. */
+async function openImage(source: Uint8Array | string, name?: string): Promise<{ bytes: Uint8Array; label: string; meta: Metadata }> {
   let bytes: Uint8Array;
   const label = name ?? (typeof source === 'string' ? source : 'image');
   if (typeof source === 'string') {
@@ -83,25 +107,55 @@ export async function decodeImage(source: Uint8Array | string, name?: string): P
       `"${label}" is ${w} x ${h} pixels (${(w * h / 1e6).toFixed(0)} MP), above the ${MAX_PIXELS / 1e6} MP limit.`,
       'Downscale the image first; attention maps are computed at a few hundred pixels anyway.');
   }
+  return { bytes, label, meta };
+}
+
+/** An image's size as shown (EXIF orientation applied), without its pixels. */
+export interface ImageHeader {
+  name: string;
+  format: string;
+  width: number;
+  height: number;
+}
+
+/**
+ * decodeImage + preprocess in one sharp pipeline, for runs that need only the network
+ * input: the image is decoded straight to its scaled size (JPEG/WebP shrink-on-load), and
+ * no full-size RGB copy is made (36 MB for 12 MP). Same transform as
+ * preprocess(decodeImage(...)); the pixels differ only by resampling rounding.
+ * Measured on a 12 MP JPEG -> 224: 65 + 10 ms (decode, then resize) vs 36 ms.
+ */
+export async function decodeToInput(source: Uint8Array | string, name: string | undefined, opts: PreprocessOptions): Promise<{ image: ImageHeader; pre: Preprocessed }> {
+  checkInputSize(opts.inputSize);
+  const { bytes, label, meta } = await openImage(source, name);
+  // Size after EXIF orientation: orientations 5-8 swap width and height.
+  const swap = (meta.orientation ?? 1) >= 5;
+  const width = (swap ? meta.height : meta.width) ?? 0;
+  const height = (swap ? meta.width : meta.height) ?? 0;
+  const p = place(width, height, opts.inputSize, opts.resize);
+  let scaled: Uint8Array;
   try {
     const { data, info } = await sharp(bytes, { limitInputPixels: MAX_PIXELS, pages: 1 })
-      .rotate() // EXIF orientation
+      .rotate()
       .flatten({ background: { r: 255, g: 255, b: 255 } })
       .toColourspace('srgb')
       .removeAlpha()
+      // fastShrinkOnLoad off: libvips then shrinks on load only by factors that keep the
+      // sampling grid exact, so the map stays aligned with the image.
+      .resize(p.scaledWidth, p.scaledHeight, { fit: 'fill', fastShrinkOnLoad: false })
       .raw({ depth: 'uchar' })
       .toBuffer({ resolveWithObject: true });
-    if (info.channels !== 3) throw new Error(`decoded to ${info.channels} channels`);
-    return {
-      name: label,
-      format: meta.format ?? 'unknown',
-      width: info.width,
-      height: info.height,
-      rgb: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
-    };
+    if (info.channels !== 3 || info.width !== p.scaledWidth || info.height !== p.scaledHeight) {
+      throw new Error(`decoded to ${info.width}x${info.height}x${info.channels}`);
+    }
+    scaled = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   } catch (err) {
     throw new EngineError('bad-image', `"${label}" could not be decoded (${shortReason(err)}).`);
   }
+  return {
+    image: { name: label, format: meta.format ?? 'unknown', width, height },
+    pre: { input: normalise(scaled, p, opts), transform: transformOf(width, height, p, opts) },
+  };
 }
 
 /** Where the original image lands in the input, before any rounding of pixel grids. */
@@ -135,11 +189,8 @@ function place(width: number, height: number, size: number, mode: ResizeMode): P
 }
 
 export async function preprocess(img: DecodedImage, opts: PreprocessOptions): Promise<Preprocessed> {
-  const size = opts.inputSize;
-  if (!Number.isInteger(size) || size < 8 || size > 4096) {
-    throw new EngineError('bad-request', `Input size ${size} is out of range (8 to 4096).`);
-  }
-  const p = place(img.width, img.height, size, opts.resize);
+  checkInputSize(opts.inputSize);
+  const p = place(img.width, img.height, opts.inputSize, opts.resize);
   let scaled = img.rgb;
   if (p.scaledWidth !== img.width || p.scaledHeight !== img.height) {
     const buf = await sharp(img.rgb, { raw: { width: img.width, height: img.height, channels: 3 } })
@@ -148,6 +199,18 @@ export async function preprocess(img: DecodedImage, opts: PreprocessOptions): Pr
       .toBuffer();
     scaled = new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
   }
+  return { input: normalise(scaled, p, opts), transform: transformOf(img.width, img.height, p, opts) };
+}
+
+function checkInputSize(size: number): void {
+  if (!Number.isInteger(size) || size < 8 || size > 4096) {
+    throw new EngineError('bad-request', `Input size ${size} is out of range (8 to 4096).`);
+  }
+}
+
+/** The scaled RGB placed on the size x size canvas, normalised, NHWC. */
+function normalise(scaled: Uint8Array, p: Placement, opts: PreprocessOptions): Float32Array {
+  const size = opts.inputSize;
   const input = new Float32Array(size * size * 3); // zeros = the mean colour after normalisation
   const scale = [0, 1, 2].map((c) => 1 / (255 * (opts.std[c] as number)));
   const shift = [0, 1, 2].map((c) => -(opts.mean[c] as number) / (opts.std[c] as number));
@@ -164,19 +227,20 @@ export async function preprocess(img: DecodedImage, opts: PreprocessOptions): Pr
       for (let c = 0; c < 3; c++) input[d + c] = (scaled[s + c] as number) * (scale[c] as number) + (shift[c] as number);
     }
   }
+  return input;
+}
+
+function transformOf(width: number, height: number, p: Placement, opts: PreprocessOptions): ImageTransform {
   return {
-    input,
-    transform: {
-      origWidth: img.width,
-      origHeight: img.height,
-      inputWidth: size,
-      inputHeight: size,
-      scaleX: p.scaledWidth / img.width,
-      scaleY: p.scaledHeight / img.height,
-      offsetX: p.left,
-      offsetY: p.top,
-      resize: opts.resize,
-    },
+    origWidth: width,
+    origHeight: height,
+    inputWidth: opts.inputSize,
+    inputHeight: opts.inputSize,
+    scaleX: p.scaledWidth / width,
+    scaleY: p.scaledHeight / height,
+    offsetX: p.left,
+    offsetY: p.top,
+    resize: opts.resize,
   };
 }
 
