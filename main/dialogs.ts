@@ -32,7 +32,7 @@ export class Dialogs {
       filters: [{ name: 'Images', extensions: IMAGE_EXTENSIONS }, { name: 'All files', extensions: ['*'] }],
     });
     if (r.canceled || r.filePaths.length === 0) return [];
-    this.engine.allow({ read: r.filePaths });
+    await this.engine.allow({ read: r.filePaths });
     r.filePaths.forEach((p) => this.recent.add('image', p));
     return r.filePaths.map(chosen);
   }
@@ -45,7 +45,7 @@ export class Dialogs {
     });
     const path = r.canceled ? undefined : r.filePaths[0];
     if (!path) return null;
-    this.engine.allow({ read: [path] });
+    await this.engine.allow({ read: [path] });
     this.recent.add('model', path);
     return chosen(path);
   }
@@ -54,23 +54,23 @@ export class Dialogs {
     const r = await this.dialog.showOpenDialog({ title: 'Export heatmaps to', properties: ['openDirectory', 'createDirectory'] });
     const path = r.canceled ? undefined : r.filePaths[0];
     if (!path) return null;
-    this.engine.allow({ writeDir: [path] });
+    await this.engine.allow({ writeDir: [path] });
     return chosen(path);
   }
 
   async saveFile(defaultName: string): Promise<ChosenFile | null> {
     const r = await this.dialog.showSaveDialog({ title: 'Save', defaultPath: basename(defaultName) });
     if (r.canceled || !r.filePath) return null;
-    this.engine.allow({ writeFile: [r.filePath] });
+    await this.engine.allow({ writeFile: [r.filePath] });
     return chosen(r.filePath);
   }
 
   /** A recent file, if it is on the list and still there. */
-  openRecent(path: string): ChosenFile | null {
+  async openRecent(path: string): Promise<ChosenFile | null> {
     const item = this.recent.find(path);
     if (!item) return null;
     if (!existsSync(path)) { this.recent.remove(path); return null; }
-    this.engine.allow({ read: [path] });
+    await this.engine.allow({ read: [path] });
     this.recent.add(item.kind, path);
     return chosen(path);
   }

@@ -11,6 +11,7 @@ import { resolve, sep } from 'node:path';
 export interface EngineProcess {
   postMessage(message: unknown, transfer?: MessagePortMain[]): void;
   on(event: 'exit', listener: (code: number) => void): unknown;
+  on(event: 'message', listener: (message: unknown) => void): unknown;
   kill(): boolean;
 }
 
@@ -35,7 +36,10 @@ export interface EngineHostOptions {
   now?: () => number;
 }
 
-export interface AllowMessage { type: 'allow'; read?: string[]; writeFile?: string[]; writeDir?: string[] }
+export interface AllowMessage { type: 'allow'; seq?: number; read?: string[]; writeFile?: string[]; writeDir?: string[] }
+
+/** How long allow() waits for the engine's acknowledgement before going on regardless. */
+export const ALLOW_ACK_TIMEOUT_MS = 2000;
 
 export class EngineHost {
   private child: EngineProcess | null = null;
@@ -43,6 +47,8 @@ export class EngineHost {
   private generation = -1;
   private stopped = false;
   private readonly crashes: number[] = [];
+  private seq = 0;
+  private readonly acks = new Map<number, () => void>();
   /** Every path allowance so far, replayed to a restarted engine. */
   private readonly allowed: { read: Set<string>; writeFile: Set<string>; writeDir: Set<string> } = {
     read: new Set(), writeFile: new Set(), writeDir: new Set(),
@@ -58,12 +64,24 @@ export class EngineHost {
     this.handOff();
   }
 
-  /** Lets the engine read / write paths the user chose (dialogs, recent list). */
-  allow(paths: Omit<AllowMessage, 'type'>): void {
+  /**
+   * Lets the engine read / write paths the user chose (dialogs, recent list). Resolves once
+   * the engine has them, so the page (whose request travels on another channel) never
+   * asks before the engine would accept.
+   */
+  allow(paths: Omit<AllowMessage, 'type' | 'seq'>): Promise<void> {
     paths.read?.forEach((p) => this.allowed.read.add(p));
     paths.writeFile?.forEach((p) => this.allowed.writeFile.add(p));
     paths.writeDir?.forEach((p) => this.allowed.writeDir.add(p));
-    this.child?.postMessage({ type: 'allow', ...paths } satisfies AllowMessage);
+    const child = this.child;
+    // Not running: start() replays every allowance before the engine gets a port.
+    if (!child) return Promise.resolve();
+    const seq = ++this.seq;
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(() => { this.acks.delete(seq); resolve(); }, ALLOW_ACK_TIMEOUT_MS);
+      this.acks.set(seq, () => { clearTimeout(timer); resolve(); });
+      child.postMessage({ type: 'allow', seq, ...paths } satisfies AllowMessage);
+    });
   }
 
   /** True when `path` is one the user chose, or lies in a chosen export folder. */
@@ -77,6 +95,8 @@ export class EngineHost {
   /** Window closed / app quitting: kill the engine for good. */
   stop(): void {
     this.stopped = true;
+    for (const ack of this.acks.values()) ack();
+    this.acks.clear();
     const child = this.child;
     this.child = null;
     child?.kill();
@@ -88,6 +108,12 @@ export class EngineHost {
     const child = this.deps.fork(this.options.enginePath, [], { serviceName: 'AttnScope engine', stdio: 'inherit' });
     this.child = child;
     child.on('exit', (code) => { if (this.child === child) this.exited(code); });
+    child.on('message', (m) => {
+      const seq = (m as { type?: unknown; seq?: unknown } | null)?.type === 'allowed' ? (m as { seq: unknown }).seq : undefined;
+      if (typeof seq !== 'number') return;
+      this.acks.get(seq)?.();
+      this.acks.delete(seq);
+    });
     const { read, writeFile, writeDir } = this.allowed;
     if (read.size || writeFile.size || writeDir.size) {
       child.postMessage({ type: 'allow', read: [...read], writeFile: [...writeFile], writeDir: [...writeDir] } satisfies AllowMessage);
@@ -104,6 +130,9 @@ export class EngineHost {
 
   private exited(code: number): void {
     this.child = null;
+    // A restarted engine gets every allowance replayed before its port: nothing to wait for.
+    for (const ack of this.acks.values()) ack();
+    this.acks.clear();
     if (this.stopped) return;
     const t = (this.options.now ?? Date.now)();
     const windowMs = this.options.windowMs ?? 60_000;

@@ -12,7 +12,7 @@ export interface MenuContext {
   recent(): RecentFile[];
   openImages(): Promise<ChosenFile[]>;
   openModel(): Promise<ChosenFile | null>;
-  openRecent(path: string): ChosenFile | null;
+  openRecent(path: string): Promise<ChosenFile | null>;
   clearRecent(): void;
   send(command: MenuCommand): void;
   /** Dev tools only in development builds. */
@@ -45,9 +45,9 @@ export function buildMenuTemplate(ctx: MenuContext): MenuItemConstructorOptions[
             label: `${r.kind === 'model' ? 'Model' : 'Image'}: ${r.name}`,
             toolTip: r.path,
             click: () => {
-              const f = ctx.openRecent(r.path);
-              if (!f) return;
-              ctx.send(r.kind === 'model' ? { command: 'openModel', file: f } : { command: 'openImage', files: [f] });
+              void ctx.openRecent(r.path).then((f) => {
+                if (f) ctx.send(r.kind === 'model' ? { command: 'openModel', file: f } : { command: 'openImage', files: [f] });
+              });
             },
           })),
           ...(recent.length ? [{ type: 'separator' } as MenuItemConstructorOptions] : []),

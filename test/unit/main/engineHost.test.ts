@@ -39,21 +39,28 @@ describe('engine host (utility process + MessageChannelMain)', () => {
     expect(forks[0]!.messages.map((m) => (m.transfer[0] as FakePort).name)).toEqual(['engine-1', 'engine-2']);
   });
 
-  it('passes the paths the user chose to the engine, and replays them after a restart', () => {
+  it('passes the paths the user chose to the engine (resolving on its acknowledgement), and replays them after a restart', async () => {
     const { host, forks, page } = rig();
     host.connect(page);
-    host.allow({ read: ['/home/u/cat.jpg'] });
-    host.allow({ writeDir: ['/home/u/out'] });
+    await host.allow({ read: ['/home/u/cat.jpg'] });
+    await host.allow({ writeDir: ['/home/u/out'] });
     expect(forks[0]!.messages.slice(1).map((m) => m.message)).toEqual([
-      { type: 'allow', read: ['/home/u/cat.jpg'] },
-      { type: 'allow', writeDir: ['/home/u/out'] },
+      { type: 'allow', seq: 1, read: ['/home/u/cat.jpg'] },
+      { type: 'allow', seq: 2, writeDir: ['/home/u/out'] },
     ]);
+    forks[0]!.autoAck = false;
+    let settled = false;
+    const pending = host.allow({ read: ['/home/u/dog.jpg'] }).then(() => { settled = true; });
+    await new Promise((r) => setTimeout(r, 10));
+    expect(settled).toBe(false);
+    forks[0]!.emit('message', { type: 'allowed', seq: 3 });
+    await pending;
     expect(host.isChosen('/home/u/cat.jpg')).toBe(true);
     expect(host.isChosen('/home/u/out/cat_layer1.png')).toBe(true);
     expect(host.isChosen('/home/u/outside.png')).toBe(false);
     expect(host.isChosen('/home/u/out/../secret')).toBe(false);
     forks[0]!.emit('exit', 139);
-    expect(forks[1]!.messages[0]!.message).toEqual({ type: 'allow', read: ['/home/u/cat.jpg'], writeFile: [], writeDir: ['/home/u/out'] });
+    expect(forks[1]!.messages[0]!.message).toEqual({ type: 'allow', read: ['/home/u/cat.jpg', '/home/u/dog.jpg'], writeFile: [], writeDir: ['/home/u/out'] });
   });
 
   it('restarts a crashed engine, tells the page, and sends it a port to the new one', () => {

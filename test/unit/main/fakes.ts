@@ -11,8 +11,16 @@ export class FakeProcess extends EventEmitter implements EngineProcess {
   readonly messages: Array<{ message: unknown; transfer: unknown[] }> = [];
   killed = false;
   constructor(readonly modulePath: string, readonly options: unknown) { super(); }
-  postMessage(message: unknown, transfer: unknown[] = []): void { this.messages.push({ message, transfer }); }
-  override on(event: 'exit', listener: (code: number) => void): this { return super.on(event, listener); }
+  /** Acknowledge `allow` as engine/host/electron.ts does (off: to test the timeout). */
+  autoAck = true;
+  postMessage(message: unknown, transfer: unknown[] = []): void {
+    this.messages.push({ message, transfer });
+    const m = message as { type?: string; seq?: number };
+    if (this.autoAck && m.type === 'allow' && typeof m.seq === 'number') queueMicrotask(() => this.emit('message', { type: 'allowed', seq: m.seq }));
+  }
+  override on(event: 'exit', listener: (code: number) => void): this;
+  override on(event: 'message', listener: (message: unknown) => void): this;
+  override on(event: string, listener: (...args: never[]) => void): this { return super.on(event, listener as (...args: unknown[]) => void); }
   kill(): boolean {
     this.killed = true;
     // Electron emits 'exit' after kill as well.

@@ -38,8 +38,8 @@ describe('dialogs and recent files', () => {
   it('re-opens only listed recent files that still exist', async () => {
     const s = setup({ open: [join(mkdtempSync(join(tmpdir(), 'x-')), 'gone.jpg')] });
     await s.dialogs.openImages();
-    expect(s.dialogs.openRecent('/etc/passwd')).toBeNull();
-    expect(s.dialogs.openRecent(s.recent.list()[0]!.path)).toBeNull();
+    expect(await s.dialogs.openRecent('/etc/passwd')).toBeNull();
+    expect(await s.dialogs.openRecent(s.recent.list()[0]!.path)).toBeNull();
     expect(s.recent.list()).toEqual([]);
   });
 
@@ -80,10 +80,10 @@ describe('IPC handlers', () => {
     expect(() => handlers.get(CH.appVersion)!({ sender: own.sender, senderFrame: null })).toThrow(/unexpected page/);
   });
 
-  it('reveals only chosen paths and validates arguments', () => {
+  it('reveals only chosen paths and validates arguments', async () => {
     const { handlers, own, s, revealed } = ipcRig();
     expect(() => handlers.get(CH.reveal)!(own, '/etc')).toThrow(/you chose/);
-    s.engine.allow({ writeDir: ['/home/u/out'] });
+    await s.engine.allow({ writeDir: ['/home/u/out'] });
     handlers.get(CH.reveal)!(own, '/home/u/out');
     expect(revealed).toEqual(['/home/u/out']);
     expect(() => handlers.get(CH.saveDialog)!(own, 42)).toThrow(/string/);

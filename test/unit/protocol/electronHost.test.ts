@@ -39,7 +39,10 @@ describe('Electron engine entry (utility process stand-in)', () => {
     const refused = await client.loadModel({ kind: 'path', path: modelPath }).catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(ClientError);
     expect((refused as ClientError).code).toBe('forbidden');
-    worker.postMessage({ data: { type: 'allow', read: [modelPath] }, ports: [] });
+    // As main does: the path goes to the page only after the engine acknowledged it.
+    const ack = new Promise((resolve) => worker.once('message', resolve));
+    worker.postMessage({ data: { type: 'allow', seq: 1, read: [modelPath] }, ports: [] });
+    expect(await ack).toEqual({ type: 'allowed', seq: 1 });
     const info = await client.loadModel({ kind: 'path', path: modelPath });
     expect(info.modules.length).toBeGreaterThan(0);
     const done = await client.run({ kind: 'bytes', name: 'x.png', bytes: await testImage() }, { inputSize: 32 });

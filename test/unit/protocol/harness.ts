@@ -106,6 +106,9 @@ parentPort.on('message', (m) => {
   const e = { data: m.data, ports: (m.ports ?? []).map(wrapPort) };
   if (listeners.length) deliver(e); else early.push(e);
 });
-process.parentPort = { on(event, l) { if (event === 'message') { listeners.push(l); early.splice(0).forEach(deliver); } } };
+process.parentPort = {
+  on(event, l) { if (event === 'message') { listeners.push(l); early.splice(0).forEach(deliver); } },
+  postMessage(m) { parentPort.postMessage(m); },
+};
 await import('./electron.js');
 `;
