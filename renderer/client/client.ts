@@ -30,6 +30,8 @@ const isStreamEvent = (t: string) => t === 'runStarted' || t === 'tap' || t === 
 /** After this many restarts without a request completing, stop repeating the last load/run (it may be what kills the engine). */
 const MAX_REPEATS = 2;
 
+const RECONNECT_DELAYS_MS = [500, 1000, 2000, 4000, 8000];
+
 export class Client implements EngineClient {
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
@@ -41,7 +43,11 @@ export class Client implements EngineClient {
   private repeats = 0;
   private closed = false;
 
-  constructor(private link: Transport) {
+  /**
+   * `reconnect` (web mode): opens a new connection when the socket drops; the client then
+   * recovers as after an engine restart. Without it a drop is final.
+   */
+  constructor(private link: Transport, private readonly reconnect?: () => Promise<Transport>) {
     this.attach(link);
   }
 
@@ -114,11 +120,16 @@ export class Client implements EngineClient {
     if (this.closed || this.status.state === 'disconnected') {
       return Promise.reject(new ClientError('disconnected', 'The engine is not connected.', 'Reload the page or restart the app.'));
     }
+    if (!reuse && kind === 'other' && this.status.state === 'restarting') {
+      return Promise.reject(new ClientError('engine-restarted', 'The engine is restarting; try again in a moment.'));
+    }
     const id = this.nextId++;
     if (kind === 'run') this.currentRun = id;
     return new Promise<T>((resolve, reject) => {
       const entry: Pending = reuse ?? { kind, resolve: resolve as (m: EngineMessage) => void, reject, ...(onEvent ? { onEvent } : {}) };
       this.pending.set(id, entry);
+      // While the engine restarts, a model load or run waits: recover() sends it to the new engine.
+      if (!reuse && this.status.state === 'restarting') return;
       try {
         this.post({ ...msg, id }, transfer);
       } catch (err) {
@@ -205,7 +216,11 @@ export class Client implements EngineClient {
       void this.send({ type: 'run', image, options }, 'run', undefined, [], entry).catch(() => {});
       done.push('last run repeated');
     }
-    this.setStatus({ ...this.status, state: 'ready', message: `Engine restarted after it stopped${done.length ? `; ${done.join(', ')}` : ''}.` });
+    const what = why.startsWith('Reconnected') ? 'Reconnected to the engine' : 'Engine restarted after it stopped';
+    for (const [, e] of inFlight) {
+      if (e !== loadEntry && e !== runEntry) e.reject(new ClientError('engine-restarted', 'The engine restarted before answering; try again.'));
+    }
+    this.setStatus({ ...this.status, state: 'ready', message: `${what}${done.length ? `; ${done.join(', ')}` : ''}.` });
     void this.hello().catch(() => {});
   }
 
@@ -227,8 +242,27 @@ export class Client implements EngineClient {
 
   private disconnected(reason: string): void {
     if (this.closed) return;
+    if (this.reconnect) { void this.reconnectLoop(reason); return; }
     this.failAll(new ClientError('disconnected', `Lost the connection to the engine: ${reason}`, 'Reload the page, or restart `attnscope serve`.'));
     this.setStatus({ ...this.status, state: 'disconnected', message: `Lost the connection to the engine: ${reason}` });
+  }
+
+  /** Tries again after 0.5, 1, 2, 4 and 8 s; the model load and run in flight wait for it. */
+  private async reconnectLoop(reason: string): Promise<void> {
+    this.engineStatus('restarting', `Lost the connection to the engine (${reason}); reconnecting.`);
+    for (const delay of RECONNECT_DELAYS_MS) {
+      await new Promise((r) => setTimeout(r, delay));
+      if (this.closed) return;
+      try {
+        const t = await this.reconnect!();
+        if (this.closed) { t.close(); return; }
+        this.replaceTransport(t, 'Reconnected to the engine.');
+        return;
+      } catch {
+        // the server is not back yet
+      }
+    }
+    this.engineStatus('failed', `Lost the connection to the engine (${reason}) and could not reconnect. Reload the page, or open the URL that \`attnscope serve\` printed.`);
   }
 
   private failAll(err: ClientError): void {

@@ -32,7 +32,7 @@ export async function connectEngine(options: ConnectOptions = {}): Promise<Engin
 
 async function connectWebSocket(options: ConnectOptions): Promise<Client> {
   const url = options.url ?? engineUrlFromLocation(window.location);
-  return new Client(await openWebSocket(url, options.WebSocket));
+  return new Client(await openWebSocket(url, options.WebSocket), () => openWebSocket(url, options.WebSocket));
 }
 
 function connectElectron(bridge: AttnScopeBridge): Promise<Client> {
