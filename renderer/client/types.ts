@@ -11,6 +11,15 @@
 // onStarted carrying a NEW runId: treat onStarted as "reset this image's maps". A run
 // promise still pending across the restart resolves with the re-sent run's runDone.
 // Other requests in flight when the engine died reject with code 'engine-restarted'.
+// While 'restarting', loadModel() and run() wait and go to the new engine; other requests
+// reject with 'engine-restarted'. In web mode a dropped socket is handled the same way:
+// the client reconnects (0.5 to 8 s back-off) and reports 'ready' with "Reconnected...",
+// or 'disconnected' when it gives up. In Electron a page reload gets a fresh engine
+// connection (no model loaded).
+//
+// Paths: in Electron, { kind: 'path' } sources work only for paths from the bridge's
+// dialogs / recent list; in web mode hello().capabilities.sources has no 'path', send bytes.
+// hello().model is set when the host preloaded a model (`attnscope serve --model`).
 
 import type {
   EngineMessage, ErrorCode, HelloReply, ImageSource, ModelInfo, ModelSource, PredictionEvent,
