@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { NetSpec } from '../engine/nets/spec';
 import { countFlops } from './flops.mjs';
-import { args, describeMachine, machine, ROOT, table, type Timing, writeResult } from './lib';
+import { args, describeMachine, machine, median, mergeTimings, ROOT, table, type Timing, writeResult } from './lib';
 import { findBuiltinModel, type ModelJob } from './models';
 import { BENCH_MODELS } from './weights';
 
@@ -95,30 +95,73 @@ async function orchestrate(a: Map<string, string>): Promise<void> {
     const job: Job = { threads: 1, warmup, runs, outDir: tmp, models, peak: { n: 1024, runs: 7 } };
     const jobPath = join(tmp, 'job.json');
     writeFileSync(jobPath, JSON.stringify(job));
-    console.log(`forward: ${describeMachine(mach)}; ${runs} runs after ${warmup} warm-up; batch 1`);
-    const py = spawnSync('/usr/bin/python3', [join(ROOT, 'bench', 'torch_forward.py'), jobPath], { encoding: 'utf8', maxBuffer: 1 << 26 });
-    if (py.status !== 0) throw new Error(`torch_forward.py failed: ${py.stderr}`);
-    const torch = JSON.parse(py.stdout) as TorchOut;
-    // The engine loads exactly the files PyTorch wrote (or the built-in model's own).
-    const engineJob: Job = { ...job, models: torch.models.map((t, i) => ({ ...(models[i] as ModelJob), weights: t.weights, spec: t.spec })) };
-    const engines: EngineOut[] = [];
-    for (const backend of backends) {
-      // The plain-JS cpu backend runs at ~1 GFLOP/s: only the small models, few runs.
-      const cap = backend === 'cpu' ? { maxGflops: Number(a.get('cpu-max-gflops') ?? 1) } : {};
-      writeFileSync(jobPath, JSON.stringify({ ...engineJob, ...cap, runs: backend === 'cpu' ? Math.min(runs, 3) : runs, warmup: backend === 'cpu' ? 1 : warmup }));
-      const self = fileURLToPath(import.meta.url);
-      const child = spawnSync(process.execPath, [self, '--worker', backend, '--job', jobPath], { encoding: 'utf8', maxBuffer: 1 << 26 });
-      const line = child.stdout.split('\n').find((l) => l.startsWith('@@RESULT '));
-      if (child.status !== 0 || !line) {
-        console.log(`  ${backend}: did not run (${(child.stderr || child.stdout).trim().split('\n').slice(-3).join(' | ')})`);
-        continue;
+    console.log(`forward: ${describeMachine(mach)}; ${runs} runs after ${warmup} warm-up per round, rounds alternate runtimes; batch 1`);
+    // Rounds alternate PyTorch and the engine, so that load from other processes on a shared
+    // machine hits both alike; each runtime's runs from all rounds are pooled.
+    const rounds = Number(a.get('rounds') ?? (quick ? 1 : 3));
+    const torchRounds: TorchOut[] = [];
+    const engineRounds = new Map<string, EngineOut[]>();
+    const self = fileURLToPath(import.meta.url);
+    let engineJob: Job | null = null;
+    for (let round = 0; round < rounds; round++) {
+      writeFileSync(jobPath, JSON.stringify(engineJob ?? job));
+      const py = spawnSync('/usr/bin/python3', [join(ROOT, 'bench', 'torch_forward.py'), jobPath], { encoding: 'utf8', maxBuffer: 1 << 26 });
+      if (py.status !== 0) throw new Error(`torch_forward.py failed: ${py.stderr}`);
+      const t = JSON.parse(py.stdout) as TorchOut;
+      torchRounds.push(t);
+      // The engine (and later PyTorch rounds) load exactly the files the first round wrote.
+      engineJob ??= { ...job, models: t.models.map((m, i) => ({ ...(models[i] as ModelJob), weights: m.weights, spec: m.spec })) };
+      for (const backend of backends) {
+        // The plain-JS cpu backend runs at ~1 GFLOP/s: only the small models, few runs, one round.
+        if (backend === 'cpu' && round > 0) continue;
+        const cap = backend === 'cpu' ? { maxGflops: Number(a.get('cpu-max-gflops') ?? 1) } : {};
+        writeFileSync(jobPath, JSON.stringify({ ...engineJob, ...cap, runs: backend === 'cpu' ? Math.min(runs, 3) : runs, warmup: backend === 'cpu' ? 1 : warmup }));
+        const child = spawnSync(process.execPath, [self, '--worker', backend, '--job', jobPath], { encoding: 'utf8', maxBuffer: 1 << 26 });
+        const line = child.stdout.split('\n').find((l) => l.startsWith('@@RESULT '));
+        if (child.status !== 0 || !line) {
+          console.log(`  ${backend}: did not run (${(child.stderr || child.stdout).trim().split('\n').slice(-3).join(' | ')})`);
+          continue;
+        }
+        engineRounds.set(backend, [...(engineRounds.get(backend) ?? []), JSON.parse(line.slice('@@RESULT '.length)) as EngineOut]);
       }
-      engines.push(JSON.parse(line.slice('@@RESULT '.length)) as EngineOut);
     }
+    const torch = mergeTorch(torchRounds);
+    const engines = [...engineRounds.values()].map(mergeEngine);
     report(mach, torch, engines);
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
+}
+
+function mergeTorch(rounds: TorchOut[]): TorchOut {
+  const first = rounds[0] as TorchOut;
+  return {
+    ...first,
+    // Peak: the best any round reached (contention only ever lowers it).
+    peak: rounds.reduce((best, r) => (r.peak.gflops > best.gflops ? r.peak : best), first.peak),
+    models: first.models.map((m, i) => ({
+      ...m,
+      plain: mergeTimings(rounds.map((r) => (r.models[i] as TorchModel).plain)),
+      withTaps: mergeTimings(rounds.map((r) => (r.models[i] as TorchModel).withTaps)),
+    })),
+  };
+}
+
+function mergeEngine(rounds: EngineOut[]): EngineOut {
+  const first = rounds[0] as EngineOut;
+  return {
+    ...first,
+    peak: rounds.reduce((best, r) => (r.peak.gflops > best.gflops ? r.peak : best), first.peak),
+    models: first.models.map((m, i) => {
+      const all = rounds.map((r) => r.models[i] as EngineModel);
+      return m.skipped ? m : {
+        ...m,
+        total: mergeTimings(all.map((x) => x.total)),
+        forwardMedianMs: median(all.map((x) => x.forwardMedianMs)),
+        readbackMedianMs: median(all.map((x) => x.readbackMedianMs)),
+      };
+    }),
+  };
 }
 
 function report(mach: ReturnType<typeof machine>, torch: TorchOut, engines: EngineOut[]): void {
@@ -127,28 +170,29 @@ function report(mach: ReturnType<typeof machine>, torch: TorchOut, engines: Engi
   for (const t of torch.models) {
     const flops = countFlops(t.spec, t.size);
     const gflop = flops.total / 1e9;
-    rows.push([t.name, `torch ${torch.torch} (${torch.threads} thr)`, gflop, t.withTaps.medianMs, '-', t.plain.medianMs, 1, 1000 * gflop / torch.peak.gflops, 100 * (1000 * gflop / torch.peak.gflops) / t.withTaps.medianMs]);
+    rows.push([t.name, `torch ${torch.torch} (${torch.threads} thr)`, gflop, t.withTaps.medianMs, t.withTaps.minMs, '-', t.plain.medianMs, 1, 1, 1000 * gflop / torch.peak.gflops, 100 * (1000 * gflop / torch.peak.gflops) / t.withTaps.minMs]);
     const entry: Record<string, unknown> = { model: t.name, size: t.size, gflop, hookGflop: t.hookFlops / 1e9, params: t.params, torch: { withTaps: t.withTaps, plain: t.plain } };
     for (const e of engines) {
       const m = e.models.find((x) => x.name === t.name);
       if (!m) continue;
       if (m.skipped) {
-        rows.push([t.name, e.backend, gflop, '-', '-', '-', '-', '-', '-']);
+        rows.push([t.name, e.backend, gflop, '-', '-', '-', '-', '-', '-', '-', '-']);
         entry[e.backend] = { skipped: m.skipped };
         continue;
       }
       const floor = 1000 * gflop / e.peak.gflops;
-      rows.push([t.name, e.backend, gflop, m.total.medianMs, m.readbackMedianMs, '-', m.total.medianMs / t.withTaps.medianMs, floor, 100 * floor / m.total.medianMs]);
-      entry[e.backend] = { ...m, ratioVsTorchWithTaps: m.total.medianMs / t.withTaps.medianMs, ratioVsTorchPlain: m.total.medianMs / t.plain.medianMs, floorMs: floor };
+      rows.push([t.name, e.backend, gflop, m.total.medianMs, m.total.minMs, m.readbackMedianMs, '-', m.total.medianMs / t.withTaps.medianMs, m.total.minMs / t.withTaps.minMs, floor, 100 * floor / m.total.minMs]);
+      entry[e.backend] = { ...m, ratioVsTorchWithTaps: m.total.medianMs / t.withTaps.medianMs, ratioVsTorchWithTapsMin: m.total.minMs / t.withTaps.minMs, ratioVsTorchPlain: m.total.medianMs / t.plain.medianMs, floorMs: floor };
     }
     if (Math.abs(flops.conv - t.hookFlops) > 1) console.log(`  note: analytic conv FLOPs ${flops.conv} != torch hook count ${t.hookFlops} for ${t.name}`);
     summary.push(entry);
   }
-  console.log(table(['model', 'runtime', 'GFLOP', 'median ms', 'readback ms', 'plain ms', 'x torch', 'floor ms', '% of peak'], rows));
+  console.log(table(['model', 'runtime', 'GFLOP', 'median ms', 'min ms', 'readback ms', 'plain ms', 'x torch', 'x torch (min)', 'floor ms', '% of peak (min)'], rows));
   const peaks = [[`torch matmul ${torch.peak.n}^2`, torch.peak.gflops], ...engines.map((e) => [`${e.backend} matmul ${e.peak.n}^2`, e.peak.gflops])];
   console.log(table(['peak (1 thread)', 'GFLOP/s'], peaks as Array<Array<string | number>>));
   for (const e of engines) console.log(`  ${e.backend}: ${e.detail}`);
-  console.log('  x torch = engine median (every tap read back) / PyTorch forward_with_taps median; floor = FLOPs / that runtime\'s matmul peak.');
+  console.log('  x torch = engine median (every tap read back) / PyTorch forward_with_taps median (min: the same with the fastest runs,');
+  console.log('  less sensitive to other load); plain = PyTorch without taps; floor = FLOPs / that runtime\'s measured matmul peak.');
   const path = writeResult('forward', { machine: mach, torch: { version: torch.torch, threads: torch.threads, peak: torch.peak }, engines: engines.map((e) => ({ backend: e.backend, detail: e.detail, peak: e.peak })), models: summary });
   console.log(`  -> ${path}`);
 }

@@ -34,6 +34,14 @@ export interface Timing {
   minMs: number;
   maxMs: number;
   runs: number;
+  /** Every timed run, in order (rounds are merged by concatenating these). */
+  times?: number[];
+}
+
+/** One Timing over several rounds' runs. */
+export function mergeTimings(ts: Timing[]): Timing {
+  const times = ts.flatMap((t) => t.times ?? [t.medianMs]);
+  return { medianMs: median(times), minMs: Math.min(...times), maxMs: Math.max(...times), runs: times.length, times };
 }
 
 export async function timeIt(fn: () => unknown, warmup: number, runs: number): Promise<Timing> {
@@ -44,7 +52,7 @@ export async function timeIt(fn: () => unknown, warmup: number, runs: number): P
     await fn();
     times.push(performance.now() - t0);
   }
-  return { medianMs: median(times), minMs: Math.min(...times), maxMs: Math.max(...times), runs };
+  return { medianMs: median(times), minMs: Math.min(...times), maxMs: Math.max(...times), runs, times };
 }
 
 export interface Machine {

@@ -110,7 +110,7 @@ def timed(fn, warmup, runs):
         t0 = time.perf_counter()
         fn()
         times.append((time.perf_counter() - t0) * 1000)
-    return {'medianMs': statistics.median(times), 'minMs': min(times), 'maxMs': max(times), 'runs': runs}
+    return {'medianMs': statistics.median(times), 'minMs': min(times), 'maxMs': max(times), 'runs': runs, 'times': times}
 
 
 def bench_model(m, job):
