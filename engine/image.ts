@@ -93,11 +93,18 @@ async function openImage(source: Uint8Array | string, name?: string): Promise<{ 
   } else {
     bytes = source;
   }
+  if (bytes.length === 0) throw new EngineError('bad-image', `"${label}" is empty (0 bytes).`);
   let meta: Metadata;
   try {
     meta = await sharp(bytes, { limitInputPixels: false }).metadata();
   } catch (err) {
-    throw new EngineError('bad-image', `"${label}" is not an image sharp can decode (${shortReason(err)}).`,
+    const reason = shortReason(err);
+    // A known format cut short (a partial download or copy) is not an unsupported format.
+    if (/premature end|truncated|unexpected end/i.test(reason)) {
+      throw new EngineError('bad-image', `"${label}" is truncated: the file ends before the image does (${reason}).`,
+        'Copy or download the image again.');
+    }
+    throw new EngineError('bad-image', `"${label}" is not an image sharp can decode (${reason}).`,
       `Supported formats: ${imageFormats().join(', ')}.`);
   }
   const w = meta.width ?? 0;

@@ -29,7 +29,7 @@ const raw = (w = W, h = H, channels: 1 | 2 | 3 | 4 = 3) => ({ raw: { width: w, h
 describe('bad images are refused with a message naming the file', () => {
   test('zero bytes', async () => {
     const err = await engineError(decodeImage(new Uint8Array(0), 'empty.jpg'));
-    expectUserError(err, 'bad-image', /empty\.jpg/);
+    expectUserError(err, 'bad-image', /empty\.jpg" is empty \(0 bytes\)/);
   });
 
   test('random bytes (seeded, several lengths)', async () => {
@@ -45,6 +45,9 @@ describe('bad images are refused with a message naming the file', () => {
       const err = await engineError(decodeImage(jpeg.subarray(0, keep), 'cut.jpg'));
       expectUserError(err, 'bad-image', /cut\.jpg/);
     }
+    // Cut inside the image data: said to be truncated, not an unsupported format.
+    const half = await engineError(decodeImage(jpeg.subarray(0, Math.floor(jpeg.length / 2)), 'half.jpg'));
+    expectUserError(half, 'bad-image', /half\.jpg.*(truncated|could not be decoded)/);
   });
 
   test('truncated PNG', async () => {
