@@ -48,6 +48,8 @@ export interface EngineModel {
   forwardMedianMs: number;
   readbackMedianMs: number;
   loadMs: number;
+  /** The first forward pass after loading (operator creation and weight packing). */
+  coldMs: number;
   taps: number;
   tapBytes: number;
   skipped?: string;
@@ -159,6 +161,8 @@ function mergeEngine(rounds: EngineOut[]): EngineOut {
         total: mergeTimings(all.map((x) => x.total)),
         forwardMedianMs: median(all.map((x) => x.forwardMedianMs)),
         readbackMedianMs: median(all.map((x) => x.readbackMedianMs)),
+        coldMs: median(all.map((x) => x.coldMs)),
+        loadMs: median(all.map((x) => x.loadMs)),
       };
     }),
   };
@@ -190,7 +194,10 @@ function report(mach: ReturnType<typeof machine>, torch: TorchOut, engines: Engi
   console.log(table(['model', 'runtime', 'GFLOP', 'median ms', 'min ms', 'readback ms', 'plain ms', 'x torch', 'x torch (min)', 'floor ms', '% of peak (min)'], rows));
   const peaks = [[`torch matmul ${torch.peak.n}^2`, torch.peak.gflops], ...engines.map((e) => [`${e.backend} matmul ${e.peak.n}^2`, e.peak.gflops])];
   console.log(table(['peak (1 thread)', 'GFLOP/s'], peaks as Array<Array<string | number>>));
-  for (const e of engines) console.log(`  ${e.backend}: ${e.detail}`);
+  for (const e of engines) {
+    const cold = e.models.filter((m) => !m.skipped).map((m) => `${m.name} load ${m.loadMs.toFixed(0)} ms, first pass ${m.coldMs.toFixed(0)} ms (${(m.coldMs / m.total.medianMs).toFixed(1)}x a warm one)`);
+    console.log(`  ${e.backend}: ${e.detail}; ${cold.join('; ')}`);
+  }
   console.log('  x torch = engine median (every tap read back) / PyTorch forward_with_taps median (min: the same with the fastest runs,');
   console.log('  less sensitive to other load); plain = PyTorch without taps; floor = FLOPs / that runtime\'s measured matmul peak.');
   const path = writeResult('forward', { machine: mach, torch: { version: torch.torch, threads: torch.threads, peak: torch.peak }, engines: engines.map((e) => ({ backend: e.backend, detail: e.detail, peak: e.peak })), models: summary });
