@@ -33,6 +33,7 @@ function Thumb({ m }: { m: ModuleInfo }) {
   const taps = useApp((s) => s.run.taps);
   const modules = useApp((s) => s.model.info?.modules);
   const focused = useApp((s) => s.modules.focused?.module === m.name);
+  const bypassed = useApp((s) => s.run.bypass.includes(m.name));
   const colormap = useApp(selectColormap);
   const mode = useApp((s) => s.settings.normalisation);
   const interpolation = useApp((s) => s.settings.interpolation);
@@ -57,6 +58,7 @@ function Thumb({ m }: { m: ModuleInfo }) {
       </div>
       <div className="cap">
         <span className="n">{m.name}</span>
+        {bypassed && <span className="badge warn">bypassed</span>}
         <span className="faint">{tap ?? '…'}</span>
       </div>
     </button>

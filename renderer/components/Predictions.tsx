@@ -19,6 +19,11 @@ export function Predictions() {
           Without <span className="mono">{bypass.join(', ')}</span>{deltas ? '; ticks show the full model.' : '.'}
         </div>
       )}
+      {base && bypass.length > 0 && base[0] && preds[0] && base[0].index !== preds[0].index && (
+        <div className="note" style={{ marginTop: 0, marginBottom: 8, color: 'var(--warn)' }} data-testid="top1-change">
+          Top-1 changed: {base[0].label} ({(base[0].probability * 100).toFixed(1)}%) → {preds[0].label} ({(preds[0].probability * 100).toFixed(1)}%)
+        </div>
+      )}
       <ol className="pred" data-testid="predictions">
         {preds.map((p, i) => {
           const d = deltas?.[i];

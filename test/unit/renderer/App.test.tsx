@@ -92,6 +92,7 @@ describe('App', () => {
     expect(screen.getByTestId('bypass-bar').textContent).toContain('1 bypassed');
     const first = within(screen.getByTestId('predictions')).getAllByRole('listitem')[0]!;
     expect(first.textContent).toContain('dog40.0%+20.0');
+    expect(screen.getByTestId('top1-change').textContent).toBe('Top-1 changed: cat (60.0%) → dog (40.0%)');
     await act(async () => { fireEvent.click(screen.getByRole('button', { name: 'Restore all' })); await flush(); });
     expect(client.runs.at(-1)!.options.bypass).toEqual([]);
   });
