@@ -22,7 +22,7 @@ import { type ForwardHooks, ResNet } from '../engine/nets/resnet';
 import { defaultModelsDir, Session } from '../engine/session';
 import { readSafetensors } from './forwardEngine';
 import { args, describeMachine, machine, ROOT, table, writeResult } from './lib';
-import { argmax, type Box, boxShare, inside, massInBox, peakPoint } from './localisationMetrics';
+import { argmax, type Box, boxShare, boxShareGrown, inside, massInBox, peakPoint, TOLERANCE_PX } from './localisationMetrics';
 
 interface Scene { file: string; label: number; cls: string; box: Box; background: string }
 interface TestSet { side: number; classes: string[]; scenes: Scene[] }
@@ -75,6 +75,12 @@ async function main(): Promise<void> {
   const fcB = tf.tensor1d(fcBias.data);
 
   const hits = new Map<string, number>([...cbam, 'gradcam', 'centre'].map((k) => [k, 0]));
+  const tolHits = new Map<string, number>([...hits.keys()].map((k) => [k, 0]));
+  const score = (key: string, p: { x: number; y: number }, box: Box): void => {
+    if (inside(p, box)) hits.set(key, (hits.get(key) as number) + 1);
+    if (inside(p, box, TOLERANCE_PX)) tolHits.set(key, (tolHits.get(key) as number) + 1);
+  };
+  let randomExpectedTol = 0;
   let gradcamSeen = 0;
   let correct = 0;
   let randomExpected = 0;
@@ -88,11 +94,12 @@ async function main(): Promise<void> {
     for (const tap of r.taps) {
       if (tap.tap !== 'spatial' || !hits.has(tap.module)) continue;
       const [h, w] = tap.shape as [number, number];
-      if (inside(peakPoint(t, tap.data, h, w), s.box)) hits.set(tap.module, (hits.get(tap.module) as number) + 1);
+      score(tap.module, peakPoint(t, tap.data, h, w), s.box);
     }
-    if (inside({ x: t.origWidth / 2, y: t.origHeight / 2 }, s.box)) hits.set('centre', (hits.get('centre') as number) + 1);
+    score('centre', { x: t.origWidth / 2, y: t.origHeight / 2 }, s.box);
     const share = boxShare(s.box, t.origWidth, t.origHeight);
     randomExpected += share;
+    randomExpectedTol += boxShareGrown(s.box, t.origWidth, t.origHeight, TOLERANCE_PX);
     const centre = { x: (s.box[0] + s.box[2]) / 2, y: (s.box[1] + s.box[3]) / 2 };
     for (const name of nonLocal) {
       const q = await session.query(r.runId, name, centre);
@@ -113,7 +120,7 @@ async function main(): Promise<void> {
     const got = cam as { data: Float32Array; h: number; w: number } | null;
     if (got) {
       gradcamSeen++;
-      if (inside(peakPoint(pre.transform, got.data, got.h, got.w), s.box)) hits.set('gradcam', (hits.get('gradcam') as number) + 1);
+      score('gradcam', peakPoint(pre.transform, got.data, got.h, got.w), s.box);
     }
   }
   const seconds = (performance.now() - started) / 1000;
@@ -125,18 +132,24 @@ async function main(): Promise<void> {
 
   const n = scenes.length;
   const pct = (x: number): number => Math.round(x * 1000) / 10;
-  const pointing: Record<string, number | null> = {};
-  for (const [k, v] of hits) pointing[k] = k === 'gradcam' && gradcamSeen === 0 ? null : v / n;
+  const rate = (m: Map<string, number>): Record<string, number | null> => {
+    const out: Record<string, number | null> = {};
+    for (const [k, v] of m) out[k] = k === 'gradcam' && gradcamSeen === 0 ? null : v / n;
+    return out;
+  };
+  const pointing = rate(hits);
+  const pointingTol = rate(tolHits);
+  const cell = (x: number | null | undefined): string | number => (x == null ? '-' : pct(x));
   const rows: Array<Array<string | number>> = [
-    ...cbam.map((m) => [`CBAM spatial ${m}`, pct(pointing[m] as number)]),
-    ['Grad-CAM layer4 (true class)', pointing.gradcam === null ? '-' : pct(pointing.gradcam as number)],
-    ['centre point', pct(pointing.centre as number)],
-    ['random point (expected)', pct(randomExpected / n)],
+    ...cbam.map((m) => [`CBAM spatial ${m}`, cell(pointing[m]), cell(pointingTol[m])]),
+    ['Grad-CAM layer4 (true class)', cell(pointing.gradcam), cell(pointingTol.gradcam)],
+    ['centre point', cell(pointing.centre), cell(pointingTol.centre)],
+    ['random point (expected)', pct(randomExpected / n), pct(randomExpectedTol / n)],
   ];
   const best = Math.max(...cbam.map((m) => pointing[m] as number));
   console.log(`localisation: ${modelName} on ${n} held-out scenes; backend ${backendName}; ${describeMachine(machine())}`);
   console.log(`accuracy ${pct(correct / n)}%  (${correct}/${n}), ${seconds.toFixed(0)} s`);
-  console.log(table(['map', 'pointing game %'], rows));
+  console.log(table(['map', 'pointing game %', `within ${TOLERANCE_PX} px %`], rows));
   if (gradcamSeen === 0) console.log('Grad-CAM: this engine build has no onFeatures hook in ResNet.forward; see tools/evaluate_torch.py for the PyTorch figure.');
   const nlOut: Record<string, { massInBox: number; boxShare: number }> = {};
   for (const [name, v] of nl) {
@@ -145,7 +158,8 @@ async function main(): Promise<void> {
   }
   const path = writeResult('localisation', {
     model: modelName, backend: backendName, weightsSha256: info.weightsSha256, scenes: n, machine: machine(), seconds,
-    accuracy: correct / n, pointing, bestCbam: best, randomPointExpected: randomExpected / n, nonLocal: nlOut,
+    accuracy: correct / n, pointing, pointingTolerance15px: pointingTol, bestCbam: best,
+    randomPointExpected: randomExpected / n, randomPointExpectedTolerance15px: randomExpectedTol / n, nonLocal: nlOut,
   });
   console.log(`wrote ${path}`);
 }

@@ -25,8 +25,18 @@ export function peakPoint(t: ImageTransform, data: Float32Array | number[], h: n
   return cellCentre(t, h, w, Math.floor(best / w), best % w);
 }
 
-export function inside(p: { x: number; y: number }, box: Box): boolean {
-  return p.x >= box[0] && p.x <= box[2] && p.y >= box[1] && p.y <= box[3];
+/** Zhang et al. (ECCV 2016) count a peak within 15 px of the object as a hit. */
+export const TOLERANCE_PX = 15;
+
+export function inside(p: { x: number; y: number }, box: Box, tol = 0): boolean {
+  return p.x >= box[0] - tol && p.x <= box[2] + tol && p.y >= box[1] - tol && p.y <= box[3] + tol;
+}
+
+/** Expected hit rate of a uniformly random point: the (grown, clipped) box's share of the image. */
+export function boxShareGrown(box: Box, width: number, height: number, tol: number): number {
+  const w = Math.min(width, box[2] + tol) - Math.max(0, box[0] - tol);
+  const h = Math.min(height, box[3] + tol) - Math.max(0, box[1] - tol);
+  return (w * h) / (width * height);
 }
 
 export function boxShare(box: Box, width: number, height: number): number {

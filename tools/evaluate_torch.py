@@ -12,6 +12,8 @@ Definitions (shared with the bench):
   ((j + 0.5) * 256 / w, (i + 0.5) * 256 / h). Bilinear upsampling peaks at a cell centre,
   so the peak of the raw map is the peak of the upsampled map.
 - Pointing game: hit when the map's peak lies inside the target box (no tolerance).
+  Also reported with the 15-pixel tolerance of Zhang et al. (ECCV 2016), whose
+  pointing game counts a peak within 15 px of the object as a hit.
 - Grad-CAM (Selvaraju et al. 2017) on layer4's output for the true class.
 - Centre baseline: the image centre. Random baseline: the expected hit rate of a
   uniformly random point, i.e. the box's share of the image.
@@ -52,8 +54,11 @@ def peak_point(m, side):
     return (j + 0.5) * side / w, (i + 0.5) * side / h
 
 
-def inside(pt, box):
-    return box[0] <= pt[0] <= box[2] and box[1] <= pt[1] <= box[3]
+TOLERANCE_PX = 15
+
+
+def inside(pt, box, tol=0):
+    return box[0] - tol <= pt[0] <= box[2] + tol and box[1] - tol <= pt[1] <= box[3] + tol
 
 
 def cell_overlap(h, w, side, box):
@@ -87,7 +92,8 @@ def evaluate(net, data, batch=100, limit=None):
     cbam = model_def.cbam_modules(net)
     hits = {name: 0 for name in cbam}
     hits.update({'gradcam_layer4': 0, 'centre': 0})
-    random_expect, nl_mass, nl_share, correct = 0.0, [], [], 0
+    tol_hits = dict.fromkeys(hits, 0)
+    random_expect, random_expect_tol, nl_mass, nl_share, correct = 0.0, 0.0, [], [], 0
     net.eval()
     for b0 in range(0, len(scenes), batch):
         xb, yb = x[b0:b0 + batch], labels[b0:b0 + batch]
@@ -97,12 +103,17 @@ def evaluate(net, data, batch=100, limit=None):
         correct += (logits.argmax(1) == yb).sum().item()
         for k, s in enumerate(scenes[b0:b0 + batch]):
             box = s['box']
-            for name in cbam:
-                hits[name] += inside(peak_point(taps[name + '.spatial'][k], side), box)
-            hits['gradcam_layer4'] += inside(peak_point(cams[k], side), box)
-            hits['centre'] += inside((side / 2, side / 2), box)
+            points = {name: peak_point(taps[name + '.spatial'][k], side) for name in cbam}
+            points['gradcam_layer4'] = peak_point(cams[k], side)
+            points['centre'] = (side / 2, side / 2)
+            for name, pt in points.items():
+                hits[name] += inside(pt, box)
+                tol_hits[name] += inside(pt, box, TOLERANCE_PX)
             share = (box[2] - box[0]) * (box[3] - box[1]) / side ** 2
             random_expect += share
+            grown = [max(0, box[0] - TOLERANCE_PX), max(0, box[1] - TOLERANCE_PX),
+                     min(side, box[2] + TOLERANCE_PX), min(side, box[3] + TOLERANCE_PX)]
+            random_expect_tol += (grown[2] - grown[0]) * (grown[3] - grown[1]) / side ** 2
             aff = taps['nl3.affinity'][k]  # [N_query, N_key]
             qh = qw = int(round(aff.shape[0] ** 0.5))
             kh = kw = int(round(aff.shape[1] ** 0.5))
@@ -120,8 +131,10 @@ def evaluate(net, data, batch=100, limit=None):
         'scenes': n,
         'accuracy': correct / n,
         'pointing': {name: v / n for name, v in hits.items()},
+        'pointing_tolerance_15px': {name: v / n for name, v in tol_hits.items()},
         'pointing_best_per_stage': stages,
         'random_point_expected': random_expect / n,
+        'random_point_expected_tolerance_15px': random_expect_tol / n,
         'nonlocal': {'module': 'nl3', 'mass_in_box': float(np.mean(nl_mass)),
                      'box_share': float(np.mean(nl_share))},
     }
@@ -129,10 +142,11 @@ def evaluate(net, data, batch=100, limit=None):
 
 def print_table(r):
     print(f"scenes {r['scenes']}  accuracy {r['accuracy'] * 100:.1f}%")
-    print(f"{'map':<18} pointing game")
+    print(f"{'map':<18} pointing game   (15 px tolerance)")
     for name, v in r['pointing'].items():
-        print(f'{name:<18} {v * 100:6.1f}%')
-    print(f"{'random point':<18} {r['random_point_expected'] * 100:6.1f}%")
+        print(f"{name:<18} {v * 100:6.1f}%          {r['pointing_tolerance_15px'][name] * 100:6.1f}%")
+    print(f"{'random point':<18} {r['random_point_expected'] * 100:6.1f}%          "
+          f"{r['random_point_expected_tolerance_15px'] * 100:6.1f}%")
     nl = r['nonlocal']
     print(f"nl3: attention mass inside the box from a query on the target {nl['mass_in_box'] * 100:.1f}% "
           f"vs box share of image {nl['box_share'] * 100:.1f}%")
