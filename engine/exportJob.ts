@@ -23,7 +23,7 @@ import { decodeImage } from './image';
 import { encodeNpy } from './npy';
 import type { ExportFileEntry, ExportFileMeta, ExportKind, ExportSettings } from './protocol';
 import {
-  channelCsv, encodePng, heatmapPixels, blend, type RenderSettings, resampleMap, spatialShape, tapKey, tapRanges, type ValueRange,
+  blendIndices, channelCsv, colourIndices, encodePng, type RenderSettings, tapIndices, resampleMap, spatialShape, tapKey, tapRanges, type ValueRange,
 } from './render';
 import { gridTaps, renderGrid } from './renderGrid';
 import type { ImageTransform, ModelInfo, Tap, TapName } from './types';
@@ -271,11 +271,11 @@ export async function exportImage(o: ExportImageOptions): Promise<ExportedFile[]
     throw new EngineError('internal', `The run saw ${t.origWidth}x${t.origHeight} but the image decodes to ${image.width}x${image.height}.`);
   }
   const taps = new Map(result.taps.map((x) => [tapKey(x), x]));
-  // heatmap and overlay of a tap share one resampled, coloured map.
-  let heatFor: { key: string; pixels: Uint8Array } | null = null;
-  const heat = (tap: Tap, range: ValueRange | null): Uint8Array => {
-    if (heatFor?.key !== tapKey(tap)) heatFor = { key: tapKey(tap), pixels: heatmapPixels(tap, t, range ?? { lo: 0, hi: 1 }, render) };
-    return heatFor.pixels;
+  // heatmap and overlay of a tap share one resampled map (as colour indices).
+  let cached: { key: string; indices: Int16Array } | null = null;
+  const indicesOf = (tap: Tap, range: ValueRange | null): Int16Array => {
+    if (cached?.key !== tapKey(tap)) cached = { key: tapKey(tap), indices: tapIndices(tap, t, range ?? { lo: 0, hi: 1 }, render) };
+    return cached.indices;
   };
   const ranges = tapRanges(result.taps, info.modules, render.normalise);
 
@@ -301,7 +301,7 @@ export async function exportImage(o: ExportImageOptions): Promise<ExportedFile[]
     } else {
       const tap = taps.get(`${f.module}/${f.tap}`);
       if (!tap) throw new EngineError('internal', `The run produced no ${f.tap} tap for ${f.module}.`);
-      pending = renderFile(f, tap, t, render, image, meta, () => heat(tap, range));
+      pending = renderFile(f, tap, t, render, image, meta, () => indicesOf(tap, range));
     }
     const job: Promise<void> = pending
       .then((bytesOut) => writeFileAtomic(targets[i]!, bytesOut))
@@ -317,7 +317,7 @@ export async function exportImage(o: ExportImageOptions): Promise<ExportedFile[]
 
 async function renderFile(
   f: PlannedFile, tap: Tap, t: ImageTransform, render: RenderSettings,
-  image: { rgb: Uint8Array; width: number; height: number }, meta: ExportMetadata, heat: () => Uint8Array,
+  image: { rgb: Uint8Array; width: number; height: number }, meta: ExportMetadata, indices: () => Int16Array,
 ): Promise<Uint8Array> {
   switch (f.format) {
     case 'npy': return encodeNpy(tap.data, tap.shape);
@@ -327,9 +327,9 @@ async function renderFile(
       return encodeNpy(resampleMap(tap.data, h, w, t, t.origWidth, t.origHeight, render.interpolation), [t.origHeight, t.origWidth]);
     }
     case 'heatmap':
-      return encodePng(heat(), t.origWidth, t.origHeight, 4, pngText(meta), 'flat');
+      return encodePng(colourIndices(indices(), render.colormap), t.origWidth, t.origHeight, 4, pngText(meta), 'flat');
     case 'overlay':
-      return encodePng(blend(image.rgb, heat(), render.opacity), image.width, image.height, 3, pngText(meta), 'photo');
+      return encodePng(blendIndices(image.rgb, indices(), render.colormap, render.opacity), image.width, image.height, 3, pngText(meta), 'photo');
     case 'grid': throw new Error('grid is rendered by exportImage');
   }
 }

@@ -176,3 +176,27 @@ describe('grid', () => {
     expect(info.text).toEqual([['Software', 'AttnScope']]);
   });
 });
+
+describe('index path (what export uses) matches the float path', () => {
+  it('resampleIndices, colourIndices and blendIndices equal colourise(resampleMap) and blend', async () => {
+    const { blendIndices, colourIndices, resampleIndices } = await import('../../../engine/render');
+    const t: ImageTransform = { origWidth: 37, origHeight: 23, inputWidth: 32, inputHeight: 32, scaleX: 64 / 37, scaleY: 64 / 37, offsetX: -16, offsetY: -4, resize: 'center-crop' };
+    const data = Float32Array.from({ length: 35 }, (_, i) => Math.sin(i * 1.7) * 3);
+    const range = { lo: -2, hi: 2.5 };
+    for (const interp of ['bilinear', 'nearest'] as const) {
+      const idx = resampleIndices(data, 5, 7, t, 37, 23, interp, range);
+      const heat = colourise(resampleMap(data, 5, 7, t, 37, 23, interp), range, 'magma');
+      expect(Buffer.from(colourIndices(idx, 'magma')).equals(Buffer.from(heat))).toBe(true);
+      const image = Uint8Array.from({ length: 37 * 23 * 3 }, (_, i) => (i * 37) % 256);
+      for (const opacity of [0, 0.3, 1]) {
+        expect(Buffer.from(blendIndices(image, idx, 'magma', opacity)).equals(Buffer.from(blend(image, heat, opacity)))).toBe(true);
+      }
+      expect(idx.includes(-1)).toBe(true);
+    }
+  });
+
+  it('divides by 255 with a shift, exactly, over the whole range blending uses', async () => {
+    const { div255 } = await import('../../../engine/render');
+    for (let x = 0; x < 65536; x++) if (div255(x) !== Math.floor(x / 255)) expect.fail(`div255(${x})`);
+  });
+});
