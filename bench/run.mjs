@@ -3,7 +3,9 @@
 // packages external, as tools/build.mjs does for the engine) and runs each in its own
 // process, in order. Each prints its table and writes bench/results/<name>.json.
 //
-//   node bench/run.mjs [forward pipeline soak export] [--quick] [--any bench flags]
+//   node bench/run.mjs [forward pipeline soak export ...] [--quick] [--any bench flags]
+// With no names, runs the four issue-8 benches; any other bench/<name>.ts (localisation,
+// streaming...) runs when named.
 import { build } from 'esbuild';
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -13,8 +15,16 @@ import { fileURLToPath } from 'node:url';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const ALL = ['forward', 'pipeline', 'soak', 'export'];
 const argv = process.argv.slice(2);
-const picked = argv.filter((a) => ALL.includes(a));
-const pass = argv.filter((a) => !ALL.includes(a));
+const isBench = (a) => !a.startsWith('--') && /^[A-Za-z]\w*$/.test(a) && existsSync(join(root, 'bench', `${a}.ts`));
+// Flag values (`--runs 3`) are never bench names: only words not right after a --flag count.
+const words = argv.filter((a, i) => !a.startsWith('--') && !(argv[i - 1] ?? '').startsWith('--'));
+const unknown = words.filter((a) => !isBench(a));
+if (unknown.length) {
+  console.error(`bench: no bench/${unknown[0]}.ts (have: ${ALL.join(', ')} and any other bench/<name>.ts)`);
+  process.exit(2);
+}
+const picked = words;
+const pass = argv.filter((a) => !picked.includes(a));
 const benches = picked.length ? picked : ALL;
 
 const entries = [...benches, 'soakWorker'].map((b) => join(root, 'bench', `${b}.ts`)).filter((p) => existsSync(p));
