@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { NetSpec } from '../engine/nets/spec';
 import { countFlops } from './flops.mjs';
-import { args, describeMachine, machine, median, mergeTimings, ROOT, table, type Timing, writeResult } from './lib';
+import { args, describeMachine, machine, median, ROOT, table, type Timing, writeResult } from './lib';
 import { findBuiltinModel, type ModelJob } from './models';
 import { BENCH_MODELS } from './weights';
 
@@ -50,6 +50,8 @@ export interface EngineModel {
   loadMs: number;
   /** The first forward pass after loading (operator creation and weight packing). */
   coldMs: number;
+  /** Paired runs: PyTorch (forward_with_taps) and the engine alternated one pass at a time. */
+  paired?: { torchMs: number[]; engineMs: number[]; ratios: number[] };
   taps: number;
   tapBytes: number;
   skipped?: string;
@@ -67,7 +69,7 @@ async function main(): Promise<void> {
   const worker = a.get('worker');
   if (worker) {
     const { runEngine } = await import('./forwardEngine');
-    const out = await runEngine(worker, JSON.parse(readFileSync(a.get('job') as string, 'utf8')) as Job);
+    const out = await runEngine(worker, JSON.parse(readFileSync(a.get('job') as string, 'utf8')) as Job, a.get('job') as string);
     process.stdout.write(`@@RESULT ${JSON.stringify(out)}\n`);
     return;
   }
@@ -83,6 +85,8 @@ export interface Job {
   peak: { n: number; runs: number };
   /** Largest FLOP count a backend is run on (the plain-JS cpu backend takes ~10 s per GFLOP). */
   maxGflops?: number;
+  /** Alternate single PyTorch and engine passes (bench/torch_forward.py --serve). */
+  paired?: boolean;
 }
 
 async function orchestrate(a: Map<string, string>): Promise<void> {
@@ -97,75 +101,35 @@ async function orchestrate(a: Map<string, string>): Promise<void> {
     const job: Job = { threads: 1, warmup, runs, outDir: tmp, models, peak: { n: 1024, runs: 7 } };
     const jobPath = join(tmp, 'job.json');
     writeFileSync(jobPath, JSON.stringify(job));
-    console.log(`forward: ${describeMachine(mach)}; ${runs} runs after ${warmup} warm-up per round, rounds alternate runtimes; batch 1`);
-    // Rounds alternate PyTorch and the engine, so that load from other processes on a shared
-    // machine hits both alike; each runtime's runs from all rounds are pooled.
-    const rounds = Number(a.get('rounds') ?? (quick ? 1 : 3));
-    const torchRounds: TorchOut[] = [];
-    const engineRounds = new Map<string, EngineOut[]>();
+    console.log(`forward: ${describeMachine(mach)}; ${runs} runs after ${warmup} warm-up; batch 1; wasm runs paired with PyTorch runs`);
+    const py = spawnSync('/usr/bin/python3', [join(ROOT, 'bench', 'torch_forward.py'), jobPath], { encoding: 'utf8', maxBuffer: 1 << 26 });
+    if (py.status !== 0) throw new Error(`torch_forward.py failed: ${py.stderr}`);
+    const torch = JSON.parse(py.stdout) as TorchOut;
+    // The engine (and the paired PyTorch server) load exactly the files PyTorch wrote.
+    const engineJob: Job = { ...job, models: torch.models.map((m, i) => ({ ...(models[i] as ModelJob), weights: m.weights, spec: m.spec })) };
     const self = fileURLToPath(import.meta.url);
-    let engineJob: Job | null = null;
-    for (let round = 0; round < rounds; round++) {
-      writeFileSync(jobPath, JSON.stringify(engineJob ?? job));
-      const py = spawnSync('/usr/bin/python3', [join(ROOT, 'bench', 'torch_forward.py'), jobPath], { encoding: 'utf8', maxBuffer: 1 << 26 });
-      if (py.status !== 0) throw new Error(`torch_forward.py failed: ${py.stderr}`);
-      const t = JSON.parse(py.stdout) as TorchOut;
-      torchRounds.push(t);
-      // The engine (and later PyTorch rounds) load exactly the files the first round wrote.
-      engineJob ??= { ...job, models: t.models.map((m, i) => ({ ...(models[i] as ModelJob), weights: m.weights, spec: m.spec })) };
-      for (const backend of backends) {
-        // The plain-JS cpu backend runs at ~1 GFLOP/s: only the small models, few runs, one round.
-        if (backend === 'cpu' && round > 0) continue;
-        const cap = backend === 'cpu' ? { maxGflops: Number(a.get('cpu-max-gflops') ?? 1) } : {};
-        writeFileSync(jobPath, JSON.stringify({ ...engineJob, ...cap, runs: backend === 'cpu' ? Math.min(runs, 3) : runs, warmup: backend === 'cpu' ? 1 : warmup }));
-        const child = spawnSync(process.execPath, [self, '--worker', backend, '--job', jobPath], { encoding: 'utf8', maxBuffer: 1 << 26 });
-        const line = child.stdout.split('\n').find((l) => l.startsWith('@@RESULT '));
-        if (child.status !== 0 || !line) {
-          console.log(`  ${backend}: did not run (${(child.stderr || child.stdout).trim().split('\n').slice(-3).join(' | ')})`);
-          continue;
-        }
-        engineRounds.set(backend, [...(engineRounds.get(backend) ?? []), JSON.parse(line.slice('@@RESULT '.length)) as EngineOut]);
+    const engines: EngineOut[] = [];
+    for (const backend of backends) {
+      // On a shared machine, load from other processes varies from second to second: the
+      // wasm backend alternates one PyTorch pass and one engine pass, and the ratio is the
+      // median of the per-pair ratios. The plain-JS cpu backend (~1 GFLOP/s) runs only the
+      // small models, a few times, unpaired.
+      const settings = backend === 'cpu'
+        ? { maxGflops: Number(a.get('cpu-max-gflops') ?? 1), runs: Math.min(runs, 3), warmup: 1 }
+        : { paired: !a.has('unpaired') };
+      writeFileSync(jobPath, JSON.stringify({ ...engineJob, ...settings }));
+      const child = spawnSync(process.execPath, [self, '--worker', backend, '--job', jobPath], { encoding: 'utf8', maxBuffer: 1 << 26 });
+      const line = child.stdout.split('\n').find((l) => l.startsWith('@@RESULT '));
+      if (child.status !== 0 || !line) {
+        console.log(`  ${backend}: did not run (${(child.stderr || child.stdout).trim().split('\n').slice(-3).join(' | ')})`);
+        continue;
       }
+      engines.push(JSON.parse(line.slice('@@RESULT '.length)) as EngineOut);
     }
-    const torch = mergeTorch(torchRounds);
-    const engines = [...engineRounds.values()].map(mergeEngine);
     report(mach, torch, engines);
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
-}
-
-function mergeTorch(rounds: TorchOut[]): TorchOut {
-  const first = rounds[0] as TorchOut;
-  return {
-    ...first,
-    // Peak: the best any round reached (contention only ever lowers it).
-    peak: rounds.reduce((best, r) => (r.peak.gflops > best.gflops ? r.peak : best), first.peak),
-    models: first.models.map((m, i) => ({
-      ...m,
-      plain: mergeTimings(rounds.map((r) => (r.models[i] as TorchModel).plain)),
-      withTaps: mergeTimings(rounds.map((r) => (r.models[i] as TorchModel).withTaps)),
-    })),
-  };
-}
-
-function mergeEngine(rounds: EngineOut[]): EngineOut {
-  const first = rounds[0] as EngineOut;
-  return {
-    ...first,
-    peak: rounds.reduce((best, r) => (r.peak.gflops > best.gflops ? r.peak : best), first.peak),
-    models: first.models.map((m, i) => {
-      const all = rounds.map((r) => r.models[i] as EngineModel);
-      return m.skipped ? m : {
-        ...m,
-        total: mergeTimings(all.map((x) => x.total)),
-        forwardMedianMs: median(all.map((x) => x.forwardMedianMs)),
-        readbackMedianMs: median(all.map((x) => x.readbackMedianMs)),
-        coldMs: median(all.map((x) => x.coldMs)),
-        loadMs: median(all.map((x) => x.loadMs)),
-      };
-    }),
-  };
 }
 
 function report(mach: ReturnType<typeof machine>, torch: TorchOut, engines: EngineOut[]): void {
@@ -174,8 +138,12 @@ function report(mach: ReturnType<typeof machine>, torch: TorchOut, engines: Engi
   for (const t of torch.models) {
     const flops = countFlops(t.spec, t.size);
     const gflop = flops.total / 1e9;
-    rows.push([t.name, `torch ${torch.torch} (${torch.threads} thr)`, gflop, t.withTaps.medianMs, t.withTaps.minMs, '-', t.plain.medianMs, 1, 1, 1000 * gflop / torch.peak.gflops, 100 * (1000 * gflop / torch.peak.gflops) / t.withTaps.minMs]);
-    const entry: Record<string, unknown> = { model: t.name, size: t.size, gflop, hookGflop: t.hookFlops / 1e9, params: t.params, torch: { withTaps: t.withTaps, plain: t.plain } };
+    const pairs = engines.map((e) => e.models.find((x) => x.name === t.name)?.paired).find((p) => p);
+    // PyTorch's figures: its paired runs when there are some (same moments as the engine's).
+    const tt = pairs ? { medianMs: median(pairs.torchMs), minMs: Math.min(...pairs.torchMs) } : t.withTaps;
+    const torchFloor = 1000 * gflop / torch.peak.gflops;
+    rows.push([t.name, `torch ${torch.torch} (${torch.threads} thr)`, gflop, tt.medianMs, tt.minMs, '-', t.plain.medianMs, 1, 1, torchFloor, 100 * torchFloor / tt.minMs]);
+    const entry: Record<string, unknown> = { model: t.name, size: t.size, gflop, hookGflop: t.hookFlops / 1e9, params: t.params, torch: { withTaps: t.withTaps, plain: t.plain, paired: tt } };
     for (const e of engines) {
       const m = e.models.find((x) => x.name === t.name);
       if (!m) continue;
@@ -185,8 +153,10 @@ function report(mach: ReturnType<typeof machine>, torch: TorchOut, engines: Engi
         continue;
       }
       const floor = 1000 * gflop / e.peak.gflops;
-      rows.push([t.name, e.backend, gflop, m.total.medianMs, m.total.minMs, m.readbackMedianMs, '-', m.total.medianMs / t.withTaps.medianMs, m.total.minMs / t.withTaps.minMs, floor, 100 * floor / m.total.minMs]);
-      entry[e.backend] = { ...m, ratioVsTorchWithTaps: m.total.medianMs / t.withTaps.medianMs, ratioVsTorchWithTapsMin: m.total.minMs / t.withTaps.minMs, ratioVsTorchPlain: m.total.medianMs / t.plain.medianMs, floorMs: floor };
+      const ratio = m.paired ? median(m.paired.ratios) : m.total.medianMs / tt.medianMs;
+      const ratioMin = m.total.minMs / tt.minMs;
+      rows.push([t.name, e.backend, gflop, m.total.medianMs, m.total.minMs, m.readbackMedianMs, '-', ratio, ratioMin, floor, 100 * floor / m.total.minMs]);
+      entry[e.backend] = { ...m, paired: undefined, pairedRatios: m.paired?.ratios, ratioVsTorch: ratio, ratioVsTorchMin: ratioMin, ratioVsTorchPlain: m.total.medianMs / t.plain.medianMs, floorMs: floor };
     }
     if (Math.abs(flops.conv - t.hookFlops) > 1) console.log(`  note: analytic conv FLOPs ${flops.conv} != torch hook count ${t.hookFlops} for ${t.name}`);
     summary.push(entry);
@@ -198,8 +168,9 @@ function report(mach: ReturnType<typeof machine>, torch: TorchOut, engines: Engi
     const cold = e.models.filter((m) => !m.skipped).map((m) => `${m.name} load ${m.loadMs.toFixed(0)} ms, first pass ${m.coldMs.toFixed(0)} ms (${(m.coldMs / m.total.medianMs).toFixed(1)}x a warm one)`);
     console.log(`  ${e.backend}: ${e.detail}; ${cold.join('; ')}`);
   }
-  console.log('  x torch = engine median (every tap read back) / PyTorch forward_with_taps median (min: the same with the fastest runs,');
-  console.log('  less sensitive to other load); plain = PyTorch without taps; floor = FLOPs / that runtime\'s measured matmul peak.');
+  console.log('  x torch = median over pairs of (engine pass, every tap read back) / (PyTorch forward_with_taps pass), one of each in');
+  console.log('  turn; (min) = fastest engine run / fastest PyTorch run; plain = PyTorch without taps (separate, unpaired);');
+  console.log('  floor = FLOPs / that runtime\'s measured single-thread matmul peak; % of peak uses the fastest run.');
   const path = writeResult('forward', { machine: mach, torch: { version: torch.torch, threads: torch.threads, peak: torch.peak }, engines: engines.map((e) => ({ backend: e.backend, detail: e.detail, peak: e.peak })), models: summary });
   console.log(`  -> ${path}`);
 }

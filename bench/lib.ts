@@ -34,14 +34,8 @@ export interface Timing {
   minMs: number;
   maxMs: number;
   runs: number;
-  /** Every timed run, in order (rounds are merged by concatenating these). */
+  /** Every timed run, in order. */
   times?: number[];
-}
-
-/** One Timing over several rounds' runs. */
-export function mergeTimings(ts: Timing[]): Timing {
-  const times = ts.flatMap((t) => t.times ?? [t.medianMs]);
-  return { medianMs: median(times), minMs: Math.min(...times), maxMs: Math.max(...times), runs: times.length, times };
 }
 
 export async function timeIt(fn: () => unknown, warmup: number, runs: number): Promise<Timing> {

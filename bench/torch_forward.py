@@ -1,6 +1,7 @@
 """PyTorch side of the forward-pass benchmark (bench/forward.ts runs it).
 
 Usage: /usr/bin/python3 bench/torch_forward.py <job.json>
+       /usr/bin/python3 bench/torch_forward.py --serve <job.json>   (paired timing, see serve())
 job.json: {"threads": 1, "warmup": 3, "runs": 15, "outDir": "/tmp/...",
            "models": [{"name": "cbam-resnet50", "spec": {...NetSpec...}, "size": 224, "seed": 1,
                        "weights": "/path/model.safetensors" (optional: use these instead of random)}],
@@ -146,6 +147,32 @@ def peak(job):
             'gflops': 2 * n ** 3 / (r['minMs'] / 1000) / 1e9, 'gflopsMedian': 2 * n ** 3 / (r['medianMs'] / 1000) / 1e9}
 
 
+def serve(path):
+    """Paired timing: load every model of the job (weights must exist), print "ready", then
+    answer each stdin line "<model> taps|plain" with the ms of one forward pass. The engine
+    side alternates single runs with these, so both see the same machine load."""
+    with open(path) as f:
+        job = json.load(f)
+    torch.set_num_threads(job.get('threads', 1))
+    nets = {}
+    for m in job['models']:
+        net = build_resnet(m['spec'])
+        net.load_state_dict(read_safetensors(m['weights']))
+        net.eval()
+        nets[m['name']] = (net, torch.randn((1, 3, m['size'], m['size'])))
+    print(json.dumps({'ready': True, 'torch': torch.__version__, 'threads': torch.get_num_threads()}), flush=True)
+    with torch.no_grad():
+        for line in sys.stdin:
+            parts = line.split()
+            if not parts or parts[0] == 'quit':
+                break
+            net, x = nets[parts[0]]
+            fn = net.forward_with_taps if parts[1:] == ['taps'] else net
+            t0 = time.perf_counter()
+            fn(x)
+            print((time.perf_counter() - t0) * 1000, flush=True)
+
+
 def main(path):
     with open(path) as f:
         job = json.load(f)
@@ -160,4 +187,7 @@ def main(path):
 
 
 if __name__ == '__main__':
-    main(sys.argv[1])
+    if sys.argv[1] == '--serve':
+        serve(sys.argv[2])
+    else:
+        main(sys.argv[1])
