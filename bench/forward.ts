@@ -103,7 +103,10 @@ async function orchestrate(a: Map<string, string>): Promise<void> {
     writeFileSync(jobPath, JSON.stringify(job));
     console.log(`forward: ${describeMachine(mach)}; ${runs} runs after ${warmup} warm-up; batch 1; wasm runs paired with PyTorch runs`);
     const py = spawnSync('/usr/bin/python3', [join(ROOT, 'bench', 'torch_forward.py'), jobPath], { encoding: 'utf8', maxBuffer: 1 << 26 });
-    if (py.status !== 0) throw new Error(`torch_forward.py failed: ${py.stderr}`);
+    if (py.error || py.status !== 0) {
+      // The reference side needs Debian's python3-torch (apt install python3-torch).
+      throw new Error(`the PyTorch reference could not run (/usr/bin/python3 bench/torch_forward.py): ${py.error?.message ?? py.stderr.trim().split('\n').slice(-2).join(' ')}`);
+    }
     const torch = JSON.parse(py.stdout) as TorchOut;
     // The engine (and the paired PyTorch server) load exactly the files PyTorch wrote.
     const engineJob: Job = { ...job, models: torch.models.map((m, i) => ({ ...(models[i] as ModelJob), weights: m.weights, spec: m.spec })) };
