@@ -79,6 +79,16 @@ describe('not a checkpoint, or a broken one', () => {
     expectUserError(await engineError(open(huge, 'long.safetensors')), 'bad-checkpoint', /long\.safetensors/);
   });
 
+  test('a wrong extension does not matter: the format is read from the bytes', async () => {
+    const st = await open(readFileSync(join(CASE, 'model.safetensors')), 'weights.pth');
+    expect(st.format).toBe('safetensors');
+    const zip = await open(readFileSync(join(CASE, 'model.pth')), 'weights.safetensors');
+    expect(zip.format).toBe('torch-zip');
+    const legacy = await open(readFileSync(join(CASE, 'model.pth.tar')), 'weights.bin');
+    expect(legacy.format).toBe('torch-legacy');
+    expect([...zip.tensors.keys()].sort()).toEqual([...st.tensors.keys()].sort());
+  });
+
   test('a zip that is not a torch checkpoint', async () => {
     const zip = zipStored([{ name: 'readme.txt', data: Buffer.from('hello') }]);
     expectUserError(await engineError(open(zip, 'docs.zip')), 'bad-checkpoint', /docs\.zip.*no data\.pkl/);
