@@ -13,7 +13,7 @@
 // against the box's share of the image. tools/evaluate_torch.py computes the same in PyTorch.
 
 import * as tf from '@tensorflow/tfjs-core';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { currentBackend, isBackendChoice } from '../engine/backend';
 import { decodeImage, preprocess } from '../engine/image';
@@ -54,6 +54,9 @@ async function main(): Promise<void> {
   const modelName = a.get('model') ?? 'emoji-cbam-nl';
   const backend = a.get('backend');
   if (backend !== undefined && !isBackendChoice(backend)) throw new Error(`unknown backend ${backend}`);
+  if (!existsSync(join(scenesDir, 'test.json'))) {
+    throw new Error(`no held-out scenes in ${scenesDir}: generate them with\n  /usr/bin/python3 tools/dataset/generate.py --out tools/data/scenes`);
+  }
   const test = JSON.parse(readFileSync(join(scenesDir, 'test.json'), 'utf8')) as TestSet;
   const scenes = test.scenes.slice(0, Number(a.get('limit') ?? test.scenes.length));
 

@@ -83,13 +83,12 @@ def evaluate(net, images, labels, batch=250):
     return loss / len(images), correct / len(images)
 
 
-def export(net, meta):
-    os.makedirs(model_def.MODEL_DIR, exist_ok=True)
+def export(net, meta, model_dir):
+    os.makedirs(model_dir, exist_ok=True)
     state = {k: v for k, v in net.state_dict().items()}
-    model_def.write_safetensors(os.path.join(model_def.MODEL_DIR, 'model.safetensors'), state,
-                                {'format': 'pt', **meta})
-    model_def.write_manifest(net, os.path.join(model_def.MODEL_DIR, 'manifest.json'))
-    print('exported', model_def.MODEL_DIR)
+    model_def.write_safetensors(os.path.join(model_dir, 'model.safetensors'), state, {'format': 'pt', **meta})
+    model_def.write_manifest(net, os.path.join(model_dir, 'manifest.json'))
+    print('exported', model_dir)
 
 
 def main():
@@ -103,17 +102,19 @@ def main():
     ap.add_argument('--threads', type=int, default=1)
     ap.add_argument('--log', default=os.path.join(TOOLS, 'train_log.txt'))
     ap.add_argument('--probe', type=int, default=0, help='time this many batches and stop')
-    ap.add_argument('--export-only', action='store_true', help='export tools/data/checkpoint.pt')
+    ap.add_argument('--export-only', action='store_true', help='export the checkpoint without training')
+    ap.add_argument('--checkpoint', default=os.path.join(TOOLS, 'data', 'checkpoint.pt'))
+    ap.add_argument('--model-dir', default=model_def.MODEL_DIR)
     args = ap.parse_args()
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     net = model_def.build()
-    ckpt_path = os.path.join(TOOLS, 'data', 'checkpoint.pt')
+    ckpt_path = args.checkpoint
     if args.export_only:
         ck = torch.load(ckpt_path)
         net.load_state_dict(ck['model'])
-        export(net, {'epochs': ck['epoch']})
+        export(net, {'epochs': ck['epoch']}, args.model_dir)
         return
 
     train_x, train_y = load_split(args.data, 'train')
@@ -164,7 +165,7 @@ def main():
             f'{sched.get_last_lr()[0]:.5f}  {time.time() - start:9.0f}')
         torch.save({'model': net.state_dict(), 'epoch': epoch}, ckpt_path)
     say(f'# training time {time.time() - start:.0f} s')
-    export(net, {'epochs': args.epochs, 'train_seconds': round(time.time() - start)})
+    export(net, {'epochs': args.epochs, 'train_seconds': round(time.time() - start)}, args.model_dir)
 
 
 if __name__ == '__main__':
