@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import WebSocket from 'ws';
 import { startWebServer, type WebServer } from '../../../engine/host/webServer';
 import { buildWorker } from '../protocol/harness';
-import { engineError, expectUserError } from './helpers';
+import { engineError, expectUserError, randomBytes, rng } from './helpers';
 
 const staticDir = mkdtempSync(join(tmpdir(), 'attnscope-web-'));
 writeFileSync(join(staticDir, 'index.html'), '<!doctype html><title>AttnScope</title>');
@@ -94,4 +94,45 @@ describe('web mode refuses what it must', () => {
       expect(err.hint).toMatch(/--allow-remote/);
     }
   });
+});
+
+describe('the engine socket survives garbage frames', () => {
+  test('seeded: non-JSON text, random binary, lying binary headers, deep JSON; every bad frame gets an error, the same socket still works', async () => {
+    const r = rng(4242);
+    const frame = (header: string, body: Uint8Array = new Uint8Array(0), lengthField?: number): Buffer => {
+      const h = Buffer.from(header);
+      const len = Buffer.alloc(4);
+      len.writeUInt32LE(lengthField ?? h.length);
+      return Buffer.concat([len, h, Buffer.from(body)]);
+    };
+    const frames: Array<{ data: string | Buffer; bad: boolean }> = [];
+    for (let i = 0; i < 120; i++) {
+      switch (Math.floor(r() * 8)) {
+        case 0: frames.push({ data: `{"type":"hello","id":${i}`, bad: true }); break; // cut JSON
+        case 1: frames.push({ data: Buffer.from(randomBytes(1 + Math.floor(r() * 300), i)), bad: true }); break;
+        case 2: frames.push({ data: frame('{"m":{"type":"hello","id":1},"b":[]}', new Uint8Array(0), 0xffffffff), bad: true }); break; // header longer than the frame
+        case 3: frames.push({ data: frame('{"m":{"type":"run","id":2,"image":{"$bin":5,"t":"u8"}},"b":[[0,10]]}'), bad: true }); break; // $bin index out of range
+        case 4: frames.push({ data: frame('{"m":{"type":"run","id":3,"image":{"$bin":0,"t":"f32"}},"b":[[999999,16]]}'), bad: true }); break; // offset past the end
+        case 5: frames.push({ data: frame('not json at all'), bad: true }); break;
+        case 6: frames.push({ data: '['.repeat(5000) + ']'.repeat(5000), bad: false }); break; // deep but valid JSON: the engine says bad-request
+        default: frames.push({ data: JSON.stringify({ type: 'hello', id: 10_000 + i }), bad: false }); break;
+      }
+    }
+    const replies: Array<Record<string, unknown>> = [];
+    const ws = new WebSocket(`ws://127.0.0.1:${server.port}/engine?token=${server.token}`);
+    ws.on('message', (data, isBinary) => { if (!isBinary) replies.push(JSON.parse(String(data)) as Record<string, unknown>); });
+    await new Promise<void>((ok, fail) => { ws.on('open', () => ok()); ws.on('error', fail); });
+    for (const f of frames) ws.send(f.data, { binary: typeof f.data !== 'string' });
+    ws.send(JSON.stringify({ type: 'hello', id: 99_999 }));
+    const deadline = Date.now() + 30_000;
+    while (!replies.some((m) => m.id === 99_999) && Date.now() < deadline) await new Promise((ok) => setTimeout(ok, 20));
+    expect(replies.some((m) => m.type === 'hello' && m.id === 99_999)).toBe(true);
+    expect(ws.readyState).toBe(WebSocket.OPEN);
+    const errors = replies.filter((m) => m.type === 'error');
+    expect(errors.length).toBeGreaterThanOrEqual(frames.filter((f) => f.bad).length);
+    for (const e of errors) expect(String(e.message)).toMatch(/Malformed request/);
+    // No engine restart along the way.
+    expect(replies.some((m) => m.type === 'engineStatus')).toBe(false);
+    ws.close();
+  }, 60_000);
 });
