@@ -42,6 +42,10 @@ export function registerHandlers(core: EngineCore): void {
       };
       const session = await core.provider.open(msg, onProgress, signal);
       if (signal.aborted) { session.dispose(); return; }
+      // The first pass builds and packs every conv operator (2-3x a warm pass on wasm,
+      // bench/RESULTS.md): pay it here, under the load progress, not on the user's first image.
+      await session.warmup();
+      if (signal.aborted) { session.dispose(); return; }
       core.setSession(session);
       return { type: 'modelInfo', id: msg.id, info: session.info };
     },
