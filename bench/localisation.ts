@@ -13,6 +13,9 @@
 // against the box's share of the image. tools/evaluate_torch.py computes the same in PyTorch.
 
 import * as tf from '@tensorflow/tfjs-core';
+// tfjs-core's Node build registers no gradients; the union package's does (Grad-CAM needs
+// them), and its own ESM gradient files cannot be loaded by Node directly.
+import '@tensorflow/tfjs';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { currentBackend, isBackendChoice } from '../engine/backend';
@@ -26,9 +29,6 @@ import { argmax, type Box, boxShare, boxShareGrown, inside, massInBox, peakPoint
 
 interface Scene { file: string; label: number; cls: string; box: Box; background: string }
 interface TestSet { side: number; classes: string[]; scenes: Scene[] }
-
-/** An engine that exposes the pre-pooling features lets the bench compute Grad-CAM itself. */
-interface FeatureHooks extends ForwardHooks { onFeatures?: (features: tf.Tensor4D) => void }
 
 /** Grad-CAM (Selvaraju et al., ICCV 2017): ReLU(sum_k mean(d y_c / d A_k) * A_k) for the true class. */
 function gradCam(features: tf.Tensor4D, fcW: tf.Tensor2D, fcB: tf.Tensor1D, cls: number): { data: Float32Array; h: number; w: number } {
@@ -114,7 +114,7 @@ async function main(): Promise<void> {
     const pre = await preprocess(await decodeImage(path), { inputSize: info.inputSize, resize: t.resize, mean: info.mean, std: info.std });
     const input = tf.tensor4d(pre.input, [1, info.inputSize, info.inputSize, 3]);
     let cam: { data: Float32Array; h: number; w: number } | null = null;
-    const hooks: FeatureHooks = { onFeatures: (f) => { cam = gradCam(f, fcW, fcB, s.label); } };
+    const hooks: ForwardHooks = { onFeatures: (f) => { cam = gradCam(f, fcW, fcB, s.label); } };
     try {
       await net.forward(input, hooks);
     } finally {
@@ -153,7 +153,6 @@ async function main(): Promise<void> {
   console.log(`localisation: ${modelName} on ${n} held-out scenes; backend ${backendName}; ${describeMachine(machine())}`);
   console.log(`accuracy ${pct(correct / n)}%  (${correct}/${n}), ${seconds.toFixed(0)} s`);
   console.log(table(['map', 'pointing game %', `within ${TOLERANCE_PX} px %`], rows));
-  if (gradcamSeen === 0) console.log('Grad-CAM: this engine build has no onFeatures hook in ResNet.forward; see tools/evaluate_torch.py for the PyTorch figure.');
   const nlOut: Record<string, { massInBox: number; boxShare: number }> = {};
   for (const [name, v] of nl) {
     nlOut[name] = { massInBox: v.mass / n, boxShare: v.share / n };

@@ -41,6 +41,11 @@ export interface ForwardHooks {
   onTap?: (tap: Tap) => void | Promise<void>;
   /** When given, non-local affinities are read back and handed over (for query()). */
   onAffinity?: (record: AffinityRecord) => void;
+  /**
+   * The last stage's output [1, h, w, C] before pooling, for class-activation methods
+   * (Grad-CAM in bench/localisation.ts). Borrowed: valid only during the call, not to be disposed.
+   */
+  onFeatures?: (features: tf.Tensor4D) => void;
   signal?: AbortSignal;
 }
 
@@ -233,6 +238,7 @@ export class ResNet {
         }
       }
       throwIfAborted(hooks.signal);
+      hooks.onFeatures?.(x);
       const logitsT = tf.tidy(() => this.fc.apply(globalAvg(x)));
       release(x);
       x = input;
