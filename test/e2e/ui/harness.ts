@@ -34,7 +34,14 @@ export async function serve(): Promise<Served> {
   const model = builtin ?? 'fixture:bypass';
   if (process.env.ATTNSCOPE_E2E_CLI === '1') return serveCli(builtin, model);
   const staticDir = join(root, 'dist', 'test-renderer', `ui-${process.pid}`);
-  await viteBuild({ configFile: join(root, 'vite.config.ts'), logLevel: 'warn', build: { outDir: staticDir, emptyOutDir: true, sourcemap: false } });
+  // Vitest sets NODE_ENV=test, which would give React's development build: time the real one.
+  const nodeEnv = process.env.NODE_ENV;
+  process.env.NODE_ENV = 'production';
+  try {
+    await viteBuild({ configFile: join(root, 'vite.config.ts'), mode: 'production', logLevel: 'warn', build: { outDir: staticDir, emptyOutDir: true, sourcemap: false } });
+  } finally {
+    process.env.NODE_ENV = nodeEnv;
+  }
   const server = await startWebServer({
     staticDir,
     workerUrl: await buildWorker(),
