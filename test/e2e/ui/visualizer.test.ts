@@ -392,7 +392,17 @@ describe('AttnScope UI in web mode (real engine)', () => {
     await page.click('[aria-label=Normalisation] button:text-is("Min–max")');
   });
 
-  it('raised no page errors and no console errors (CSP violations included)', () => {
+  it('hero screenshot (README): a scene sample with its saliency-like CBAM map', async () => {
+    await dropFiles(page, [sample('scene-giraffe-boats.png')]);
+    await waitState(page, (s) => s.run.image?.name === 'scene-giraffe-boats.png' && s.run.status === 'done');
+    const module = await state(page, (s) => s.model.info!.defaultVisible?.[0] ?? s.modules.focused!.module);
+    await focusModule(module, 'spatial');
+    await page.mouse.move(10, 10);
+    await page.waitForTimeout(150);
+    await shot('00-hero');
+  });
+
+  it('raised no page errors and no console errors (CSP included)', () => {
     expect(pageErrors).toEqual([]);
   });
 });
