@@ -13,6 +13,7 @@ import { ModuleTree } from './components/ModuleTree';
 import { Predictions } from './components/Predictions';
 import { ShortcutSheet } from './components/ShortcutSheet';
 import { StatusBar } from './components/StatusBar';
+import { AlertIcon } from './components/Icons';
 import { Toast } from './components/Toast';
 import { TopBar } from './components/TopBar';
 import { ViewToolbar } from './components/ViewToolbar';
@@ -56,12 +57,19 @@ export function App() {
     });
   }, [store, cmd]);
 
+  const restarting = useApp((s) => s.engine.state === 'restarting');
+  const engineMessage = useApp((s) => s.engine.message);
   const showCanvas = hasImage && modelReady && engineUp;
   return (
     <div className="app">
       <TopBar />
       <aside className="sidebar" aria-label="Modules"><ModuleTree /></aside>
       <main className="main">
+        {restarting && (
+          <div className="engine-banner" role="status" data-testid="engine-restarting">
+            <AlertIcon size={14} /> {engineMessage ?? 'The engine stopped.'} Restarting it; the model and the current image will be reloaded.
+          </div>
+        )}
         {showCanvas ? (
           <>
             <ViewToolbar />

@@ -58,7 +58,12 @@ function ModuleRow({ m }: { m: ModuleInfo }) {
       role="treeitem"
       aria-selected={!!focused}
       data-module={m.name}
+      tabIndex={0}
       onClick={() => a.focus(m.name)}
+      onKeyDown={(e) => {
+        if (e.target !== e.currentTarget) return;
+        if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); a.focus(m.name); }
+      }}
     >
       <button
         className="eye"

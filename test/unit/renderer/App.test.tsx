@@ -160,3 +160,25 @@ describe('App', () => {
     expect(screen.getByTestId('toast').textContent).toContain('Not an image or a checkpoint: notes.txt');
   });
 });
+
+describe('engine restarts', () => {
+  it('says the engine is restarting, then goes back to the view', async () => {
+    const client = new FakeClient();
+    const { store } = await mount(client);
+    await withImage(store);
+    act(() => client.emitStatus({ state: 'restarting', message: 'The engine stopped unexpectedly.' }));
+    expect(screen.getByTestId('engine-restarting').textContent).toContain('The engine stopped unexpectedly.');
+    expect(screen.getByTestId('viewport')).toBeTruthy();
+    act(() => client.emitStatus({ state: 'ready', message: 'Engine restarted; model reloaded.' }));
+    expect(screen.queryByTestId('engine-restarting')).toBeNull();
+    expect(screen.getByTestId('statusbar').textContent).toContain('Engine restarted; model reloaded.');
+  });
+
+  it('module rows can be focused from the keyboard', async () => {
+    const { store, s } = await mount();
+    await withImage(store);
+    const row = document.querySelector('[data-module="layer2.1.cbam"]') as HTMLElement;
+    fireEvent.keyDown(row, { key: 'Enter' });
+    expect(s().modules.focused?.module).toBe('layer2.1.cbam');
+  });
+});
