@@ -47,7 +47,8 @@ Options:
   --force                replace files that exist (default: keep them, so a rerun resumes)
   --quiet                no progress, only the summary and failures
 
-Exit status: 0 when every image exported, 1 when any failed, 2 for a usage error.`;
+Exit status: 0 when every image exported, 1 when any failed, 2 for a usage error, 130 when
+interrupted (Ctrl-C stops after the images in progress; run again to resume).`;
 
 const KINDS: readonly ExportKind[] = ['heatmap', 'overlay', 'grid', 'raw'];
 const TAPS: readonly TapName[] = ['channel', 'spatial', 'attention', 'activation'];
@@ -205,5 +206,6 @@ export async function exportCommand(argv: string[], opts: { workerUrl?: URL | nu
     console.log('Failed:');
     for (const f of failures) console.log(`  ${f.input}: ${f.reason}`);
   }
+  if (stopping) return 130; // interrupted (SIGINT), like a shell reports it
   return failures.length > 0 || notDone > 0 ? 1 : 0;
 }
