@@ -5,7 +5,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, unlinkSync, wri
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildCli, listFiles, mtimeOf, runCli, testImage, WEIGHTS } from './harness';
+import { buildCli, removeCliBuild, listFiles, mtimeOf, runCli, testImage, WEIGHTS } from './harness';
 
 const tmp = mkdtempSync(join(tmpdir(), 'attnscope-batch-'));
 let runner = '';
@@ -14,7 +14,10 @@ const ARGS = ['--weights', WEIGHTS, '--modules', 'layer1.*,layer3.0.cbam', '--ki
 beforeAll(async () => {
   runner = await buildCli();
 });
-afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+afterAll(() => {
+  rmSync(tmp, { recursive: true, force: true });
+  removeCliBuild();
+});
 
 async function photoFolder(dir: string, count: number): Promise<void> {
   mkdirSync(join(dir, 'nested'), { recursive: true });

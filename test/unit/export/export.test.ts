@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readPngInfo } from '../../../engine/pngText';
 import type { EngineMessage, ExportDoneReply } from '../../../engine/protocol';
 import { unzipStore } from '../../../engine/zip';
-import { buildCli, engineCore, listFiles, runCli, sha256, testImage, WEIGHTS } from './harness';
+import { buildCli, removeCliBuild, engineCore, listFiles, runCli, sha256, testImage, WEIGHTS } from './harness';
 
 const tmp = mkdtempSync(join(tmpdir(), 'attnscope-export-'));
 const MODULES = ['layer1.0.cbam', 'layer1.1.cbam', 'layer4.1.cbam'];
@@ -41,6 +41,7 @@ beforeAll(async () => {
 afterAll(() => {
   core.dispose();
   rmSync(tmp, { recursive: true, force: true });
+  removeCliBuild();
 });
 
 async function guiExport(dir: string | null, extra: Record<string, unknown> = {}, name = 'photo.jpg'): Promise<ExportDoneReply> {

@@ -4,7 +4,7 @@
 
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -20,9 +20,11 @@ export function sha256(path: string): string {
   return createHash('sha256').update(readFileSync(path)).digest('hex');
 }
 
+const cliDir = join(root, 'dist', 'test-export', String(process.pid));
+
 /** Bundles engine/cli.ts and engine/host/worker.ts into dist/test-export/<pid>/ and returns the runner script. */
 export async function buildCli(): Promise<string> {
-  const dir = join(root, 'dist', 'test-export', String(process.pid));
+  const dir = cliDir;
   mkdirSync(dir, { recursive: true });
   await build({
     entryPoints: [join(root, 'engine/cli.ts'), join(root, 'engine/host/worker.ts')],
@@ -32,6 +34,10 @@ export async function buildCli(): Promise<string> {
   const runner = join(dir, 'run.mjs');
   writeFileSync(runner, "const { main } = await import('./engine/cli.js');\nprocess.exitCode = await main(process.argv.slice(2));\n");
   return runner;
+}
+
+export function removeCliBuild(): void {
+  rmSync(cliDir, { recursive: true, force: true });
 }
 
 export interface CliResult { code: number | null; stdout: string; stderr: string }
