@@ -1,4 +1,4 @@
-// The engine's request handlers: hello, loadModel, run, query. Extra request types
+// The engine's request handlers: hello, loadModel, run, query, channelMap. Extra request types
 // (export ...) add one `core.handle(type, spec)` line in registerHandlers below; their
 // message types and validation go into engine/protocol.ts.
 
@@ -6,7 +6,7 @@ import { type EngineCore, now, ownBuffer } from './core';
 import { EngineError } from './errors';
 import { registerExportHandler } from './exportHandler';
 import type {
-  EngineMessage, HelloRequest, LoadModelRequest, QueryRequest, RunRequest, TapEvent,
+  ChannelMapRequest, EngineMessage, HelloRequest, LoadModelRequest, QueryRequest, RunRequest, TapEvent,
 } from './protocol';
 import { PROTOCOL_VERSION } from './protocol';
 import { topK } from './types';
@@ -97,6 +97,15 @@ export function registerHandlers(core: EngineCore): void {
       const r = await session().query(msg.runId, msg.module, msg.point);
       const data = ownBuffer(r.data);
       return { type: 'queryResult', id: msg.id, runId: msg.runId, module: msg.module, point: msg.point, cell: r.cell, shape: r.shape, data };
+    },
+  });
+
+  core.handle<ChannelMapRequest>('channelMap', {
+    serial: true,
+    async handle({ msg, session }) {
+      const r = await session().channelMap(msg.runId, msg.module, msg.channel);
+      const data = ownBuffer(r.data);
+      return { type: 'channelMapResult', id: msg.id, runId: msg.runId, module: msg.module, channel: msg.channel, shape: r.shape, data };
     },
   });
 

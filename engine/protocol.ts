@@ -4,7 +4,7 @@
 // Float32Array / ArrayBuffer so that hosts can transfer them instead of copying.
 //
 // A request ends with exactly one final message for its id: its reply (`hello`,
-// `modelInfo`, `runDone`, `queryResult`, `cancelled` ...) or an `error`. Stream events
+// `modelInfo`, `runDone`, `queryResult`, `channelMapResult`, `cancelled` ...) or an `error`. Stream events
 // before it are named `runStarted`, `tap`, `prediction` or `*Progress`; a client that
 // does not know a request type (export, added later) relies on that naming.
 // `engineStatus` (id null) comes from the host, not from the engine core: the engine
@@ -52,6 +52,11 @@ export interface RunRequest { type: 'run'; id: number; image: ImageSource; optio
 /** A point in original image coordinates (pixels, after EXIF orientation). */
 export interface QueryRequest { type: 'query'; id: number; runId: string; module: string; point: { x: number; y: number } }
 /**
+ * Channel `channel` (0-based) of the features that entered `module` in kept run `runId`:
+ * what the module looked at in that channel, before its gates, on its map grid.
+ */
+export interface ChannelMapRequest { type: 'channelMap'; id: number; runId: string; module: string; channel: number }
+/**
  * Cancels request `target` (a run, or a load still reading): `target` gets `cancelled`
  * (unless it already finished). The cancel itself has no reply.
  */
@@ -97,7 +102,7 @@ export interface ExportRequest {
   manifest?: boolean;
 }
 
-export type ClientMessage = HelloRequest | LoadModelRequest | RunRequest | QueryRequest | CancelRequest | ExportRequest;
+export type ClientMessage = HelloRequest | LoadModelRequest | RunRequest | QueryRequest | ChannelMapRequest | CancelRequest | ExportRequest;
 
 // ---------------------------------------------------------------- engine -> client
 
@@ -175,6 +180,16 @@ export interface QueryReply {
   shape: number[];
   data: Float32Array;
 }
+export interface ChannelMapReply {
+  type: 'channelMapResult';
+  id: number;
+  runId: string;
+  module: string;
+  channel: number;
+  /** [H, W]: the module's map grid (the grid of its `activation` tap). */
+  shape: [number, number];
+  data: Float32Array;
+}
 export interface CancelledEvent { type: 'cancelled'; id: number }
 export interface ErrorReply {
   type: 'error';
@@ -243,6 +258,7 @@ export type EngineMessage =
   | PredictionEvent
   | RunDoneEvent
   | QueryReply
+  | ChannelMapReply
   | CancelledEvent
   | ErrorReply
   | EngineStatusEvent;
@@ -307,6 +323,11 @@ const checks: { [K in ClientMessageType]: Check } = {
     if (!isStr(m.module, 256)) return 'module must be a module name';
     const p = m.point;
     return isObj(p) && isFiniteNum(p.x) && isFiniteNum(p.y) ? null : 'point must be {x, y} with finite numbers';
+  },
+  channelMap: (m) => {
+    if (!isStr(m.runId, 256)) return 'runId must be a string';
+    if (!isStr(m.module, 256)) return 'module must be a module name';
+    return Number.isSafeInteger(m.channel) && (m.channel as number) >= 0 ? null : 'channel must be a channel index (an integer from 0)';
   },
   cancel: (m) => (Number.isSafeInteger(m.target) ? null : 'target must be the id of a request'),
   export: (m) => checkSource(m.image, ['bytes', 'path'], 'image') ?? checkExport(m),

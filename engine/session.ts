@@ -53,6 +53,12 @@ export interface RunHooks {
   signal?: AbortSignal;
 }
 
+export interface ChannelMapResult {
+  /** [H, W]: the module's map grid (the same grid as its `activation` tap). */
+  shape: [number, number];
+  data: Float32Array;
+}
+
 export interface QueryResult {
   /** The query point's cell in the module's query grid. */
   cell: { row: number; col: number };
@@ -65,13 +71,34 @@ interface KeptRun {
   transform: ImageTransform;
   image: DecodedImage | null;
   affinities: Map<string, AffinityRecord>;
+  /** The network input and bypass set, to recompute module inputs for channelMap(). */
+  input: Float32Array;
+  size: number;
+  bypass: string[];
   bytes: number;
+}
+
+/**
+ * channelMap() design (measured, see the report in the commit): the module inputs of the
+ * LAST run stay on the backend as tensors (clones of the forward's own tensors, so no copy;
+ * the built-in model at 224 px: 0.8 MB, a full-width ResNet-50 CBAM: 22 MB) and are disposed
+ * when the next run finishes or the session is closed; a channel map is then one slice and a
+ * small readback. The older kept runs keep only their network input (224 px: 0.6 MB, counted
+ * in the KEPT_AFFINITY_BYTES budget) and recompute the forward pass on demand. Reading every
+ * module input back to the CPU after each run would cost every run a 22 MB copy on a big
+ * model for a request the user makes once in a while; keeping tensors for every kept run
+ * would multiply that memory by KEPT_RUNS.
+ */
+interface LastInputs {
+  runId: string;
+  features: Map<string, tf.Tensor4D>;
 }
 
 let runCounter = 0;
 
 export class Session {
   private readonly runs = new Map<string, KeptRun>();
+  private last: LastInputs | null = null;
   private disposed = false;
 
   private constructor(
@@ -208,20 +235,28 @@ export class Session {
     const runId = `run-${++runCounter}`;
     hooks.onStarted?.({ runId, image: { name: shown.name, width: shown.width, height: shown.height }, transform: pre.transform });
     const affinities = new Map<string, AffinityRecord>();
+    const features = new Map<string, tf.Tensor4D>();
     const size = pre.transform.inputWidth;
     const input = tf.tensor4d(pre.input, [1, size, size, 3]);
+    const bypass = [...(opts.bypass ?? [])];
     let result;
     try {
       result = await this.net.forward(input, {
-        bypass: new Set(opts.bypass ?? []),
+        bypass: new Set(bypass),
         onTap: hooks.onTap,
         onAffinity: (r) => affinities.set(r.module, r),
+        onModuleInput: (module, t) => features.set(module, t),
         signal: hooks.signal,
       });
+    } catch (err) {
+      disposeFeatures(features);
+      throw err;
     } finally {
       input.dispose();
     }
-    this.keep(runId, { transform: pre.transform, image, affinities, bytes: sumBytes(affinities) });
+    if (this.last) disposeFeatures(this.last.features);
+    this.last = { runId, features };
+    this.keep(runId, { transform: pre.transform, image, affinities, input: pre.input, size, bypass, bytes: sumBytes(affinities) + pre.input.byteLength });
     const t3 = performance.now();
     return {
       runId,
@@ -277,6 +312,61 @@ export class Session {
     return { cell, shape: [...rec.key], data: rec.data.slice(row * keys, (row + 1) * keys) };
   }
 
+  /**
+   * Channel `channel` of the features that entered `module` in run `runId` ([H, W], on the
+   * module's map grid, the grid of its `activation` tap): what the module looked at in that
+   * channel, before any gate. Unknown run or module, or a channel out of range:
+   * EngineError('not-found').
+   */
+  async channelMap(runId: string, module: string, channel: number): Promise<ChannelMapResult> {
+    if (this.disposed) throw new EngineError('no-model', 'This model was closed; load it again.');
+    const run = this.runs.get(runId);
+    if (!run) {
+      throw new EngineError('not-found', `Run "${runId}" is not kept any more (only the last ${KEPT_RUNS} runs are).`, 'Run the image again, then pick the channel.');
+    }
+    const mod = this.info.modules.find((m) => m.name === module);
+    if (!mod) throw new EngineError('not-found', `The model has no module "${module}".`);
+    if (!Number.isInteger(channel) || channel < 0 || channel >= mod.channels) {
+      throw new EngineError('not-found', `"${module}" has ${mod.channels} channels (0 to ${mod.channels - 1}); there is no channel ${channel}.`);
+    }
+    const kept = this.last?.runId === runId ? this.last.features.get(module) : undefined;
+    const features = kept ?? await this.recomputeInput(run, module);
+    try {
+      const [, h, w] = features.shape;
+      const map = tf.tidy(() => tf.reshape(tf.slice(features, [0, 0, 0, channel], [1, h, w, 1]), [h, w]));
+      try {
+        return { shape: [h, w], data: (await map.data()) as Float32Array };
+      } finally {
+        map.dispose();
+      }
+    } finally {
+      if (!kept) features.dispose();
+    }
+  }
+
+  /** Forward pass of a kept run's input again, keeping only `module`'s input (owned by the caller). */
+  private async recomputeInput(run: KeptRun, module: string): Promise<tf.Tensor4D> {
+    let found: tf.Tensor4D | null = null;
+    const input = tf.tensor4d(run.input, [1, run.size, run.size, 3]);
+    try {
+      await this.net.forward(input, {
+        bypass: new Set(run.bypass),
+        wantInput: (m) => m === module,
+        onModuleInput: (m, t) => {
+          if (m === module && !found) found = t;
+          else t.dispose();
+        },
+      });
+    } catch (err) {
+      (found as tf.Tensor4D | null)?.dispose();
+      throw err;
+    } finally {
+      input.dispose();
+    }
+    if (!found) throw new EngineError('internal', `The forward pass did not reach "${module}".`);
+    return found;
+  }
+
   /** The decoded original (EXIF-oriented RGB) of a kept run that was given a decoded image; null for runs from files or bytes, which are decoded straight to the input size. */
   image(runId: string): DecodedImage | null {
     return this.runs.get(runId)?.image ?? null;
@@ -286,6 +376,8 @@ export class Session {
     if (this.disposed) return;
     this.disposed = true;
     this.runs.clear();
+    if (this.last) disposeFeatures(this.last.features);
+    this.last = null;
     this.net.dispose();
   }
 
@@ -340,6 +432,11 @@ function identityInput(src: { input: Float32Array; size: number }): Preprocessed
       scaleX: 1, scaleY: 1, offsetX: 0, offsetY: 0, resize: 'stretch',
     },
   };
+}
+
+function disposeFeatures(features: Map<string, tf.Tensor4D>): void {
+  for (const t of features.values()) t.dispose();
+  features.clear();
 }
 
 function sumBytes(affinities: Map<string, AffinityRecord>): number {

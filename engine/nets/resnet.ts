@@ -46,6 +46,13 @@ export interface ForwardHooks {
    * (Grad-CAM in bench/localisation.ts). Borrowed: valid only during the call, not to be disposed.
    */
   onFeatures?: (features: tf.Tensor4D) => void;
+  /**
+   * When given, each attention module's input features [1, H, W, C] (what it received,
+   * bypassed or not) are handed over as soon as the module has run, for channelMap().
+   * Owned: a clone the receiver must dispose. `wantInput` limits which modules pay for it.
+   */
+  onModuleInput?: (module: string, input: tf.Tensor4D) => void;
+  wantInput?: (module: string) => boolean;
   signal?: AbortSignal;
 }
 
@@ -60,6 +67,8 @@ interface StepResult {
   out: tf.Tensor4D;
   slot?: AttentionSlot;
   output?: ModuleOutput;
+  /** The attention module's input (borrowed, inside the step's tidy). */
+  input?: tf.Tensor4D;
 }
 
 interface Step {
@@ -95,13 +104,14 @@ class ResidualBlock implements Step {
       y = conv.apply(y, i < this.convs.length - 1 ? 'relu' : 'linear');
     });
     let output: ModuleOutput | undefined;
+    const input = y;
     if (this.slot) {
       output = this.slot.module.forward(y, { bypass: bypass.has(this.slot.name) });
       y = output.out;
     }
     const identity = this.downsample ? this.downsample.apply(x) : x;
     const out = tf.relu(tf.add(y, identity)) as tf.Tensor4D;
-    return this.slot && output ? { out, slot: this.slot, output } : { out };
+    return this.slot && output ? { out, slot: this.slot, output, input } : { out };
   }
 
   dispose(): void {
@@ -114,7 +124,7 @@ class InsertedStep implements Step {
 
   run(x: tf.Tensor4D, bypass: ReadonlySet<string>): StepResult {
     const output = this.slot.module.forward(x, { bypass: bypass.has(this.slot.name) });
-    return { out: output.out, slot: this.slot, output };
+    return { out: output.out, slot: this.slot, output, input: x };
   }
 
   dispose(): void {
@@ -208,16 +218,23 @@ export class ResNet {
       for (const step of this.steps) {
         throwIfAborted(hooks.signal);
         let result: StepResult = { out: x };
+        const captured: tf.Tensor4D[] = [];
         const kept = tf.tidy(() => {
           result = step.run(x, bypass);
           const o = result.output;
-          return [result.out, ...(o ? o.taps.map((t) => t.value) : []), ...(o?.affinity ? [o.affinity] : [])];
+          // A clone shares the data (no copy) but is its own handle: the receiver can
+          // dispose it whatever becomes of the step's input or output.
+          if (hooks.onModuleInput && result.slot && result.input && (hooks.wantInput?.(result.slot.name) ?? true)) {
+            captured.push(tf.clone(result.input));
+          }
+          return [result.out, ...(o ? o.taps.map((t) => t.value) : []), ...(o?.affinity ? [o.affinity] : []), ...captured];
         });
         if (result.out !== x) release(x);
         x = result.out;
         const { slot, output } = result;
         if (!slot || !output) continue;
-        const pending = kept.slice(1);
+        if (captured[0]) hooks.onModuleInput?.(slot.name, captured[0]);
+        const pending = kept.slice(1, kept.length - captured.length);
         try {
           const t0 = performance.now();
           const read: Tap[] = [];

@@ -66,7 +66,7 @@ export function ChannelChart() {
       {pick && (
         <div className="note" data-testid="channel-note">
           {pick.status === 'pending' && `Loading channel ${pick.channel}…`}
-          {pick.status === 'done' && `Showing channel ${pick.channel}'s activation on the image.`}
+          {pick.status === 'done' && `Showing channel ${pick.channel}'s activation on the image (the module's input in that channel, before its gates).`}
           {(pick.status === 'unsupported' || pick.status === 'error') && `This engine does not send single-channel maps yet; showing ${m.name}'s activation map (channel-weighted mean) instead.`}
           {' '}<button className="btn ghost small" onClick={() => void a.pickChannel(m.name, null)}>Clear</button>
         </div>

@@ -2,7 +2,7 @@
 // current image (streaming taps into the store), query a non-local point, fetch one
 // channel's map, export. Each run gets a sequence number; events of a superseded run
 // are dropped even if the client delivers them late.
-import type { ExportDoneReply, ExportRequest, ImageSource, ModelInfo, ModelSource } from '../../engine/protocol';
+import type { ChannelMapReply, ExportDoneReply, ExportRequest, ImageSource, ModelInfo, ModelSource } from '../../engine/protocol';
 import type { EngineClient } from '../client/types';
 import { sortColormaps, type Colormap } from '../lib/colormap';
 import { bundledSamples } from '../lib/samples';
@@ -257,12 +257,10 @@ export function engineActions(set: SetState, get: GetState, d: ResolvedDeps): Pi
       if (!client || !runId) return;
       const same = () => { const c = get().analysis.channel; return c?.module === module && c.channel === channel; };
       try {
-        // Not in the protocol yet (see the report to C/A2): `channelMap` answers one
-        // channel's activation map [H, W] for a finished run. Until then the engine refuses
-        // it and the UI shows the module's `activation` tap instead.
-        const r = await client.request<{ type: string; shape: number[]; data: Float32Array }>(
-          { type: 'channelMap', runId, module, channel },
-        );
+        // `channelMap` answers that channel of the module's input features [H, W] for a kept
+        // run. An older engine refuses it (bad-request) and the UI shows the module's
+        // `activation` tap instead, saying so.
+        const r = await client.request<ChannelMapReply>({ type: 'channelMap', runId, module, channel });
         if (!same()) return;
         set((s) => ({ analysis: { ...s.analysis, channel: { module, channel, map: { shape: r.shape, data: r.data }, status: 'done' } } }));
       } catch (e) {

@@ -85,4 +85,26 @@ describe('engine core (in-process)', () => {
     const p = await send({ type: 'run', image: { kind: 'path', path: '/etc/passwd' }, options: {} }).done;
     expect(p).toMatchObject({ type: 'error', code: 'forbidden' });
   });
+
+  it('channelMap answers one channel of a module\'s input for the last run, not-found otherwise', async () => {
+    const { send } = inProcess();
+    const info = await send({ type: 'loadModel', source: { kind: 'bytes', name: 'm.safetensors', bytes: fixtureBytes() } }).done;
+    if (info.type !== 'modelInfo') throw new Error(info.type);
+    const module = info.info.modules[0]!;
+    const image = await testImage();
+    const done = await send({ type: 'run', image: { kind: 'bytes', name: 'x.png', bytes: image }, options: { inputSize: 64 } }).done;
+    if (done.type !== 'runDone') throw new Error(done.type);
+    const before = tf.memory().numTensors;
+    const r = await send({ type: 'channelMap', runId: done.runId, module: module.name, channel: 1 }).done;
+    expect(r).toMatchObject({ type: 'channelMapResult', runId: done.runId, module: module.name, channel: 1 });
+    if (r.type !== 'channelMapResult') throw new Error(r.type);
+    expect(r.data).toBeInstanceOf(Float32Array);
+    expect(r.data.length).toBe(r.shape[0] * r.shape[1]);
+    expect(r.shape[0]).toBeGreaterThan(1);
+    const far = await send({ type: 'channelMap', runId: done.runId, module: module.name, channel: module.channels }).done;
+    expect(far).toMatchObject({ type: 'error', code: 'not-found' });
+    expect(await send({ type: 'channelMap', runId: 'run-0', module: module.name, channel: 0 }).done).toMatchObject({ type: 'error', code: 'not-found' });
+    expect(await send({ type: 'channelMap', runId: done.runId, module: 'nope', channel: 0 }).done).toMatchObject({ type: 'error', code: 'not-found' });
+    expect(tf.memory().numTensors).toBe(before);
+  });
 });

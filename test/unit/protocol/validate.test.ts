@@ -16,6 +16,7 @@ describe('parseClientMessage', () => {
       { type: 'run', id: 6, image: { kind: 'path', path: '/a.png' }, options: {} },
       { type: 'query', id: 7, runId: 'run-1', module: 'nl3', point: { x: 1.5, y: 2 } },
       { type: 'cancel', id: 8, target: 5 },
+      { type: 'channelMap', id: 10, runId: 'run-1', module: 'layer1.0.cbam', channel: 0 },
     ];
     for (const m of good) expect(parseClientMessage(m)).toEqual(m);
     expect(parseClientMessage({ type: 'run', id: 9, image: { kind: 'path', path: '/a.png' } })).toMatchObject({ options: {} });
@@ -40,6 +41,10 @@ describe('parseClientMessage', () => {
       [{ type: 'query', id: 16, runId: 'r', module: 'm', point: { x: Infinity, y: 0 } }, 16],
       [{ type: 'query', id: 17, runId: 5, module: 'm', point: { x: 0, y: 0 } }, 17],
       [{ type: 'cancel', id: 18 }, 18],
+      [{ type: 'channelMap', id: 19, runId: 'r', module: 'm', channel: -1 }, 19],
+      [{ type: 'channelMap', id: 20, runId: 'r', module: 'm', channel: 1.5 }, 20],
+      [{ type: 'channelMap', id: 21, runId: 'r', module: 'm' }, 21],
+      [{ type: 'channelMap', id: 22, runId: 'r', module: '', channel: 0 }, 22],
     ];
     for (const [msg, id] of cases) {
       const r = parseClientMessage(msg);

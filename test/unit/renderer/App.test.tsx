@@ -97,8 +97,23 @@ describe('App', () => {
     expect(client.runs.at(-1)!.options.bypass).toEqual([]);
   });
 
-  it('clicking a channel bar picks that channel and explains the activation fallback', async () => {
-    const { store, s } = await mount();
+  it('clicking a channel bar shows the map the engine sends for that channel', async () => {
+    const { store, s, client } = await mount();
+    await withImage(store);
+    fireEvent.click(document.querySelector('[data-module="layer1.0.cbam"]')!);
+    const chart = screen.getByTestId('channel-chart');
+    chart.getBoundingClientRect = () => ({ left: 0, top: 0, width: 80, height: 100, right: 80, bottom: 100, x: 0, y: 0, toJSON: () => ({}) });
+    await act(async () => { fireEvent.click(chart, { clientX: 5, clientY: 50 }); await flush(); });
+    expect(client.requests.at(-1)).toMatchObject({ type: 'channelMap', module: 'layer1.0.cbam', channel: 7 });
+    expect(s().analysis.channel).toMatchObject({ module: 'layer1.0.cbam', channel: 7, status: 'done' });
+    expect(screen.getByTestId('channel-note').textContent).toContain("Showing channel 7's activation");
+    expect(screen.getByTestId('caption').textContent).toContain('channel 7 activation');
+    expect(screen.getByTestId('caption').textContent).not.toContain('not available');
+  });
+
+  it('clicking a channel bar on an older engine explains the activation fallback', async () => {
+    const { store, s, client } = await mount();
+    client.channelMapSupported = false;
     await withImage(store);
     fireEvent.click(document.querySelector('[data-module="layer1.0.cbam"]')!);
     const chart = screen.getByTestId('channel-chart');

@@ -45,7 +45,8 @@ export class FakeClient implements EngineClient {
   gate: Promise<void> | null = null;
   helloExtra: Partial<HelloReply> = {};
   loadError: Error | null = null;
-  channelMapSupported = false;
+  /** False: an older engine that refuses `channelMap` (bad-request). */
+  channelMapSupported = true;
   private statusListeners: Array<(s: EngineStatus) => void> = [];
   private runCount = 0;
   private cancelLast: (() => void) | null = null;
@@ -117,7 +118,7 @@ export class FakeClient implements EngineClient {
     this.requests.push(msg);
     if (msg.type === 'channelMap') {
       if (!this.channelMapSupported) throw Object.assign(new Error('This engine does not handle "channelMap" requests.'), { code: 'bad-request' });
-      return { type: 'channelMapResult', shape: [2, 2], data: Float32Array.from([1, 2, 3, 4]) } as unknown as T;
+      return { type: 'channelMapResult', id: 9, runId: msg.runId, module: msg.module, channel: msg.channel, shape: [2, 2], data: Float32Array.from([1, 2, 3, 4]) } as unknown as T;
     }
     if (msg.type === 'export') {
       options?.onEvent?.({ type: 'exportProgress', id: 5, done: 1, total: 2, file: 'a.png' });

@@ -169,18 +169,29 @@ describe('store: focus, visibility and the displayed map', () => {
     expect(selectDisplayedMap(s())?.query).toBeNull();
   });
 
-  it('a channel pick falls back to the activation map when the engine has no channelMap request', async () => {
+  it('a channel pick shows the map the engine answers for that channel', async () => {
     const { s, client } = await ready();
     s().addImages([{ name: 'a.png', bytes: png() }]);
     await flush();
     s().focus('layer1.0.cbam', 'channel');
+    await s().pickChannel('layer1.0.cbam', 4);
+    expect(client.requests[0]).toEqual({ type: 'channelMap', runId: 'run1', module: 'layer1.0.cbam', channel: 4 });
+    expect(s().analysis.channel?.status).toBe('done');
+    const shown = selectDisplayedMap(s());
+    expect(shown).toMatchObject({ tap: 'channel', label: 'channel 4 activation' });
+    expect(shown?.label).not.toMatch(/not available/);
+    expect(Array.from(shown!.map.data)).toEqual([1, 2, 3, 4]);
+  });
+
+  it('a channel pick falls back to the activation map when the engine has no channelMap request', async () => {
+    const { s, client } = await ready();
+    client.channelMapSupported = false;
+    s().addImages([{ name: 'a.png', bytes: png() }]);
+    await flush();
+    s().focus('layer1.0.cbam', 'channel');
     await s().pickChannel('layer1.0.cbam', 3);
-    expect(client.requests[0]).toEqual({ type: 'channelMap', runId: 'run1', module: 'layer1.0.cbam', channel: 3 });
     expect(s().analysis.channel?.status).toBe('unsupported');
     expect(selectDisplayedMap(s())).toMatchObject({ tap: 'activation', label: 'activation (channel 3 map not available)' });
-    client.channelMapSupported = true;
-    await s().pickChannel('layer1.0.cbam', 4);
-    expect(selectDisplayedMap(s())).toMatchObject({ tap: 'channel', label: 'channel 4 activation' });
   });
 });
 

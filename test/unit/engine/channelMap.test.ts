@@ -1,0 +1,120 @@
+// Session.channelMap: one channel of a module's input features, against PyTorch
+// (test/fixtures/bypass/channelMaps.safetensors, tools/make_channel_maps.py), for the last
+// run (kept tensors) and an older kept run (recomputed); errors; no tensor leaks.
+import * as tf from '@tensorflow/tfjs-core';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, test } from 'vitest';
+import { initBackend } from '../../../engine/backend';
+import { KEPT_RUNS, Session } from '../../../engine/session';
+import { FIXTURES, maxAbsDiff, nchwToNhwc, readCase, readSafetensors } from './fixtureData';
+
+const CASE = 'bypass';
+const MAPS = join(FIXTURES, CASE, 'channelMaps.safetensors');
+
+function fixtureInput(): { kind: 'input'; name: string; input: Float32Array; size: number } {
+  const x = nchwToNhwc(readSafetensors(join(FIXTURES, CASE, 'expected.safetensors')).get('input')!);
+  return { kind: 'input', name: CASE, input: x.data, size: x.shape[1] };
+}
+
+async function load(): Promise<Session> {
+  return Session.load({ kind: 'path', path: join(FIXTURES, CASE, 'model.safetensors') }, { arch: readCase(CASE).spec });
+}
+
+/** Worst difference over every channel of every module against PyTorch's module inputs [C, H, W]. */
+async function worstAgainstTorch(s: Session, runId: string): Promise<number> {
+  const expected = readSafetensors(MAPS);
+  let worst = 0;
+  for (const m of s.info.modules) {
+    const rec = expected.get(m.name)!;
+    const [c, h, w] = rec.shape as [number, number, number];
+    expect(c).toBe(m.channels);
+    for (let ch = 0; ch < c; ch++) {
+      const r = await s.channelMap(runId, m.name, ch);
+      expect(r.shape).toEqual([h, w]);
+      expect(r.shape).toEqual(m.mapSize);
+      worst = Math.max(worst, maxAbsDiff(r.data, rec.data.subarray(ch * h * w, (ch + 1) * h * w)));
+    }
+  }
+  return worst;
+}
+
+beforeAll(async () => {
+  await initBackend('wasm');
+});
+
+describe.skipIf(!existsSync(MAPS))('Session.channelMap', () => {
+  test('matches PyTorch\'s module inputs, channel by channel, bypassed modules included; last run and an older kept run', async () => {
+    const s = await load();
+    try {
+      const bypass = readCase(CASE).bypass;
+      const first = await s.run({ image: fixtureInput(), options: { bypass } });
+      expect(await worstAgainstTorch(s, first.runId)).toBeLessThanOrEqual(1e-4);
+      // A later run without bypass: the first run's maps are recomputed with its own bypass set.
+      const second = await s.run({ image: fixtureInput() });
+      expect(await worstAgainstTorch(s, first.runId)).toBeLessThanOrEqual(1e-4);
+      // Downstream of a module that is active in the second run, the maps differ.
+      const a = await s.channelMap(first.runId, 'layer3.0.cbam', 0);
+      const b = await s.channelMap(second.runId, 'layer3.0.cbam', 0);
+      expect(maxAbsDiff(a.data, b.data)).toBeGreaterThan(1e-4);
+    } finally {
+      s.dispose();
+    }
+  });
+
+  test('the channel maps are what the activation tap averages: mean_c(gate_c * map_c)', async () => {
+    const s = await load();
+    try {
+      const res = await s.run({ image: fixtureInput() });
+      const m = s.info.modules.find((x) => x.name === 'layer2.0.cbam')!;
+      const gate = res.taps.find((t) => t.module === m.name && t.tap === 'channel')!.data;
+      const activation = res.taps.find((t) => t.module === m.name && t.tap === 'activation')!.data;
+      const sum = new Float32Array(activation.length);
+      for (let c = 0; c < m.channels; c++) {
+        const r = await s.channelMap(res.runId, m.name, c);
+        for (let i = 0; i < sum.length; i++) sum[i]! += (gate[c] as number) * (r.data[i] as number) / m.channels;
+      }
+      expect(maxAbsDiff(sum, activation)).toBeLessThanOrEqual(1e-5);
+    } finally {
+      s.dispose();
+    }
+  });
+
+  test('unknown run, unknown module and a channel out of range are not-found', async () => {
+    const s = await load();
+    try {
+      const first = await s.run({ image: fixtureInput() });
+      await expect(s.channelMap('run-nope', 'nl3', 0)).rejects.toMatchObject({ code: 'not-found' });
+      await expect(s.channelMap(first.runId, 'layer9.0.cbam', 0)).rejects.toMatchObject({ code: 'not-found' });
+      await expect(s.channelMap(first.runId, 'layer1.0.cbam', 4)).rejects.toMatchObject({ code: 'not-found', message: expect.stringMatching(/4 channels/) });
+      await expect(s.channelMap(first.runId, 'layer1.0.cbam', -1)).rejects.toMatchObject({ code: 'not-found' });
+      for (let i = 0; i < KEPT_RUNS; i++) await s.run({ image: fixtureInput() });
+      await expect(s.channelMap(first.runId, 'nl3', 0)).rejects.toMatchObject({ code: 'not-found' });
+    } finally {
+      s.dispose();
+    }
+  });
+
+  test('200 channelMap calls leave tf.memory().numTensors unchanged; dispose() frees the kept inputs', async () => {
+    const before = tf.memory().numTensors;
+    const s = await load();
+    const loaded = tf.memory().numTensors;
+    try {
+      const old = await s.run({ image: fixtureInput() });
+      const last = await s.run({ image: fixtureInput(), options: { bypass: ['nl3'] } });
+      const after = tf.memory().numTensors;
+      expect(after - loaded).toBe(s.info.modules.length); // one kept input per module, last run only
+      const modules = s.info.modules;
+      for (let i = 0; i < 200; i++) {
+        const m = modules[i % modules.length]!;
+        // Every 10th call on the older run: the recompute path.
+        await s.channelMap(i % 10 === 0 ? old.runId : last.runId, m.name, i % m.channels);
+      }
+      await expect(s.channelMap(last.runId, 'nl3', 99)).rejects.toMatchObject({ code: 'not-found' });
+      expect(tf.memory().numTensors).toBe(after);
+    } finally {
+      s.dispose();
+    }
+    expect(tf.memory().numTensors).toBe(before);
+  });
+});
