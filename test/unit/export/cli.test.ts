@@ -98,3 +98,26 @@ describe('progress', () => {
     expect(formatDuration(Infinity)).toBe('--:--');
   });
 });
+
+describe('usage errors', () => {
+  it('exit 2 with a message naming the valid choices, before any model is loaded', async () => {
+    const { main } = await import('../../../engine/cli');
+    const errors: string[] = [];
+    const original = console.error;
+    console.error = (...a: unknown[]) => { errors.push(a.join(' ')); };
+    try {
+      expect(await main(['export', 'x.jpg', '--colormap', 'rainbow'])).toBe(2);
+      expect(await main(['export', 'x.jpg', '--kinds', 'heatmap,pdf'])).toBe(2);
+      expect(await main(['export', 'x.jpg', '--opacity', '2'])).toBe(2);
+      expect(await main(['export', 'x.jpg', '--jobs', '0'])).toBe(2);
+      expect(await main(['export'])).toBe(2);
+      expect(await main(['export', 'x.jpg', '--bogus'])).toBe(2);
+    } finally {
+      console.error = original;
+    }
+    expect(errors[0]).toMatch(/--colormap must be one of viridis, turbo, inferno, magma, jet, gray/);
+    expect(errors[1]).toMatch(/--kinds takes heatmap, overlay, grid, raw/);
+    expect(errors[2]).toMatch(/--opacity must be a number from 0 to 1/);
+    expect(errors[4]).toMatch(/Give at least one image or folder/);
+  });
+});
