@@ -48,6 +48,12 @@ export interface AttnScopeBridge {
   saveDialog(defaultName: string): Promise<ChosenFile | null>;
   /** Recently opened images and models, newest first. */
   recentFiles(): Promise<RecentFile[]>;
+  /**
+   * The bytes of an image the user chose in the image dialog, the Open Image menu or the
+   * recent list (any other path is refused), so that the page can show it under the
+   * overlay and send the engine the same bytes it shows.
+   */
+  readChosenImage(path: string): Promise<Uint8Array>;
   /** Re-opens a recent file: checks it is still on the list and exists; null when not. */
   openRecent(path: string): Promise<ChosenFile | null>;
   /** Shows a chosen file or export folder in the system file manager. */

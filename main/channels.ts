@@ -8,6 +8,7 @@ export const CH = {
   saveDialog: 'attnscope:save-dialog',
   recentFiles: 'attnscope:recent-files',
   openRecent: 'attnscope:open-recent',
+  readChosenImage: 'attnscope:read-chosen-image',
   reveal: 'attnscope:reveal',
   enginePortRequest: 'attnscope:engine-port-request',
   /** main -> preload */

@@ -2,7 +2,8 @@
 // only ever holds paths chosen here), and each is granted to the engine as it is chosen.
 
 import { existsSync } from 'node:fs';
-import { basename } from 'node:path';
+import { readFile, stat } from 'node:fs/promises';
+import { basename, resolve } from 'node:path';
 import type { OpenDialogOptions, SaveDialogOptions } from 'electron';
 import type { ChosenFile } from '../engine/bridge';
 import type { EngineHost } from './engineHost';
@@ -18,7 +19,13 @@ export const MODEL_EXTENSIONS = ['pth', 'pt', 'tar', 'safetensors', 'bin'];
 
 const chosen = (path: string): ChosenFile => ({ path, name: basename(path) });
 
+/** Larger files are refused by readImage (the engine's decoder refuses them too). */
+export const MAX_IMAGE_BYTES = 512 * 1024 * 1024;
+
 export class Dialogs {
+  /** Resolved paths of the images the user chose (dialog, menu, recent list): the only ones readImage reads. */
+  private readonly images = new Set<string>();
+
   constructor(
     private readonly dialog: DialogApi,
     private readonly engine: Pick<EngineHost, 'allow' | 'isChosen'>,
@@ -33,7 +40,7 @@ export class Dialogs {
     });
     if (r.canceled || r.filePaths.length === 0) return [];
     await this.engine.allow({ read: r.filePaths });
-    r.filePaths.forEach((p) => this.recent.add('image', p));
+    r.filePaths.forEach((p) => { this.recent.add('image', p); this.images.add(resolve(p)); });
     return r.filePaths.map(chosen);
   }
 
@@ -72,7 +79,27 @@ export class Dialogs {
     if (!existsSync(path)) { this.recent.remove(path); return null; }
     await this.engine.allow({ read: [path] });
     this.recent.add(item.kind, path);
+    if (item.kind === 'image') this.images.add(resolve(path));
     return chosen(path);
+  }
+
+  /** True for an image the user chose in this session (dialog, menu, recent list). */
+  isChosenImage(path: string): boolean {
+    return this.images.has(resolve(path));
+  }
+
+  /**
+   * The bytes of a chosen image (check isChosenImage first), so that the page can show
+   * what it opened from the menu. A plain Uint8Array: it crosses IPC and the context bridge.
+   */
+  async readImage(path: string): Promise<Uint8Array> {
+    if (!this.isChosenImage(path)) throw new Error(`${basename(path)} was not chosen in a dialog.`);
+    const info = await stat(path);
+    if (!info.isFile()) throw new Error(`${basename(path)} is not a file.`);
+    if (info.size > MAX_IMAGE_BYTES) throw new Error(`${basename(path)} is ${(info.size / 2 ** 20).toFixed(0)} MB; images up to ${MAX_IMAGE_BYTES / 2 ** 20} MB can be opened.`);
+    const buf = await readFile(path);
+    // Exactly the file: a view into a larger (pooled) buffer would send the whole buffer.
+    return buf.byteOffset === 0 && buf.byteLength === buf.buffer.byteLength ? new Uint8Array(buf.buffer) : new Uint8Array(buf);
   }
 
   /** Only something the user chose may be shown in the file manager. */

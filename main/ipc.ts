@@ -44,6 +44,11 @@ export function registerIpc(ipc: IpcMainLike, ctx: IpcContext): void {
   on(CH.saveDialog, (name) => ctx.dialogs.saveFile(str(name, 'defaultName')));
   on(CH.recentFiles, () => ctx.recent());
   on(CH.openRecent, (path) => ctx.dialogs.openRecent(str(path, 'path')));
+  on(CH.readChosenImage, (path) => {
+    const p = str(path, 'path');
+    if (!ctx.dialogs.isChosenImage(p)) throw new ForbiddenCall('Only images you chose can be read.');
+    return ctx.dialogs.readImage(p);
+  });
   on(CH.reveal, (path) => {
     const p = str(path, 'path');
     if (!ctx.dialogs.canReveal(p)) throw new ForbiddenCall('Only files and folders you chose can be shown.');

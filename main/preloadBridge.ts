@@ -23,6 +23,7 @@ export function createBridge(ipc: IpcRendererLike, platform: string): AttnScopeB
     saveDialog: (defaultName: string) => call(CH.saveDialog, String(defaultName)),
     recentFiles: () => call(CH.recentFiles),
     openRecent: (path: string) => call(CH.openRecent, String(path)),
+    readChosenImage: (path: string) => call(CH.readChosenImage, String(path)),
     revealInFolder: (path: string) => call(CH.reveal, String(path)),
     onMenuCommand(listener: (c: MenuCommand) => void) {
       // The page gets the command only, never the IPC event (it holds `sender`).

@@ -46,7 +46,7 @@ export function App() {
     return b.onMenuCommand((c) => {
       const s = store.getState();
       switch (c.command) {
-        case 'openImage': s.addImagePaths(c.files); break;
+        case 'openImage': void cmd.openChosenImages(c.files); break;
         case 'openModel': void s.loadModel({ kind: 'path', path: c.file.path }, c.file.name); break;
         case 'export': cmd.openExport(); break;
         case 'colormap': s.setSetting('colormap', c.name); break;

@@ -1,10 +1,13 @@
 // Commands shared by buttons, keyboard shortcuts and the Electron menu.
 import { useMemo } from 'react';
+import type { ChosenFile } from '../../engine/protocol';
 import { bridge, IMAGE_ACCEPT, isImageFile, MODEL_ACCEPT, pickFiles, readBytes, readFiles } from '../platform';
 import { useAppStore, type AppStore } from '../store';
 
 export interface Commands {
   openImages(): Promise<void>;
+  /** Images chosen in main's dialog (File > Open Image, Open Recent): read as bytes through the bridge. */
+  openChosenImages(files: ChosenFile[]): Promise<void>;
   openModel(): Promise<void>;
   openModelFile(file: File): Promise<void>;
   openExport(): void;
@@ -18,6 +21,21 @@ export function makeCommands(store: AppStore): Commands {
       // the image (with EXIF orientation) and send the same bytes to the engine.
       const files = (await pickFiles(IMAGE_ACCEPT, true)).filter(isImageFile);
       if (files.length) s().addImages(await readFiles(files));
+    },
+    async openChosenImages(files) {
+      const b = bridge();
+      if (!b || files.length === 0) { if (files.length) s().addImagePaths(files); return; }
+      // Bytes, as from the page's own file input: the page shows the image under the
+      // overlay and the engine decodes the same bytes. A file that cannot be read still
+      // runs by path (the engine may read it), only without the picture underneath.
+      const read = await Promise.allSettled(files.map(async (f) => ({ name: f.name, bytes: toArrayBuffer(await b.readChosenImage(f.path)) })));
+      const ok = read.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+      const failed = files.filter((_, i) => read[i]?.status === 'rejected');
+      if (ok.length) s().addImages(ok);
+      if (failed.length) {
+        s().addImagePaths(failed);
+        s().showToast(`Could not read ${failed.map((f) => f.name).join(', ')}; its maps are shown without the image.`);
+      }
     },
     async openModel() {
       const b = bridge();
@@ -38,6 +56,13 @@ export function makeCommands(store: AppStore): Commands {
     },
   };
   return commands;
+}
+
+/** An exact ArrayBuffer of the bytes (the bridge's Uint8Array may be a view). */
+function toArrayBuffer(bytes: Uint8Array): ArrayBuffer {
+  const copy = new Uint8Array(bytes.byteLength);
+  copy.set(bytes);
+  return copy.buffer;
 }
 
 export function useCommands(): Commands {

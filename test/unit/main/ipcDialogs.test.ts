@@ -90,6 +90,40 @@ describe('IPC handlers', () => {
     expect(() => handlers.get(CH.openRecent)!(own, 'a\0b')).toThrow(/string/);
   });
 
+  it('reads the bytes of images the user chose in the dialog or the recent list, and nothing else', async () => {
+    const { handlers, own, s } = ipcRig();
+    const read = (path: unknown) => handlers.get(CH.readChosenImage)!(own, path) as Promise<Uint8Array>;
+    // Nothing chosen yet: refused, even for a file that exists.
+    expect(() => read(s.image)).toThrow(/images you chose/);
+    const chosen = setup({ open: [s.image] });
+    const rig = { handlers: new Map<string, (e: IpcEvent, ...a: unknown[]) => unknown>() };
+    registerIpc({ handle: (c, l) => { rig.handlers.set(c, l); }, on: () => {} }, {
+      sender: () => own.sender, version: '0', dialogs: chosen.dialogs, recent: () => [], reveal: () => {}, requestEnginePort: () => {},
+    });
+    const readChosen = (e: IpcEvent, path: unknown) => rig.handlers.get(CH.readChosenImage)!(e, path) as Promise<Uint8Array>;
+    // Menu > Open Image: the dialog's answer is what the page may read.
+    expect(await chosen.dialogs.openImages()).toEqual([{ path: s.image, name: 'cat.jpg' }]);
+    const bytes = await readChosen(own, s.image);
+    expect(bytes).toBeInstanceOf(Uint8Array);
+    expect(Buffer.from(bytes).toString()).toBe('x');
+    // Same file spelled differently: resolved first.
+    expect(Buffer.from(await readChosen(own, s.image.replace('/cat.jpg', '/./cat.jpg'))).toString()).toBe('x');
+    // Other files, other pages, bad arguments.
+    expect(() => readChosen(own, join(s.dir, 'other.jpg'))).toThrow(/images you chose/);
+    expect(() => readChosen(own, '/etc/passwd')).toThrow(/images you chose/);
+    expect(() => readChosen({ sender: { id: 'other' } }, s.image)).toThrow(/unexpected page/);
+    expect(() => readChosen(own, 42)).toThrow(/string/);
+    // A model chosen in the model dialog is not an image the page may read.
+    const model = setup({ open: [s.image] });
+    await model.dialogs.openModel();
+    expect(model.dialogs.isChosenImage(s.image)).toBe(false);
+    // The recent list: an image re-opened from it may be read.
+    const again = new Dialogs({ showOpenDialog: async () => ({ canceled: true, filePaths: [] }), showSaveDialog: async () => ({ canceled: true }) }, chosen.engine, chosen.recent);
+    expect(again.isChosenImage(s.image)).toBe(false);
+    expect(await again.openRecent(s.image)).toEqual({ path: s.image, name: 'cat.jpg' });
+    expect(Buffer.from(await again.readImage(s.image)).toString()).toBe('x');
+  });
+
   it('hands out engine ports only to the page', () => {
     const { handlers, own, ports } = ipcRig();
     handlers.get(CH.enginePortRequest)!({ sender: { id: 'other' } });

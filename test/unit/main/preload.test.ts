@@ -22,15 +22,16 @@ describe('preload bridge', () => {
     const bridge = createBridge(ipc, 'linux');
     expect(Object.keys(bridge).sort()).toEqual([
       'appVersion', 'chooseExportDir', 'onMenuCommand', 'openImageDialog', 'openModelDialog', 'openRecent', 'platform',
-      'recentFiles', 'requestEnginePort', 'revealInFolder', 'saveDialog',
+      'readChosenImage', 'recentFiles', 'requestEnginePort', 'revealInFolder', 'saveDialog',
     ]);
     await bridge.appVersion();
     await bridge.openImageDialog();
     await bridge.saveDialog('cat.png');
     await bridge.openRecent('/x/y.pth');
     await bridge.revealInFolder('/x');
+    await bridge.readChosenImage('/x/cat.jpg');
     bridge.requestEnginePort();
-    expect(invoked).toEqual([[CH.appVersion, []], [CH.openImageDialog, []], [CH.saveDialog, ['cat.png']], [CH.openRecent, ['/x/y.pth']], [CH.reveal, ['/x']]]);
+    expect(invoked).toEqual([[CH.appVersion, []], [CH.openImageDialog, []], [CH.saveDialog, ['cat.png']], [CH.openRecent, ['/x/y.pth']], [CH.reveal, ['/x']], [CH.readChosenImage, ['/x/cat.jpg']]]);
     expect(sent).toEqual([CH.enginePortRequest]);
   });
 

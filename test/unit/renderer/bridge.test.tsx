@@ -19,6 +19,11 @@ function fakeBridge() {
     saveDialog: async () => null,
     recentFiles: async () => [],
     openRecent: async () => null,
+    // main reads only images chosen in its dialog; here /home/u/cat.jpg is one, others are refused.
+    readChosenImage: async (path: string) => {
+      if (path !== '/home/u/cat.jpg') throw new Error('Only images you chose can be read.');
+      return Uint8Array.from([137, 80, 78, 71, 1, 2, 3]);
+    },
     revealInFolder: async () => {},
     onMenuCommand: (l) => { listeners.push(l); return () => {}; },
     requestEnginePort: () => {},
@@ -46,7 +51,11 @@ describe('in Electron (preload bridge)', () => {
     const client = new FakeClient();
     const { s } = await mount(client);
     await act(async () => { send({ command: 'openImage', files: [{ path: '/home/u/cat.jpg', name: 'cat.jpg' }] }); await flush(); });
-    expect(client.runs.at(-1)!.image).toEqual({ kind: 'path', path: '/home/u/cat.jpg' });
+    // Read as bytes through the bridge: the page can show the image under the overlay.
+    const ran = client.runs.at(-1)!.image;
+    expect(ran).toMatchObject({ kind: 'bytes', name: 'cat.jpg' });
+    expect(Array.from(new Uint8Array((ran as { bytes: ArrayBuffer }).bytes))).toEqual([137, 80, 78, 71, 1, 2, 3]);
+    expect(s().images.list.at(-1)!.source.kind).toBe('bytes');
     act(() => send({ command: 'colormap', name: 'turbo' }));
     expect(s().settings.colormap).toBe('turbo');
     act(() => send({ command: 'opacity', delta: 0.2 }));
@@ -61,6 +70,16 @@ describe('in Electron (preload bridge)', () => {
     await act(flush);
     await act(async () => { fireEvent.click(within(dialog).getByRole('button', { name: 'Export' })); await flush(); });
     expect(client.requests.find((r) => r.type === 'export')).toMatchObject({ destination: { kind: 'dir', path: '/home/u/out' } });
+  });
+
+  it('an image main cannot read still runs by path, and the user is told', async () => {
+    const { bridge, send } = fakeBridge();
+    (window as unknown as { attnscope: AttnScopeBridge }).attnscope = bridge;
+    const client = new FakeClient();
+    const { s } = await mount(client);
+    await act(async () => { send({ command: 'openImage', files: [{ path: '/home/u/gone.jpg', name: 'gone.jpg' }] }); await flush(); });
+    expect(client.runs.at(-1)!.image).toEqual({ kind: 'path', path: '/home/u/gone.jpg' });
+    expect(s().ui.toast?.text).toMatch(/Could not read gone.jpg/);
   });
 
   it('opens a checkpoint through the dialog as a path when the host accepts paths, and lists it as recent', async () => {
