@@ -111,6 +111,17 @@ async function runDone(): Promise<void> {
   await waitState(page, (s) => s.run.status === 'done' && s.run.received === s.run.total);
 }
 
+/** A hash of the overlay canvas pixels. */
+function overlayHash(): Promise<number> {
+  return page.evaluate(() => {
+    const c = document.querySelector('[data-testid=overlay]') as HTMLCanvasElement;
+    const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+    let h = 0;
+    for (let i = 0; i < d.length; i += 7) h = (h * 31 + d[i]!) >>> 0;
+    return h;
+  });
+}
+
 async function focusModule(name: string, tap?: string): Promise<void> {
   await page.click(`.mod[data-module="${name}"] .mod-name`);
   if (tap) await page.click(`.mod[data-module="${name}"] .tapchip:text-is("${tap}")`);
@@ -194,6 +205,8 @@ describe('AttnScope UI in web mode (real engine)', () => {
   it('clicking a channel bar shows that channel on the image', async () => {
     const cbam = await state(page, (s) => s.model.info!.modules.find((m) => m.taps.includes('channel'))!.name);
     await focusModule(cbam);
+    await page.waitForTimeout(100);
+    const before = await overlayHash();
     const chart = page.locator('[data-testid=channel-chart]');
     const box = (await chart.boundingBox())!;
     await page.mouse.click(box.x + box.width * 0.05, box.y + box.height * 0.5);
@@ -201,8 +214,45 @@ describe('AttnScope UI in web mode (real engine)', () => {
     const weights = await state(page, (s) => { const f = s.modules.focused!; return Array.from(s.run.taps[f.module]!.channel!.data); });
     // The first bar is the strongest channel.
     expect(weights[pick!.channel]).toBe(Math.max(...weights));
-    expect(await page.textContent('[data-testid=caption]')).toMatch(/channel|activation/);
+    // The engine answered: the channel's own map, no fallback to the activation tap.
+    expect(pick!.status).toBe('done');
+    const caption = await page.textContent('[data-testid=caption]');
+    expect(caption).toContain(`channel ${pick!.channel} activation`);
+    expect(caption).not.toContain('not available');
+    expect(await page.textContent('[data-testid=channel-note]')).toContain(`Showing channel ${pick!.channel}'s activation`);
     expect(await page.locator('[data-testid=overlay]').count()).toBe(1);
+    // The map shown is the engine's channelMap reply for that channel (asked again here
+    // through the page's client), on the module's grid, and not the activation tap.
+    const check = (await page.evaluate(`(async () => {
+      const s = window.__attnscope.store.getState();
+      const m = s.model.info.modules.find((x) => x.name === ${JSON.stringify(cbam)});
+      const c = s.analysis.channel;
+      const ask = (channel) => s.engine.client.request({ type: 'channelMap', runId: s.run.runId, module: m.name, channel });
+      const reply = await ask(c.channel);
+      const shown = Array.from(c.map.data);
+      const act = s.run.taps[m.name].activation, gate = s.run.taps[m.name].channel.data;
+      // The activation tap is mean_c(gate_c * map_c): rebuilt from every channel's map.
+      const sum = new Float64Array(act.data.length);
+      for (let k = 0; k < m.channels; k++) {
+        const r = await ask(k);
+        for (let i = 0; i < sum.length; i++) sum[i] += gate[k] * r.data[i] / m.channels;
+      }
+      let rebuilt = 0, fromAct = 0;
+      for (let i = 0; i < sum.length; i++) {
+        rebuilt = Math.max(rebuilt, Math.abs(sum[i] - act.data[i]));
+        fromAct = Math.max(fromAct, Math.abs(shown[i] - act.data[i]));
+      }
+      return { type: reply.type, channel: reply.channel, shape: reply.shape, mapSize: m.mapSize, shownShape: c.map.shape,
+        same: shown.length === reply.data.length && shown.every((v, i) => v === reply.data[i]), rebuilt, fromAct };
+    })()`)) as { type: string; channel: number; shape: number[]; mapSize: number[]; shownShape: number[]; same: boolean; rebuilt: number; fromAct: number };
+    expect(check).toMatchObject({ type: 'channelMapResult', channel: pick!.channel, same: true });
+    expect(check.shape).toEqual(check.mapSize);
+    expect(check.shownShape).toEqual(check.mapSize);
+    expect(check.rebuilt).toBeLessThan(1e-4);
+    expect(check.fromAct).toBeGreaterThan(1e-3);
+    // And the overlay repainted with it.
+    await page.waitForTimeout(100);
+    expect(await overlayHash()).not.toBe(before);
     await page.hover('[data-testid=stage]');
     await shot('05-channel');
     await page.keyboard.press('Escape');
