@@ -67,7 +67,8 @@ export function ChannelChart() {
         <div className="note" data-testid="channel-note">
           {pick.status === 'pending' && `Loading channel ${pick.channel}…`}
           {pick.status === 'done' && `Showing channel ${pick.channel}'s activation on the image (the module's input in that channel, before its gates).`}
-          {(pick.status === 'unsupported' || pick.status === 'error') && `This engine does not send single-channel maps yet; showing ${m.name}'s activation map (channel-weighted mean) instead.`}
+          {pick.status === 'unsupported' && `This engine does not send single-channel maps yet; showing ${m.name}'s activation map (channel-weighted mean) instead.`}
+          {pick.status === 'error' && `Channel ${pick.channel}'s map is not available (${pick.error ?? 'the engine did not answer'}); showing ${m.name}'s activation map (channel-weighted mean) instead.`}
           {' '}<button className="btn ghost small" onClick={() => void a.pickChannel(m.name, null)}>Clear</button>
         </div>
       )}

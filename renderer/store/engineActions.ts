@@ -265,9 +265,11 @@ export function engineActions(set: SetState, get: GetState, d: ResolvedDeps): Pi
         set((s) => ({ analysis: { ...s.analysis, channel: { module, channel, map: { shape: r.shape, data: r.data }, status: 'done' } } }));
       } catch (e) {
         if (!same()) return;
-        const code = toUserError(e).code;
-        const status = code === 'bad-request' || code === 'not-found' || code === 'internal' ? 'unsupported' : 'error';
-        set((s) => ({ analysis: { ...s.analysis, channel: { module, channel, map: null, status } } }));
+        // bad-request: an engine from before `channelMap`. Anything else (the run is no
+        // longer kept, the engine restarted ...) is an error the note names.
+        const err = toUserError(e);
+        const status = err.code === 'bad-request' ? 'unsupported' : 'error';
+        set((s) => ({ analysis: { ...s.analysis, channel: { module, channel, map: null, status, ...(status === 'error' ? { error: err.message } : {}) } } }));
       }
     },
 

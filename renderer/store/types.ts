@@ -90,6 +90,8 @@ export interface ChannelPick {
   /** The channel's own activation map when the engine answers `channelMap`; null meanwhile. */
   map: MapData | null;
   status: 'pending' | 'done' | 'unsupported' | 'error';
+  /** What went wrong (status 'error'). */
+  error?: string;
 }
 
 export interface AnalysisSlice {

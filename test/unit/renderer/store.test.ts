@@ -193,6 +193,17 @@ describe('store: focus, visibility and the displayed map', () => {
     expect(s().analysis.channel?.status).toBe('unsupported');
     expect(selectDisplayedMap(s())).toMatchObject({ tap: 'activation', label: 'activation (channel 3 map not available)' });
   });
+
+  it('a channel pick the engine cannot answer (run no longer kept) is an error with its message', async () => {
+    const { s, client } = await ready();
+    s().addImages([{ name: 'a.png', bytes: png() }]);
+    await flush();
+    s().focus('layer1.0.cbam', 'channel');
+    client.request = async () => { throw Object.assign(new Error('Run "run1" is not kept any more.'), { code: 'not-found' }); };
+    await s().pickChannel('layer1.0.cbam', 2);
+    expect(s().analysis.channel).toMatchObject({ status: 'error', error: 'Run "run1" is not kept any more.' });
+    expect(selectDisplayedMap(s())).toMatchObject({ tap: 'activation', label: 'activation (channel 2 map not available)' });
+  });
 });
 
 describe('store: settings and export', () => {
