@@ -10,6 +10,7 @@ import { currentBackend, type BackendChoice, initBackend } from './backend';
 import { BufferSource, FileSource, openCheckpoint } from './checkpoints';
 import { checkStateDict, describeSpec, detectArchitecture } from './checkpoints/detect';
 import type { ByteSource, CheckpointContents } from './checkpoints/types';
+import { type ChannelMapResult, disposeFeatures, type LastInputs, readChannel, recomputeModuleInput } from './channelMap';
 import { EngineError } from './errors';
 import { type DecodedImage, decodeToInput, IMAGENET_MEAN, IMAGENET_STD, pointToCell, type Preprocessed, preprocess } from './image';
 import { readManifest, type ModelManifest } from './models';
@@ -21,7 +22,7 @@ import type { ImageTransform, ModelInfo, RunOptions, RunResult, Tap } from './ty
 
 /** Runs whose non-local affinities (and decoded images) are kept for query(). */
 export const KEPT_RUNS = 4;
-/** ...and at most this many bytes of affinities across them. */
+/** ...and at most this many bytes of affinities and network inputs (for channelMap) across them. */
 export const KEPT_AFFINITY_BYTES = 256 * 1024 * 1024;
 
 export interface LoadOptions {
@@ -53,12 +54,6 @@ export interface RunHooks {
   signal?: AbortSignal;
 }
 
-export interface ChannelMapResult {
-  /** [H, W]: the module's map grid (the same grid as its `activation` tap). */
-  shape: [number, number];
-  data: Float32Array;
-}
-
 export interface QueryResult {
   /** The query point's cell in the module's query grid. */
   cell: { row: number; col: number };
@@ -66,6 +61,8 @@ export interface QueryResult {
   shape: number[];
   data: Float32Array;
 }
+
+export type { ChannelMapResult } from './channelMap';
 
 interface KeptRun {
   transform: ImageTransform;
@@ -76,22 +73,6 @@ interface KeptRun {
   size: number;
   bypass: string[];
   bytes: number;
-}
-
-/**
- * channelMap() design (measured, see the report in the commit): the module inputs of the
- * LAST run stay on the backend as tensors (clones of the forward's own tensors, so no copy;
- * the built-in model at 224 px: 0.8 MB, a full-width ResNet-50 CBAM: 22 MB) and are disposed
- * when the next run finishes or the session is closed; a channel map is then one slice and a
- * small readback. The older kept runs keep only their network input (224 px: 0.6 MB, counted
- * in the KEPT_AFFINITY_BYTES budget) and recompute the forward pass on demand. Reading every
- * module input back to the CPU after each run would cost every run a 22 MB copy on a big
- * model for a request the user makes once in a while; keeping tensors for every kept run
- * would multiply that memory by KEPT_RUNS.
- */
-interface LastInputs {
-  runId: string;
-  features: Map<string, tf.Tensor4D>;
 }
 
 let runCounter = 0;
@@ -330,41 +311,13 @@ export class Session {
       throw new EngineError('not-found', `"${module}" has ${mod.channels} channels (0 to ${mod.channels - 1}); there is no channel ${channel}.`);
     }
     const kept = this.last?.runId === runId ? this.last.features.get(module) : undefined;
-    const features = kept ?? await this.recomputeInput(run, module);
+    if (kept) return readChannel(kept, channel);
+    const features = await recomputeModuleInput(this.net, run, module);
     try {
-      const [, h, w] = features.shape;
-      const map = tf.tidy(() => tf.reshape(tf.slice(features, [0, 0, 0, channel], [1, h, w, 1]), [h, w]));
-      try {
-        return { shape: [h, w], data: (await map.data()) as Float32Array };
-      } finally {
-        map.dispose();
-      }
+      return await readChannel(features, channel);
     } finally {
-      if (!kept) features.dispose();
+      features.dispose();
     }
-  }
-
-  /** Forward pass of a kept run's input again, keeping only `module`'s input (owned by the caller). */
-  private async recomputeInput(run: KeptRun, module: string): Promise<tf.Tensor4D> {
-    let found: tf.Tensor4D | null = null;
-    const input = tf.tensor4d(run.input, [1, run.size, run.size, 3]);
-    try {
-      await this.net.forward(input, {
-        bypass: new Set(run.bypass),
-        wantInput: (m) => m === module,
-        onModuleInput: (m, t) => {
-          if (m === module && !found) found = t;
-          else t.dispose();
-        },
-      });
-    } catch (err) {
-      (found as tf.Tensor4D | null)?.dispose();
-      throw err;
-    } finally {
-      input.dispose();
-    }
-    if (!found) throw new EngineError('internal', `The forward pass did not reach "${module}".`);
-    return found;
   }
 
   /** The decoded original (EXIF-oriented RGB) of a kept run that was given a decoded image; null for runs from files or bytes, which are decoded straight to the input size. */
@@ -432,11 +385,6 @@ function identityInput(src: { input: Float32Array; size: number }): Preprocessed
       scaleX: 1, scaleY: 1, offsetX: 0, offsetY: 0, resize: 'stretch',
     },
   };
-}
-
-function disposeFeatures(features: Map<string, tf.Tensor4D>): void {
-  for (const t of features.values()) t.dispose();
-  features.clear();
 }
 
 function sumBytes(affinities: Map<string, AffinityRecord>): number {
