@@ -7,6 +7,13 @@
 set -eu
 cd "$(dirname "$0")/.."
 PY=/usr/bin/python3
+PKGS="python3-torch python3-torchvision python3-skimage python3-pil fonts-noto-color-emoji plasma-workspace-wallpapers mate-backgrounds"
+MISSING=""
+for p in $PKGS; do dpkg -s "$p" >/dev/null 2>&1 || MISSING="$MISSING $p"; done
+if [ -n "$MISSING" ]; then
+  SUDO=""; [ "$(id -u)" = "0" ] || SUDO=sudo
+  $SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q $MISSING
+fi
 MODEL=assets/models/emoji-cbam-nl
 
 $PY tools/dataset/generate.py --out tools/data/scenes
