@@ -1,5 +1,6 @@
 // Lint, with DESIGN.md's layering as rules: renderer -> (types of engine/protocol only),
-// main -> (types of engine only), engine -> nothing of electron, main or renderer.
+// main -> (types of engine only), engine -> nothing of electron, main or renderer;
+// every layer may use common/, which itself imports none of them.
 import tseslint from 'typescript-eslint';
 
 const engineValueImport = {
@@ -43,6 +44,20 @@ export default tseslint.config(
         patterns: [{ group: ['**/renderer', '**/renderer/**'], message: 'main/ must not import renderer/ (DESIGN.md layering).' }],
       }],
       '@typescript-eslint/no-restricted-imports': ['error', { patterns: [engineValueImport] }],
+    },
+  },
+  {
+    // common/: pure code both ends of a process boundary run (wire format, CSP). It
+    // imports nothing from the layers and nothing platform-specific.
+    files: ['common/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        paths: [{ name: 'electron', message: 'common/ is platform-free: no electron.' }],
+        patterns: [
+          { group: ['**/engine', '**/engine/**', '**/main', '**/main/**', '**/renderer', '**/renderer/**'], message: 'common/ must not import engine/, main/ or renderer/ (DESIGN.md layering).' },
+          { group: ['node:*', 'fs', 'path', 'sharp', '@tensorflow/*', 'react'], message: 'common/ is platform-free: no Node, engine or UI packages.' },
+        ],
+      }],
     },
   },
   {

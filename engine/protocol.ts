@@ -20,8 +20,8 @@
 //     then the raw bytes of each array, each starting at an offset that is a multiple of 8
 //   In the header's message every array is replaced by {"$bin": i, "t": "f32" | "u8" | "ab"}
 //   (Float32Array, Uint8Array, ArrayBuffer), i indexing "b"; offsets count from frame
-//   start. Encoders: engine/host/wire.ts and renderer/client/wire.ts (kept apart by the
-//   layering rules, tested against each other).
+//   start. Codec: common/wire.ts, shared by the engine's WebSocket host and the
+//   page's client.
 //
 // This file must stay free of Node and DOM APIs: main/ and renderer/ import its types.
 

@@ -5,7 +5,7 @@
 
 import { readFile } from 'node:fs/promises';
 import { extname, join, normalize, resolve, sep } from 'node:path';
-import { CONTENT_SECURITY_POLICY } from './csp';
+import { CONTENT_SECURITY_POLICY } from '../common/csp';
 
 export const APP_SCHEME = 'app';
 export const APP_ORIGIN = 'app://attnscope';

@@ -4,7 +4,7 @@
 
 import type { BrowserWindowConstructorOptions } from 'electron';
 import { APP_URL, isAppUrl } from './appProtocol';
-import { CONTENT_SECURITY_POLICY } from './csp';
+import { CONTENT_SECURITY_POLICY } from '../common/csp';
 
 export interface WebContentsLike {
   on(event: 'will-navigate' | 'will-redirect', listener: (e: { preventDefault(): void; url: string }, url: string) => void): unknown;

@@ -16,7 +16,7 @@ import type { AddressInfo } from 'node:net';
 import { extname, join, normalize, resolve, sep } from 'node:path';
 import { WebSocketServer } from 'ws';
 import { EngineError } from '../errors';
-import { CONTENT_SECURITY_POLICY } from './csp';
+import { CONTENT_SECURITY_POLICY } from '../../common/csp';
 import type { EngineSupervisor } from './supervisor';
 import { attachWebSocket, MAX_FRAME_BYTES } from './websocket';
 

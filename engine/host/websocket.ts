@@ -1,10 +1,10 @@
 // Attaches one WebSocket connection to one engine worker (web mode). Frames follow the
-// format in engine/protocol.ts (engine/host/wire.ts). Every connection gets its own
+// format in engine/protocol.ts (common/wire.ts). Every connection gets its own
 // engine, restarted by its supervisor if it dies, and ended when the socket closes.
 
 import type { WebSocket } from 'ws';
 import type { ErrorReply } from '../protocol';
-import { decodeFrame, encodeFrame } from './wire';
+import { decodeFrame, encodeFrame } from '../../common/wire';
 import { EngineSupervisor, type SupervisorOptions } from './supervisor';
 
 /** Bigger frames are refused by ws itself (checkpoints arrive as bytes in web mode). */

@@ -1,9 +1,9 @@
-// Web mode transport: the engine WebSocket of `attnscope serve` (frames: renderer/client/wire.ts).
+// Web mode transport: the engine WebSocket of `attnscope serve` (frames: common/wire.ts).
 
 import type { EngineMessage } from '../../engine/protocol';
 import type { Transport } from './client';
 import { ClientError } from './types';
-import { decodeFrame, encodeFrame } from './wire';
+import { decodeFrame, encodeFrame } from '../../common/wire';
 
 /** The browser's WebSocket, or a compatible one (the `ws` package in Node tests). */
 export type WebSocketLike = {

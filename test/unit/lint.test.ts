@@ -43,4 +43,12 @@ describe('layering lint (DESIGN.md)', () => {
     expect(bad.some((m) => m.includes('only types from engine/'))).toBe(true);
     expect(ok).toEqual([]);
   });
+  it('keeps common/ free of the layers and of Node', async () => {
+    const a = await messagesFor('common/bad.ts', "import { x } from '../engine/session';\nexport const y = x;\n");
+    const b = await messagesFor('common/bad.ts', "import { readFileSync } from 'node:fs';\nexport const y = readFileSync;\n");
+    const ok = await messagesFor('renderer/ok.ts', "import { encodeFrame } from '../common/wire';\nexport const y = encodeFrame;\n");
+    expect(a.some((m) => m.includes('common/ must not import'))).toBe(true);
+    expect(b.some((m) => m.includes('platform-free'))).toBe(true);
+    expect(ok).toEqual([]);
+  });
 });

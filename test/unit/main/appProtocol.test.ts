@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { appProtocolHandler, isAppUrl } from '../../../main/appProtocol';
-import { CONTENT_SECURITY_POLICY } from '../../../main/csp';
+import { CONTENT_SECURITY_POLICY } from '../../../common/csp';
 
 describe('app:// protocol (the renderer in Electron)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'attnscope-app-'));

@@ -4,7 +4,7 @@ import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { startWebServer, type WebServer } from '../../../engine/host/webServer';
-import { CONTENT_SECURITY_POLICY } from '../../../engine/host/csp';
+import { CONTENT_SECURITY_POLICY } from '../../../common/csp';
 import { buildWorker, staticFixture } from './harness';
 
 interface Reply { status: number; headers: Record<string, string | string[] | undefined>; body: string }

@@ -7,7 +7,7 @@ import type { EngineMessage } from '../../../engine/protocol';
 import { startWebServer, type WebServer } from '../../../engine/host/webServer';
 import { Client, type Transport } from '../../../renderer/client/client';
 import { openWebSocket, type WebSocketConstructor } from '../../../renderer/client/websocket';
-import { encodeFrame } from '../../../renderer/client/wire';
+import { encodeFrame } from '../../../common/wire';
 import { buildWorker, staticFixture } from './harness';
 import { describeProtocol } from './suite';
 

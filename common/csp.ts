@@ -1,6 +1,6 @@
-// The page's Content-Security-Policy (Electron: set on the session for every response).
-// The web server sends the same string (engine/host/csp.ts; main may not import engine
-// values, so test/unit/main/csp.test.ts checks the two are equal). No inline
+// The page's Content-Security-Policy, in web mode (HTTP header, engine/host/webServer.ts)
+// and in Electron (main sets it on the session and the app:// protocol): one string in
+// common/ so the two cannot drift. No inline
 // scripts, nothing from other origins; `connect-src 'self'` lets the page reach the
 // engine WebSocket on its own host and port (CSP3 matches ws: for 'self').
 export const CONTENT_SECURITY_POLICY = [

@@ -1,6 +1,7 @@
-// WebSocket framing of protocol messages, page side (format: the header of
-// engine/protocol.ts). A copy of engine/host/wire.ts: the page may not import engine
-// code, and test/unit/protocol/wire.test.ts checks that the two agree.
+// WebSocket framing of protocol messages (format: the header of engine/protocol.ts).
+// Lives in common/ because both ends need the same code: the engine's WebSocket host and
+// the page's client. common/ is pure (no Node, DOM-free apart from TextEncoder/Decoder,
+// no imports from engine/, main/ or renderer/), which lint enforces.
 
 const ALIGN = 8;
 const MAX_DEPTH = 32;
