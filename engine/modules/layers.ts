@@ -152,20 +152,29 @@ export function maxPoolAfterRelu(x: tf.Tensor4D, kernel: number, stride: number,
   return tf.maxPool(x, kernel, stride, pad);
 }
 
-export function loadConv(w: WeightReader, name: string, opts: ConvOptions = {}): Conv2d {
-  const rec = w.get(`${name}.weight`, opts.shape ?? [-1, -1, -1, -1]);
-  const [out, inC, kh, kw] = rec.shape as [number, number, number, number];
+/**
+ * The layer's bias (zeros without one) with an inference-mode BatchNorm that follows it
+ * folded in: y = (Wx + b) * scale + shift, so the weights get `scale` and the bias becomes
+ * b * scale + shift. Float64 so the fold adds no rounding of its own.
+ */
+function biasAndBnFold(
+  w: WeightReader, name: string, out: number, opts: { bias?: boolean; bn?: string },
+): { bias: Float64Array; scale: Float64Array | null } {
   const bias = new Float64Array(out);
   if (opts.bias) {
     const b = w.get(`${name}.bias`, [out]).data;
     for (let o = 0; o < out; o++) bias[o] = b[o] as number;
   }
-  let scale: Float64Array | null = null;
-  if (opts.bn) {
-    const aff = bnAffine(w, opts.bn, out);
-    scale = aff.scale;
-    for (let o = 0; o < out; o++) bias[o] = (bias[o] as number) * (aff.scale[o] as number) + (aff.shift[o] as number);
-  }
+  if (!opts.bn) return { bias, scale: null };
+  const aff = bnAffine(w, opts.bn, out);
+  for (let o = 0; o < out; o++) bias[o] = (bias[o] as number) * (aff.scale[o] as number) + (aff.shift[o] as number);
+  return { bias, scale: aff.scale };
+}
+
+export function loadConv(w: WeightReader, name: string, opts: ConvOptions = {}): Conv2d {
+  const rec = w.get(`${name}.weight`, opts.shape ?? [-1, -1, -1, -1]);
+  const [out, inC, kh, kw] = rec.shape as [number, number, number, number];
+  const { bias, scale } = biasAndBnFold(w, name, out, opts);
   // [out, in, kh, kw] -> [kh, kw, in, out]
   const src = rec.data;
   const filter = new Float32Array(src.length);
@@ -225,17 +234,7 @@ export function loadLinear(w: WeightReader, name: string, opts: LinearOptions = 
   const expected = opts.shape ?? [-1, -1];
   const rec = w.get(`${name}.weight`, opts.pointwise ? [...expected, 1, 1] : expected);
   const [out, inF] = rec.shape as [number, number];
-  const bias = new Float64Array(out);
-  if (opts.bias) {
-    const b = w.get(`${name}.bias`, [out]).data;
-    for (let o = 0; o < out; o++) bias[o] = b[o] as number;
-  }
-  let scale: Float64Array | null = null;
-  if (opts.bn) {
-    const aff = bnAffine(w, opts.bn, out);
-    scale = aff.scale;
-    for (let o = 0; o < out; o++) bias[o] = (bias[o] as number) * (aff.scale[o] as number) + (aff.shift[o] as number);
-  }
+  const { bias, scale } = biasAndBnFold(w, name, out, opts);
   // [out, in] -> [in, out] so that x [n, in] @ W gives [n, out].
   const weight = new Float32Array(out * inF);
   for (let o = 0; o < out; o++) {
