@@ -50,6 +50,10 @@ export function readManifest(dir: string): ModelManifest {
   if (typeof m.name !== 'string') fail('"name" must be a string');
   if (typeof m.weights !== 'string' || m.weights.includes('..')) fail('"weights" must name a file in the model directory');
   if (typeof m.spec !== 'object' || m.spec === null || (m.spec as NetSpec).family !== 'resnet') fail('"spec" must be a NetSpec with family "resnet"');
+  const strides = (m.spec as NetSpec).strides;
+  if (strides !== undefined && !(Array.isArray(strides) && strides.length === 4 && strides.every((v) => v === 1 || v === 2))) {
+    fail('"spec.strides" must be four strides of 1 or 2');
+  }
   const triple = (v: unknown): v is [number, number, number] => Array.isArray(v) && v.length === 3 && v.every((x) => typeof x === 'number' && x > -10 && x < 10);
   if (m.mean !== undefined && !triple(m.mean)) fail('"mean" must be three numbers');
   if (m.std !== undefined && (!triple(m.std) || m.std.some((s) => s <= 0))) fail('"std" must be three positive numbers');

@@ -68,6 +68,13 @@ for mode in ('embedded', 'gaussian', 'dot', 'concat'):
         if mode == 'embedded' and sub:
             inserts.insert(0, nl('nl2', 2, mode, sub))  # two positions, for detection
         CASES[f'nl-{mode}-{"sub" if sub else "nosub"}'] = dict(spec=cifar(inserts=inserts), affinity='nl3')
+# Appended last: a case's seed is 1000 + its position, so earlier cases keep theirs.
+# Stage strides other than torchvision's (the built-in model's layer3 at stride 1); weights
+# cannot reveal strides, so the engine takes them from the spec (a manifest's).
+CASES['strides-cbam-nl'] = dict(spec={
+    'family': 'resnet', 'block': 'basic', 'layers': [1, 1, 1, 1], 'baseWidth': 8, 'stem': 'imagenet',
+    'strides': [1, 2, 1, 2], 'attention': {'kind': 'cbam', 'layout': 'official', 'reduction': 4, 'attr': 'cbam'},
+    'inserts': [nl('nl3', 3, 'embedded', False)], 'numClasses': 7}, size=64, affinity='nl3')
 
 
 def sample_image(size):

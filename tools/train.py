@@ -105,6 +105,7 @@ def main():
     ap.add_argument('--export-only', action='store_true', help='export the checkpoint without training')
     ap.add_argument('--checkpoint', default=os.path.join(TOOLS, 'data', 'checkpoint.pt'))
     ap.add_argument('--model-dir', default=model_def.MODEL_DIR)
+    ap.add_argument('--init', help='start from this checkpoint (fine-tuning) instead of random weights')
     args = ap.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -117,6 +118,8 @@ def main():
         export(net, {'epochs': ck['epoch']}, args.model_dir)
         return
 
+    if args.init:
+        net.load_state_dict(torch.load(args.init)['model'])
     train_x, train_y = load_split(args.data, 'train')
     val_x, val_y = load_split(args.data, 'val')
     steps_per_epoch = len(train_x) // args.batch

@@ -5,7 +5,7 @@
 //   Jongchan/attention-module MODEL/model_resnet.py (CBAM/BAM placement):
 //   - ImageNet stem: conv1 7x7 s2 p3, bn1, ReLU, maxpool 3x3 s2 p1. CIFAR stem: conv1 3x3
 //     s1 p1, bn1, ReLU, no maxpool.
-//   - layer{1..4}: stride 1, 2, 2, 2; Bottleneck puts the stride on its 3x3 conv2 (torchvision).
+//   - layer{1..4}: stride 1, 2, 2, 2 (spec.strides may set a stage to 1); Bottleneck puts the stride on its 3x3 conv2 (torchvision).
 //   - In-block attention (CBAM / SE / GC) after the last BN, before the residual add:
 //     out = relu(attention(bn_last(...)) + identity).
 //   - Inserted blocks (`bam1`, `nl3`, `gc4`) after stage k, in spec order.
@@ -19,7 +19,7 @@ import { EngineError } from '../errors';
 import { type AttentionModule, createAttention, type ModuleOutput } from '../modules';
 import { type Conv2d, disposeAll, globalAvg, type Linear, loadConv, loadLinear, maxPoolAfterRelu, WeightReader } from '../modules/layers';
 import type { ModuleInfo, Tap } from '../types';
-import type { BlockAttention, InsertedBlock, NetSpec } from './spec';
+import { type BlockAttention, type InsertedBlock, type NetSpec, stageStride } from './spec';
 
 export interface AttentionSlot {
   name: string;
@@ -166,7 +166,7 @@ export class ResNet {
         const planes = spec.baseWidth * 2 ** (stage - 1);
         const count = spec.layers[stage - 1] as number;
         for (let i = 0; i < count; i++) {
-          const stride = stage > 1 && i === 0 ? 2 : 1;
+          const stride = i === 0 ? stageStride(spec, stage) : 1;
           add(loadBlock(w.sub(`layer${stage}.${i}`), `layer${stage}.${i}`, spec, inplanes, planes, stride));
           inplanes = planes * expansion;
         }
@@ -339,7 +339,8 @@ export function stageSizes(spec: NetSpec, inputSize: number): number[] {
   let s = spec.stem === 'imagenet' ? down(down(inputSize, 7, 2, 3), 3, 2, 1) : inputSize;
   const sizes: number[] = [];
   for (let stage = 1; stage <= 4; stage++) {
-    if (stage > 1) s = down(s, 3, 2, 1);
+    const stride = stageStride(spec, stage);
+    if (stride !== 1) s = down(s, 3, stride, 1);
     sizes.push(s);
   }
   return sizes;

@@ -37,4 +37,17 @@ export interface NetSpec {
   attention: BlockAttention;
   inserts: InsertedBlock[];
   numClasses: number;
+  /**
+   * Stride of each stage's first block. Omitted: torchvision's [1, 2, 2, 2] (output stride 32).
+   * Weights do not depend on it, so checkpoints never reveal it; a manifest states it (the
+   * built-in model runs layer3 at stride 1 for 16x16 maps at 128 px).
+   */
+  strides?: [number, number, number, number];
+}
+
+export const DEFAULT_STRIDES: readonly [number, number, number, number] = [1, 2, 2, 2];
+
+/** The first block's stride in `stage` (1-4). */
+export function stageStride(spec: NetSpec, stage: number): number {
+  return (spec.strides ?? DEFAULT_STRIDES)[stage - 1] as number;
 }

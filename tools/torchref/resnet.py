@@ -115,6 +115,10 @@ def normalise_spec(spec):
     s['attention'] = att
     s['inserts'] = [dict(i) for i in s.get('inserts', [])]
     s.setdefault('numClasses', 1000)
+    if 'strides' in s:
+        s['strides'] = [int(v) for v in s['strides']]
+        if len(s['strides']) != 4 or any(v not in (1, 2) for v in s['strides']):
+            raise ValueError(f"strides must be four values of 1 or 2, got {s['strides']!r}")
     return s
 
 
@@ -131,11 +135,14 @@ class ResNet(nn.Module):
         self.bn1 = nn.BatchNorm2d(base)
         inplanes = base
         self.stage_channels = []
+        # First-block stride of each stage: torchvision's 1, 2, 2, 2 unless the spec says otherwise
+        # (the built-in model keeps layer3 at stride 1 for finer maps; see tools/model_def.py).
+        strides = spec.get('strides', [1, 2, 2, 2])
         for k, count in enumerate(spec['layers']):
             planes = base * 2 ** k
             blocks = []
             for i in range(count):
-                blocks.append(block(inplanes, planes, (1 if k == 0 else 2) if i == 0 else 1, spec['attention']))
+                blocks.append(block(inplanes, planes, strides[k] if i == 0 else 1, spec['attention']))
                 inplanes = planes * block.expansion
             setattr(self, f'layer{k + 1}', nn.Sequential(*blocks))
             self.stage_channels.append(inplanes)
