@@ -20,6 +20,11 @@ Definitions (shared with the bench):
 - Non-local: the query is the nl3 grid cell containing the box centre; the score is the
   attention mass of that row falling inside the box (cells weighted by their overlap
   with the box), against the box's share of the image.
+
+It also breaks each map's result down (the model card's "What the maps show"): hits on
+small and large boxes, where the misses land (on a clutter emoji, on the border cells),
+hits by the number of clutter objects, and the grid's own ceiling (the share of boxes
+that contain a cell centre at all).
 """
 import argparse
 import json
@@ -55,6 +60,42 @@ def peak_point(m, side):
 
 
 TOLERANCE_PX = 15
+SMALL_BOX_PX = 64  # a quarter of the 256 px scene side
+
+
+def box_side(box):
+    return max(box[2] - box[0], box[3] - box[1])
+
+
+def grid_ceiling(h, w, side, box):
+    """1 when some cell centre of an h x w grid lies inside the box (a perfect map can hit)."""
+    xs = (np.arange(w) + 0.5) * side / w
+    ys = (np.arange(h) + 0.5) * side / h
+    return int(((xs >= box[0]) & (xs <= box[2])).any() and ((ys >= box[1]) & (ys <= box[3])).any())
+
+
+def on_border(m):
+    h, w = m.shape
+    i, j = divmod(int(torch.argmax(m)), w)
+    return int(i in (0, h - 1) or j in (0, w - 1))
+
+
+def breakdown(records):
+    """Summary of one map's per-scene records (see evaluate)."""
+    small = [r for r in records if r['small']]
+    large = [r for r in records if not r['small']]
+    misses = [r for r in records if not r['hit']]
+    rate = lambda rs: sum(r['hit'] for r in rs) / len(rs) if rs else None  # noqa: E731
+    return {
+        'hit_small_boxes': rate(small), 'small_boxes': len(small),
+        'hit_large_boxes': rate(large), 'large_boxes': len(large),
+        'misses': len(misses),
+        'misses_on_clutter': sum(r['on_clutter'] for r in misses),
+        'misses_within_15px': sum(r['hit_tol'] for r in misses),
+        'peaks_on_border': sum(r['border'] for r in records),
+        'hit_by_clutter_count': {str(k): rate([r for r in records if r['clutter'] == k]) for k in range(4)},
+        'grid_ceiling': sum(r['ceiling'] for r in records) / len(records),
+    }
 
 
 def inside(pt, box, tol=0):
@@ -94,6 +135,7 @@ def evaluate(net, data, batch=100, limit=None):
     hits.update({'gradcam_layer4': 0, 'centre': 0})
     tol_hits = dict.fromkeys(hits, 0)
     random_expect, random_expect_tol, nl_mass, nl_share, correct = 0.0, 0.0, [], [], 0
+    records = {name: [] for name in hits if name != 'centre'}
     net.eval()
     for b0 in range(0, len(scenes), batch):
         xb, yb = x[b0:b0 + batch], labels[b0:b0 + batch]
@@ -103,12 +145,20 @@ def evaluate(net, data, batch=100, limit=None):
         correct += (logits.argmax(1) == yb).sum().item()
         for k, s in enumerate(scenes[b0:b0 + batch]):
             box = s['box']
-            points = {name: peak_point(taps[name + '.spatial'][k], side) for name in cbam}
-            points['gradcam_layer4'] = peak_point(cams[k], side)
+            maps = {name: taps[name + '.spatial'][k] for name in cbam}
+            maps['gradcam_layer4'] = cams[k]
+            points = {name: peak_point(m, side) for name, m in maps.items()}
             points['centre'] = (side / 2, side / 2)
             for name, pt in points.items():
                 hits[name] += inside(pt, box)
                 tol_hits[name] += inside(pt, box, TOLERANCE_PX)
+                if name in maps:
+                    h, w = maps[name].shape
+                    records[name].append({
+                        'hit': inside(pt, box), 'hit_tol': inside(pt, box, TOLERANCE_PX),
+                        'small': box_side(box) < SMALL_BOX_PX, 'clutter': len(s['distractors']),
+                        'on_clutter': any(inside(pt, d) for d in s['distractors']),
+                        'border': on_border(maps[name]), 'ceiling': grid_ceiling(h, w, side, box)})
             share = (box[2] - box[0]) * (box[3] - box[1]) / side ** 2
             random_expect += share
             grown = [max(0, box[0] - TOLERANCE_PX), max(0, box[1] - TOLERANCE_PX),
@@ -133,6 +183,8 @@ def evaluate(net, data, batch=100, limit=None):
         'pointing': {name: v / n for name, v in hits.items()},
         'pointing_tolerance_15px': {name: v / n for name, v in tol_hits.items()},
         'pointing_best_per_stage': stages,
+        'map_sizes': {name: list(taps[name + '.spatial'].shape[1:]) for name in cbam},
+        'breakdown': {name: breakdown(rs) for name, rs in records.items()},
         'random_point_expected': random_expect / n,
         'random_point_expected_tolerance_15px': random_expect_tol / n,
         'nonlocal': {'module': 'nl3', 'mass_in_box': float(np.mean(nl_mass)),
@@ -148,6 +200,11 @@ def print_table(r):
     print(f"{'random point':<18} {r['random_point_expected'] * 100:6.1f}%          "
           f"{r['random_point_expected_tolerance_15px'] * 100:6.1f}%")
     nl = r['nonlocal']
+    best = max((n for n in r['pointing'] if n.endswith('.cbam')), key=lambda n: r['pointing'][n])
+    b = r['breakdown'][best]
+    print(f"best CBAM map {best} {r['map_sizes'][best]}: small boxes (<{SMALL_BOX_PX} px) {b['hit_small_boxes'] * 100:.1f}% "
+          f"of {b['small_boxes']}, large {b['hit_large_boxes'] * 100:.1f}% of {b['large_boxes']}; {b['misses']} misses, "
+          f"{b['misses_on_clutter']} on clutter, {b['misses_within_15px']} within 15 px; grid ceiling {b['grid_ceiling'] * 100:.1f}%")
     print(f"nl3: attention mass inside the box from a query on the target {nl['mass_in_box'] * 100:.1f}% "
           f"vs box share of image {nl['box_share'] * 100:.1f}%")
 

@@ -27,7 +27,10 @@ CLASSES = [name for name, _ in sources.CLASSES]
 # ResNet-18 layout at a quarter of the width (16-32-64-128 channels): small enough to
 # train on two shared CPU cores in about half an hour, and a few MB on disk. CBAM r=8
 # rather than 16 so layer1's channel MLP keeps two hidden units instead of one.
-# The non-local block runs on the full 8x8 grid (no sub-sampling) so a query point's
+# layer3 keeps stride 1 (strides 1-2-1-2, output stride 16): its maps are 16x16 at 128 px
+# instead of 8x8. With 8x8 maps the best gate found the object but its peak cell missed
+# small boxes (82.4 % strict pointing vs 95.6 % with 15 px tolerance). layer4 goes 8x8.
+# The non-local block runs on the full 16x16 grid (no sub-sampling) so a query point's
 # attention row has the same resolution as layer3's maps.
 SPEC = {
     'family': 'resnet',
@@ -35,6 +38,7 @@ SPEC = {
     'block': 'basic',
     'baseWidth': 16,
     'stem': 'imagenet',
+    'strides': [1, 2, 1, 2],
     'attention': {'kind': 'cbam', 'layout': 'official', 'reduction': 8},
     'inserts': [{'kind': 'nonlocal', 'name': 'nl3', 'after': 3, 'mode': 'embedded',
                  'subSample': False, 'bn': True}],
@@ -42,8 +46,9 @@ SPEC = {
 }
 
 
-def build():
-    return build_resnet(SPEC)
+def build(strides=None):
+    """The network; `strides` overrides SPEC's stage strides (the first training phase)."""
+    return build_resnet({**SPEC, 'strides': strides} if strides else SPEC)
 
 
 def cbam_modules(net):

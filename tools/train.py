@@ -5,6 +5,11 @@
 Logs one line per epoch to tools/train_log.txt, keeps the latest state in
 tools/data/checkpoint.pt (so a run cut short can still be exported with --export-only),
 and writes assets/models/<name>/model.safetensors + manifest.json.
+
+The built-in model is trained in two phases (tools/build_model.sh): first with
+torchvision's stage strides (--strides 1,2,2,2, output stride 32, the cheap network),
+then fine-tuned with --init at the strides of model_def.SPEC (layer3 at stride 1), which
+doubles the resolution of layer3's maps. The weights are the same tensors in both.
 """
 import argparse
 import os
@@ -106,11 +111,15 @@ def main():
     ap.add_argument('--checkpoint', default=os.path.join(TOOLS, 'data', 'checkpoint.pt'))
     ap.add_argument('--model-dir', default=model_def.MODEL_DIR)
     ap.add_argument('--init', help='start from this checkpoint (fine-tuning) instead of random weights')
+    ap.add_argument('--strides', help='stage strides for this run, e.g. 1,2,2,2 (default: model_def.SPEC)')
+    ap.add_argument('--append-log', action='store_true', help='add to the log instead of starting it')
+    ap.add_argument('--no-export', action='store_true', help='keep only the checkpoint (a first phase)')
     args = ap.parse_args()
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
-    net = model_def.build()
+    strides = [int(v) for v in args.strides.split(',')] if args.strides else None
+    net = model_def.build(strides)
     ckpt_path = args.checkpoint
     if args.export_only:
         ck = torch.load(ckpt_path)
@@ -127,7 +136,7 @@ def main():
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, epochs=args.epochs,
                                                 steps_per_epoch=steps_per_epoch, pct_start=0.15)
     gen = torch.Generator().manual_seed(args.seed)
-    log = open(args.log, 'w') if not args.probe else None
+    log = open(args.log, 'a' if args.append_log else 'w') if not args.probe else None
 
     def say(line):
         print(line, flush=True)
@@ -138,7 +147,9 @@ def main():
     params = sum(p.numel() for p in net.parameters())
     say(f'# {model_def.MODEL_NAME}: {params} parameters, {len(train_x)} train / {len(val_x)} val scenes, '
         f'{args.epochs} epochs x {steps_per_epoch} steps, batch {args.batch}, SGD nesterov one-cycle '
-        f'max lr {args.lr}, seed {args.seed}, torch {torch.__version__}, {args.threads} threads')
+        f'max lr {args.lr}, seed {args.seed}, torch {torch.__version__}, {args.threads} threads, '
+        f'stage strides {net.spec.get("strides", [1, 2, 2, 2])}'
+        + (f', from {os.path.relpath(args.init, TOOLS)}' if args.init else ''))
     say('epoch  train_loss  train_acc  val_loss  val_acc  lr_end    elapsed_s')
     start = time.time()
     for epoch in range(1, args.epochs + 1):
@@ -168,6 +179,8 @@ def main():
             f'{sched.get_last_lr()[0]:.5f}  {time.time() - start:9.0f}')
         torch.save({'model': net.state_dict(), 'epoch': epoch}, ckpt_path)
     say(f'# training time {time.time() - start:.0f} s')
+    if args.no_export:
+        return
     export(net, {'epochs': args.epochs, 'train_seconds': round(time.time() - start)}, args.model_dir)
 
 

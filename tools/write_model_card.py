@@ -36,19 +36,35 @@ def pointing_table(torch_r, engine_r):
     return '\n'.join(head + rows)
 
 
+def breakdown_figure(torch_r, name, key):
+    """{{bd:<map>:<key>}} in the template: one figure of evaluate_torch.py's per-map breakdown
+    (rates as percentages, counts as integers; hit_by_clutter_count.N for one clutter count)."""
+    value = torch_r['breakdown'][name]
+    for part in key.split('.'):
+        value = value[part]
+    return pct(value) if value is None or isinstance(value, float) else str(value)
+
+
 def main():
     log = open(os.path.join(model_def.TOOLS, 'train_log.txt')).read()
     torch_r = json.load(open(os.path.join(model_def.TOOLS, 'eval_torch.json')))
     bench_path = os.path.join(ROOT, 'bench', 'results', 'localisation.json')
     engine_r = json.load(open(bench_path)) if os.path.exists(bench_path) else None
-    seconds = re.search(r'# training time (\d+) s', log)
-    epochs = [l for l in log.splitlines() if re.match(r'\s*\d+\s', l)]
+    # One block per training phase: a '# <name>: ...' header, epoch lines, '# training time N s'.
+    phases = [p for p in re.split(r'^(?=# ' + re.escape(model_def.MODEL_NAME) + ':)', log, flags=re.M) if p.strip()]
+    seconds = [int(m) for m in re.findall(r'# training time (\d+) s', log)]
+    per_phase = [[l for l in p.splitlines() if re.match(r'\s*\d+\s', l)] for p in phases]
+    epochs = [l for p in per_phase for l in p]
     last = epochs[-1].split() if epochs else ['?'] * 5
     nl_t = torch_r['nonlocal']
     nl_e = next(iter(engine_r['nonLocal'].values())) if engine_r and engine_r.get('nonLocal') else None
     fields = {
-        'train_minutes': f'{int(seconds.group(1)) / 60:.0f}' if seconds else '?',
+        'train_minutes': f'{sum(seconds) / 60:.0f}' if seconds else '?',
+        'phase_minutes': ' + '.join(f'{v / 60:.0f}' for v in seconds) or '?',
         'epochs': str(len(epochs)),
+        'epochs_phase1': str(len(per_phase[0])) if per_phase else '?',
+        'epochs_phase2': str(len(per_phase[1])) if len(per_phase) > 1 else '0',
+        'val_acc_phase1': f'{float(per_phase[0][-1].split()[4]) * 100:.1f}%' if per_phase and per_phase[0] else '?',
         'val_acc': f'{float(last[4]) * 100:.1f}%' if epochs else '?',
         'acc_engine': pct(engine_r['accuracy']) if engine_r else 'not measured yet',
         'acc_torch': pct(torch_r['accuracy']),
@@ -62,6 +78,10 @@ def main():
     text = open(os.path.join(model_def.TOOLS, 'model_card_template.md')).read()
     for k, v in fields.items():
         text = text.replace('{{' + k + '}}', v)
+    text = re.sub(r'\{\{bd:([\w.]+):([\w.]+)\}\}', lambda m: breakdown_figure(torch_r, m.group(1), m.group(2)), text)
+    left = re.findall(r'\{\{[^}]*\}\}', text)
+    if left:
+        raise SystemExit(f'template fields without a value: {left}')
     out = os.path.join(model_def.MODEL_DIR, 'MODEL_CARD.md')
     with open(out, 'w') as f:
         f.write(text)
