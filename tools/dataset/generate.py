@@ -150,7 +150,7 @@ def write_test_split(out, count, seed, workers):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('--out', default='tools/data/scenes')
-    ap.add_argument('--train', type=int, default=30000)
+    ap.add_argument('--train', type=int, default=40000)
     ap.add_argument('--val', type=int, default=2000)
     ap.add_argument('--test', type=int, default=500)
     ap.add_argument('--seed', type=int, default=20240601)
