@@ -31,7 +31,7 @@ export function countFlops(spec, size) {
     const planes = base * 2 ** k;
     const count = spec.layers[k];
     for (let i = 0; i < count; i++) {
-      const stride = i === 0 && k > 0 ? 2 : 1;
+      const stride = i === 0 ? (spec.strides ?? [1, 2, 2, 2])[k] : 1;
       const ho = out(h, 3, stride, 1);
       const wo = out(w, 3, stride, 1);
       const cout = planes * expansion;

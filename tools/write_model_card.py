@@ -45,6 +45,29 @@ def breakdown_figure(torch_r, name, key):
     return pct(value) if value is None or isinstance(value, float) else str(value)
 
 
+def agreement(torch_r, engine_r):
+    """Largest gap between the engine's and PyTorch's figures, in points."""
+    if not engine_r:
+        return 'the engine has not been measured yet (`npm run bench:localisation`).'
+    gaps = [abs(engine_r['accuracy'] - torch_r['accuracy'])]
+    for name, v in torch_r['pointing'].items():
+        key = 'gradcam' if name == 'gradcam_layer4' else name
+        if key in engine_r['pointing']:
+            gaps.append(abs(engine_r['pointing'][key] - v))
+    return f"the engine's figures above differ from PyTorch's by at most {max(gaps) * 100:.1f} points."
+
+
+def targets_line(r, source):
+    """Whether the issue's targets are met, worded from the figures themselves."""
+    cbam = {k: v for k, v in r['pointing'].items() if k.endswith('.cbam')}
+    best = max(cbam, key=cbam.get)
+    centre = r['pointing']['centre']
+    met = lambda ok: 'met' if ok else '**not met**'  # noqa: E731
+    return (f"accuracy >= 95 % is {met(r['accuracy'] >= 0.95)} ({pct(r['accuracy'])}); strict pointing game "
+            f">= 90 % for the best CBAM stage is {met(cbam[best] >= 0.90)} ({pct(cbam[best])}, `{best}`), "
+            f"against {pct(centre)} for the centre point ({source} figures).")
+
+
 def main():
     log = open(os.path.join(model_def.TOOLS, 'train_log.txt')).read()
     torch_r = json.load(open(os.path.join(model_def.TOOLS, 'eval_torch.json')))
@@ -74,6 +97,8 @@ def main():
         'nl_torch': f"{pct(nl_t['mass_in_box'])} (box share {pct(nl_t['box_share'])})",
         'train_log': log.strip(),
         'classes': ', '.join(model_def.CLASSES),
+        'agreement': agreement(torch_r, engine_r),
+        'targets': targets_line(engine_r or torch_r, 'engine' if engine_r else 'PyTorch'),
     }
     text = open(os.path.join(model_def.TOOLS, 'model_card_template.md')).read()
     for k, v in fields.items():
