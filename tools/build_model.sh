@@ -1,6 +1,6 @@
 #!/bin/sh
 # Rebuild the built-in model from nothing: scenes, training, export, evaluation.
-#   sh tools/build_model.sh            (about 65 minutes on 2 shared CPU cores)
+#   sh tools/build_model.sh            (57 minutes measured on 2 shared CPU cores)
 # Needs Debian packages: python3-torch python3-torchvision python3-skimage python3-pil
 # fonts-noto-color-emoji plasma-workspace-wallpapers mate-backgrounds.
 # Uses /usr/bin/python3 on purpose: Debian's torch lives there, not in a pyenv/venv.

@@ -92,7 +92,7 @@ def write_manifest(net, path):
         'resize': 'stretch',
         # The two CBAM maps (best first: the app opens on it) and the non-local block that
         # localise the target best on the held-out scenes (see MODEL_CARD.md).
-        'defaultVisible': ['layer3.0.cbam', 'layer2.0.cbam', 'nl3'],
+        'defaultVisible': ['layer3.0.cbam', 'layer2.1.cbam', 'nl3'],
         'description': ('Demonstration ResNet (18-layer layout, quarter width) with CBAM in every '
                         'block and an embedded-Gaussian non-local block after layer3, trained on '
                         'synthetic scenes of 20 emoji objects on photos. Not an ImageNet classifier.'),
