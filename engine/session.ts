@@ -16,7 +16,7 @@ import { type DecodedImage, decodeToInput, IMAGENET_MEAN, IMAGENET_STD, pointToC
 import { readManifest, type ModelManifest } from './models';
 import { specFromArchName } from './nets/presets';
 import { type AffinityRecord, ResNet } from './nets/resnet';
-import type { NetSpec } from './nets/spec';
+import { DEFAULT_STRIDES, type NetSpec } from './nets/spec';
 import type { ImageSource, ModelSource } from './protocol';
 import type { ImageTransform, ModelInfo, RunOptions, RunResult, Tap } from './types';
 
@@ -363,6 +363,9 @@ export function archName(spec: NetSpec): string {
   const att = spec.attention;
   const parts = [`resnet${spec.depth}`];
   if (spec.stem === 'cifar') parts.push('cifar');
+  // Stage strides other than torchvision's show as the output stride (DeepLab's "os16").
+  const outputStride = (spec.stem === 'cifar' ? 1 : 4) * (spec.strides ?? DEFAULT_STRIDES).reduce((a, b) => a * b, 1);
+  if (spec.strides && spec.strides.join() !== DEFAULT_STRIDES.join()) parts.push(`os${outputStride}`);
   if (att.kind === 'cbam') parts.push(att.layout === 'timm' ? 'cbam-timm' : 'cbam');
   if (att.kind === 'se') parts.push(att.layout === 'linear' ? 'se-linear' : 'se');
   if (att.kind === 'gc') parts.push('gc');

@@ -26,6 +26,7 @@ describe('built-in model emoji-cbam-nl', () => {
     const s = await Session.load({ kind: 'builtin', name: 'emoji-cbam-nl' }, { modelsDir: join(ROOT, 'assets/models') });
     try {
       expect(s.info.inputSize).toBe(128);
+      expect(s.info.arch).toBe('resnet18-os16-cbam-nl3-embedded');
       expect(s.info.classes).toHaveLength(20);
       expect(s.info.warnings).toEqual([]);
       expect(s.info.modules.map((m) => m.name)).toContain('nl3');
