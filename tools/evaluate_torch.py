@@ -150,12 +150,13 @@ def evaluate(net, data, batch=100, limit=None):
             points = {name: peak_point(m, side) for name, m in maps.items()}
             points['centre'] = (side / 2, side / 2)
             for name, pt in points.items():
-                hits[name] += inside(pt, box)
-                tol_hits[name] += inside(pt, box, TOLERANCE_PX)
+                hit, hit_tol = inside(pt, box), inside(pt, box, TOLERANCE_PX)
+                hits[name] += hit
+                tol_hits[name] += hit_tol
                 if name in maps:
                     h, w = maps[name].shape
                     records[name].append({
-                        'hit': inside(pt, box), 'hit_tol': inside(pt, box, TOLERANCE_PX),
+                        'hit': hit, 'hit_tol': hit_tol,
                         'small': box_side(box) < SMALL_BOX_PX, 'clutter': len(s['distractors']),
                         'on_clutter': any(inside(pt, d) for d in s['distractors']),
                         'border': on_border(maps[name]), 'ceiling': grid_ceiling(h, w, side, box)})

@@ -84,7 +84,6 @@ def main():
     fields = {
         'train_minutes': f'{sum(seconds) / 60:.0f}' if seconds else '?',
         'phase_minutes': ' + '.join(f'{v / 60:.0f}' for v in seconds) or '?',
-        'epochs': str(len(epochs)),
         'epochs_phase1': str(len(per_phase[0])) if per_phase else '?',
         'epochs_phase2': str(len(per_phase[1])) if len(per_phase) > 1 else '0',
         'val_acc_phase1': f'{float(per_phase[0][-1].split()[4]) * 100:.1f}%' if per_phase and per_phase[0] else '?',
