@@ -21,6 +21,15 @@ async function load(): Promise<Session> {
   return Session.load({ kind: 'path', path: join(FIXTURES, CASE, 'model.safetensors') }, { arch: readCase(CASE).spec });
 }
 
+async function withSession(body: (s: Session) => Promise<void>): Promise<void> {
+  const s = await load();
+  try {
+    await body(s);
+  } finally {
+    s.dispose();
+  }
+}
+
 /** Worst difference over every channel of every module against PyTorch's module inputs [C, H, W]. */
 async function worstAgainstTorch(s: Session, runId: string): Promise<number> {
   const expected = readSafetensors(MAPS);
@@ -44,56 +53,41 @@ beforeAll(async () => {
 });
 
 describe.skipIf(!existsSync(MAPS))('Session.channelMap', () => {
-  test('matches PyTorch\'s module inputs, channel by channel, bypassed modules included; last run and an older kept run', async () => {
-    const s = await load();
-    try {
-      const bypass = readCase(CASE).bypass;
-      const first = await s.run({ image: fixtureInput(), options: { bypass } });
-      expect(await worstAgainstTorch(s, first.runId)).toBeLessThanOrEqual(1e-4);
-      // A later run without bypass: the first run's maps are recomputed with its own bypass set.
-      const second = await s.run({ image: fixtureInput() });
-      expect(await worstAgainstTorch(s, first.runId)).toBeLessThanOrEqual(1e-4);
-      // Downstream of a module that is active in the second run, the maps differ.
-      const a = await s.channelMap(first.runId, 'layer3.0.cbam', 0);
-      const b = await s.channelMap(second.runId, 'layer3.0.cbam', 0);
-      expect(maxAbsDiff(a.data, b.data)).toBeGreaterThan(1e-4);
-    } finally {
-      s.dispose();
-    }
-  });
+  test('matches PyTorch\'s module inputs, channel by channel, bypassed modules included; last run and an older kept run', () => withSession(async (s) => {
+    const bypass = readCase(CASE).bypass;
+    const first = await s.run({ image: fixtureInput(), options: { bypass } });
+    expect(await worstAgainstTorch(s, first.runId)).toBeLessThanOrEqual(1e-4);
+    // A later run without bypass: the first run's maps are recomputed with its own bypass set.
+    const second = await s.run({ image: fixtureInput() });
+    expect(await worstAgainstTorch(s, first.runId)).toBeLessThanOrEqual(1e-4);
+    // Downstream of a module that is active in the second run, the maps differ.
+    const a = await s.channelMap(first.runId, 'layer3.0.cbam', 0);
+    const b = await s.channelMap(second.runId, 'layer3.0.cbam', 0);
+    expect(maxAbsDiff(a.data, b.data)).toBeGreaterThan(1e-4);
+  }));
 
-  test('the channel maps are what the activation tap averages: mean_c(gate_c * map_c)', async () => {
-    const s = await load();
-    try {
-      const res = await s.run({ image: fixtureInput() });
-      const m = s.info.modules.find((x) => x.name === 'layer2.0.cbam')!;
-      const gate = res.taps.find((t) => t.module === m.name && t.tap === 'channel')!.data;
-      const activation = res.taps.find((t) => t.module === m.name && t.tap === 'activation')!.data;
-      const sum = new Float32Array(activation.length);
-      for (let c = 0; c < m.channels; c++) {
-        const r = await s.channelMap(res.runId, m.name, c);
-        for (let i = 0; i < sum.length; i++) sum[i]! += (gate[c] as number) * (r.data[i] as number) / m.channels;
-      }
-      expect(maxAbsDiff(sum, activation)).toBeLessThanOrEqual(1e-5);
-    } finally {
-      s.dispose();
+  test('the channel maps are what the activation tap averages: mean_c(gate_c * map_c)', () => withSession(async (s) => {
+    const res = await s.run({ image: fixtureInput() });
+    const m = s.info.modules.find((x) => x.name === 'layer2.0.cbam')!;
+    const gate = res.taps.find((t) => t.module === m.name && t.tap === 'channel')!.data;
+    const activation = res.taps.find((t) => t.module === m.name && t.tap === 'activation')!.data;
+    const sum = new Float32Array(activation.length);
+    for (let c = 0; c < m.channels; c++) {
+      const r = await s.channelMap(res.runId, m.name, c);
+      for (let i = 0; i < sum.length; i++) sum[i]! += (gate[c] as number) * (r.data[i] as number) / m.channels;
     }
-  });
+    expect(maxAbsDiff(sum, activation)).toBeLessThanOrEqual(1e-5);
+  }));
 
-  test('unknown run, unknown module and a channel out of range are not-found', async () => {
-    const s = await load();
-    try {
-      const first = await s.run({ image: fixtureInput() });
-      await expect(s.channelMap('run-nope', 'nl3', 0)).rejects.toMatchObject({ code: 'not-found' });
-      await expect(s.channelMap(first.runId, 'layer9.0.cbam', 0)).rejects.toMatchObject({ code: 'not-found' });
-      await expect(s.channelMap(first.runId, 'layer1.0.cbam', 4)).rejects.toMatchObject({ code: 'not-found', message: expect.stringMatching(/4 channels/) });
-      await expect(s.channelMap(first.runId, 'layer1.0.cbam', -1)).rejects.toMatchObject({ code: 'not-found' });
-      for (let i = 0; i < KEPT_RUNS; i++) await s.run({ image: fixtureInput() });
-      await expect(s.channelMap(first.runId, 'nl3', 0)).rejects.toMatchObject({ code: 'not-found' });
-    } finally {
-      s.dispose();
-    }
-  });
+  test('unknown run, unknown module and a channel out of range are not-found', () => withSession(async (s) => {
+    const first = await s.run({ image: fixtureInput() });
+    await expect(s.channelMap('run-nope', 'nl3', 0)).rejects.toMatchObject({ code: 'not-found' });
+    await expect(s.channelMap(first.runId, 'layer9.0.cbam', 0)).rejects.toMatchObject({ code: 'not-found' });
+    await expect(s.channelMap(first.runId, 'layer1.0.cbam', 4)).rejects.toMatchObject({ code: 'not-found', message: expect.stringMatching(/4 channels/) });
+    await expect(s.channelMap(first.runId, 'layer1.0.cbam', -1)).rejects.toMatchObject({ code: 'not-found' });
+    for (let i = 0; i < KEPT_RUNS; i++) await s.run({ image: fixtureInput() });
+    await expect(s.channelMap(first.runId, 'nl3', 0)).rejects.toMatchObject({ code: 'not-found' });
+  }));
 
   test('200 channelMap calls leave tf.memory().numTensors unchanged; dispose() frees the kept inputs', async () => {
     const before = tf.memory().numTensors;

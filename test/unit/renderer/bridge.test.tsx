@@ -8,7 +8,8 @@ import { App } from '../../../renderer/App';
 import { createAppStore, StoreProvider } from '../../../renderer/store';
 import { FakeClient, flush, memoryStorage } from './fakeClient';
 
-function fakeBridge() {
+/** A fake preload bridge, installed as window.attnscope (afterEach removes it). */
+function installBridge() {
   const listeners: Array<(c: MenuCommand) => void> = [];
   const bridge: AttnScopeBridge = {
     platform: 'linux',
@@ -28,7 +29,8 @@ function fakeBridge() {
     onMenuCommand: (l) => { listeners.push(l); return () => {}; },
     requestEnginePort: () => {},
   };
-  return { bridge, send: (c: MenuCommand) => listeners.forEach((l) => l(c)) };
+  (window as unknown as { attnscope: AttnScopeBridge }).attnscope = bridge;
+  return { send: (c: MenuCommand) => listeners.forEach((l) => l(c)) };
 }
 
 afterEach(() => {
@@ -46,8 +48,7 @@ async function mount(client = new FakeClient()) {
 
 describe('in Electron (preload bridge)', () => {
   it('follows the application menu: open image paths, open model, colormap, opacity, overlay, export', async () => {
-    const { bridge, send } = fakeBridge();
-    (window as unknown as { attnscope: AttnScopeBridge }).attnscope = bridge;
+    const { send } = installBridge();
     const client = new FakeClient();
     const { s } = await mount(client);
     await act(async () => { send({ command: 'openImage', files: [{ path: '/home/u/cat.jpg', name: 'cat.jpg' }] }); await flush(); });
@@ -73,8 +74,7 @@ describe('in Electron (preload bridge)', () => {
   });
 
   it('an image main cannot read still runs by path, and the user is told', async () => {
-    const { bridge, send } = fakeBridge();
-    (window as unknown as { attnscope: AttnScopeBridge }).attnscope = bridge;
+    const { send } = installBridge();
     const client = new FakeClient();
     const { s } = await mount(client);
     await act(async () => { send({ command: 'openImage', files: [{ path: '/home/u/gone.jpg', name: 'gone.jpg' }] }); await flush(); });
@@ -83,8 +83,7 @@ describe('in Electron (preload bridge)', () => {
   });
 
   it('opens a checkpoint through the dialog as a path when the host accepts paths, and lists it as recent', async () => {
-    const { bridge } = fakeBridge();
-    (window as unknown as { attnscope: AttnScopeBridge }).attnscope = bridge;
+    installBridge();
     const client = new FakeClient();
     const hello = client.hello.bind(client);
     client.hello = async () => {
