@@ -25,5 +25,6 @@ export function normaliseSpec(s: Partial<NetSpec> & Record<string, unknown>): Ne
     attention,
     inserts: s.inserts ?? [],
     numClasses: s.numClasses ?? 1000,
+    ...(s.strides ? { strides: s.strides } : {}),
   };
 }

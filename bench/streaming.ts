@@ -8,7 +8,7 @@
 // Model: --weights, else the built-in model, else the random-weight CBAM ResNet-18 that
 // `npm run bench forward` caches in bench/results/weights/, else the small test fixture.
 
-import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -20,6 +20,7 @@ import type { EngineMessage, ModelSource } from '../engine/protocol';
 import { Client, type Transport } from '../renderer/client/client';
 import { openWebSocket, type WebSocketConstructor } from '../renderer/client/websocket';
 import { args, describeMachine, machine, median, ROOT, table, writeResult } from './lib';
+import { findBuiltinModel } from './models';
 
 const now = () => performance.timeOrigin + performance.now();
 
@@ -55,18 +56,22 @@ async function measure(label: string, client: Client, source: ModelSource, image
   };
 }
 
-function pickModel(weights?: string, size?: string): { path: string; size: number; label: string } {
-  if (weights) return { path: weights, size: Number(size ?? 224), label: weights.split('/').at(-1)! };
-  const models = join(ROOT, 'assets', 'models');
-  for (const name of existsSync(models) ? readdirSync(models) : []) {
-    const manifest = join(models, name, 'manifest.json');
-    if (!existsSync(manifest)) continue;
-    const m = JSON.parse(readFileSync(manifest, 'utf8')) as { weights: string; inputSize?: number };
-    return { path: join(models, name, m.weights), size: m.inputSize ?? 224, label: `built-in ${name}` };
+function bytesOf(path: string): ModelSource {
+  const buf = readFileSync(path);
+  return { kind: 'bytes', name: path.split('/').at(-1)!, bytes: buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength) as ArrayBuffer };
+}
+
+/** The built-in model goes by name, so the engine reads its manifest (strides, classes) as the app does. */
+function pickModel(weights?: string, size?: string): { source: ModelSource; size: number; label: string } {
+  if (weights) return { source: bytesOf(weights), size: Number(size ?? 224), label: weights.split('/').at(-1)! };
+  const builtin = findBuiltinModel();
+  if (builtin) {
+    const name = builtin.name.replace(/^builtin:/, '');
+    return { source: { kind: 'builtin', name }, size: builtin.size, label: `built-in ${name}` };
   }
   const r18 = join(ROOT, 'bench', 'results', 'weights', 'cbam-resnet18.safetensors');
-  if (existsSync(r18)) return { path: r18, size: 224, label: 'cbam-resnet18 (random weights)' };
-  return { path: join(ROOT, 'test', 'fixtures', 'cbam-official-basic', 'model.safetensors'), size: 32, label: 'fixture cbam-official-basic' };
+  if (existsSync(r18)) return { source: bytesOf(r18), size: 224, label: 'cbam-resnet18 (random weights)' };
+  return { source: bytesOf(join(ROOT, 'test', 'fixtures', 'cbam-official-basic', 'model.safetensors')), size: 32, label: 'fixture cbam-official-basic' };
 }
 
 function supervisorTransport(sup: EngineSupervisor): Transport {
@@ -81,9 +86,7 @@ async function main(): Promise<void> {
   const a = args();
   const runs = Number(a.get('runs') ?? (a.has('quick') ? 3 : 7));
   const model = pickModel(a.get('weights'), a.get('size'));
-  const weights = model.path;
-  const buf = readFileSync(weights);
-  const source: ModelSource = { kind: 'bytes', name: weights.split('/').at(-1)!, bytes: buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength) as ArrayBuffer };
+  const source = model.source;
   const jpg = await sharp(join(ROOT, 'assets', 'samples', 'chelsea.png')).jpeg({ quality: 90 }).toBuffer().catch(() =>
     sharp({ create: { width: 640, height: 480, channels: 3, background: { r: 90, g: 120, b: 60 } } }).jpeg().toBuffer());
   const image = jpg.buffer.slice(jpg.byteOffset, jpg.byteOffset + jpg.byteLength) as ArrayBuffer;
