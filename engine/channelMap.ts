@@ -4,6 +4,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { EngineError } from './errors';
 import type { ResNet } from './nets/resnet';
+import type { ImageTransform } from './types';
 
 export interface ChannelMapResult {
   /** [H, W]: the module's map grid (the same grid as its `activation` tap). */
@@ -32,7 +33,7 @@ export interface LastInputs {
 /** What recomputing needs of a kept run. */
 export interface RecomputableRun {
   input: Float32Array;
-  size: number;
+  transform: Pick<ImageTransform, 'inputWidth' | 'inputHeight'>;
   bypass: string[];
 }
 
@@ -50,7 +51,7 @@ export async function readChannel(features: tf.Tensor4D, channel: number): Promi
 /** Forward pass of a kept run's input again (same bypass set), keeping only `module`'s input (owned by the caller). */
 export async function recomputeModuleInput(net: ResNet, run: RecomputableRun, module: string): Promise<tf.Tensor4D> {
   let found: tf.Tensor4D | null = null;
-  const input = tf.tensor4d(run.input, [1, run.size, run.size, 3]);
+  const input = tf.tensor4d(run.input, [1, run.transform.inputHeight, run.transform.inputWidth, 3]);
   try {
     await net.forward(input, {
       bypass: new Set(run.bypass),

@@ -159,7 +159,9 @@ export function resampleMap(
 /**
  * Colour-table index (0..255) per pixel, -1 where there is no map: exactly
  * colourIndex(resampleMap(...)), fused into one loop because export runs it on every
- * pixel of every map (sampleMap's callback costs as much as the sampling).
+ * pixel of every map. Not routed through sampleMap on purpose: a second callback there
+ * makes its call site polymorphic, and at 4000x3000 resampleMap went from 84 to 160-180 ms
+ * (resampleMap + a separate index pass: 120 ms; this loop: 93 ms).
  */
 export function resampleIndices(
   data: Float32Array, mapH: number, mapW: number, transform: ImageTransform,

@@ -16,7 +16,7 @@ import { type DecodedImage, decodeToInput, IMAGENET_MEAN, IMAGENET_STD, pointToC
 import { readManifest, type ModelManifest } from './models';
 import { specFromArchName } from './nets/presets';
 import { type AffinityRecord, ResNet } from './nets/resnet';
-import { DEFAULT_STRIDES, type NetSpec } from './nets/spec';
+import { customStrides, type NetSpec } from './nets/spec';
 import type { ImageSource, ModelSource } from './protocol';
 import type { ImageTransform, ModelInfo, RunOptions, RunResult, Tap } from './types';
 
@@ -66,11 +66,9 @@ export type { ChannelMapResult } from './channelMap';
 
 interface KeptRun {
   transform: ImageTransform;
-  image: DecodedImage | null;
   affinities: Map<string, AffinityRecord>;
   /** The network input and bypass set, to recompute module inputs for channelMap(). */
   input: Float32Array;
-  size: number;
   bypass: string[];
   bytes: number;
 }
@@ -191,15 +189,13 @@ export class Session {
     // Files and bytes are decoded straight to the input size (decodeToInput: shrink-on-load,
     // no full-size copy; 12 MP JPEG 75 -> 36 ms), so their decode and preprocess times are one
     // step, reported as decodeMs. An already decoded image is only preprocessed.
-    let image: DecodedImage | null = null;
     let shown: { name: string; width: number; height: number };
     let pre: Preprocessed;
     let t1: number;
     if (src.kind === 'decoded') {
-      image = src.image;
-      shown = image;
+      shown = src.image;
       t1 = performance.now();
-      pre = await preprocess(image, prep);
+      pre = await preprocess(src.image, prep);
     } else if (src.kind === 'input') {
       t1 = performance.now();
       pre = identityInput(src);
@@ -217,8 +213,7 @@ export class Session {
     hooks.onStarted?.({ runId, image: { name: shown.name, width: shown.width, height: shown.height }, transform: pre.transform });
     const affinities = new Map<string, AffinityRecord>();
     const features = new Map<string, tf.Tensor4D>();
-    const size = pre.transform.inputWidth;
-    const input = tf.tensor4d(pre.input, [1, size, size, 3]);
+    const input = tf.tensor4d(pre.input, [1, pre.transform.inputHeight, pre.transform.inputWidth, 3]);
     const bypass = [...(opts.bypass ?? [])];
     let result;
     try {
@@ -237,7 +232,7 @@ export class Session {
     }
     if (this.last) disposeFeatures(this.last.features);
     this.last = { runId, features };
-    this.keep(runId, { transform: pre.transform, image, affinities, input: pre.input, size, bypass, bytes: sumBytes(affinities) + pre.input.byteLength });
+    this.keep(runId, { transform: pre.transform, affinities, input: pre.input, bypass, bytes: sumBytes(affinities) + pre.input.byteLength });
     const t3 = performance.now();
     return {
       runId,
@@ -320,11 +315,6 @@ export class Session {
     }
   }
 
-  /** The decoded original (EXIF-oriented RGB) of a kept run that was given a decoded image; null for runs from files or bytes, which are decoded straight to the input size. */
-  image(runId: string): DecodedImage | null {
-    return this.runs.get(runId)?.image ?? null;
-  }
-
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
@@ -364,8 +354,8 @@ export function archName(spec: NetSpec): string {
   const parts = [`resnet${spec.depth}`];
   if (spec.stem === 'cifar') parts.push('cifar');
   // Stage strides other than torchvision's show as the output stride (DeepLab's "os16").
-  const outputStride = (spec.stem === 'cifar' ? 1 : 4) * (spec.strides ?? DEFAULT_STRIDES).reduce((a, b) => a * b, 1);
-  if (spec.strides && spec.strides.join() !== DEFAULT_STRIDES.join()) parts.push(`os${outputStride}`);
+  const custom = customStrides(spec);
+  if (custom) parts.push(`os${(spec.stem === 'cifar' ? 1 : 4) * custom.reduce((a, b) => a * b, 1)}`);
   if (att.kind === 'cbam') parts.push(att.layout === 'timm' ? 'cbam-timm' : 'cbam');
   if (att.kind === 'se') parts.push(att.layout === 'linear' ? 'se-linear' : 'se');
   if (att.kind === 'gc') parts.push('gc');

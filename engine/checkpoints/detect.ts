@@ -2,7 +2,7 @@
 // official CBAM ResNet-50 checkpoint opens with no other input. The guess is then
 // confirmed by regenerating every expected key (specKeys.ts) and comparing.
 import { EngineError } from '../errors';
-import { type BlockAttention, DEFAULT_STRIDES, type InsertedBlock, type NetSpec } from '../nets/spec';
+import { type BlockAttention, customStrides, type InsertedBlock, type NetSpec } from '../nets/spec';
 import { expectedKeys, stageChannels } from './specKeys';
 
 type Shapes = ReadonlyMap<string, { shape: number[] }>;
@@ -188,7 +188,8 @@ function unknown(tensors: Shapes, why: string): EngineError {
 export function describeSpec(spec: NetSpec): string {
   const standard = STANDARD[`${spec.block}:${spec.layers.join(',')}`];
   const name = standard ? `ResNet-${standard}` : `ResNet-${spec.depth} (blocks ${spec.layers.join('-')})`;
-  const strides = spec.strides && spec.strides.join(',') !== DEFAULT_STRIDES.join(',') ? `, stage strides ${spec.strides.join('-')}` : '';
+  const custom = customStrides(spec);
+  const strides = custom ? `, stage strides ${custom.join('-')}` : '';
   const parts = [`${name} (${spec.block}, ${spec.stem === 'imagenet' ? 'ImageNet' : 'CIFAR'} stem, width ${spec.baseWidth}${strides})`];
   const a = spec.attention;
   if (a.kind === 'cbam') parts.push(`CBAM (${a.layout} layout, r=${a.reduction}) in every block`);

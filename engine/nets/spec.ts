@@ -47,6 +47,11 @@ export interface NetSpec {
 
 export const DEFAULT_STRIDES: readonly [number, number, number, number] = [1, 2, 2, 2];
 
+/** The spec's stage strides when they differ from torchvision's, else null. */
+export function customStrides(spec: NetSpec): readonly number[] | null {
+  return spec.strides && spec.strides.some((v, k) => v !== DEFAULT_STRIDES[k]) ? spec.strides : null;
+}
+
 /** The first block's stride in `stage` (1-4). */
 export function stageStride(spec: NetSpec, stage: number): number {
   return (spec.strides ?? DEFAULT_STRIDES)[stage - 1] as number;
