@@ -16,6 +16,7 @@ import { Session } from '../engine/session';
 import { BenchEngine } from './engineWorker';
 import { args, describeMachine, machine, median, ROOT, table, writeResult } from './lib';
 import { benchWeights, defaultBenchModel } from './weights';
+import { exactArrayBuffer } from '../common/bytes';
 
 export async function make12MpJpeg(dir: string): Promise<{ path: string; bytes: Buffer }> {
   // A real photo (scikit-image's chelsea, CC0) upscaled to 4000 x 3000: real JPEG statistics.
@@ -81,7 +82,7 @@ async function main(): Promise<void> {
     let tapBytes = 0;
     let taps = 0;
     for (let i = 0; i <= runs; i++) {
-      const buf = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+      const buf = exactArrayBuffer(bytes);
       const t0 = performance.now();
       const { final, events } = await engine.ok({ type: 'run', image: { kind: 'bytes', name: 'photo-12mp.jpg', bytes: buf }, options: {} }, [buf]);
       const t1 = performance.now();

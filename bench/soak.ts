@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { BenchEngine } from './engineWorker';
 import { args, describeMachine, machine, median, mib, ROOT, table, writeResult } from './lib';
 import { benchWeights, defaultBenchModel } from './weights';
+import { exactArrayBuffer } from '../common/bytes';
 
 async function main(): Promise<void> {
   const a = args();
@@ -26,7 +27,7 @@ async function main(): Promise<void> {
   // One warm-up run: backend kernels, sharp's thread pool and the wasm heap reach their working size.
   const send = (i: number) => {
     const b = images[i % images.length] as Buffer;
-    const bytes = b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
+    const bytes = exactArrayBuffer(b);
     return engine.ok({ type: 'run', image: { kind: 'bytes', name: `img${i % 2}.png`, bytes }, options: { inputSize } }, [bytes]);
   };
   await send(0);

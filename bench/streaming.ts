@@ -21,6 +21,7 @@ import { Client, type Transport } from '../renderer/client/client';
 import { openWebSocket, type WebSocketConstructor } from '../renderer/client/websocket';
 import { args, describeMachine, machine, median, ROOT, table, writeResult } from './lib';
 import { findBuiltinModel } from './models';
+import { exactArrayBuffer } from '../common/bytes';
 
 const now = () => performance.timeOrigin + performance.now();
 
@@ -58,7 +59,7 @@ async function measure(label: string, client: Client, source: ModelSource, image
 
 function bytesOf(path: string): ModelSource {
   const buf = readFileSync(path);
-  return { kind: 'bytes', name: path.split('/').at(-1)!, bytes: buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength) as ArrayBuffer };
+  return { kind: 'bytes', name: path.split('/').at(-1)!, bytes: exactArrayBuffer(buf) };
 }
 
 /** The built-in model goes by name, so the engine reads its manifest (strides, classes) as the app does. */
@@ -89,7 +90,7 @@ async function main(): Promise<void> {
   const source = model.source;
   const jpg = await sharp(join(ROOT, 'assets', 'samples', 'chelsea.png')).jpeg({ quality: 90 }).toBuffer().catch(() =>
     sharp({ create: { width: 640, height: 480, channels: 3, background: { r: 90, g: 120, b: 60 } } }).jpeg().toBuffer());
-  const image = jpg.buffer.slice(jpg.byteOffset, jpg.byteOffset + jpg.byteLength) as ArrayBuffer;
+  const image = exactArrayBuffer(jpg);
   const rows: Row[] = [];
 
   const sup = new EngineSupervisor({ workerUrl: workerEntryUrl(), workerData: { paths: 'none' } });

@@ -12,6 +12,7 @@ import { type ExportedFile, exportImage, insideDir, stemOf } from './exportJob';
 import { MANIFEST_NAME, updateManifest } from './exportManifest';
 import type { ExportDoneReply, ExportRequest } from './protocol';
 import { zipStore } from './zip';
+import { exactArrayBuffer } from '../common/bytes';
 
 /** Progress events at most this often (ms), plus the last one. */
 const PROGRESS_INTERVAL_MS = 100;
@@ -75,7 +76,7 @@ export function registerExportHandler(core: EngineCore): void {
         if (download) {
           const entries = await Promise.all([...list, ...(msg.manifest !== false ? [MANIFEST_NAME] : [])].map(async (p) => ({ name: p, bytes: await readFile(insideDir(outDir, p)) })));
           const zip = zipStore(entries);
-          const buffer = zip.buffer.slice(zip.byteOffset, zip.byteOffset + zip.byteLength) as ArrayBuffer;
+          const buffer = exactArrayBuffer(zip);
           reply.archive = { name: `${stemOf(name)}-attnscope.zip`, bytes: buffer };
         }
         return reply;

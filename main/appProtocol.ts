@@ -6,6 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { extname, join, normalize, resolve, sep } from 'node:path';
 import { CONTENT_SECURITY_POLICY } from '../common/csp';
+import { MIME_TYPES } from '../common/mime';
 
 export const APP_SCHEME = 'app';
 export const APP_ORIGIN = 'app://attnscope';
@@ -13,13 +14,6 @@ export const APP_URL = `${APP_ORIGIN}/index.html`;
 
 /** For protocol.registerSchemesAsPrivileged, before app ready. */
 export const APP_SCHEME_PRIVILEGES = { standard: true, secure: true, supportFetchAPI: true, stream: true } as const;
-
-const MIME: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.mjs': 'text/javascript; charset=utf-8',
-  '.css': 'text/css; charset=utf-8', '.json': 'application/json', '.map': 'application/json', '.svg': 'image/svg+xml',
-  '.png': 'image/png', '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg', '.webp': 'image/webp', '.ico': 'image/x-icon',
-  '.woff2': 'font/woff2', '.woff': 'font/woff', '.wasm': 'application/wasm', '.txt': 'text/plain; charset=utf-8',
-};
 
 /** True for URLs of the app's own pages and files. */
 export function isAppUrl(url: string): boolean {
@@ -48,7 +42,7 @@ export function appProtocolHandler(rendererDir: string, read: (path: string) => 
     if (!file.startsWith(root + sep)) return fail(404);
     try {
       const body = await read(file);
-      return new Response(body as BodyInit, { status: 200, headers: headers(MIME[extname(file).toLowerCase()] ?? 'application/octet-stream') });
+      return new Response(body as BodyInit, { status: 200, headers: headers(MIME_TYPES[extname(file).toLowerCase()] ?? 'application/octet-stream') });
     } catch {
       return fail(404);
     }

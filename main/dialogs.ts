@@ -8,6 +8,7 @@ import type { OpenDialogOptions, SaveDialogOptions } from 'electron';
 import type { ChosenFile } from '../engine/bridge';
 import type { EngineHost } from './engineHost';
 import type { RecentFiles } from './recent';
+import { exactArrayBuffer } from '../common/bytes';
 
 export interface DialogApi {
   showOpenDialog(options: OpenDialogOptions): Promise<{ canceled: boolean; filePaths: string[] }>;
@@ -98,8 +99,7 @@ export class Dialogs {
     if (!info.isFile()) throw new Error(`${basename(path)} is not a file.`);
     if (info.size > MAX_IMAGE_BYTES) throw new Error(`${basename(path)} is ${(info.size / 2 ** 20).toFixed(0)} MB; images up to ${MAX_IMAGE_BYTES / 2 ** 20} MB can be opened.`);
     const buf = await readFile(path);
-    // Exactly the file: a view into a larger (pooled) buffer would send the whole buffer.
-    return buf.byteOffset === 0 && buf.byteLength === buf.buffer.byteLength ? new Uint8Array(buf.buffer) : new Uint8Array(buf);
+    return new Uint8Array(exactArrayBuffer(buf));
   }
 
   /** Only something the user chose may be shown in the file manager. */

@@ -17,6 +17,7 @@ import { extname, join, normalize, resolve, sep } from 'node:path';
 import { WebSocketServer } from 'ws';
 import { EngineError } from '../errors';
 import { CONTENT_SECURITY_POLICY } from '../../common/csp';
+import { MIME_TYPES } from '../../common/mime';
 import type { EngineSupervisor } from './supervisor';
 import { attachWebSocket, MAX_FRAME_BYTES } from './websocket';
 
@@ -44,13 +45,6 @@ export interface WebServer {
   engines: Set<EngineSupervisor>;
   close(): Promise<void>;
 }
-
-const MIME: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.mjs': 'text/javascript; charset=utf-8',
-  '.css': 'text/css; charset=utf-8', '.json': 'application/json', '.map': 'application/json', '.svg': 'image/svg+xml',
-  '.png': 'image/png', '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg', '.webp': 'image/webp', '.gif': 'image/gif',
-  '.ico': 'image/x-icon', '.woff2': 'font/woff2', '.woff': 'font/woff', '.wasm': 'application/wasm', '.txt': 'text/plain; charset=utf-8',
-};
 
 const SECURITY_HEADERS: Record<string, string> = {
   'Content-Security-Policy': CONTENT_SECURITY_POLICY,
@@ -138,7 +132,7 @@ export async function startWebServer(options: WebServerOptions): Promise<WebServ
     }
     const headers: Record<string, string | string[]> = {
       ...SECURITY_HEADERS,
-      'Content-Type': MIME[extname(file).toLowerCase()] ?? 'application/octet-stream',
+      'Content-Type': MIME_TYPES[extname(file).toLowerCase()] ?? 'application/octet-stream',
       'Content-Length': String(size),
     };
     const q = requestUrl(req).searchParams.get('token');

@@ -3,6 +3,7 @@ import { useMemo } from 'react';
 import type { ChosenFile } from '../../engine/protocol';
 import { bridge, IMAGE_ACCEPT, isImageFile, MODEL_ACCEPT, pickFiles, readBytes, readFiles } from '../platform';
 import { useAppStore, type AppStore } from '../store';
+import { exactArrayBuffer } from '../../common/bytes';
 
 export interface Commands {
   openImages(): Promise<void>;
@@ -28,7 +29,7 @@ export function makeCommands(store: AppStore): Commands {
       // Bytes, as from the page's own file input: the page shows the image under the
       // overlay and the engine decodes the same bytes. A file that cannot be read still
       // runs by path (the engine may read it), only without the picture underneath.
-      const read = await Promise.allSettled(files.map(async (f) => ({ name: f.name, bytes: toArrayBuffer(await b.readChosenImage(f.path)) })));
+      const read = await Promise.allSettled(files.map(async (f) => ({ name: f.name, bytes: exactArrayBuffer(await b.readChosenImage(f.path)) })));
       const ok = read.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
       const failed = files.filter((_, i) => read[i]?.status === 'rejected');
       if (ok.length) s().addImages(ok);
@@ -56,13 +57,6 @@ export function makeCommands(store: AppStore): Commands {
     },
   };
   return commands;
-}
-
-/** An exact ArrayBuffer of the bytes (the bridge's Uint8Array may be a view). */
-function toArrayBuffer(bytes: Uint8Array): ArrayBuffer {
-  const copy = new Uint8Array(bytes.byteLength);
-  copy.set(bytes);
-  return copy.buffer;
 }
 
 export function useCommands(): Commands {
