@@ -18,7 +18,7 @@ import { args, describeMachine, machine, median, ROOT, table, writeResult } from
 import { benchWeights, defaultBenchModel } from './weights';
 import { exactArrayBuffer } from '../common/bytes';
 
-export async function make12MpJpeg(dir: string): Promise<{ path: string; bytes: Buffer }> {
+async function make12MpJpeg(dir: string): Promise<{ path: string; bytes: Buffer }> {
   // A real photo (scikit-image's chelsea, CC0) upscaled to 4000 x 3000: real JPEG statistics.
   // Sensor-like noise (+-12 levels) so the file has a real photo's entropy (~4-5 MB, not 0.8).
   const { data, info } = await sharp(join(ROOT, 'assets', 'samples', 'chelsea.png')).removeAlpha().resize(4000, 3000, { fit: 'fill' }).raw().toBuffer({ resolveWithObject: true });

@@ -9,7 +9,7 @@ import { CONTENT_SECURITY_POLICY } from '../common/csp';
 import { MIME_TYPES } from '../common/mime';
 
 export const APP_SCHEME = 'app';
-export const APP_ORIGIN = 'app://attnscope';
+const APP_ORIGIN = 'app://attnscope';
 export const APP_URL = `${APP_ORIGIN}/index.html`;
 
 /** For protocol.registerSchemesAsPrivileged, before app ready. */

@@ -21,7 +21,7 @@ export const MODEL_EXTENSIONS = ['pth', 'pt', 'tar', 'safetensors', 'bin'];
 const chosen = (path: string): ChosenFile => ({ path, name: basename(path) });
 
 /** Larger files are refused by readImage (the engine's decoder refuses them too). */
-export const MAX_IMAGE_BYTES = 512 * 1024 * 1024;
+const MAX_IMAGE_BYTES = 512 * 1024 * 1024;
 
 export class Dialogs {
   /** Resolved paths of the images the user chose (dialog, menu, recent list): the only ones readImage reads. */

@@ -39,7 +39,7 @@ export interface EngineHostOptions {
 export interface AllowMessage { type: 'allow'; seq?: number; read?: string[]; writeFile?: string[]; writeDir?: string[] }
 
 /** How long allow() waits for the engine's acknowledgement before going on regardless. */
-export const ALLOW_ACK_TIMEOUT_MS = 2000;
+const ALLOW_ACK_TIMEOUT_MS = 2000;
 
 export class EngineHost {
   private child: EngineProcess | null = null;
@@ -95,8 +95,7 @@ export class EngineHost {
   /** Window closed / app quitting: kill the engine for good. */
   stop(): void {
     this.stopped = true;
-    for (const ack of this.acks.values()) ack();
-    this.acks.clear();
+    this.releaseAcks();
     const child = this.child;
     this.child = null;
     child?.kill();
@@ -120,6 +119,12 @@ export class EngineHost {
     }
   }
 
+  /** Resolves every allowance still waiting for the engine's acknowledgement. */
+  private releaseAcks(): void {
+    for (const ack of this.acks.values()) ack();
+    this.acks.clear();
+  }
+
   private handOff(): void {
     if (!this.child || !this.page || this.page.isDestroyed()) return;
     const { port1, port2 } = this.deps.createChannel();
@@ -131,8 +136,7 @@ export class EngineHost {
   private exited(code: number): void {
     this.child = null;
     // A restarted engine gets every allowance replayed before its port: nothing to wait for.
-    for (const ack of this.acks.values()) ack();
-    this.acks.clear();
+    this.releaseAcks();
     if (this.stopped) return;
     const t = (this.options.now ?? Date.now)();
     const windowMs = this.options.windowMs ?? 60_000;

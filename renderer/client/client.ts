@@ -189,8 +189,8 @@ export class Client implements EngineClient {
     }
   }
 
-  /** A new engine is up: load the last model again, then repeat the last run. */
-  private recover(why: string): void {
+  /** A new engine is up (or the same one again, after a reconnect): load the last model again, then repeat the last run. */
+  private recover(why: string, reconnected = false): void {
     const inFlight = [...this.pending.entries()];
     this.pending.clear();
     const runId = this.currentRun;
@@ -216,7 +216,7 @@ export class Client implements EngineClient {
       void this.send({ type: 'run', image, options }, 'run', undefined, [], entry).catch(() => {});
       done.push('last run repeated');
     }
-    const what = why.startsWith('Reconnected') ? 'Reconnected to the engine' : 'Engine restarted after it stopped';
+    const what = reconnected ? 'Reconnected to the engine' : 'Engine restarted after it stopped';
     for (const [, e] of inFlight) {
       if (e !== loadEntry && e !== runEntry) e.reject(new ClientError('engine-restarted', 'The engine restarted before answering; try again.'));
     }
@@ -224,15 +224,15 @@ export class Client implements EngineClient {
     void this.hello().catch(() => {});
   }
 
-  /** Electron: a new engine port after a restart. */
-  replaceTransport(t: Transport, why: string): void {
+  /** A new link to the engine: Electron's port after a restart, or web mode's socket after a reconnect. */
+  replaceTransport(t: Transport, why: string, reconnected = false): void {
     const old = this.link;
     this.link = t;
     this.attach(t);
     old.onMessage = () => {};
     old.onClose = () => {};
     old.close();
-    this.engineStatus('ready', why);
+    this.recover(why, reconnected);
   }
 
   /** Electron: main relayed that the engine is restarting, or gave up. */
@@ -256,7 +256,7 @@ export class Client implements EngineClient {
       try {
         const t = await this.reconnect!();
         if (this.closed) { t.close(); return; }
-        this.replaceTransport(t, 'Reconnected to the engine.');
+        this.replaceTransport(t, 'Reconnected to the engine.', true);
         return;
       } catch {
         // the server is not back yet
