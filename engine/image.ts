@@ -15,7 +15,7 @@
 // - Resampling uses sharp's default (Lanczos-3 with antialiasing when shrinking); an input
 //   already at the target size is copied without any resampling.
 
-import sharp, { type Metadata } from 'sharp';
+import sharp, { type Metadata, type Sharp } from 'sharp';
 import { readFile } from 'node:fs/promises';
 import { EngineError } from './errors';
 import type { ImageTransform, ResizeMode } from './types';
@@ -60,11 +60,7 @@ export function imageFormats(): string[] {
 export async function decodeImage(source: Uint8Array | string, name?: string): Promise<DecodedImage> {
   const { bytes, label, meta } = await openImage(source, name);
   try {
-    const { data, info } = await sharp(bytes, { limitInputPixels: MAX_PIXELS, pages: 1 })
-      .rotate() // EXIF orientation
-      .flatten({ background: { r: 255, g: 255, b: 255 } })
-      .toColourspace('srgb')
-      .removeAlpha()
+    const { data, info } = await orientedRgb(bytes)
       .raw({ depth: 'uchar' })
       .toBuffer({ resolveWithObject: true });
     if (info.channels !== 3) throw new Error(`decoded to ${info.channels} channels`);
@@ -78,6 +74,15 @@ export async function decodeImage(source: Uint8Array | string, name?: string): P
   } catch (err) {
     throw new EngineError('bad-image', `"${label}" could not be decoded (${shortReason(err)}).`);
   }
+}
+
+/** The decode both paths share: first frame, EXIF orientation applied, alpha flattened on white, sRGB, 3 channels. */
+function orientedRgb(bytes: Uint8Array): Sharp {
+  return sharp(bytes, { limitInputPixels: MAX_PIXELS, pages: 1 })
+    .rotate()
+    .flatten({ background: { r: 255, g: 255, b: 255 } })
+    .toColourspace('srgb')
+    .removeAlpha();
 }
 
 /** Reads the bytes and the header: bad-image / io errors and the pixel limit, before any decoding. */
@@ -142,11 +147,7 @@ export async function decodeToInput(source: Uint8Array | string, name: string | 
   const p = place(width, height, opts.inputSize, opts.resize);
   let scaled: Uint8Array;
   try {
-    const { data, info } = await sharp(bytes, { limitInputPixels: MAX_PIXELS, pages: 1 })
-      .rotate()
-      .flatten({ background: { r: 255, g: 255, b: 255 } })
-      .toColourspace('srgb')
-      .removeAlpha()
+    const { data, info } = await orientedRgb(bytes)
       // fastShrinkOnLoad off: libvips then shrinks on load only by factors that keep the
       // sampling grid exact, so the map stays aligned with the image.
       .resize(p.scaledWidth, p.scaledHeight, { fit: 'fill', fastShrinkOnLoad: false })
