@@ -7,7 +7,7 @@
 import sharp from 'sharp';
 import { colormapLut } from './colormaps';
 import {
-  blend, colourise, encodePng, formatFloat, type RenderSettings, resampleMap, type RgbImage, spatialShape, type ValueRange,
+  blendIndices, encodePng, formatFloat, type RenderSettings, resampleIndices, type RgbImage, spatialShape, type ValueRange,
 } from './render';
 import type { ImageTransform, Tap } from './types';
 
@@ -102,9 +102,8 @@ export async function renderGrid(input: GridInput, text: ReadonlyArray<readonly 
 
   input.cells.forEach((cell, k) => {
     const [h, w] = spatialShape(cell.tap);
-    const values = resampleMap(cell.tap.data, h, w, transform, tw, th, settings.interpolation);
-    const heat = colourise(values, cell.range, settings.colormap);
-    paste(blend(thumbRgb, heat, settings.opacity), tw, th, ...place(k + 1));
+    const indices = resampleIndices(cell.tap.data, h, w, transform, tw, th, settings.interpolation, cell.range);
+    paste(blendIndices(thumbRgb, indices, settings.colormap, settings.opacity), tw, th, ...place(k + 1));
     const name = cell.tap.tap === 'spatial' ? cell.tap.module : `${cell.tap.module} (${cell.tap.tap})`;
     label(k + 1, name, `range ${formatRange(cell.range)}`);
   });
