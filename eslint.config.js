@@ -47,7 +47,7 @@ export default tseslint.config(
     },
   },
   {
-    // common/: pure code both ends of a process boundary run (wire format, CSP). It
+    // common/: pure code both ends of a process boundary run (wire format, CSP, MIME types, byte buffers). It
     // imports nothing from the layers and nothing platform-specific.
     files: ['common/**/*.ts'],
     rules: {
