@@ -1,12 +1,15 @@
-// Forward-pass benchmark: the engine on each backend that loads vs PyTorch on CPU with the
-// same thread count, same weights, batch 1; plus the physical floor (FLOPs / measured peak).
+// Forward-pass benchmark: the attention graph on each runtime (ort, tfjs-wasm, tfjs-cpu) vs
+// PyTorch on CPU with the same thread count, same weights, batch 1; plus the physical floor
+// (FLOPs / that runtime's measured matmul peak).
 //
-//   node dist/bench/forward.js [--runs 15] [--warmup 3] [--backends wasm,cpu] [--quick]
+//   node dist/bench/forward.js [--runs 15] [--warmup 3] [--engines ort,tfjs-wasm,tfjs-cpu]
+//                              [--threads 1] [--quick] [--models NAME,...]
 //
 // The orchestrator runs bench/torch_forward.py (which also writes the random weights as
-// safetensors into a temp dir), then one child process per backend (tfjs keeps one global
-// backend per process), each timing ResNet.forward with every tap read back: the work a
-// real run does. PyTorch is timed both plain and with taps (forward_with_taps).
+// safetensors into a temp dir), then one child process per runtime (tfjs keeps one global
+// backend per process), each timing a pass with every tap read back: the work a real run
+// does. PyTorch is timed both plain and with taps (forward_with_taps). --threads sets
+// PyTorch's and ONNX Runtime's threads (tfjs-wasm is single-threaded in Node whatever it says).
 
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -18,6 +21,7 @@ import { countFlops } from './flops.mjs';
 import { args, describeMachine, machine, median, ROOT, table, type Timing, writeResult } from './lib';
 import { findBuiltinModel, type ModelJob } from './models';
 import { BENCH_MODELS } from './weights';
+import type { EngineOut, Job } from './forwardTypes';
 
 function standardModels(): ModelJob[] {
   const builtin = findBuiltinModel();
@@ -42,27 +46,6 @@ interface TorchOut {
   peak: { n: number; gflops: number; gflopsMedian: number };
 }
 
-export interface EngineModel {
-  name: string;
-  total: Timing;
-  forwardMedianMs: number;
-  readbackMedianMs: number;
-  loadMs: number;
-  /** The first forward pass after loading (operator creation and weight packing). */
-  coldMs: number;
-  /** Paired runs: PyTorch (forward_with_taps) and the engine alternated one pass at a time. */
-  paired?: { torchMs: number[]; engineMs: number[]; ratios: number[] };
-  taps: number;
-  tapBytes: number;
-  skipped?: string;
-}
-
-export interface EngineOut {
-  backend: string;
-  detail: string;
-  peak: { n: number; gflops: number };
-  models: EngineModel[];
-}
 
 async function main(): Promise<void> {
   const a = args();
@@ -76,35 +59,24 @@ async function main(): Promise<void> {
   await orchestrate(a);
 }
 
-export interface Job {
-  threads: number;
-  warmup: number;
-  runs: number;
-  outDir: string;
-  models: Array<ModelJob & { weights?: string }>;
-  peak: { n: number; runs: number };
-  /** Largest FLOP count a backend is run on (the plain-JS cpu backend takes ~10 s per GFLOP). */
-  maxGflops?: number;
-  /** Alternate single PyTorch and engine passes (bench/torch_forward.py --serve). */
-  paired?: boolean;
-}
 
 async function orchestrate(a: Map<string, string>): Promise<void> {
   const quick = a.has('quick');
   const runs = Number(a.get('runs') ?? (quick ? 5 : 15));
   const warmup = Number(a.get('warmup') ?? (quick ? 1 : 3));
-  const backends = (a.get('backends') ?? 'wasm,cpu').split(',');
+  const engineNames = (a.get('engines') ?? 'ort,tfjs-wasm,tfjs-cpu').split(',');
+  const threads = Number(a.get('threads') ?? 1);
   const mach = machine();
   const tmp = mkdtempSync(join(tmpdir(), 'attnscope-bench-'));
   try {
     const models = standardModels().filter((m) => !a.has('models') || (a.get('models') as string).split(',').includes(m.name));
-    const job: Job = { threads: 1, warmup, runs, outDir: tmp, models, peak: { n: 1024, runs: 7 } };
+    const job: Job = { threads, warmup, runs, outDir: tmp, models, peak: { n: 1024, runs: 7 } };
     const jobPath = join(tmp, 'job.json');
     writeFileSync(jobPath, JSON.stringify(job));
-    console.log(`forward: ${describeMachine(mach)}; ${runs} runs after ${warmup} warm-up; batch 1; wasm runs paired with PyTorch runs`);
+    console.log(`forward: ${describeMachine(mach)}; ${runs} runs after ${warmup} warm-up; batch 1; PyTorch and ort at ${threads} thread(s); ort and tfjs-wasm runs paired with PyTorch runs`);
     const py = spawnSync('/usr/bin/python3', [join(ROOT, 'bench', 'torch_forward.py'), jobPath], { encoding: 'utf8', maxBuffer: 1 << 26 });
     if (py.error || py.status !== 0) {
-      // The reference side needs Debian's python3-torch (apt install python3-torch).
+      // The reference side needs Debian's python3-torch and a real BLAS (apt install python3-torch libopenblas0-pthread).
       throw new Error(`the PyTorch reference could not run (/usr/bin/python3 bench/torch_forward.py): ${py.error?.message ?? py.stderr.trim().split('\n').slice(-2).join(' ')}`);
     }
     const torch = JSON.parse(py.stdout) as TorchOut;
@@ -112,16 +84,17 @@ async function orchestrate(a: Map<string, string>): Promise<void> {
     const engineJob: Job = { ...job, models: torch.models.map((m, i) => ({ ...(models[i] as ModelJob), weights: m.weights, spec: m.spec })) };
     const self = fileURLToPath(import.meta.url);
     const engines: EngineOut[] = [];
-    for (const backend of backends) {
-      // On a shared machine, load from other processes varies from second to second: the
-      // wasm backend alternates one PyTorch pass and one engine pass, and the ratio is the
+    for (const backend of engineNames) {
+      // On a shared machine, load from other processes varies from second to second: each
+      // runtime alternates one PyTorch pass and one engine pass, and the ratio is the
       // median of the per-pair ratios. The plain-JS cpu backend (~1 GFLOP/s) runs only the
       // small models, a few times, unpaired.
-      const settings = backend === 'cpu'
+      const settings = backend === 'tfjs-cpu'
         ? { maxGflops: Number(a.get('cpu-max-gflops') ?? 1), runs: Math.min(runs, 3), warmup: 1 }
         : { paired: !a.has('unpaired') };
       writeFileSync(jobPath, JSON.stringify({ ...engineJob, ...settings }));
       const child = spawnSync(process.execPath, [self, '--worker', backend, '--job', jobPath], { encoding: 'utf8', maxBuffer: 1 << 26 });
+      if (child.stderr.trim()) process.stderr.write(child.stderr.split('\n').filter((l) => !/^\s*$/.test(l)).slice(-3).join('\n') + '\n');
       const line = child.stdout.split('\n').find((l) => l.startsWith('@@RESULT '));
       if (child.status !== 0 || !line) {
         console.log(`  ${backend}: did not run (${(child.stderr || child.stdout).trim().split('\n').slice(-3).join(' | ')})`);
@@ -145,36 +118,41 @@ function report(mach: ReturnType<typeof machine>, torch: TorchOut, engines: Engi
     // PyTorch's figures: its paired runs when there are some (same moments as the engine's).
     const tt = pairs ? { medianMs: median(pairs.torchMs), minMs: Math.min(...pairs.torchMs) } : t.withTaps;
     const torchFloor = 1000 * gflop / torch.peak.gflops;
-    rows.push([t.name, `torch ${torch.torch} (${torch.threads} thr)`, gflop, tt.medianMs, tt.minMs, '-', t.plain.medianMs, 1, 1, torchFloor, 100 * torchFloor / tt.minMs]);
+    rows.push([t.name, `torch ${torch.torch} (${torch.threads} thr)`, gflop, tt.medianMs, tt.minMs, t.plain.medianMs, 1, 1, torchFloor, 100 * torchFloor / tt.minMs]);
     const entry: Record<string, unknown> = { model: t.name, size: t.size, gflop, hookGflop: t.hookFlops / 1e9, params: t.params, torch: { withTaps: t.withTaps, plain: t.plain, paired: tt } };
     for (const e of engines) {
       const m = e.models.find((x) => x.name === t.name);
       if (!m) continue;
       if (m.skipped) {
-        rows.push([t.name, e.backend, gflop, '-', '-', '-', '-', '-', '-', '-', '-']);
-        entry[e.backend] = { skipped: m.skipped };
+        rows.push([t.name, e.engine, gflop, '-', '-', '-', '-', '-', '-', '-']);
+        entry[e.engine] = { skipped: m.skipped };
         continue;
       }
       const floor = 1000 * gflop / e.peak.gflops;
       const ratio = m.paired ? median(m.paired.ratios) : m.total.medianMs / tt.medianMs;
       const ratioMin = m.total.minMs / tt.minMs;
-      rows.push([t.name, e.backend, gflop, m.total.medianMs, m.total.minMs, m.readbackMedianMs, '-', ratio, ratioMin, floor, 100 * floor / m.total.minMs]);
-      entry[e.backend] = { ...m, paired: undefined, pairedRatios: m.paired?.ratios, ratioVsTorch: ratio, ratioVsTorchMin: ratioMin, ratioVsTorchPlain: m.total.medianMs / t.plain.medianMs, floorMs: floor };
+      rows.push([t.name, `${e.engine} (${e.threads} thr)`, gflop, m.total.medianMs, m.total.minMs, '-', ratio, ratioMin, floor, 100 * floor / m.total.minMs]);
+      entry[e.engine] = { ...m, paired: undefined, pairedRatios: m.paired?.ratios, ratioVsTorch: ratio, ratioVsTorchMin: ratioMin, ratioVsTorchPlain: m.total.medianMs / t.plain.medianMs, floorMs: floor };
     }
     if (Math.abs(flops.conv - t.hookFlops) > 1) console.log(`  note: analytic conv FLOPs ${flops.conv} != torch hook count ${t.hookFlops} for ${t.name}`);
     summary.push(entry);
   }
-  console.log(table(['model', 'runtime', 'GFLOP', 'median ms', 'min ms', 'readback ms', 'plain ms', 'x torch', 'x torch (min)', 'floor ms', '% of peak (min)'], rows));
-  const peaks = [[`torch matmul ${torch.peak.n}^2`, torch.peak.gflops], ...engines.map((e) => [`${e.backend} matmul ${e.peak.n}^2`, e.peak.gflops])];
-  console.log(table(['peak (1 thread)', 'GFLOP/s'], peaks as Array<Array<string | number>>));
+  console.log(table(['model', 'runtime', 'GFLOP', 'median ms', 'min ms', 'plain ms', 'x torch', 'x torch (min)', 'floor ms', '% of peak (min)'], rows));
+  const peaks = [[`torch matmul ${torch.peak.n}^2 (${torch.threads} thr)`, torch.peak.gflops], ...engines.map((e) => [`${e.engine} matmul ${e.peak.n}^2 (${e.threads} thr)`, e.peak.gflops])];
+  console.log(table(['peak', 'GFLOP/s'], peaks as Array<Array<string | number>>));
   for (const e of engines) {
     const cold = e.models.filter((m) => !m.skipped).map((m) => `${m.name} load ${m.loadMs.toFixed(0)} ms, first pass ${m.coldMs.toFixed(0)} ms (${(m.coldMs / m.total.medianMs).toFixed(1)}x a warm one)`);
-    console.log(`  ${e.backend}: ${e.detail}; ${cold.join('; ')}`);
+    console.log(`  ${e.engine}: ${e.detail}; ${cold.join('; ')}`);
+  }
+  const ortPeak = engines.find((e) => e.engine === 'ort')?.peak.gflops;
+  if (ortPeak && torch.peak.gflops < ortPeak / 4) {
+    console.log(`  WARNING: PyTorch's matmul peak (${torch.peak.gflops.toFixed(1)} GFLOP/s) is far below ONNX Runtime's: Debian's python3-torch`);
+    console.log('  is then on the reference BLAS (libblas3). apt install libopenblas0-pthread, or the ratios flatter the engine.');
   }
   console.log('  x torch = median over pairs of (engine pass, every tap read back) / (PyTorch forward_with_taps pass), one of each in');
   console.log('  turn; (min) = fastest engine run / fastest PyTorch run; plain = PyTorch without taps (separate, unpaired);');
-  console.log('  floor = FLOPs / that runtime\'s measured single-thread matmul peak; % of peak uses the fastest run.');
-  const path = writeResult('forward', { machine: mach, torch: { version: torch.torch, threads: torch.threads, peak: torch.peak }, engines: engines.map((e) => ({ backend: e.backend, detail: e.detail, peak: e.peak })), models: summary });
+  console.log('  floor = FLOPs / that runtime\'s measured matmul peak at its thread count; % of peak uses the fastest run.');
+  const path = writeResult(torch.threads === 1 ? 'forward' : `forward-${torch.threads}threads`, { machine: mach, torch: { version: torch.torch, threads: torch.threads, peak: torch.peak }, engines: engines.map((e) => ({ engine: e.engine, threads: e.threads, detail: e.detail, peak: e.peak })), models: summary });
   console.log(`  -> ${path}`);
 }
 

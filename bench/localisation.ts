@@ -4,7 +4,10 @@
 // pixels with the run's ImageTransform before it is scored.
 //
 //   node dist/bench/localisation.js [--scenes tools/data/scenes] [--model emoji-cbam-nl]
-//                                   [--backend wasm|cpu|tensorflow] [--limit N]
+//                                   [--runtime ort|tfjs] [--backend wasm|cpu|tensorflow] [--limit N]
+//
+// The maps come from the chosen runtime (default ort); Grad-CAM always runs on the tfjs
+// runtime's interpreter of the same graph, which has gradients.
 //
 // Figures: classification accuracy; pointing game (peak inside the target box) for every
 // CBAM spatial map, for Grad-CAM on the last stage, for the image centre and for a
@@ -18,33 +21,39 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { currentBackend, isBackendChoice } from '../engine/backend';
+import { isBackendChoice } from '../engine/backend';
+import { FEATURES, LOGITS } from '../engine/graph/names';
 import { decodeImage, preprocess } from '../engine/image';
-import { readManifest } from '../engine/models';
-import { type ForwardHooks, ResNet } from '../engine/nets/resnet';
-import { defaultModelsDir, Session } from '../engine/session';
-import { readSafetensors } from './forwardEngine';
+import { isRuntimeName } from '../engine/runtimes';
+import { createTfjsRunner, type TfjsRunner } from '../engine/runtimes/tfjs';
+import { Session } from '../engine/session';
 import { args, describeMachine, machine, ROOT, table, writeResult } from './lib';
 import { argmax, type Box, boxShare, boxShareGrown, inside, massInBox, peakPoint, TOLERANCE_PX } from './localisationMetrics';
 
 interface Scene { file: string; label: number; cls: string; box: Box; background: string }
 interface TestSet { side: number; classes: string[]; scenes: Scene[] }
 
-/** Grad-CAM (Selvaraju et al., ICCV 2017): ReLU(sum_k mean(d y_c / d A_k) * A_k) for the true class. */
-function gradCam(features: tf.Tensor4D, fcW: tf.Tensor2D, fcB: tf.Tensor1D, cls: number): { data: Float32Array; h: number; w: number } {
-  const [, h, w] = features.shape;
-  const cam = tf.tidy(() => {
+/**
+ * Grad-CAM (Selvaraju et al., ICCV 2017): ReLU(sum_k mean(d y_c / d A_k) * A_k) for class c,
+ * on the last stage's features A [1, C, h, w]. The gradient flows through the graph's head
+ * as the tfjs interpreter runs it (the `features` output fed back in as an input).
+ */
+function gradCam(cam: TfjsRunner, input: Float32Array, size: number, cls: number): { data: Float32Array; h: number; w: number } {
+  const feeds = cam.feeds({ input: { data: input, dims: [1, 3, size, size], layout: 'nhwc' }, bypass: new Set() });
+  const features = cam.interpreter.run(feeds, [FEATURES]).get(FEATURES) as tf.Tensor4D;
+  const [, , h, w] = features.shape;
+  const map = tf.tidy(() => {
     const score = (a: tf.Tensor): tf.Scalar => {
-      const pooled = tf.mean(a, [1, 2]) as tf.Tensor2D;
-      const logits = tf.add(tf.matMul(pooled, fcW, false, true), fcB);
+      const logits = cam.interpreter.run(new Map([[FEATURES, { tensor: a }]]), [LOGITS]).get(LOGITS) as tf.Tensor2D;
       return tf.squeeze(tf.slice(logits, [0, cls], [1, 1])) as tf.Scalar;
     };
     const grads = tf.grad(score)(features);
-    const alpha = tf.mean(grads, [1, 2], true);
-    return tf.relu(tf.sum(tf.mul(alpha, features), 3));
+    const alpha = tf.mean(grads, [2, 3], true);
+    return tf.relu(tf.sum(tf.mul(alpha, features), 1));
   });
-  const data = cam.dataSync() as Float32Array;
-  cam.dispose();
+  const data = map.dataSync() as Float32Array;
+  map.dispose();
+  features.dispose();
   return { data, h: h as number, w: w as number };
 }
 
@@ -54,28 +63,21 @@ async function main(): Promise<void> {
   const modelName = a.get('model') ?? 'emoji-cbam-nl';
   const backend = a.get('backend');
   if (backend !== undefined && !isBackendChoice(backend)) throw new Error(`unknown backend ${backend}`);
+  const runtime = a.get('runtime') ?? 'ort';
+  if (!isRuntimeName(runtime)) throw new Error(`unknown runtime ${runtime}`);
   if (!existsSync(join(scenesDir, 'test.json'))) {
     throw new Error(`no held-out scenes in ${scenesDir}: generate them with\n  /usr/bin/python3 tools/dataset/generate.py --out tools/data/scenes`);
   }
   const test = JSON.parse(readFileSync(join(scenesDir, 'test.json'), 'utf8')) as TestSet;
   const scenes = test.scenes.slice(0, Number(a.get('limit') ?? test.scenes.length));
 
-  const session = await Session.load({ kind: 'builtin', name: modelName }, backend ? { backend } : {});
+  const session = await Session.load({ kind: 'builtin', name: modelName }, { runtime, ...(backend && runtime === 'tfjs' ? { backend } : {}) });
   const info = session.info;
   const cbam = info.modules.filter((m) => m.kind === 'cbam').map((m) => m.name);
   const nonLocal = info.modules.filter((m) => m.kind === 'nonlocal').map((m) => m.name);
 
-  // Grad-CAM needs the last stage's feature map, which Session does not hand out; the
-  // bench runs the same weights through the engine's ResNet with a feature hook.
-  const dir = join(defaultModelsDir(), modelName);
-  const manifest = readManifest(dir);
-  const weights = readSafetensors(join(dir, manifest.weights));
-  const net = ResNet.load(manifest.spec, weights);
-  const fc = weights.get('fc.weight');
-  const fcBias = weights.get('fc.bias');
-  if (!fc || !fcBias) throw new Error('the model has no fc layer');
-  const fcW = tf.tensor2d(fc.data, fc.shape as [number, number]);
-  const fcB = tf.tensor1d(fcBias.data);
+  // Grad-CAM: the same graph on the tfjs runtime (gradients).
+  const cam = await createTfjsRunner(session.graph.model, session.graph.modules.map((m) => m.name), backend);
 
   const hits = new Map<string, number>([...cbam, 'gradcam', 'centre'].map((k) => [k, 0]));
   const tolHits = new Map<string, number>([...hits.keys()].map((k) => [k, 0]));
@@ -112,25 +114,14 @@ async function main(): Promise<void> {
     }
 
     const pre = await preprocess(await decodeImage(path), { inputSize: info.inputSize, resize: t.resize, mean: info.mean, std: info.std });
-    const input = tf.tensor4d(pre.input, [1, info.inputSize, info.inputSize, 3]);
-    let cam: { data: Float32Array; h: number; w: number } | null = null;
-    const hooks: ForwardHooks = { onFeatures: (f) => { cam = gradCam(f, fcW, fcB, s.label); } };
-    try {
-      await net.forward(input, hooks);
-    } finally {
-      input.dispose();
-    }
-    const got = cam as { data: Float32Array; h: number; w: number } | null;
-    if (got) {
-      gradcamSeen++;
-      score('gradcam', peakPoint(pre.transform, got.data, got.h, got.w), s.box);
-    }
+    const got = gradCam(cam, pre.input, info.inputSize, s.label);
+    gradcamSeen++;
+    score('gradcam', peakPoint(pre.transform, got.data, got.h, got.w), s.box);
   }
   const seconds = (performance.now() - started) / 1000;
-  const backendName = currentBackend()?.name ?? tf.getBackend();
-  net.dispose();
-  fcW.dispose();
-  fcB.dispose();
+  const rt = session.runtime;
+  const backendName = `${rt.runtime} ${rt.backend} (Grad-CAM: tfjs ${cam.info.backend})`;
+  await cam.dispose();
   session.dispose();
 
   const n = scenes.length;

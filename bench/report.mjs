@@ -12,20 +12,22 @@ const row = (cells) => `| ${cells.join(' | ')} |`;
 const head = (cells) => `${row(cells)}\n${row(cells.map(() => '---'))}`;
 const out = [];
 
-const fw = load('forward');
-if (fw) {
+for (const name of ['forward', 'forward-2threads']) {
+  const fw = load(name);
+  if (!fw) continue;
   const m = fw.machine;
-  out.push(`### Forward pass, batch 1 (${m.cpu}, ${m.cores} cores, Node ${m.node}, load ${f(m.load1)} at start)`, '');
-  out.push(head(['model', 'GFLOP', 'PyTorch 1 thread, taps: median / min ms', 'PyTorch plain ms', 'engine wasm: median / min ms', 'engine / PyTorch (median of paired ratios; min/min)', 'wasm floor ms', 'engine cpu ms']));
+  const engines = fw.engines.map((e) => e.engine);
+  out.push(`### Forward pass, batch 1, PyTorch and ort at ${fw.torch.threads} thread(s) (${m.cpu}, ${m.cores} cores, Node ${m.node}, load ${f(m.load1)} at start)`, '');
+  out.push(head(['model', 'GFLOP', 'PyTorch, taps: median / min ms', ...engines.flatMap((e) => [`${e}: median / min ms`, `${e} / PyTorch`])]));
   for (const x of fw.models) {
-    const w = x.wasm ?? {};
-    const c = x.cpu ?? {};
-    out.push(row([x.model, f(x.gflop, 2), `${f((x.torch.paired ?? x.torch.withTaps).medianMs)} / ${f((x.torch.paired ?? x.torch.withTaps).minMs)}`, f(x.torch.plain.medianMs),
-      w.total ? `${f(w.total.medianMs)} / ${f(w.total.minMs)}` : '-', w.total ? `${f(w.ratioVsTorch, 2)}, ${f(w.ratioVsTorchMin, 2)}` : '-',
-      w.floorMs ? f(w.floorMs) : '-', c.total ? f(c.total.medianMs) : 'skipped']));
+    const t = x.torch.paired ?? x.torch.withTaps;
+    out.push(row([x.model, f(x.gflop, 2), `${f(t.medianMs)} / ${f(t.minMs)}`, ...engines.flatMap((e) => {
+      const r = x[e] ?? {};
+      return r.total ? [`${f(r.total.medianMs)} / ${f(r.total.minMs)}`, `**${f(r.ratioVsTorch, 2)}x**`] : ['skipped', '-'];
+    })]));
   }
-  const peaks = [`PyTorch ${f(fw.torch.peak.gflops)}`, ...fw.engines.map((e) => `${e.backend} ${f(e.peak.gflops)}`)];
-  out.push('', `Measured single-thread matmul peak (GFLOP/s): ${peaks.join(', ')}.`, '');
+  const peaks = [`PyTorch ${f(fw.torch.peak.gflops)}`, ...fw.engines.map((e) => `${e.engine} (${e.threads} thr) ${f(e.peak.gflops)}`)];
+  out.push('', `Measured matmul peak (GFLOP/s, 1024^2): ${peaks.join(', ')}.`, '');
 }
 const pl = load('pipeline');
 if (pl) {
@@ -36,16 +38,18 @@ if (pl) {
   out.push(row(['**run through the protocol, wall**', `**${f(pl.protocolWallMs)}**`]));
   out.push('', `Decode + preprocess before/after decodeToInput (same run): ${f(pl.twoStepDecodeMs + pl.twoStepPreprocessMs)} -> ${f(pl.fusedMs)} ms. Tap latency engine -> client: median ${f(pl.tapLatencyMs.median, 2)} ms.`, '');
 }
-const sk = load('soak');
-if (sk) {
+for (const runtime of ['ort', 'tfjs']) {
+  const sk = load(`soak-${runtime}`);
+  if (!sk) continue;
   const a = sk.samples[0];
   const mid = sk.samples[Math.floor(sk.samples.length / 2)];
   const z = sk.samples[sk.samples.length - 1];
-  out.push(`### Soak: ${sk.runs} runs through the protocol (${sk.model} at ${sk.inputSize} px, engine in a worker)`, '');
+  out.push(`### Soak (${runtime}): ${sk.runs} runs through the protocol (${sk.model} at ${sk.inputSize} px, engine in a worker)`, '');
   out.push(head(['', 'start', `after ${mid.run}`, `after ${z.run}`]));
   out.push(row(['tf numTensors', a.numTensors, mid.numTensors, z.numTensors]));
   out.push(row(['tensor MiB', f(a.tensorMiB), f(mid.tensorMiB), f(z.tensorMiB)]));
   out.push(row(['process RSS MiB', f(a.rssMiB), f(mid.rssMiB), f(z.rssMiB)]));
+  out.push(row(['ms / run (median)', '', '', f(sk.medianMsPerRun)]));
   out.push('');
 }
 const ex = load('export');

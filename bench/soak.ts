@@ -2,7 +2,9 @@
 // Records tfjs numTensors / tensor bytes and the process RSS (the worker shares it) at the
 // start, every 100 runs and at the end. A leak shows as numTensors or RSS climbing.
 //
-//   node dist/bench/soak.js [--runs 1000] [--model builtin|cbam-resnet18] [--input-size N]
+//   node dist/bench/soak.js [--runs 1000] [--model builtin|cbam-resnet18] [--input-size N] [--runtimes ort,tfjs]
+// Each runtime gets its own engine worker; on ort numTensors stays 0 (no tfjs tensors) and
+// RSS is the figure that shows a leak.
 
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,6 +15,10 @@ import { exactArrayBuffer } from '../common/bytes';
 
 async function main(): Promise<void> {
   const a = args();
+  for (const runtime of (a.get('runtimes') ?? 'ort,tfjs').split(',')) await soak(a, runtime);
+}
+
+async function soak(a: Map<string, string>, runtime: string): Promise<void> {
   const runs = Number(a.get('runs') ?? (a.has('quick') ? 200 : 1000));
   const modelName = a.get('model') ?? defaultBenchModel();
   const weights = benchWeights(modelName);
@@ -20,10 +26,10 @@ async function main(): Promise<void> {
   // leak check does not depend on the input size.
   const inputSize = Number(a.get('input-size') ?? (modelName === 'builtin' ? weights.size : 128));
   const mach = machine();
-  console.log(`soak: ${describeMachine(mach)}; model ${weights.label} at ${inputSize} px; ${runs} runs through the protocol (engine in a worker)`);
+  console.log(`soak (${runtime}): ${describeMachine(mach)}; model ${weights.label} at ${inputSize} px; ${runs} runs through the protocol (engine in a worker)`);
   const images = ['chelsea.png', 'coffee.png'].map((n) => readFileSync(join(ROOT, 'assets', 'samples', n)));
   const engine = new BenchEngine();
-  await engine.ok({ type: 'loadModel', source: { kind: 'path', path: weights.path } });
+  await engine.ok({ type: 'loadModel', source: { kind: 'path', path: weights.path }, runtime });
   // One warm-up run: backend kernels, sharp's thread pool and the wasm heap reach their working size.
   const send = (i: number) => {
     const b = images[i % images.length] as Buffer;
@@ -56,7 +62,7 @@ async function main(): Promise<void> {
   const mid = samples[Math.floor(samples.length / 2)] as (typeof samples)[number];
   console.log(`  numTensors ${first.numTensors} -> ${last.numTensors}; RSS ${first.rssMiB.toFixed(0)} -> ${last.rssMiB.toFixed(0)} MiB `
     + `(second half: ${(last.rssMiB - mid.rssMiB >= 0 ? '+' : '')}${(last.rssMiB - mid.rssMiB).toFixed(1)} MiB); median ${median(perRun).toFixed(1)} ms/run`);
-  const path = writeResult('soak', { machine: mach, model: weights.label, inputSize, runs, samples, medianMsPerRun: median(perRun) });
+  const path = writeResult(`soak-${runtime}`, { machine: mach, runtime, model: weights.label, inputSize, runs, samples, medianMsPerRun: median(perRun) });
   console.log(`  -> ${path}`);
 }
 

@@ -29,6 +29,11 @@ export function isBackendChoice(value: string): value is BackendChoice {
   return (BACKEND_CHOICES as readonly string[]).includes(value);
 }
 
+/** Whether the backend chosen so far runs on a GPU (tfjs-node-gpu's CUDA TensorFlow). */
+export function backendOnGpu(): boolean {
+  return current?.choice === 'tensorflow-gpu';
+}
+
 /** The backend chosen so far, or null before initBackend. */
 export function currentBackend(): BackendInfo | null {
   return current?.info ?? null;

@@ -16,6 +16,7 @@ import {
   type ClientMessage, type EngineMessage, type ErrorReply, type HelloReply, type LoadModelRequest, type ModelSource, parseClientMessage,
 } from './protocol';
 import type { Session } from './session';
+import type { RuntimeInfo } from './types';
 
 /** What a host hands the core: one duplex message channel. */
 export interface Port {
@@ -43,8 +44,8 @@ export type SessionLike = Session;
 export interface SessionProvider {
   /** Loads a model; reports bytes read; honours the signal between steps. */
   open(request: LoadModelRequest, onProgress: (read: number, total: number) => void, signal: AbortSignal): Promise<SessionLike>;
-  /** Backend name and detail (initialises the backend on first call). */
-  backend(): Promise<{ name: string; detail: string }>;
+  /** The default runtime: what it runs on, with how many threads (loads it on first call). */
+  runtime(): Promise<RuntimeInfo>;
   /** The `capabilities` of the hello reply, less what the host decides (`sources`). */
   capabilities(): Promise<Omit<HelloReply['capabilities'], 'sources'>>;
   version: string;

@@ -20,7 +20,9 @@ export type ErrorCode =
   | 'bad-request'        // malformed or invalid protocol message
   | 'not-found'          // unknown run, module, file
   | 'cancelled'          // superseded or cancelled run
-  | 'backend'            // no backend could be loaded
+  | 'backend'            // no backend or runtime could be loaded
+  | 'bad-model'          // an ONNX graph that is malformed
+  | 'unsupported-op'     // an operator the chosen runtime does not implement
   | 'io'                 // file system errors
   | 'forbidden'          // a path the user did not choose, a source this host refuses
   | 'engine-restarted'   // the engine process died; the request was lost with it

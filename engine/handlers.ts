@@ -18,10 +18,12 @@ export function registerHandlers(core: EngineCore): void {
   core.handle<HelloRequest>('hello', {
     serial: false,
     async handle({ msg, core }) {
-      const [backend, capabilities] = await Promise.all([core.provider.backend(), core.provider.capabilities(), core.startup]);
+      const [runtime, capabilities] = await Promise.all([core.provider.runtime(), core.provider.capabilities(), core.startup]);
+      // The loaded model's runtime, else the engine's default.
+      const current = core.session?.runtime ?? runtime;
       return {
         type: 'hello', id: msg.id, protocol: PROTOCOL_VERSION, version: core.provider.version,
-        backend: backend.name, backendDetail: backend.detail,
+        backend: `${current.runtime} ${current.backend}`, backendDetail: current.detail, runtime: current,
         capabilities: { ...capabilities, sources: [...core.sources] },
         ...(core.session ? { model: core.session.info } : {}),
       };
@@ -85,7 +87,8 @@ export function registerHandlers(core: EngineCore): void {
       const top = topK(logits, model.info.classes, 5);
       send({ type: 'prediction', id: msg.id, runId: result.runId, logits, top }, [logits.buffer as ArrayBuffer]);
       const done: EngineMessage = {
-        type: 'runDone', id: msg.id, runId: result.runId, timings: result.timings, backend: result.backend, tapCount: index,
+        type: 'runDone', id: msg.id, runId: result.runId, timings: result.timings,
+        backend: `${result.runtime} ${result.backend}`, runtime: result.runtime, tapCount: index,
       };
       return done;
     },

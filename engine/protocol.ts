@@ -26,10 +26,10 @@
 // This file must stay free of Node and DOM APIs: main/ and renderer/ import its types.
 
 import type { ErrorCode } from './errors';
-import type { ImageTransform, ModelInfo, Prediction, ResizeMode, RunOptions, RunTimings, TapName } from './types';
+import type { ImageTransform, ModelInfo, Prediction, ResizeMode, RunOptions, RunTimings, RuntimeInfo, TapName } from './types';
 
 export type { ErrorCode } from './errors';
-export type { ImageTransform, ModelInfo, ModuleInfo, Prediction, RunOptions, RunTimings, TapName, ResizeMode } from './types';
+export type { ImageTransform, ModelInfo, ModuleInfo, Prediction, RunOptions, RunTimings, RuntimeInfo, TapName, ResizeMode } from './types';
 export type { AttnScopeBridge, ChosenFile, RecentFile, MenuCommand, PortRelayMessage, StatusRelayMessage } from './bridge';
 
 export const PROTOCOL_VERSION = 1;
@@ -47,7 +47,10 @@ export type ImageSource =
   | { kind: 'path'; path: string };
 
 export interface HelloRequest { type: 'hello'; id: number }
-export interface LoadModelRequest { type: 'loadModel'; id: number; source: ModelSource }
+/** `runtime`: which runtime runs the model's graph (DESIGN.md "One graph, two runtimes"); default: the engine's. */
+export interface LoadModelRequest { type: 'loadModel'; id: number; source: ModelSource; runtime?: RuntimeName }
+export type RuntimeName = 'ort' | 'tfjs';
+export const RUNTIME_CHOICES: readonly RuntimeName[] = ['ort', 'tfjs'];
 export interface RunRequest { type: 'run'; id: number; image: ImageSource; options: RunOptions }
 /** A point in original image coordinates (pixels, after EXIF orientation). */
 export interface QueryRequest { type: 'query'; id: number; runId: string; module: string; point: { x: number; y: number } }
@@ -120,6 +123,8 @@ export interface HelloReply {
   backend: string;
   /** Why this backend (e.g. "wasm (SIMD); skipped: tensorflow: not installed"). */
   backendDetail?: string;
+  /** The engine's default runtime, what it runs on and with how many threads. */
+  runtime?: RuntimeInfo;
   /** What this engine can do: checkpoint formats, module kinds, built-in model names. */
   capabilities: {
     formats: string[];
@@ -128,6 +133,8 @@ export interface HelloReply {
     imageFormats: string[];
     /** The engine's colormaps, so the renderer paints exactly what export writes. */
     colormaps: ColormapInfo[];
+    /** Runtimes a loadModel request may name. */
+    runtimes?: RuntimeName[];
     /** Which ModelSource / ImageSource kinds this host accepts (web mode: no `path`). */
     sources: Array<'builtin' | 'bytes' | 'path'>;
   };
@@ -165,6 +172,7 @@ export interface RunDoneEvent {
   runId: string;
   timings: RunTimings;
   backend: string;
+  runtime?: RuntimeName;
   /** How many taps were sent. */
   tapCount?: number;
 }
@@ -316,7 +324,8 @@ function checkSource(v: unknown, kinds: readonly string[], what: string): string
  */
 const checks: { [K in ClientMessageType]: Check } = {
   hello: () => null,
-  loadModel: (m) => checkSource(m.source, ['builtin', 'bytes', 'path'], 'source'),
+  loadModel: (m) => checkSource(m.source, ['builtin', 'bytes', 'path'], 'source')
+    ?? (m.runtime === undefined || RUNTIME_CHOICES.includes(m.runtime as RuntimeName) ? null : `runtime must be one of ${RUNTIME_CHOICES.join(', ')}`),
   run: (m) => checkSource(m.image, ['bytes', 'path'], 'image') ?? checkRunOptions(m.options ?? {}),
   query: (m) => {
     if (!isStr(m.runId, 256)) return 'runId must be a string';

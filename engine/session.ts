@@ -2,23 +2,25 @@
 // streamed in forward order, and non-local attention rows answered for the last few runs.
 // One Session per loaded model; everything it allocates goes away with dispose().
 
-import * as tf from '@tensorflow/tfjs-core';
 import { createHash } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { currentBackend, type BackendChoice, initBackend } from './backend';
+import type { BackendChoice } from './backend';
 import { BufferSource, FileSource, openCheckpoint } from './checkpoints';
 import { checkStateDict, describeSpec, detectArchitecture } from './checkpoints/detect';
 import type { ByteSource, CheckpointContents } from './checkpoints/types';
-import { type ChannelMapResult, disposeFeatures, type LastInputs, readChannel, recomputeModuleInput } from './channelMap';
+import { type ChannelMapResult, type FetchedInput, readChannel } from './channelMap';
 import { EngineError } from './errors';
+import { affinityOutput, LOGITS, moduleInputOutput, tapOutput } from './graph/names';
 import { type DecodedImage, decodeToInput, IMAGENET_MEAN, IMAGENET_STD, pointToCell, type Preprocessed, preprocess } from './image';
 import { readManifest, type ModelManifest } from './models';
 import { specFromArchName } from './nets/presets';
-import { type AffinityRecord, ResNet } from './nets/resnet';
+import { type AttentionGraph, describeModules, emitResNet } from './nets/resnet';
 import { customStrides, type NetSpec } from './nets/spec';
 import type { ImageSource, ModelSource } from './protocol';
-import type { ImageTransform, ModelInfo, RunOptions, RunResult, Tap } from './types';
+import { createRunner, type GraphRunner, type RuntimeName } from './runtimes';
+import type { OutputTensor } from './runtimes/types';
+import type { ImageTransform, ModelInfo, RunOptions, RunResult, Tap, TapName } from './types';
 
 /** Runs whose non-local affinities (and decoded images) are kept for query(). */
 export const KEPT_RUNS = 4;
@@ -30,7 +32,12 @@ export interface LoadOptions {
   arch?: string | NetSpec;
   /** Directory of built-in models (assets/models). */
   modelsDir?: string;
+  /** Which runtime runs the graph (default `ort`). */
+  runtime?: RuntimeName;
+  /** tfjs runtime: the TensorFlow.js backend to force. */
   backend?: BackendChoice;
+  /** ort runtime: intra-op threads (default: one per core). */
+  threads?: number;
   onProgress?: (bytesRead: number, totalBytes: number) => void;
   signal?: AbortSignal;
 }
@@ -49,8 +56,8 @@ export interface RunHooks {
   /** After decoding and preprocessing, before the forward pass. */
   onStarted?: (e: { runId: string; image: { name: string; width: number; height: number }; transform: ImageTransform }) => void;
   /** Each tap as soon as it is read back, in forward order. */
-  onTap?: (tap: Tap) => void;
-  /** Aborting stops the run at the next module, frees its tensors and throws EngineError('cancelled'). */
+  onTap?: (tap: Tap) => void | Promise<void>;
+  /** Aborting stops the run (before the pass, or between taps) and throws EngineError('cancelled'). */
   signal?: AbortSignal;
 }
 
@@ -63,6 +70,15 @@ export interface QueryResult {
 }
 
 export type { ChannelMapResult } from './channelMap';
+
+/** A non-local affinity of a kept run, for query(). */
+export interface AffinityRecord {
+  module: string;
+  /** Row-major [queries, keys]. */
+  data: Float32Array;
+  query: [number, number];
+  key: [number, number];
+}
 
 interface KeptRun {
   transform: ImageTransform;
@@ -77,21 +93,33 @@ let runCounter = 0;
 
 export class Session {
   private readonly runs = new Map<string, KeptRun>();
-  private last: LastInputs | null = null;
+  private fetched: FetchedInput | null = null;
   private disposed = false;
+  /** Runner builds (one per loaded model: bypass toggles feed inputs, never rebuild). */
+  static runnerBuilds = 0;
 
   private constructor(
     readonly info: ModelInfo,
-    private readonly net: ResNet,
+    readonly graph: AttentionGraph,
+    private readonly runner: GraphRunner,
     private readonly defaults: { resize: NonNullable<RunOptions['resize']> },
   ) {}
+
+  /** The runtime that runs this model's graph. */
+  get runtime(): GraphRunner['info'] {
+    return this.runner.info;
+  }
+
+  /** Output names of every tap, in forward order, with the module and tap they belong to. */
+  private tapOutputs(): Array<{ module: string; tap: TapName; output: string }> {
+    return this.graph.modules.flatMap((m) => m.taps.map((tap) => ({ module: m.name, tap, output: tapOutput(m.name, tap) })));
+  }
 
   /**
    * Loads a model: a built-in one by name, a checkpoint file or a model directory (with
    * manifest.json) by path, checkpoint bytes, or any ByteSource (which the caller closes).
    */
   static async load(source: ModelSource | { kind: 'source'; source: ByteSource }, opts: LoadOptions = {}): Promise<Session> {
-    await initBackend(opts.backend);
     let manifest: ModelManifest | null = null;
     let weightsPath: string | null = null;
     let name: string;
@@ -147,8 +175,8 @@ export class Session {
       warnings.push(...detected.assumptions);
     }
 
-    const net = ResNet.load(spec, tensors);
-    const unused = net.unusedKeys;
+    const graph = emitResNet(spec, tensors, name);
+    const unused = graph.unusedKeys;
     if (unused.length) {
       warnings.push(`${unused.length} checkpoint key(s) not used by the network: ${unused.slice(0, 5).join(', ')}${unused.length > 5 ? ', ...' : ''}`);
     }
@@ -157,7 +185,7 @@ export class Session {
       name,
       arch: typeof opts.arch === 'string' ? opts.arch : archName(spec),
       description,
-      modules: net.describe(inputSize),
+      modules: describeModules(spec, graph.modules, inputSize),
       classes: manifest?.classes ?? null,
       numClasses: spec.numClasses,
       inputSize,
@@ -167,7 +195,18 @@ export class Session {
       warnings,
       ...(manifest?.defaultVisible ? { defaultVisible: manifest.defaultVisible } : {}),
     };
-    return new Session(info, net, { resize: manifest?.resize ?? 'stretch' });
+    const runner = await createRunner(graph.model, graph.modules.map((m) => m.name), {
+      ...(opts.runtime ? { runtime: opts.runtime } : {}),
+      ...(opts.backend ? { backend: opts.backend } : {}),
+      ...(opts.threads !== undefined ? { threads: opts.threads } : {}),
+    });
+    Session.runnerBuilds++;
+    if (opts.signal?.aborted) {
+      await runner.dispose();
+      throw new EngineError('cancelled', 'Loading the model was cancelled.');
+    }
+    info.runtime = runner.info;
+    return new Session(info, graph, runner, { resize: manifest?.resize ?? 'stretch' });
   }
 
   async run(request: { image: RunImage; options?: RunOptions }, hooks: RunHooks = {}): Promise<RunResult> {
@@ -211,43 +250,65 @@ export class Session {
 
     const runId = `run-${++runCounter}`;
     hooks.onStarted?.({ runId, image: { name: shown.name, width: shown.width, height: shown.height }, transform: pre.transform });
-    const affinities = new Map<string, AffinityRecord>();
-    const features = new Map<string, tf.Tensor4D>();
-    const input = tf.tensor4d(pre.input, [1, pre.transform.inputHeight, pre.transform.inputWidth, 3]);
     const bypass = [...(opts.bypass ?? [])];
-    let result;
-    try {
-      result = await this.net.forward(input, {
-        bypass: new Set(bypass),
-        onTap: hooks.onTap,
-        onAffinity: (r) => affinities.set(r.module, r),
-        onModuleInput: (module, t) => features.set(module, t),
-        signal: hooks.signal,
-      });
-    } catch (err) {
-      disposeFeatures(features);
-      throw err;
-    } finally {
-      input.dispose();
-    }
-    if (this.last) disposeFeatures(this.last.features);
-    this.last = { runId, features };
-    this.keep(runId, { transform: pre.transform, affinities, input: pre.input, bypass, bytes: sumBytes(affinities) + pre.input.byteLength });
+    const [h, w] = [pre.transform.inputHeight, pre.transform.inputWidth];
+    const taps = this.tapOutputs();
+    const withAffinity = this.graph.modules.filter((m) => m.affinity);
+    const fetch = [LOGITS, ...taps.map((t) => t.output), ...withAffinity.map((m) => affinityOutput(m.name))];
     const t3 = performance.now();
+    const out = await this.runner.run({ input: { data: pre.input, dims: [1, 3, h, w], layout: 'nhwc' }, bypass: new Set(bypass), fetch });
+    const t4 = performance.now();
+    if (cancelled()) throw new EngineError('cancelled', 'The run was cancelled.');
+
+    const result: Tap[] = [];
+    for (const t of taps) {
+      const o = out.get(t.output) as OutputTensor;
+      const tap: Tap = { module: t.module, tap: t.tap, shape: o.dims.slice(1), data: o.data };
+      result.push(tap);
+      await hooks.onTap?.(tap);
+      if (cancelled()) throw new EngineError('cancelled', 'The run was cancelled.');
+    }
+    const affinities = new Map<string, AffinityRecord>();
+    for (const m of withAffinity) {
+      const o = out.get(affinityOutput(m.name)) as OutputTensor;
+      const query = (out.get(tapOutput(m.name, 'activation')) as OutputTensor).dims.slice(1) as [number, number];
+      const key = (out.get(tapOutput(m.name, 'attention')) as OutputTensor).dims.slice(1) as [number, number];
+      affinities.set(m.name, { module: m.name, data: o.data, query, key });
+    }
+    this.keep(runId, { transform: pre.transform, affinities, input: pre.input, bypass, bytes: sumBytes(affinities) + pre.input.byteLength });
+    const t5 = performance.now();
     return {
       runId,
-      logits: result.logits,
-      taps: result.taps,
+      logits: (out.get(LOGITS) as OutputTensor).data,
+      taps: result,
       transform: pre.transform,
       timings: {
         decodeMs: t1 - t0,
         preprocessMs: t2 - t1,
-        forwardMs: result.forwardMs,
-        readbackMs: result.readbackMs,
-        totalMs: t3 - t0,
+        forwardMs: t4 - t3,
+        readbackMs: 0,
+        totalMs: t5 - t0,
       },
-      backend: currentBackend()?.name ?? tf.getBackend(),
+      backend: this.runner.info.backend,
+      runtime: this.runner.info.runtime,
     };
+  }
+
+  /**
+   * Runs the forward pass `repeat` times on one already preprocessed input (after one
+   * warm-up pass) and returns each pass's time in ms: `attnscope maps --repeat`.
+   */
+  async time(input: Float32Array, size: number, repeat: number, bypass: string[] = []): Promise<number[]> {
+    const fetch = [LOGITS, ...this.tapOutputs().map((t) => t.output)];
+    const req = { input: { data: input, dims: [1, 3, size, size], layout: 'nhwc' as const }, bypass: new Set(bypass), fetch };
+    await this.runner.run(req);
+    const times: number[] = [];
+    for (let i = 0; i < repeat; i++) {
+      const t0 = performance.now();
+      await this.runner.run(req);
+      times.push(performance.now() - t0);
+    }
+    return times;
   }
 
   /**
@@ -259,12 +320,11 @@ export class Session {
   async warmup(): Promise<number> {
     const t0 = performance.now();
     const size = this.info.inputSize;
-    const input = tf.zeros([1, size, size, 3]) as tf.Tensor4D;
-    try {
-      await this.net.forward(input);
-    } finally {
-      input.dispose();
-    }
+    await this.runner.run({
+      input: { data: new Float32Array(size * size * 3), dims: [1, 3, size, size] },
+      bypass: new Set(),
+      fetch: [LOGITS, ...this.tapOutputs().map((t) => t.output)],
+    });
     return performance.now() - t0;
   }
 
@@ -305,23 +365,21 @@ export class Session {
     if (!Number.isInteger(channel) || channel < 0 || channel >= mod.channels) {
       throw new EngineError('not-found', `"${module}" has ${mod.channels} channels (0 to ${mod.channels - 1}); there is no channel ${channel}.`);
     }
-    const kept = this.last?.runId === runId ? this.last.features.get(module) : undefined;
-    if (kept) return readChannel(kept, channel);
-    const features = await recomputeModuleInput(this.net, run, module);
-    try {
-      return await readChannel(features, channel);
-    } finally {
-      features.dispose();
+    if (this.fetched?.runId !== runId || this.fetched.module !== module) {
+      const output = moduleInputOutput(module);
+      const { inputWidth: w, inputHeight: h } = run.transform;
+      const out = await this.runner.run({ input: { data: run.input, dims: [1, 3, h, w], layout: 'nhwc' }, bypass: new Set(run.bypass), fetch: [output] });
+      this.fetched = { runId, module, features: out.get(output) as OutputTensor };
     }
+    return readChannel(this.fetched.features, channel);
   }
 
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
     this.runs.clear();
-    if (this.last) disposeFeatures(this.last.features);
-    this.last = null;
-    this.net.dispose();
+    this.fetched = null;
+    void this.runner.dispose();
   }
 
   private keep(runId: string, run: KeptRun): void {

@@ -43,6 +43,19 @@ export interface ModuleInfo {
   mapSize: [number, number];
 }
 
+/** Which runtime runs a model's attention graph, on what (DESIGN.md "One graph, two runtimes"). */
+export interface RuntimeInfo {
+  runtime: 'ort' | 'tfjs';
+  /** `cpu` or `gpu`: where the graph runs. */
+  device: 'cpu' | 'gpu';
+  /** ort: the execution provider (`cpu`); tfjs: the backend (`wasm`, `tensorflow`, `cpu`). */
+  backend: string;
+  /** Threads the runtime computes with. */
+  threads: number;
+  /** What was chosen and why, e.g. "onnxruntime-node 1.30.0, CPU execution provider, 2 threads". */
+  detail: string;
+}
+
 export interface ModelInfo {
   /** Display name: built-in model name or the checkpoint's file name. */
   name: string;
@@ -62,6 +75,8 @@ export interface ModelInfo {
   warnings: string[];
   /** Modules the manifest suggests showing first (built-in models). */
   defaultVisible?: string[];
+  /** The runtime the engine runs this model on. */
+  runtime?: RuntimeInfo;
 }
 
 export interface RunOptions {
@@ -96,6 +111,7 @@ export interface RunResult {
   transform: ImageTransform;
   timings: RunTimings;
   backend: string;
+  runtime: RuntimeInfo['runtime'];
 }
 
 export interface Prediction {

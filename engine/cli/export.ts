@@ -15,6 +15,7 @@ import { defaultModelsDir } from '../session';
 import { collectInputs } from './exportInputs';
 import { defaultWorkerUrl, type ExportTask, inProcessFactory, runPool, workerFactory } from './exportPool';
 import { Progress } from './exportProgress';
+import { parseRuntimeOptions, RUNTIME_OPTIONS, RUNTIME_USAGE } from './runtimeOptions';
 
 export const EXPORT_USAGE = `attnscope export <images or folders...> [options]
 
@@ -44,6 +45,7 @@ Options:
   --bypass M[,M]         switch these modules off (ablation)
   --raw-full             with raw: also write maps resampled to the image size
   --jobs N               engines in parallel (default: number of cores)
+${RUNTIME_USAGE.replace('(default: one per core)', '(default: cores / jobs)')}
   --force                replace files that exist (default: keep them, so a rerun resumes)
   --quiet                no progress, only the summary and failures
 
@@ -91,7 +93,7 @@ export async function exportCommand(argv: string[], opts: { workerUrl?: URL | nu
       modules: { type: 'string' }, taps: { type: 'string' }, kinds: { type: 'string' }, colormap: { type: 'string' },
       opacity: { type: 'string' }, normalise: { type: 'string' }, normalize: { type: 'string' },
       interpolation: { type: 'string' }, resize: { type: 'string' }, 'input-size': { type: 'string' },
-      bypass: { type: 'string' }, 'raw-full': { type: 'boolean' }, jobs: { type: 'string', short: 'j' },
+      bypass: { type: 'string' }, 'raw-full': { type: 'boolean' }, jobs: { type: 'string', short: 'j' }, ...RUNTIME_OPTIONS,
       force: { type: 'boolean', short: 'f' }, quiet: { type: 'boolean', short: 'q' }, help: { type: 'boolean', short: 'h' },
     },
   });
@@ -138,7 +140,13 @@ export async function exportCommand(argv: string[], opts: { workerUrl?: URL | nu
   const progress = new Progress(process.stderr, items.length, values.quiet === true);
   const version = appVersion();
   const workerUrl = opts.workerUrl === undefined ? defaultWorkerUrl() : opts.workerUrl;
-  const factory = workerUrl && jobs > 1 ? workerFactory(workerUrl, source) : inProcessFactory(source, version, modelsDir);
+  const parallel = workerUrl !== null && jobs > 1;
+  // ONNX Runtime threads per engine: the cores shared among the engines, unless --threads says.
+  const runtime = parseRuntimeOptions(values, 'export');
+  if (runtime.runtime === 'ort' && runtime.threads === undefined) {
+    runtime.threads = Math.max(1, Math.floor(availableParallelism() / (parallel ? jobs : 1)));
+  }
+  const factory = parallel ? workerFactory(workerUrl, source, runtime) : inProcessFactory(source, version, modelsDir, runtime);
   const lanes = factory.kind === 'worker' ? jobs : 1;
 
   progress.note(`Loading the model (${factory.kind === 'worker' ? `${lanes} engine workers` : 'one engine'})...`);

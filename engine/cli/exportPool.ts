@@ -13,6 +13,7 @@ import type {
   EngineMessage, ExportFileEntry, ExportKind, ExportRequest, ExportSettings, ModelInfo, ModelSource,
 } from '../protocol';
 import { Session } from '../session';
+import type { RuntimeChoice } from './runtimeOptions';
 
 export interface ExportTask {
   path: string;
@@ -43,11 +44,11 @@ export function defaultWorkerUrl(): URL | null {
   return url.protocol === 'file:' && existsSync(fileURLToPath(url)) ? url : null;
 }
 
-export function inProcessFactory(source: ModelSource, version: string, modelsDir?: string): EngineFactory {
+export function inProcessFactory(source: ModelSource, version: string, modelsDir?: string, runtime: RuntimeChoice = { runtime: 'ort' }): EngineFactory {
   return {
     kind: 'in-process',
     async start() {
-      const session = await Session.load(source, modelsDir ? { modelsDir } : {});
+      const session = await Session.load(source, { ...runtime, ...(modelsDir ? { modelsDir } : {}) });
       return {
         info: session.info,
         alive: true,
@@ -73,11 +74,11 @@ async function readFileOrFail(path: string): Promise<Uint8Array> {
 }
 
 /** Engines in worker threads; each loads the model itself. */
-export function workerFactory(workerUrl: URL, source: ModelSource): EngineFactory {
+export function workerFactory(workerUrl: URL, source: ModelSource, runtime: RuntimeChoice = { runtime: 'ort' }): EngineFactory {
   return {
     kind: 'worker',
     async start() {
-      const worker = new Worker(workerUrl, { workerData: { sources: ['builtin', 'bytes', 'path'], paths: 'all' } });
+      const worker = new Worker(workerUrl, { workerData: { sources: ['builtin', 'bytes', 'path'], paths: 'all', runtime } });
       let nextId = 1;
       const waiting = new Map<number, { resolve(m: EngineMessage): void; reject(e: Error): void }>();
       let dead: Error | null = null;

@@ -5,13 +5,14 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { BACKEND_CHOICES, currentBackend, isBackendChoice } from '../backend';
 import { EngineError } from '../errors';
 import { listBuiltinModels } from '../models';
+import { decodeToInput } from '../image';
 import { encodeNpy } from '../npy';
 import { ARCH_SYNTAX } from '../nets/presets';
 import type { ModelSource } from '../protocol';
 import { defaultModelsDir, Session } from '../session';
+import { parseRuntimeOptions, RUNTIME_OPTIONS, RUNTIME_USAGE } from './runtimeOptions';
 import { topK, type ResizeMode } from '../types';
 
 export const MAPS_USAGE = `attnscope maps <image> --out DIR [options]
@@ -20,7 +21,8 @@ Runs the model on one image and writes every attention map:
   <module>.<tap>.npy   float32, C order: [C] for channel, [H,W] for spatial and
                        activation, [H',W'] summary for non-local attention
   logits.npy           [numClasses]
-  maps.json            index: module, tap, shape, file, backend, timing, transform, top-5
+  maps.json            index: module, tap, shape, file, runtime, device, backend, timing,
+                       transform, top-5
 
 Options:
   --out DIR            output directory (created if missing)
@@ -34,8 +36,10 @@ Options:
   --bypass M1,M2       switch these modules off for the run (ablation)
   --mean a,b,c         normalisation mean (default: the model's, else ImageNet)
   --std a,b,c          normalisation std
-  --backend NAME       ${BACKEND_CHOICES.join(' | ')} (default: the fastest that loads)
-  --verbose            print backend, model, warnings and timings to stderr`;
+${RUNTIME_USAGE}
+  --repeat N           time the forward pass: N passes after one warm-up, then print one
+                       JSON line {"runtime","device","backend","forward_ms":{"median","min"}}
+  --verbose            print runtime, model, warnings and timings to stderr`;
 
 const RESIZE_MODES: ResizeMode[] = ['stretch', 'pad', 'center-crop'];
 
@@ -54,7 +58,8 @@ export async function maps(argv: string[]): Promise<number> {
       bypass: { type: 'string' },
       mean: { type: 'string' },
       std: { type: 'string' },
-      backend: { type: 'string' },
+      ...RUNTIME_OPTIONS,
+      repeat: { type: 'string' },
       verbose: { type: 'boolean', short: 'v' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -67,8 +72,11 @@ export async function maps(argv: string[]): Promise<number> {
   if (positionals.length !== 1) throw usage(positionals.length ? `Give one image, not ${positionals.length}.` : 'Give an image to run.');
   if (!values.out) throw usage('--out DIR is required.');
   if (values.weights && values.model) throw usage('Give --weights or --model, not both.');
-  if (values.backend !== undefined && !isBackendChoice(values.backend)) {
-    throw usage(`--backend must be one of ${BACKEND_CHOICES.join(', ')}, not "${values.backend}".`);
+  const runtime = parseRuntimeOptions(values, 'maps');
+  let repeat = 0;
+  if (values.repeat !== undefined) {
+    repeat = Number(values.repeat);
+    if (!Number.isInteger(repeat) || repeat < 1 || repeat > 100_000) throw usage(`--repeat must be a whole number from 1 to 100000, not "${values.repeat}".`);
   }
   if (values.resize !== undefined && !RESIZE_MODES.includes(values.resize as ResizeMode)) {
     throw usage(`--resize must be one of ${RESIZE_MODES.join(', ')}, not "${values.resize}".`);
@@ -106,11 +114,12 @@ export async function maps(argv: string[]): Promise<number> {
   const session = await Session.load(source, {
     modelsDir,
     ...(values.arch ? { arch: values.arch } : {}),
-    ...(values.backend ? { backend: values.backend as typeof BACKEND_CHOICES[number] } : {}),
+    ...runtime,
   });
   try {
     const info = session.info;
-    verbose(`backend: ${currentBackend()?.detail ?? 'unknown'}`);
+    const rt = session.runtime;
+    verbose(`runtime: ${rt.runtime} on ${rt.device} (${rt.detail})`);
     verbose(`model: ${info.name}: ${info.description}`);
     for (const w of info.warnings) verbose(`warning: ${w}`);
 
@@ -138,8 +147,11 @@ export async function maps(argv: string[]): Promise<number> {
     const index = {
       image: imagePath,
       model: { name: info.name, arch: info.arch, description: info.description, weightsSha256: info.weightsSha256 },
-      backend: result.backend,
-      backendDetail: currentBackend()?.detail ?? null,
+      runtime: rt.runtime,
+      device: rt.device,
+      backend: rt.backend,
+      threads: rt.threads,
+      runtimeDetail: rt.detail,
       timing: result.timings,
       transform: result.transform,
       bypass,
@@ -151,6 +163,19 @@ export async function maps(argv: string[]): Promise<number> {
     const t = result.timings;
     verbose(`timing: decode ${t.decodeMs.toFixed(1)} ms, preprocess ${t.preprocessMs.toFixed(1)} ms, forward ${t.forwardMs.toFixed(1)} ms, readback ${t.readbackMs.toFixed(1)} ms, total ${t.totalMs.toFixed(1)} ms`);
     console.log(`Wrote ${written.length} maps and logits.npy to ${outDir}`);
+    if (repeat > 0) {
+      const size = result.transform.inputWidth;
+      const fused = await decodeToInput(imagePath, undefined, {
+        inputSize: size, resize: result.transform.resize, mean: mean ?? info.mean, std: std ?? info.std,
+      });
+      const times = (await session.time(fused.pre.input, size, repeat, bypass)).sort((a, b) => a - b);
+      const round = (v: number): number => Math.round(v * 1000) / 1000;
+      const median = times.length % 2 ? times[(times.length - 1) / 2] as number : ((times[times.length / 2 - 1] as number) + (times[times.length / 2] as number)) / 2;
+      console.log(JSON.stringify({
+        runtime: rt.runtime, device: rt.device, backend: rt.backend, threads: rt.threads, input: size, runs: repeat,
+        forward_ms: { median: round(median), min: round(times[0] as number) },
+      }));
+    }
     return 0;
   } finally {
     session.dispose();

@@ -1,12 +1,15 @@
 // worker_threads entry (tests, web mode, CLI batch workers): the engine on parentPort.
-// workerData: { sources?: ('builtin'|'bytes'|'path')[]; paths?: 'all' | 'none'; preload?: ModelSource }.
+// workerData: { sources?: ('builtin'|'bytes'|'path')[]; paths?: 'all' | 'none'; preload?: ModelSource;
+//   runtime?: { runtime, backend?, threads? } (the default runtime of loadModel requests) }.
 
 import { parentPort, workerData } from 'node:worker_threads';
 import { ALLOW_ALL_PATHS, NO_PATHS } from '../core';
 import type { ModelSource } from '../protocol';
+import { defaultProvider } from '../provider';
+import type { RuntimeChoice } from '../cli/runtimeOptions';
 import { startEngine } from './start';
 
-interface WorkerOptions { sources?: Array<'builtin' | 'bytes' | 'path'>; paths?: 'all' | 'none'; preload?: ModelSource }
+interface WorkerOptions { sources?: Array<'builtin' | 'bytes' | 'path'>; paths?: 'all' | 'none'; preload?: ModelSource; runtime?: RuntimeChoice }
 
 if (!parentPort) throw new Error('engine/host/worker.js must run in a worker thread');
 const parent = parentPort;
@@ -19,6 +22,7 @@ const core = startEngine(
   {
     ...(options.sources ? { sources: options.sources } : {}),
     paths: options.paths === 'none' ? NO_PATHS : ALLOW_ALL_PATHS,
+    ...(options.runtime ? { provider: defaultProvider(options.runtime) } : {}),
   },
 );
 if (options.preload) core.preload(options.preload);

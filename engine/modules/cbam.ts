@@ -10,12 +10,12 @@
 //     channel.fc1 / fc2 are 1x1 convs without bias; spatial input is cat([mean, max])
 //     (mean first); spatial.conv is ConvNormAct (conv.conv + conv.bn, no activation).
 // Order inside the module: x' = x * channel_gate; out = x' * spatial_gate(x').
+// Taps: channel = the gate [N, C]; spatial = the spatial gate [N, H, W];
+//   activation = mean_c(gate_c * x_c) = the channel mean of x'.
 
-import * as tf from '@tensorflow/tfjs-core';
 import type { CbamLayout } from '../nets/spec';
-import type { TapName } from '../types';
-import { type AttentionModule, type ForwardOptions, type ModuleOutput, type TapTensor } from './base';
-import { Conv2d, gatedActivation, globalAvg, globalMax, type Linear, loadConv, loadLinear, type WeightReader } from './layers';
+import type { ModuleGraph } from './base';
+import { asChannels, channelMean, conv, dropChannel, type Emit, globalAvg, globalMax, linear, sub } from './layers';
 
 export interface CbamConfig {
   layout: CbamLayout;
@@ -24,77 +24,37 @@ export interface CbamConfig {
 
 const SPATIAL_KERNEL = 7;
 
-export class Cbam implements AttentionModule {
-  readonly kind = 'cbam' as const;
-  readonly taps: readonly TapName[] = ['channel', 'spatial', 'activation'];
-  readonly channels: number;
-  private readonly fc1: Linear;
-  private readonly fc2: Linear;
-  /**
-   * The 7x7 spatial conv (BN folded) split by input channel: conv(cat([a, b])) equals
-   * conv_a(a) + conv_b(b), which avoids a concat that costs more on wasm than the conv.
-   */
-  private readonly spatialMax: Conv2d;
-  private readonly spatialMean: Conv2d;
+export function emitCbam(e: Emit, x: string, cfg: CbamConfig): ModuleGraph {
+  const c = cfg.channels;
+  const official = cfg.layout === 'official';
+  const ch = sub(e, official ? 'ChannelGate.mlp' : 'channel', official ? 'ChannelGate' : 'channel');
+  // timm's mlp_bias defaults to False; accept checkpoints trained with it on.
+  const [fc1, fc2] = official ? ['1', '3'] : ['fc1', 'fc2'];
+  const bias = (k: string): boolean => official || ch.w.has(`${k}.bias`);
+  const pointwise = !official;
+  let hidden = 0;
+  const mlp = (pooled: string): string => {
+    const h = linear(ch, fc1, pooled, { bias: bias(fc1), pointwise, shape: [-1, c], relu: true });
+    hidden = h.out;
+    return linear(ch, fc2, h.y, { bias: bias(fc2), pointwise, shape: [c, hidden] }).y;
+  };
+  const sum = e.g.node('Add', [mlp(globalAvg(ch, x)), mlp(globalMax(ch, x))], `${ch.scope}/Add`);
+  const gate = e.g.node('Sigmoid', [sum], `${ch.scope}/Sigmoid`);
+  const refined = e.g.node('Mul', [x, asChannels(ch, gate)], `${ch.scope}/Mul`);
 
-  constructor(w: WeightReader, cfg: CbamConfig) {
-    const c = cfg.channels;
-    this.channels = c;
-    if (cfg.layout === 'official') {
-      const mlp = w.sub('ChannelGate.mlp');
-      this.fc1 = loadLinear(mlp, '1', { bias: true, shape: [-1, c] });
-      this.fc2 = loadLinear(mlp, '3', { bias: true, shape: [c, this.fc1.outFeatures] });
-      const conv = loadConv(w.sub('SpatialGate.spatial'), 'conv',
-        { pad: 3, bn: 'bn', shape: [1, 2, SPATIAL_KERNEL, SPATIAL_KERNEL] });
-      [this.spatialMax, this.spatialMean] = splitByInput(conv, 'max-first');
-    } else {
-      // timm's mlp_bias defaults to False; accept checkpoints trained with it on.
-      const ch = w.sub('channel');
-      this.fc1 = loadLinear(ch, 'fc1', { pointwise: true, bias: ch.has('fc1.bias'), shape: [-1, c] });
-      this.fc2 = loadLinear(ch, 'fc2', { pointwise: true, bias: ch.has('fc2.bias'), shape: [c, this.fc1.outFeatures] });
-      const conv = loadConv(w.sub('spatial.conv'), 'conv',
-        { pad: 3, bn: 'bn', shape: [1, 2, SPATIAL_KERNEL, SPATIAL_KERNEL] });
-      [this.spatialMax, this.spatialMean] = splitByInput(conv, 'mean-first');
-    }
-  }
-
-  forward(x: tf.Tensor4D, opts: ForwardOptions): ModuleOutput {
-    const mlp = (v: tf.Tensor2D): tf.Tensor2D => this.fc2.apply(this.fc1.apply(v, 'relu'));
-    const gate = tf.sigmoid(tf.add(mlp(globalAvg(x)), mlp(globalMax(x)))) as tf.Tensor2D; // [1, C]
-    const refined = tf.mul(x, tf.reshape(gate, [1, 1, 1, this.channels])) as tf.Tensor4D;
-
-    const maxC = tf.max(refined, 3, true) as tf.Tensor4D;
-    const meanC = tf.mean(refined, 3, true) as tf.Tensor4D;
-    const logits = tf.add(this.spatialMax.apply(maxC), this.spatialMean.apply(meanC));
-    const spatial = tf.sigmoid(logits) as tf.Tensor4D; // [1, H, W, 1]
-    const out = tf.mul(refined, spatial) as tf.Tensor4D;
-
-    const [, h, wd] = x.shape;
-    const taps: TapTensor[] = [
-      { tap: 'channel', value: tf.reshape(gate, [this.channels]) },
-      { tap: 'spatial', value: tf.reshape(spatial, [h, wd]) },
-      { tap: 'activation', value: gatedActivation(x, gate) },
-    ];
-    return { out: opts.bypass ? x : out, taps };
-  }
-
-  dispose(): void {
-    this.fc1.dispose();
-    this.fc2.dispose();
-    this.spatialMax.dispose();
-    this.spatialMean.dispose();
-  }
-}
-
-/** Splits a 2-input-channel conv into its max-pool half and its mean-pool half (the bias goes with the max half). */
-function splitByInput(conv: Conv2d, order: 'max-first' | 'mean-first'): [Conv2d, Conv2d] {
-  const [kh, kw, , out] = conv.filter.shape;
-  const half = (i: number): tf.Tensor4D => tf.slice(conv.filter, [0, 0, i, 0], [kh, kw, 1, out]);
-  const [maxIdx, meanIdx] = order === 'max-first' ? [0, 1] : [1, 0];
-  const parts: [Conv2d, Conv2d] = [
-    new Conv2d(half(maxIdx), conv.bias, conv.stride, conv.pad, conv.dilation),
-    new Conv2d(half(meanIdx), null, conv.stride, conv.pad, conv.dilation),
-  ];
-  conv.filter.dispose(); // the bias lives on in the max half
-  return parts;
+  const sp = sub(e, official ? 'SpatialGate.spatial' : 'spatial.conv', official ? 'SpatialGate' : 'spatial');
+  const max = e.g.node('ReduceMax', [refined], `${sp.scope}/ReduceMax`, { axes: [1], keepdims: 1 });
+  const mean = e.g.node('ReduceMean', [refined], `${sp.scope}/ReduceMean`, { axes: [1], keepdims: 1 });
+  const pooled = e.g.node('Concat', official ? [max, mean] : [mean, max], `${sp.scope}/Concat`, { axis: 1 });
+  const logits = conv(sp, 'conv', pooled, { pad: 3, bn: 'bn', shape: [1, 2, SPATIAL_KERNEL, SPATIAL_KERNEL] }).y;
+  const spatial = e.g.node('Sigmoid', [logits], `${sp.scope}/Sigmoid`);
+  const out = e.g.node('Mul', [refined, spatial], `${e.scope}/Mul`);
+  return {
+    out,
+    taps: [
+      { tap: 'channel', value: gate },
+      { tap: 'spatial', value: dropChannel(sp, spatial) },
+      { tap: 'activation', value: channelMean(e, refined) },
+    ],
+  };
 }

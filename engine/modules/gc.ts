@@ -7,56 +7,35 @@
 //   context[c] = sum_hw x[c, hw] * mask[hw]
 //   term = Conv1x1(P->C)(ReLU(LayerNorm([P,1,1])(Conv1x1(C->P)(context))))
 //   out = x + term
-// On the pooled [C] context every 1x1 conv is a linear layer, and the LayerNorm over
-// [P, 1, 1] normalises the P values.
+// Taps: spatial = the softmax mask [N, H, W]; activation = channel mean of x.
 
-import * as tf from '@tensorflow/tfjs-core';
-import type { TapName } from '../types';
-import { type AttentionModule, type ForwardOptions, type ModuleOutput } from './base';
-import { channelMeanMap, type Conv2d, disposeAll, type LayerNorm, type Linear, loadConv, loadLayerNorm, loadLinear, type WeightReader } from './layers';
+import type { ModuleGraph } from './base';
+import { channelMean, conv, type Emit, layerNorm, mapShape, sub } from './layers';
 
 export interface GcConfig {
   channels: number;
 }
 
-export class GlobalContext implements AttentionModule {
-  readonly kind = 'gc' as const;
-  readonly taps: readonly TapName[] = ['spatial', 'activation'];
-  readonly channels: number;
-  private readonly mask: Conv2d;
-  private readonly down: Linear;
-  private readonly norm: LayerNorm;
-  private readonly up: Linear;
+export function emitGc(e: Emit, x: string, cfg: GcConfig): ModuleGraph {
+  const c = cfg.channels;
+  const g = e.g;
+  const logits = conv(e, 'conv_mask', x, { bias: true, shape: [1, c, 1, 1] }).y;
+  const flatLogits = g.node('Reshape', [logits, g.ints([0, 1, -1])], `${e.scope}/Reshape`); // [N, 1, HW]
+  const mask = g.node('Softmax', [flatLogits], `${e.scope}/Softmax`, { axis: 2 });
+  const flatX = g.node('Reshape', [x, g.ints([0, c, -1])], `${e.scope}/Reshape`); // [N, C, HW]
+  const maskCol = g.node('Transpose', [mask], `${e.scope}/Transpose`, { perm: [0, 2, 1] }); // [N, HW, 1]
+  const context = g.node('Unsqueeze', [g.node('MatMul', [flatX, maskCol], `${e.scope}/MatMul`), g.ints([3])], `${e.scope}/Unsqueeze`); // [N, C, 1, 1]
 
-  constructor(w: WeightReader, cfg: GcConfig) {
-    const c = cfg.channels;
-    this.channels = c;
-    this.mask = loadConv(w, 'conv_mask', { bias: true, shape: [1, c, 1, 1] });
-    const t = w.sub('channel_add_conv');
-    this.down = loadLinear(t, '0', { pointwise: true, bias: true, shape: [-1, c] });
-    const p = this.down.outFeatures;
-    this.norm = loadLayerNorm(t, '1', p);
-    this.up = loadLinear(t, '3', { pointwise: true, bias: true, shape: [c, p] });
-  }
-
-  forward(x: tf.Tensor4D, opts: ForwardOptions): ModuleOutput {
-    const [, h, wd, c] = x.shape;
-    const flat = tf.reshape(x, [h * wd, c]);
-    const logits = tf.reshape(this.mask.apply(x), [1, h * wd]);
-    const mask = tf.softmax(logits) as tf.Tensor2D; // [1, HW]
-    const context = tf.matMul(mask, flat) as tf.Tensor2D; // [1, C]
-    const term = this.up.apply(tf.relu(this.norm.apply(this.down.apply(context))) as tf.Tensor2D);
-    const out = tf.add(x, tf.reshape(term, [1, 1, 1, c])) as tf.Tensor4D;
-    return {
-      out: opts.bypass ? x : out,
-      taps: [
-        { tap: 'spatial', value: tf.reshape(mask, [h, wd]) },
-        { tap: 'activation', value: channelMeanMap(x) },
-      ],
-    };
-  }
-
-  dispose(): void {
-    disposeAll([this.mask, this.down, this.norm, this.up]);
-  }
+  const t = sub(e, 'channel_add_conv', 'channel_add_conv');
+  const down = conv(t, '0', context, { bias: true, shape: [-1, c, 1, 1] });
+  const normed = g.node('Relu', [layerNorm(t, '1', down.y, down.out)], `${t.scope}/Relu`);
+  const term = conv(t, '3', normed, { bias: true, shape: [c, down.out, 1, 1] }).y;
+  const out = g.node('Add', [x, term], `${e.scope}/Add`);
+  return {
+    out,
+    taps: [
+      { tap: 'spatial', value: g.node('Reshape', [mask, mapShape(e, x)], `${e.scope}/spatial/Reshape`) },
+      { tap: 'activation', value: channelMean(e, x) },
+    ],
+  };
 }

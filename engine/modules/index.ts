@@ -1,13 +1,17 @@
 // One factory for every attention mechanism, keyed by short name like timm's
-// create_attn: `createAttention('cbam', weights, config)`.
+// create_attn: `emitAttention('cbam', e, x, config)`, plus the wiring every module gets
+// in the graph: its bypass switch, its taps and its aux outputs (DESIGN.md vocabulary).
 
-import type { AttentionModule } from './base';
-import { Bam, type BamConfig } from './bam';
-import { Cbam, type CbamConfig } from './cbam';
-import { GlobalContext, type GcConfig } from './gc';
-import { NonLocal, type NonLocalConfig } from './nonLocal';
-import { SqueezeExcite, type SeConfig } from './se';
-import type { WeightReader } from './layers';
+import { affinityOutput, bypassInput, moduleInputOutput, tapOutput } from '../graph/names';
+import { DataType } from '../graph/onnx';
+import type { ModuleKind, TapName } from '../types';
+import type { ModuleGraph } from './base';
+import { type BamConfig, emitBam } from './bam';
+import { type CbamConfig, emitCbam } from './cbam';
+import { emitGc, type GcConfig } from './gc';
+import type { Emit } from './layers';
+import { emitNonLocal, type NonLocalConfig } from './nonLocal';
+import { emitSe, type SeConfig } from './se';
 
 export interface AttentionConfigs {
   cbam: CbamConfig;
@@ -19,17 +23,52 @@ export interface AttentionConfigs {
 
 export type AttentionName = keyof AttentionConfigs;
 
-const factories: { [K in AttentionName]: (w: WeightReader, cfg: AttentionConfigs[K]) => AttentionModule } = {
-  cbam: (w, cfg) => new Cbam(w, cfg),
-  se: (w, cfg) => new SqueezeExcite(w, cfg),
-  bam: (w, cfg) => new Bam(w, cfg),
-  nl: (w, cfg) => new NonLocal(w, cfg),
-  gc: (w, cfg) => new GlobalContext(w, cfg),
-};
-
-/** Builds an attention module from the weights under `w` (its module path) and its config. */
-export function createAttention<K extends AttentionName>(name: K, w: WeightReader, cfg: AttentionConfigs[K]): AttentionModule {
-  return factories[name](w, cfg);
+interface Mechanism<K extends AttentionName> {
+  kind: ModuleKind;
+  taps: TapName[];
+  emit(e: Emit, x: string, cfg: AttentionConfigs[K]): ModuleGraph;
 }
 
-export type { AttentionModule, ForwardOptions, ModuleOutput, TapTensor } from './base';
+const MECHANISMS: { [K in AttentionName]: Mechanism<K> } = {
+  cbam: { kind: 'cbam', taps: ['channel', 'spatial', 'activation'], emit: emitCbam },
+  se: { kind: 'se', taps: ['channel', 'activation'], emit: emitSe },
+  bam: { kind: 'bam', taps: ['channel', 'spatial', 'activation'], emit: emitBam },
+  nl: { kind: 'nonlocal', taps: ['attention', 'activation'], emit: emitNonLocal },
+  gc: { kind: 'gc', taps: ['spatial', 'activation'], emit: emitGc },
+};
+
+/** An attention module placed in the graph. */
+export interface PlacedModule {
+  name: string;
+  kind: ModuleKind;
+  taps: TapName[];
+  channels: number;
+  /** Whether it has a non-local affinity output (query()). */
+  affinity: boolean;
+}
+
+/**
+ * Emits module `name` on x, wires its taps, input and affinity to named outputs and its
+ * bypass input (a bool scalar, default false) around it, and returns the value the network
+ * continues with. Bypass is `Where(bypass, x, out)`: the module still computes and reports
+ * its taps from the input it received, and passes that input on unchanged (gates act as 1,
+ * additive blocks contribute zero), as tools/torchref defines it.
+ */
+export function emitAttention<K extends AttentionName>(
+  mechanism: K, e: Emit, x: string, cfg: AttentionConfigs[K] & { channels: number }, name: string,
+): { out: string; module: PlacedModule } {
+  const m = MECHANISMS[mechanism];
+  const graph = m.emit(e, x, cfg);
+  const g = e.g;
+  for (const t of graph.taps) g.output(t.value, tapOutput(name, t.tap), 'tap');
+  g.output(x, moduleInputOutput(name), 'aux');
+  if (graph.affinity) g.output(graph.affinity, affinityOutput(name), 'aux');
+  const bypass = g.input({ name: bypassInput(name), elemType: DataType.BOOL, shape: [] });
+  const out = g.node('Where', [bypass, x, graph.out], `${e.scope}/bypass/Where`);
+  return {
+    out,
+    module: { name, kind: m.kind, taps: graph.taps.map((t) => t.tap), channels: cfg.channels, affinity: graph.affinity !== undefined },
+  };
+}
+
+export type { ModuleGraph } from './base';

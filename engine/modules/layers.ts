@@ -1,14 +1,12 @@
-// The plain layers the attention modules and networks are built from, loaded from a
-// PyTorch state dict. TensorFlow.js computes in NHWC, PyTorch stores NCHW, so weights are
-// converted once here, at load time, and never again per run:
-//   Conv2d [out, in, kh, kw] -> filter [kh, kw, in, out];  Linear [out, in] -> [in, out].
-// Inference-mode BatchNorm that follows a conv or a linear layer is folded into its weights
-// and bias (computed in float64, rounded once to float32): the result differs from
-// PyTorch's conv-then-BN by float32 rounding only, well inside the 1e-4 the fixtures check.
+// The plain layers the attention modules and networks are built from, emitted as ONNX
+// nodes from a PyTorch state dict. ONNX is NCHW like PyTorch, so weights keep their layout;
+// inference-mode BatchNorm after a conv or a linear layer is folded into its weights and
+// bias (in float64, rounded once to float32): the result differs from PyTorch's
+// conv-then-BN by float32 rounding only, well inside the 1e-4 the fixtures check.
 
-import * as tf from '@tensorflow/tfjs-core';
 import type { StateDict, TensorRecord } from '../checkpoints/types';
 import { EngineError } from '../errors';
+import type { GraphBuilder } from '../graph/builder';
 
 /** PyTorch's BatchNorm default. */
 export const BN_EPS = 1e-5;
@@ -57,6 +55,19 @@ export class WeightReader {
   }
 }
 
+/** What every emitter gets: the graph, the weights under its module path, and its node scope. */
+export interface Emit {
+  g: GraphBuilder;
+  w: WeightReader;
+  /** Node-name prefix, `/`-separated like torch.onnx.export's scopes (`layer1.0.cbam`). */
+  scope: string;
+}
+
+/** The same emitter context one level down (weights `w.sub(key)`, scope `scope/part`). */
+export function sub(e: Emit, key: string | null, part: string): Emit {
+  return { g: e.g, w: key === null ? e.w : e.w.sub(key), scope: `${e.scope}/${part}` };
+}
+
 /** Per-channel affine of inference BatchNorm: y = x * scale + shift, in float64. */
 function bnAffine(w: WeightReader, bn: string, channels: number): { scale: Float64Array; shift: Float64Array } {
   const b = w.sub(bn);
@@ -74,147 +85,67 @@ function bnAffine(w: WeightReader, bn: string, channels: number): { scale: Float
   return { scale, shift };
 }
 
-export type Activation = 'linear' | 'relu';
+/**
+ * The layer's weights scaled per output row and its bias (zeros without one) with an
+ * inference-mode BatchNorm that follows it folded in: y = (Wx + b) * scale + shift.
+ */
+function foldBn(w: WeightReader, name: string, rec: TensorRecord, opts: { bias?: boolean; bn?: string }): { weight: Float32Array; bias: Float32Array | null } {
+  const out = rec.shape[0] as number;
+  const perRow = rec.data.length / out;
+  const bias = new Float64Array(out);
+  if (opts.bias) {
+    const b = w.get(`${name}.bias`, [out]).data;
+    for (let o = 0; o < out; o++) bias[o] = b[o] as number;
+  }
+  if (!opts.bn) return { weight: Float32Array.from(rec.data), bias: opts.bias ? Float32Array.from(bias) : null };
+  const { scale, shift } = bnAffine(w, opts.bn, out);
+  const weight = new Float32Array(rec.data.length);
+  for (let o = 0; o < out; o++) {
+    const s = scale[o] as number;
+    for (let i = 0; i < perRow; i++) weight[o * perRow + i] = (rec.data[o * perRow + i] as number) * s;
+    bias[o] = (bias[o] as number) * s + (shift[o] as number);
+  }
+  return { weight, bias: Float32Array.from(bias) };
+}
 
 export interface ConvOptions {
   stride?: number;
-  /** Symmetric zero padding, as PyTorch's `padding=` (never tfjs 'same', which is asymmetric for stride 2). */
+  /** Symmetric zero padding, as PyTorch's `padding=`. */
   pad?: number;
   dilation?: number;
+  groups?: number;
   /** Whether the conv has its own bias (`<name>.bias`). */
   bias?: boolean;
   /** Key of a BatchNorm2d applied right after, folded into this conv. */
   bn?: string;
   /** Expected [out, in, kh, kw]; -1 for any. */
   shape?: number[];
+  /** A ReLU right after (emitted as its own node; runtimes fuse it). */
+  relu?: boolean;
 }
 
-export class Conv2d {
-  constructor(
-    readonly filter: tf.Tensor4D,
-    readonly bias: tf.Tensor1D | null,
-    readonly stride: number,
-    readonly pad: number,
-    readonly dilation: number,
-  ) {}
-
-  get outChannels(): number {
-    return this.filter.shape[3];
-  }
-
-  get inChannels(): number {
-    return this.filter.shape[2];
-  }
-
-  apply(x: tf.Tensor4D, activation: Activation = 'linear'): tf.Tensor4D {
-    let pad = this.pad;
-    if (pad > 0 && !numericPaddingSupported()) {
-      x = zeroPad(x, pad);
-      pad = 0;
-    }
-    return tf.fused.conv2d({
-      x,
-      filter: this.filter,
-      strides: this.stride,
-      pad,
-      dataFormat: 'NHWC',
-      dilations: this.dilation,
-      bias: this.bias ?? undefined,
-      activation,
-    });
-  }
-
-  dispose(): void {
-    this.filter.dispose();
-    this.bias?.dispose();
-  }
+export interface Emitted {
+  y: string;
+  /** Output channels / features. */
+  out: number;
 }
 
-/**
- * tfjs-node (the `tensorflow` backend) maps pooling onto TensorFlow ops that only know
- * 'valid' and 'same', so explicit symmetric padding is done as a separate zero pad there.
- * The wasm and cpu backends take PyTorch-style numeric padding directly.
- */
-export function numericPaddingSupported(): boolean {
-  return tf.getBackend() !== 'tensorflow';
-}
-
-export function zeroPad(x: tf.Tensor4D, pad: number): tf.Tensor4D {
-  return tf.pad(x, [[0, 0], [pad, pad], [pad, pad], [0, 0]]);
-}
-
-/**
- * PyTorch MaxPool2d(kernel, stride, padding) on non-negative input (it follows a ReLU):
- * there, zero padding is the same as PyTorch's -inf padding.
- */
-export function maxPoolAfterRelu(x: tf.Tensor4D, kernel: number, stride: number, pad: number): tf.Tensor4D {
-  if (pad > 0 && !numericPaddingSupported()) return tf.maxPool(zeroPad(x, pad), kernel, stride, 'valid');
-  return tf.maxPool(x, kernel, stride, pad);
-}
-
-/**
- * The layer's bias (zeros without one) with an inference-mode BatchNorm that follows it
- * folded in: y = (Wx + b) * scale + shift, so the weights get `scale` and the bias becomes
- * b * scale + shift. Float64 so the fold adds no rounding of its own.
- */
-function biasAndBnFold(
-  w: WeightReader, name: string, out: number, opts: { bias?: boolean; bn?: string },
-): { bias: Float64Array; scale: Float64Array | null } {
-  const bias = new Float64Array(out);
-  if (opts.bias) {
-    const b = w.get(`${name}.bias`, [out]).data;
-    for (let o = 0; o < out; o++) bias[o] = b[o] as number;
-  }
-  if (!opts.bn) return { bias, scale: null };
-  const aff = bnAffine(w, opts.bn, out);
-  for (let o = 0; o < out; o++) bias[o] = (bias[o] as number) * (aff.scale[o] as number) + (aff.shift[o] as number);
-  return { bias, scale: aff.scale };
-}
-
-export function loadConv(w: WeightReader, name: string, opts: ConvOptions = {}): Conv2d {
-  const rec = w.get(`${name}.weight`, opts.shape ?? [-1, -1, -1, -1]);
-  const [out, inC, kh, kw] = rec.shape as [number, number, number, number];
-  const { bias, scale } = biasAndBnFold(w, name, out, opts);
-  // [out, in, kh, kw] -> [kh, kw, in, out]
-  const src = rec.data;
-  const filter = new Float32Array(src.length);
-  for (let o = 0; o < out; o++) {
-    const s = scale ? (scale[o] as number) : 1;
-    for (let i = 0; i < inC; i++) {
-      for (let y = 0; y < kh; y++) {
-        for (let x = 0; x < kw; x++) {
-          const v = src[((o * inC + i) * kh + y) * kw + x] as number;
-          filter[((y * kw + x) * inC + i) * out + o] = scale ? v * s : v;
-        }
-      }
-    }
-  }
-  const hasBias = opts.bias || opts.bn;
-  return new Conv2d(
-    tf.tensor4d(filter, [kh, kw, inC, out]),
-    hasBias ? tf.tensor1d(Float32Array.from(bias)) : null,
-    opts.stride ?? 1,
-    opts.pad ?? 0,
-    opts.dilation ?? 1,
-  );
-}
-
-export class Linear {
-  constructor(readonly weight: tf.Tensor2D, readonly bias: tf.Tensor1D | null) {}
-
-  get outFeatures(): number {
-    return this.weight.shape[1];
-  }
-
-  /** x: [n, in] -> [n, out]. */
-  apply(x: tf.Tensor2D, activation: Activation = 'linear'): tf.Tensor2D {
-    return tf.fused.matMul({ a: x, b: this.weight, bias: this.bias ?? undefined, activation }) as tf.Tensor2D;
-  }
-
-  dispose(): void {
-    this.weight.dispose();
-    this.bias?.dispose();
-  }
+/** Conv2d (+ folded BatchNorm2d, + ReLU) `<name>.weight` on x [N, C, H, W]. */
+export function conv(e: Emit, name: string, x: string, opts: ConvOptions = {}): Emitted {
+  const rec = e.w.get(`${name}.weight`, opts.shape ?? [-1, -1, -1, -1]);
+  const [out, , kh, kw] = rec.shape as [number, number, number, number];
+  const { weight, bias } = foldBn(e.w, name, rec, opts);
+  const scope = `${e.scope}/${name}`;
+  const inputs = [x, e.g.floats(`${e.w.key(name)}.weight`, weight, rec.shape)];
+  if (bias) inputs.push(e.g.floats(`${e.w.key(name)}.bias`, bias, [out]));
+  const p = opts.pad ?? 0;
+  const d = opts.dilation ?? 1;
+  const s = opts.stride ?? 1;
+  let y = e.g.node('Conv', inputs, `${scope}/Conv`, {
+    kernel_shape: [kh, kw], pads: [p, p, p, p], strides: [s, s], dilations: [d, d], group: opts.groups ?? 1,
+  });
+  if (opts.relu) y = e.g.node('Relu', [y], `${scope}/Relu`);
+  return { y, out };
 }
 
 export interface LinearOptions {
@@ -224,88 +155,67 @@ export interface LinearOptions {
   /** Expected [out, in]; -1 for any. */
   shape?: number[];
   /**
-   * The weight is a 1x1 conv [out, in, 1, 1] applied to a pooled [1, 1, 1, C] vector
-   * (timm SE/CBAM, GC): on one position a 1x1 conv is exactly a linear layer.
+   * The weight is a 1x1 conv [out, in, 1, 1] applied to a pooled vector (timm SE/CBAM):
+   * on one position a 1x1 conv is exactly a linear layer.
    */
   pointwise?: boolean;
+  relu?: boolean;
 }
 
-export function loadLinear(w: WeightReader, name: string, opts: LinearOptions = {}): Linear {
+/** Linear `<name>.weight` on x [N, in] as Gemm (y = x W^T + b) -> [N, out]. */
+export function linear(e: Emit, name: string, x: string, opts: LinearOptions = {}): Emitted {
   const expected = opts.shape ?? [-1, -1];
-  const rec = w.get(`${name}.weight`, opts.pointwise ? [...expected, 1, 1] : expected);
+  const rec = e.w.get(`${name}.weight`, opts.pointwise ? [...expected, 1, 1] : expected);
   const [out, inF] = rec.shape as [number, number];
-  const { bias, scale } = biasAndBnFold(w, name, out, opts);
-  // [out, in] -> [in, out] so that x [n, in] @ W gives [n, out].
-  const weight = new Float32Array(out * inF);
-  for (let o = 0; o < out; o++) {
-    const s = scale ? (scale[o] as number) : 1;
-    for (let i = 0; i < inF; i++) {
-      const v = rec.data[o * inF + i] as number;
-      weight[i * out + o] = scale ? v * s : v;
-    }
-  }
-  return new Linear(
-    tf.tensor2d(weight, [inF, out]),
-    opts.bias || opts.bn ? tf.tensor1d(Float32Array.from(bias)) : null,
-  );
+  const { weight, bias } = foldBn(e.w, name, rec, opts);
+  const scope = `${e.scope}/${name}`;
+  const inputs = [x, e.g.floats(`${e.w.key(name)}.weight`, weight, [out, inF])];
+  if (bias) inputs.push(e.g.floats(`${e.w.key(name)}.bias`, bias, [out]));
+  let y = e.g.node('Gemm', inputs, `${scope}/Gemm`, { transB: 1 });
+  if (opts.relu) y = e.g.node('Relu', [y], `${scope}/Relu`);
+  return { y, out };
 }
 
-/** LayerNorm over the last axis (GC's LayerNorm([P, 1, 1]) on a [1, 1, 1, P] NHWC tensor). */
-export class LayerNorm {
-  constructor(readonly weight: tf.Tensor1D, readonly bias: tf.Tensor1D, readonly eps: number) {}
-
-  apply<T extends tf.Tensor>(x: T): T {
-    const { mean, variance } = tf.moments(x, -1, true);
-    const normed = tf.div(tf.sub(x, mean), tf.sqrt(tf.add(variance, this.eps)));
-    return tf.add(tf.mul(normed, this.weight), this.bias) as T;
-  }
-
-  dispose(): void {
-    this.weight.dispose();
-    this.bias.dispose();
-  }
-}
-
-export function loadLayerNorm(w: WeightReader, name: string, features: number, eps = BN_EPS): LayerNorm {
+/** LayerNorm over the channels of [N, P, 1, 1] (GC's LayerNorm([P, 1, 1])). */
+export function layerNorm(e: Emit, name: string, x: string, features: number, eps = BN_EPS): string {
   // PyTorch's normalized_shape may carry trailing 1s ([P, 1, 1]); the values are P floats.
-  const weight = w.get(`${name}.weight`);
-  const bias = w.get(`${name}.bias`);
-  for (const rec of [weight, bias]) {
+  const recs = ['weight', 'bias'].map((k) => e.w.get(`${name}.${k}`));
+  for (const rec of recs) {
     if (rec.data.length !== features) {
-      throw new EngineError('shape-mismatch',
-        `"${w.key(name)}" has ${rec.data.length} values, expected ${features}.`);
+      throw new EngineError('shape-mismatch', `"${e.w.key(name)}" has ${rec.data.length} values, expected ${features}.`);
     }
   }
-  return new LayerNorm(tf.tensor1d(weight.data), tf.tensor1d(bias.data), eps);
+  const [weight, bias] = recs.map((rec, i) => e.g.floats(`${e.w.key(name)}.${i ? 'bias' : 'weight'}`, Float32Array.from(rec.data), [features, 1, 1])) as [string, string];
+  return e.g.node('LayerNormalization', [x, weight, bias], `${e.scope}/${name}/LayerNormalization`, { axis: 1, epsilon: { float: eps } });
 }
 
-// Global pools as full-size pooling windows: reducing over axes 1 and 2 of an NHWC tensor
-// makes the wasm backend transpose the whole activation first; a pooling window does not.
-
-/** Global average pool over H and W: [1, H, W, C] -> [1, C]. */
-export function globalAvg(x: tf.Tensor4D): tf.Tensor2D {
-  const [, h, w, c] = x.shape;
-  return tf.reshape(tf.avgPool(x, [h, w], 1, 'valid'), [1, c]);
+/** Global average pool over H and W: [N, C, H, W] -> [N, C]. */
+export function globalAvg(e: Emit, x: string): string {
+  return e.g.node('Flatten', [e.g.node('GlobalAveragePool', [x], `${e.scope}/GlobalAveragePool`)], `${e.scope}/Flatten`);
 }
 
-/** Global max pool over H and W: [1, H, W, C] -> [1, C]. */
-export function globalMax(x: tf.Tensor4D): tf.Tensor2D {
-  const [, h, w, c] = x.shape;
-  return tf.reshape(tf.maxPool(x, [h, w], 1, 'valid'), [1, c]);
+/** Global max pool over H and W: [N, C, H, W] -> [N, C]. */
+export function globalMax(e: Emit, x: string): string {
+  return e.g.node('Flatten', [e.g.node('GlobalMaxPool', [x], `${e.scope}/GlobalMaxPool`)], `${e.scope}/Flatten`);
 }
 
-/** Channel mean as a [H, W] map: the `activation` tap. */
-export function channelMeanMap(x: tf.Tensor4D): tf.Tensor2D {
-  const [, h, w] = x.shape;
-  return tf.reshape(tf.mean(x, 3), [h, w]);
+/** A per-channel gate [N, C] as [N, C, 1, 1], to broadcast over H and W. */
+export function asChannels(e: Emit, gate: string): string {
+  return e.g.node('Unsqueeze', [gate, e.g.ints([2, 3])], `${e.scope}/Unsqueeze`);
 }
 
-/** `activation` tap of a gated module: mean over channels of gate_c * x_c. */
-export function gatedActivation(x: tf.Tensor4D, gate: tf.Tensor1D | tf.Tensor2D): tf.Tensor2D {
-  return channelMeanMap(tf.mul(x, tf.reshape(gate, [1, 1, 1, -1])));
+/** Mean over channels: [N, C, H, W] -> [N, H, W] (the `activation` tap). */
+export function channelMean(e: Emit, x: string): string {
+  return e.g.node('ReduceMean', [x], `${e.scope}/activation/ReduceMean`, { axes: [1], keepdims: 0 });
 }
 
-/** Disposes every layer in a list, skipping nulls. */
-export function disposeAll(layers: Array<{ dispose(): void } | null | undefined>): void {
-  for (const l of layers) l?.dispose();
+/** [N, 1, H, W] -> [N, H, W]. */
+export function dropChannel(e: Emit, x: string): string {
+  return e.g.node('Squeeze', [x, e.g.ints([1])], `${e.scope}/Squeeze`);
+}
+
+/** Spatial dims of x as an int64 [N, H, W] shape value (for reshaping flat maps back). */
+export function mapShape(e: Emit, x: string): string {
+  const shape = e.g.node('Shape', [x], `${e.scope}/Shape`);
+  return e.g.node('Gather', [shape, e.g.ints([0, 2, 3])], `${e.scope}/Gather`, { axis: 0 });
 }

@@ -12,15 +12,14 @@
 //     dot:      (theta_i . phi_j) / N'
 //     concat:   ReLU(w . [theta_i, phi_j]) / N'   (concat_project: 1x1 conv 2*inter->1, no bias)
 //   y = f g;  z = W(y) + x.
-// PyTorch flattens positions as view(b, c, -1): row-major H then W. An NHWC tensor reshaped
-// to [H*W, C] has its rows in exactly that order, so affinity rows and columns match
-// PyTorch's index for index.
+// Positions are flattened as PyTorch's view(b, c, -1): row-major H then W, so affinity rows
+// and columns match PyTorch's index for index.
+// Taps: attention = mean over queries of the affinity, on the key grid [N, H', W'];
+//   activation = channel mean of x. The affinity [N, HW, H'W'] is an aux output.
 
-import * as tf from '@tensorflow/tfjs-core';
 import type { NonLocalMode } from '../nets/spec';
-import type { TapName } from '../types';
-import { type AttentionModule, type ForwardOptions, type ModuleOutput } from './base';
-import { channelMeanMap, type Conv2d, disposeAll, loadConv, type WeightReader } from './layers';
+import type { ModuleGraph } from './base';
+import { channelMean, conv, type Emit, mapShape } from './layers';
 
 export interface NonLocalConfig {
   channels: number;
@@ -30,88 +29,64 @@ export interface NonLocalConfig {
   bn: boolean;
 }
 
-export class NonLocal implements AttentionModule {
-  readonly kind = 'nonlocal' as const;
-  readonly taps: readonly TapName[] = ['attention', 'activation'];
-  readonly channels: number;
-  readonly mode: NonLocalMode;
-  private readonly subSample: boolean;
-  private readonly g: Conv2d;
-  private readonly theta: Conv2d | null;
-  private readonly phi: Conv2d | null;
-  /** concat mode: the projection split into its theta half and its phi half, [inter, 1] each. */
-  private readonly concatTheta: tf.Tensor2D | null = null;
-  private readonly concatPhi: tf.Tensor2D | null = null;
-  private readonly out: Conv2d;
+export function emitNonLocal(e: Emit, x: string, cfg: NonLocalConfig): ModuleGraph {
+  const c = cfg.channels;
+  const g = e.g;
+  const s = e.scope;
+  const seq = (name: string): string => (cfg.subSample ? `${name}.0` : name);
+  const pool = (t: string, part: string): string =>
+    (cfg.subSample ? g.node('MaxPool', [t], `${s}/${part}/MaxPool`, { kernel_shape: [2, 2], strides: [2, 2] }) : t);
+  /** [N, K, H, W] -> [N, K, HW]. */
+  const flat = (t: string, k: number, part: string): string => g.node('Reshape', [t, g.ints([0, k, -1])], `${s}/${part}/Reshape`);
+  /** [N, K, HW] -> [N, HW, K]. */
+  const rows = (t: string, part: string): string => g.node('Transpose', [t], `${s}/${part}/Transpose`, { perm: [0, 2, 1] });
 
-  constructor(w: WeightReader, cfg: NonLocalConfig) {
-    const c = cfg.channels;
-    this.channels = c;
-    this.mode = cfg.mode;
-    this.subSample = cfg.subSample;
-    const seq = (name: string): string => (cfg.subSample ? `${name}.0` : name);
-    this.g = loadConv(w, seq('g'), { bias: true, shape: [-1, c, 1, 1] });
-    const inter = this.g.outChannels;
-    if (cfg.mode === 'gaussian') {
-      this.theta = null;
-      this.phi = null;
+  const gFull = conv(e, seq('g'), x, { bias: true, shape: [-1, c, 1, 1] });
+  const inter = gFull.out;
+  const gx = pool(gFull.y, 'g');
+  let affinity: string;
+  if (cfg.mode === 'gaussian') {
+    const q = rows(flat(x, c, 'theta'), 'theta');
+    const k = flat(pool(x, 'phi'), c, 'phi');
+    affinity = g.node('Softmax', [g.node('MatMul', [q, k], `${s}/MatMul`)], `${s}/Softmax`, { axis: -1 });
+  } else {
+    const theta = rows(flat(conv(e, 'theta', x, { bias: true, shape: [inter, c, 1, 1] }).y, inter, 'theta'), 'theta'); // [N, HW, i]
+    const phi = flat(pool(conv(e, seq('phi'), x, { bias: true, shape: [inter, c, 1, 1] }).y, 'phi'), inter, 'phi'); // [N, i, H'W']
+    if (cfg.mode === 'embedded') {
+      affinity = g.node('Softmax', [g.node('MatMul', [theta, phi], `${s}/MatMul`)], `${s}/Softmax`, { axis: -1 });
     } else {
-      this.theta = loadConv(w, 'theta', { bias: true, shape: [inter, c, 1, 1] });
-      this.phi = loadConv(w, seq('phi'), { bias: true, shape: [inter, c, 1, 1] });
-    }
-    if (cfg.mode === 'concat') {
-      const proj = w.get('concat_project.0.weight', [1, 2 * inter, 1, 1]).data;
-      // cat([theta, phi], dim=1): the first `inter` weights see theta, the rest phi.
-      this.concatTheta = tf.tensor2d(proj.slice(0, inter), [inter, 1]);
-      this.concatPhi = tf.tensor2d(proj.slice(inter, 2 * inter), [inter, 1]);
-    }
-    this.out = cfg.bn
-      ? loadConv(w, 'W.0', { bias: true, bn: 'W.1', shape: [c, inter, 1, 1] })
-      : loadConv(w, 'W', { bias: true, shape: [c, inter, 1, 1] });
-  }
-
-  forward(x: tf.Tensor4D, opts: ForwardOptions): ModuleOutput {
-    const [, h, wd] = x.shape;
-    const pool = (t: tf.Tensor4D): tf.Tensor4D => (this.subSample ? tf.maxPool(t, 2, 2, 'valid') : t);
-    const rows = (t: tf.Tensor4D): tf.Tensor2D => tf.reshape(t, [t.shape[1] * t.shape[2], t.shape[3]]);
-
-    const gx = pool(this.g.apply(x));
-    const [, kh, kw] = gx.shape;
-    const keys = kh * kw;
-    let affinity: tf.Tensor2D;
-    if (this.mode === 'gaussian') {
-      affinity = tf.softmax(tf.matMul(rows(x), rows(pool(x)), false, true)) as tf.Tensor2D;
-    } else {
-      const theta = rows((this.theta as Conv2d).apply(x));
-      const phi = rows(pool((this.phi as Conv2d).apply(x)));
-      if (this.mode === 'embedded') {
-        affinity = tf.softmax(tf.matMul(theta, phi, false, true)) as tf.Tensor2D;
-      } else if (this.mode === 'dot') {
-        affinity = tf.div(tf.matMul(theta, phi, false, true), keys);
+      let f: string;
+      if (cfg.mode === 'dot') {
+        f = g.node('MatMul', [theta, phi], `${s}/MatMul`);
       } else {
         // ReLU(w_theta . theta_i + w_phi . phi_j): the 1x1 projection of the concatenation
         // splits into a query term and a key term, so the N x N' x 2*inter tensor the
         // reference builds is never needed.
-        const a = tf.matMul(theta, this.concatTheta as tf.Tensor2D); // [N, 1]
-        const b = tf.reshape(tf.matMul(phi, this.concatPhi as tf.Tensor2D), [1, keys]); // [1, N']
-        affinity = tf.div(tf.relu(tf.add(a, b)), keys);
+        const proj = e.w.get('concat_project.0.weight', [1, 2 * inter, 1, 1]).data;
+        const wTheta = g.floats(`${e.w.key('concat_project.0.weight')}.theta`, Float32Array.from(proj.subarray(0, inter)), [inter, 1]);
+        const wPhi = g.floats(`${e.w.key('concat_project.0.weight')}.phi`, Float32Array.from(proj.subarray(inter, 2 * inter)), [1, inter]);
+        const a = g.node('MatMul', [theta, wTheta], `${s}/concat_project/MatMul`); // [N, HW, 1]
+        const b = g.node('MatMul', [wPhi, phi], `${s}/concat_project/MatMul`); // [N, 1, H'W']
+        f = g.node('Relu', [g.node('Add', [a, b], `${s}/concat_project/Add`)], `${s}/concat_project/Relu`);
       }
+      // Divided by N', the number of key positions, known only at run time.
+      const keys = g.node('Cast', [g.node('Gather', [g.node('Shape', [f], `${s}/Shape`), g.ints([2])], `${s}/Gather`, { axis: 0 })], `${s}/Cast`, { to: 1 });
+      affinity = g.node('Div', [f, keys], `${s}/Div`);
     }
-    const y = tf.reshape(tf.matMul(affinity, rows(gx)), [1, h, wd, -1]) as tf.Tensor4D;
-    const out = tf.add(this.out.apply(y), x) as tf.Tensor4D;
-    return {
-      out: opts.bypass ? x : out,
-      taps: [
-        // Mean over queries of the attention each key position receives.
-        { tap: 'attention', value: tf.reshape(tf.mean(affinity, 0), [kh, kw]) },
-        { tap: 'activation', value: channelMeanMap(x) },
-      ],
-      affinity,
-      grids: { query: [h, wd], key: [kh, kw] },
-    };
   }
-
-  dispose(): void {
-    disposeAll([this.g, this.theta, this.phi, this.concatTheta, this.concatPhi, this.out]);
-  }
+  const y = g.node('MatMul', [affinity, rows(flat(gx, inter, 'g'), 'g')], `${s}/y/MatMul`); // [N, HW, i]
+  const yMap = g.node('Reshape', [rows(y, 'y'), g.node('Shape', [gFull.y], `${s}/y/Shape`)], `${s}/y/Reshape`); // [N, i, H, W]
+  const wy = cfg.bn
+    ? conv(e, 'W.0', yMap, { bias: true, bn: 'W.1', shape: [c, inter, 1, 1] })
+    : conv(e, 'W', yMap, { bias: true, shape: [c, inter, 1, 1] });
+  const out = g.node('Add', [wy.y, x], `${s}/Add`);
+  const summary = g.node('ReduceMean', [affinity], `${s}/attention/ReduceMean`, { axes: [1], keepdims: 0 }); // [N, H'W']
+  return {
+    out,
+    taps: [
+      { tap: 'attention', value: g.node('Reshape', [summary, mapShape({ ...e, scope: `${s}/attention` }, gx)], `${s}/attention/Reshape`) },
+      { tap: 'activation', value: channelMean(e, x) },
+    ],
+    affinity,
+  };
 }

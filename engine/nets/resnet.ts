@@ -1,336 +1,144 @@
-// ResNet with attention slots, assembled from a NetSpec and a PyTorch state dict.
+// ResNet with attention slots, emitted as an attention graph from a NetSpec and a PyTorch
+// state dict.
 // Paper: He, Zhang, Ren, Sun, "Deep Residual Learning for Image Recognition", CVPR 2016,
 //   https://arxiv.org/abs/1512.03385
 // Reference code (names and semantics followed): torchvision models/resnet.py and
 //   Jongchan/attention-module MODEL/model_resnet.py (CBAM/BAM placement):
 //   - ImageNet stem: conv1 7x7 s2 p3, bn1, ReLU, maxpool 3x3 s2 p1. CIFAR stem: conv1 3x3
 //     s1 p1, bn1, ReLU, no maxpool.
-//   - layer{1..4}: stride 1, 2, 2, 2 (spec.strides may set a stage to 1); Bottleneck puts the stride on its 3x3 conv2 (torchvision).
+//   - layer{1..4}: stride 1, 2, 2, 2 (spec.strides may set a stage to 1); Bottleneck puts the
+//     stride on its 3x3 conv2 (torchvision).
 //   - In-block attention (CBAM / SE / GC) after the last BN, before the residual add:
 //     out = relu(attention(bn_last(...)) + identity).
 //   - Inserted blocks (`bam1`, `nl3`, `gc4`) after stage k, in spec order.
 //   - Head: global average pool, fc.
-// All weights are converted once at load (NCHW -> NHWC, BatchNorm folded into its conv);
-// a forward pass only creates per-run tensors, each disposed before forward() returns.
+// Graph: input [N, 3, H, W] (any H, W), outputs `logits`, the taps, and aux outputs
+// (`features`, module inputs, affinities); one bypass input per module.
 
-import * as tf from '@tensorflow/tfjs-core';
 import type { StateDict } from '../checkpoints/types';
 import { EngineError } from '../errors';
-import { type AttentionModule, createAttention, type ModuleOutput } from '../modules';
-import { type Conv2d, disposeAll, globalAvg, type Linear, loadConv, loadLinear, maxPoolAfterRelu, WeightReader } from '../modules/layers';
-import type { ModuleInfo, Tap } from '../types';
+import { GraphBuilder } from '../graph/builder';
+import { FEATURES, INPUT, LOGITS } from '../graph/names';
+import { DataType, type OnnxTypes } from '../graph/onnx';
+import { emitAttention, type PlacedModule } from '../modules';
+import { conv, type Emit, globalAvg, linear, WeightReader } from '../modules/layers';
+import type { ModuleInfo } from '../types';
 import { type BlockAttention, type InsertedBlock, type NetSpec, stageStride } from './spec';
 
-export interface AttentionSlot {
-  name: string;
+/** An attention module in the graph, with the stage it belongs to (`layer3`). */
+export interface GraphModule extends PlacedModule {
   stage: string;
-  module: AttentionModule;
 }
 
-export interface AffinityRecord {
-  module: string;
-  /** Row-major [queries, keys]. */
-  data: Float32Array;
-  query: [number, number];
-  key: [number, number];
-}
-
-export interface ForwardHooks {
-  bypass?: ReadonlySet<string>;
-  /** Called with each tap as soon as it is read back, in forward order. */
-  onTap?: (tap: Tap) => void | Promise<void>;
-  /** When given, non-local affinities are read back and handed over (for query()). */
-  onAffinity?: (record: AffinityRecord) => void;
-  /**
-   * The last stage's output [1, h, w, C] before pooling, for class-activation methods
-   * (Grad-CAM in bench/localisation.ts). Borrowed: valid only during the call, not to be disposed.
-   */
-  onFeatures?: (features: tf.Tensor4D) => void;
-  /**
-   * When given, each attention module's input features [1, H, W, C] (what it received,
-   * bypassed or not) are handed over as soon as the module has run, for channelMap().
-   * Owned: a clone the receiver must dispose. `wantInput` limits which modules pay for it.
-   */
-  onModuleInput?: (module: string, input: tf.Tensor4D) => void;
-  wantInput?: (module: string) => boolean;
-  signal?: AbortSignal;
-}
-
-export interface ForwardResult {
-  logits: Float32Array;
-  taps: Tap[];
-  forwardMs: number;
-  readbackMs: number;
-}
-
-interface StepResult {
-  out: tf.Tensor4D;
-  slot?: AttentionSlot;
-  output?: ModuleOutput;
-  /** The attention module's input (borrowed, inside the step's tidy). */
-  input?: tf.Tensor4D;
-}
-
-interface Step {
-  run(x: tf.Tensor4D, bypass: ReadonlySet<string>): StepResult;
-  dispose(): void;
+/** One model as an attention graph (DESIGN.md "One graph, two runtimes"). */
+export interface AttentionGraph {
+  model: OnnxTypes.ModelProto;
+  /** Attention modules in forward order. */
+  modules: GraphModule[];
+  /** State dict keys the network did not use. */
+  unusedKeys: string[];
 }
 
 const EXPANSION = { basic: 1, bottleneck: 4 } as const;
 
-class Stem implements Step {
-  constructor(private readonly conv: Conv2d, private readonly maxPool: boolean) {}
+/** Emits the network; throws EngineError('shape-mismatch') naming the first key that does not fit. */
+export function emitResNet(spec: NetSpec, dict: StateDict, name = 'resnet'): AttentionGraph {
+  const g = new GraphBuilder(name);
+  const w = new WeightReader(dict);
+  const root: Emit = { g, w, scope: '' };
+  const modules: GraphModule[] = [];
+  let x = g.input({ name: INPUT, elemType: DataType.FLOAT, shape: ['batch', 3, 'height', 'width'] });
 
-  run(x: tf.Tensor4D): StepResult {
-    const y = this.conv.apply(x, 'relu');
-    return { out: this.maxPool ? maxPoolAfterRelu(y, 3, 2, 1) : y };
-  }
+  const imagenet = spec.stem === 'imagenet';
+  const stem: Emit = { g, w, scope: '/conv1' };
+  x = conv(stem, 'conv1', x, imagenet
+    ? { stride: 2, pad: 3, bn: 'bn1', shape: [spec.baseWidth, 3, 7, 7], relu: true }
+    : { stride: 1, pad: 1, bn: 'bn1', shape: [spec.baseWidth, 3, 3, 3], relu: true }).y;
+  if (imagenet) x = g.node('MaxPool', [x], '/maxpool/MaxPool', { kernel_shape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1] });
 
-  dispose(): void {
-    this.conv.dispose();
-  }
-}
-
-class ResidualBlock implements Step {
-  constructor(
-    private readonly convs: Conv2d[],
-    private readonly downsample: Conv2d | null,
-    readonly slot: AttentionSlot | null,
-  ) {}
-
-  run(x: tf.Tensor4D, bypass: ReadonlySet<string>): StepResult {
-    let y = x;
-    this.convs.forEach((conv, i) => {
-      y = conv.apply(y, i < this.convs.length - 1 ? 'relu' : 'linear');
-    });
-    let output: ModuleOutput | undefined;
-    const input = y;
-    if (this.slot) {
-      output = this.slot.module.forward(y, { bypass: bypass.has(this.slot.name) });
-      y = output.out;
+  const expansion = EXPANSION[spec.block];
+  let inplanes = spec.baseWidth;
+  for (let stage = 1; stage <= 4; stage++) {
+    const planes = spec.baseWidth * 2 ** (stage - 1);
+    const count = spec.layers[stage - 1] as number;
+    for (let i = 0; i < count; i++) {
+      const path = `layer${stage}.${i}`;
+      const stride = i === 0 ? stageStride(spec, stage) : 1;
+      const block = emitBlock({ g, w: w.sub(path), scope: `/layer${stage}/${path}` }, x, path, spec, inplanes, planes, stride);
+      x = block.out;
+      if (block.module) modules.push({ ...block.module, stage: `layer${stage}` });
+      inplanes = planes * expansion;
     }
-    const identity = this.downsample ? this.downsample.apply(x) : x;
-    const out = tf.relu(tf.add(y, identity)) as tf.Tensor4D;
-    return this.slot && output ? { out, slot: this.slot, output, input } : { out };
-  }
-
-  dispose(): void {
-    disposeAll([...this.convs, this.downsample, this.slot?.module]);
-  }
-}
-
-class InsertedStep implements Step {
-  constructor(readonly slot: AttentionSlot) {}
-
-  run(x: tf.Tensor4D, bypass: ReadonlySet<string>): StepResult {
-    const output = this.slot.module.forward(x, { bypass: bypass.has(this.slot.name) });
-    return { out: output.out, slot: this.slot, output, input: x };
-  }
-
-  dispose(): void {
-    this.slot.module.dispose();
-  }
-}
-
-export class ResNet {
-  private constructor(
-    readonly spec: NetSpec,
-    private readonly steps: Step[],
-    private readonly fc: Linear,
-    /** Attention modules in forward order. */
-    readonly slots: AttentionSlot[],
-    /** State dict keys the network did not use. */
-    readonly unusedKeys: string[],
-  ) {}
-
-  /** Builds the network; throws EngineError('shape-mismatch') naming the first key that does not fit. */
-  static load(spec: NetSpec, dict: StateDict): ResNet {
-    const w = new WeightReader(dict);
-    const built: Array<Step | Linear> = [];
-    try {
-      const steps: Step[] = [];
-      const slots: AttentionSlot[] = [];
-      const add = (s: Step): void => {
-        steps.push(s);
-        built.push(s);
-        if ((s instanceof ResidualBlock || s instanceof InsertedStep) && s.slot) slots.push(s.slot);
-      };
-      const imagenet = spec.stem === 'imagenet';
-      add(new Stem(loadConv(w, 'conv1', imagenet
-        ? { stride: 2, pad: 3, bn: 'bn1', shape: [spec.baseWidth, 3, 7, 7] }
-        : { stride: 1, pad: 1, bn: 'bn1', shape: [spec.baseWidth, 3, 3, 3] }), imagenet));
-
-      const expansion = EXPANSION[spec.block];
-      let inplanes = spec.baseWidth;
-      for (let stage = 1; stage <= 4; stage++) {
-        const planes = spec.baseWidth * 2 ** (stage - 1);
-        const count = spec.layers[stage - 1] as number;
-        for (let i = 0; i < count; i++) {
-          const stride = i === 0 ? stageStride(spec, stage) : 1;
-          add(loadBlock(w.sub(`layer${stage}.${i}`), `layer${stage}.${i}`, spec, inplanes, planes, stride));
-          inplanes = planes * expansion;
-        }
-        for (const ins of spec.inserts.filter((b) => b.after === stage)) {
-          add(new InsertedStep({ name: ins.name, stage: `layer${stage}`, module: loadInserted(w, ins, inplanes) }));
-        }
-      }
-      const fc = loadLinear(w, 'fc', { bias: true, shape: [spec.numClasses, inplanes] });
-      built.push(fc);
-      return new ResNet(spec, steps, fc, slots, w.unused());
-    } catch (err) {
-      for (const b of built) b.dispose();
-      throw err;
+    for (const ins of spec.inserts.filter((b) => b.after === stage)) {
+      const placed = emitInserted({ g, w: w.sub(ins.name), scope: `/${ins.name}` }, x, ins, inplanes);
+      x = placed.out;
+      modules.push({ ...placed.module, stage: `layer${stage}` });
     }
   }
-
-  /** Module descriptions at a given square input size (forward order). */
-  describe(inputSize: number): ModuleInfo[] {
-    const sizes = stageSizes(this.spec, inputSize);
-    return this.slots.map((s) => {
-      const stage = Number(s.stage.replace('layer', ''));
-      const size = sizes[stage - 1] as number;
-      return {
-        name: s.name,
-        kind: s.module.kind,
-        stage: s.stage,
-        taps: [...s.module.taps],
-        channels: s.module.channels,
-        mapSize: [size, size],
-      };
-    });
-  }
-
-  /**
-   * Inference forward pass of one NHWC image [1, H, W, 3]. Taps are read back and passed to
-   * `onTap` module by module; between modules the signal is checked, and an abort disposes
-   * this run's tensors and throws EngineError('cancelled'). The input stays the caller's.
-   */
-  async forward(input: tf.Tensor4D, hooks: ForwardHooks = {}): Promise<ForwardResult> {
-    const bypass = hooks.bypass ?? new Set<string>();
-    const taps: Tap[] = [];
-    let readbackMs = 0;
-    const start = performance.now();
-    let x = input;
-    const release = (t: tf.Tensor4D): void => {
-      if (t !== input) t.dispose();
-    };
-    try {
-      for (const step of this.steps) {
-        throwIfAborted(hooks.signal);
-        let result: StepResult = { out: x };
-        const captured: tf.Tensor4D[] = [];
-        const kept = tf.tidy(() => {
-          result = step.run(x, bypass);
-          const o = result.output;
-          // A clone shares the data (no copy) but is its own handle: the receiver can
-          // dispose it whatever becomes of the step's input or output.
-          if (hooks.onModuleInput && result.slot && result.input && (hooks.wantInput?.(result.slot.name) ?? true)) {
-            captured.push(tf.clone(result.input));
-          }
-          return [result.out, ...(o ? o.taps.map((t) => t.value) : []), ...(o?.affinity ? [o.affinity] : []), ...captured];
-        });
-        if (result.out !== x) release(x);
-        x = result.out;
-        const { slot, output } = result;
-        if (!slot || !output) continue;
-        if (captured[0]) hooks.onModuleInput?.(slot.name, captured[0]);
-        const pending = kept.slice(1, kept.length - captured.length);
-        try {
-          const t0 = performance.now();
-          const read: Tap[] = [];
-          for (const t of output.taps) {
-            read.push({ module: slot.name, tap: t.tap, shape: [...t.value.shape], data: (await t.value.data()) as Float32Array });
-          }
-          if (output.affinity && output.grids && hooks.onAffinity) {
-            const data = (await output.affinity.data()) as Float32Array;
-            hooks.onAffinity({ module: slot.name, data, query: output.grids.query, key: output.grids.key });
-          }
-          readbackMs += performance.now() - t0;
-          for (const tap of read) {
-            taps.push(tap);
-            await hooks.onTap?.(tap);
-          }
-        } finally {
-          for (const t of pending) t.dispose();
-        }
-      }
-      throwIfAborted(hooks.signal);
-      hooks.onFeatures?.(x);
-      const logitsT = tf.tidy(() => this.fc.apply(globalAvg(x)));
-      release(x);
-      x = input;
-      const t0 = performance.now();
-      const logits = (await logitsT.data()) as Float32Array;
-      logitsT.dispose();
-      readbackMs += performance.now() - t0;
-      return { logits, taps, forwardMs: performance.now() - start - readbackMs, readbackMs };
-    } finally {
-      release(x);
-    }
-  }
-
-  dispose(): void {
-    disposeAll([...this.steps, this.fc]);
-  }
+  g.output(x, FEATURES, 'aux');
+  const head: Emit = { g, w, scope: '/fc' };
+  g.output(linear(head, 'fc', globalAvg(root, x), { bias: true, shape: [spec.numClasses, inplanes] }).y, LOGITS, 'logits');
+  return { model: g.build(), modules, unusedKeys: w.unused() };
 }
 
-function throwIfAborted(signal?: AbortSignal): void {
-  if (signal?.aborted) throw new EngineError('cancelled', 'The run was cancelled.');
-}
-
-function loadBlock(w: WeightReader, name: string, spec: NetSpec, inplanes: number, planes: number, stride: number): ResidualBlock {
-  const convs: Conv2d[] = [];
-  let downsample: Conv2d | null = null;
+function emitBlock(e: Emit, x: string, name: string, spec: NetSpec, inplanes: number, planes: number, stride: number): { out: string; module: PlacedModule | null } {
   const out = planes * EXPANSION[spec.block];
-  try {
-    if (spec.block === 'basic') {
-      convs.push(loadConv(w, 'conv1', { stride, pad: 1, bn: 'bn1', shape: [planes, inplanes, 3, 3] }));
-      convs.push(loadConv(w, 'conv2', { pad: 1, bn: 'bn2', shape: [planes, planes, 3, 3] }));
-    } else {
-      convs.push(loadConv(w, 'conv1', { bn: 'bn1', shape: [planes, inplanes, 1, 1] }));
-      convs.push(loadConv(w, 'conv2', { stride, pad: 1, bn: 'bn2', shape: [planes, planes, 3, 3] }));
-      convs.push(loadConv(w, 'conv3', { bn: 'bn3', shape: [out, planes, 1, 1] }));
-    }
-    const needsDownsample = stride !== 1 || inplanes !== out;
-    if (needsDownsample !== w.has('downsample.0.weight')) {
-      throw new EngineError('shape-mismatch', needsDownsample
-        ? `The checkpoint has no "${w.key('downsample.0.weight')}", which this block needs (stride ${stride}, ${inplanes} -> ${out} channels).`
-        : `The checkpoint has "${w.key('downsample.0.weight')}", which this block (${inplanes} -> ${out} channels) does not use.`,
-      'Check that the architecture (depth, block type) matches the checkpoint.');
-    }
-    if (needsDownsample) downsample = loadConv(w, 'downsample.0', { stride, bn: 'downsample.1', shape: [out, inplanes, 1, 1] });
-    const att = spec.attention;
-    const slot = att.kind === 'none'
-      ? null
-      : { name: `${name}.${att.attr}`, stage: name.split('.')[0] as string, module: loadBlockAttention(w, att, out) };
-    return new ResidualBlock(convs, downsample, slot);
-  } catch (err) {
-    disposeAll([...convs, downsample]);
-    throw err;
+  let y: string;
+  if (spec.block === 'basic') {
+    y = conv(e, 'conv1', x, { stride, pad: 1, bn: 'bn1', shape: [planes, inplanes, 3, 3], relu: true }).y;
+    y = conv(e, 'conv2', y, { pad: 1, bn: 'bn2', shape: [planes, planes, 3, 3] }).y;
+  } else {
+    y = conv(e, 'conv1', x, { bn: 'bn1', shape: [planes, inplanes, 1, 1], relu: true }).y;
+    y = conv(e, 'conv2', y, { stride, pad: 1, bn: 'bn2', shape: [planes, planes, 3, 3], relu: true }).y;
+    y = conv(e, 'conv3', y, { bn: 'bn3', shape: [out, planes, 1, 1] }).y;
   }
+  const needsDownsample = stride !== 1 || inplanes !== out;
+  if (needsDownsample !== e.w.has('downsample.0.weight')) {
+    throw new EngineError('shape-mismatch', needsDownsample
+      ? `The checkpoint has no "${e.w.key('downsample.0.weight')}", which this block needs (stride ${stride}, ${inplanes} -> ${out} channels).`
+      : `The checkpoint has "${e.w.key('downsample.0.weight')}", which this block (${inplanes} -> ${out} channels) does not use.`,
+    'Check that the architecture (depth, block type) matches the checkpoint.');
+  }
+  let module: PlacedModule | null = null;
+  const att = spec.attention;
+  if (att.kind !== 'none') {
+    const placed = emitBlockAttention({ g: e.g, w: e.w.sub(att.attr), scope: `${e.scope}/${att.attr}` }, y, att, out, `${name}.${att.attr}`);
+    y = placed.out;
+    module = placed.module;
+  }
+  const identity = needsDownsample ? conv(e, 'downsample.0', x, { stride, bn: 'downsample.1', shape: [out, inplanes, 1, 1] }).y : x;
+  return { out: e.g.node('Relu', [e.g.node('Add', [y, identity], `${e.scope}/Add`)], `${e.scope}/Relu`), module };
 }
 
-function loadBlockAttention(w: WeightReader, att: Exclude<BlockAttention, { kind: 'none' }>, channels: number): AttentionModule {
+function emitBlockAttention(e: Emit, x: string, att: Exclude<BlockAttention, { kind: 'none' }>, channels: number, name: string) {
   switch (att.kind) {
     case 'cbam':
-      return createAttention('cbam', w.sub(att.attr), { layout: att.layout, channels });
+      return emitAttention('cbam', e, x, { layout: att.layout, channels }, name);
     case 'se':
-      return createAttention('se', w.sub(att.attr), { layout: att.layout, channels });
+      return emitAttention('se', e, x, { layout: att.layout, channels }, name);
     case 'gc':
-      return createAttention('gc', w.sub(att.attr), { channels });
+      return emitAttention('gc', e, x, { channels }, name);
   }
 }
 
-function loadInserted(w: WeightReader, ins: InsertedBlock, channels: number): AttentionModule {
-  const sub = w.sub(ins.name);
+function emitInserted(e: Emit, x: string, ins: InsertedBlock, channels: number) {
   switch (ins.kind) {
     case 'bam':
-      return createAttention('bam', sub, { channels, dilation: ins.dilation });
+      return emitAttention('bam', e, x, { channels, dilation: ins.dilation }, ins.name);
     case 'nonlocal':
-      return createAttention('nl', sub, { channels, mode: ins.mode, subSample: ins.subSample, bn: ins.bn });
+      return emitAttention('nl', e, x, { channels, mode: ins.mode, subSample: ins.subSample, bn: ins.bn }, ins.name);
     case 'gc':
-      return createAttention('gc', sub, { channels });
+      return emitAttention('gc', e, x, { channels }, ins.name);
   }
+}
+
+/** Module descriptions at a given square input size (forward order). */
+export function describeModules(spec: NetSpec, modules: GraphModule[], inputSize: number): ModuleInfo[] {
+  const sizes = stageSizes(spec, inputSize);
+  return modules.map((m) => {
+    const size = sizes[Number(m.stage.replace('layer', '')) - 1] as number;
+    return { name: m.name, kind: m.kind, stage: m.stage, taps: [...m.taps], channels: m.channels, mapSize: [size, size] };
+  });
 }
 
 /** Spatial size after each stage for a square input (PyTorch's floor arithmetic). */

@@ -1,11 +1,13 @@
-// Session.channelMap: one channel of a module's input features, against PyTorch
-// (test/fixtures/bypass/channelMaps.safetensors, tools/make_channel_maps.py), for the last
-// run (kept tensors) and an older kept run (recomputed); errors; no tensor leaks.
+// Session.channelMap: one channel of a module's input features (an aux output of the graph,
+// fetched on demand), against PyTorch (test/fixtures/bypass/channelMaps.safetensors,
+// tools/make_channel_maps.py), on both runtimes, for the last run and an older kept run;
+// errors; no tensor leaks on tfjs.
 import * as tf from '@tensorflow/tfjs-core';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { initBackend } from '../../../engine/backend';
+import type { RuntimeName } from '../../../engine/runtimes';
 import { KEPT_RUNS, Session } from '../../../engine/session';
 import { FIXTURES, maxAbsDiff, nchwToNhwc, readCase, readSafetensors } from './fixtureData';
 
@@ -17,12 +19,12 @@ function fixtureInput(): { kind: 'input'; name: string; input: Float32Array; siz
   return { kind: 'input', name: CASE, input: x.data, size: x.shape[1] };
 }
 
-async function load(): Promise<Session> {
-  return Session.load({ kind: 'path', path: join(FIXTURES, CASE, 'model.safetensors') }, { arch: readCase(CASE).spec });
+async function load(runtime: RuntimeName = 'ort'): Promise<Session> {
+  return Session.load({ kind: 'path', path: join(FIXTURES, CASE, 'model.safetensors') }, { arch: readCase(CASE).spec, runtime });
 }
 
-async function withSession(body: (s: Session) => Promise<void>): Promise<void> {
-  const s = await load();
+async function withSession(body: (s: Session) => Promise<void>, runtime: RuntimeName = 'ort'): Promise<void> {
+  const s = await load(runtime);
   try {
     await body(s);
   } finally {
@@ -53,7 +55,7 @@ beforeAll(async () => {
 });
 
 describe.skipIf(!existsSync(MAPS))('Session.channelMap', () => {
-  test('matches PyTorch\'s module inputs, channel by channel, bypassed modules included; last run and an older kept run', () => withSession(async (s) => {
+  test.each(['ort', 'tfjs'] as const)('%s: matches PyTorch\'s module inputs, channel by channel, bypassed modules included; last run and an older kept run', (runtime) => withSession(async (s) => {
     const bypass = readCase(CASE).bypass;
     const first = await s.run({ image: fixtureInput(), options: { bypass } });
     expect(await worstAgainstTorch(s, first.runId)).toBeLessThanOrEqual(1e-4);
@@ -64,7 +66,7 @@ describe.skipIf(!existsSync(MAPS))('Session.channelMap', () => {
     const a = await s.channelMap(first.runId, 'layer3.0.cbam', 0);
     const b = await s.channelMap(second.runId, 'layer3.0.cbam', 0);
     expect(maxAbsDiff(a.data, b.data)).toBeGreaterThan(1e-4);
-  }));
+  }, runtime));
 
   test('the channel maps are what the activation tap averages: mean_c(gate_c * map_c)', () => withSession(async (s) => {
     const res = await s.run({ image: fixtureInput() });
@@ -89,15 +91,16 @@ describe.skipIf(!existsSync(MAPS))('Session.channelMap', () => {
     await expect(s.channelMap(first.runId, 'nl3', 0)).rejects.toMatchObject({ code: 'not-found' });
   }));
 
-  test('200 channelMap calls leave tf.memory().numTensors unchanged; dispose() frees the kept inputs', async () => {
+  test('tfjs: 200 channelMap calls leave tf.memory().numTensors unchanged; dispose() frees the weights', async () => {
+    await initBackend('wasm');
     const before = tf.memory().numTensors;
-    const s = await load();
+    const s = await load('tfjs');
     const loaded = tf.memory().numTensors;
     try {
       const old = await s.run({ image: fixtureInput() });
       const last = await s.run({ image: fixtureInput(), options: { bypass: ['nl3'] } });
       const after = tf.memory().numTensors;
-      expect(after - loaded).toBe(s.info.modules.length); // one kept input per module, last run only
+      expect(after).toBe(loaded); // module inputs are fetched on demand, never kept as tensors
       const modules = s.info.modules;
       for (let i = 0; i < 200; i++) {
         const m = modules[i % modules.length]!;

@@ -41,7 +41,7 @@ describe('attnscope maps', () => {
     expect(stderr.join('\n')).toBe('');
     expect(code).toBe(0);
     const index = JSON.parse(readFileSync(join(out, 'maps.json'), 'utf8'));
-    expect(index.backend).toBe('wasm');
+    expect(index).toMatchObject({ runtime: 'tfjs', device: 'cpu', backend: 'wasm' });
     expect(index.transform).toMatchObject({ origWidth: 451, origHeight: 300, inputWidth: 96, resize: 'pad' });
     expect(index.top5).toHaveLength(5);
     expect(index.timing.totalMs).toBeGreaterThan(0);
@@ -57,6 +57,33 @@ describe('attnscope maps', () => {
     }
     const logits = readNpy(join(out, 'logits.npy'));
     expect(logits.shape).toEqual([12]);
+  });
+
+  test('the default runtime is ort; both runtimes write the same maps; --repeat prints one timing line', async () => {
+    const logged: string[] = [];
+    vi.spyOn(console, 'log').mockImplementation((...a: unknown[]) => { logged.push(a.join(' ')); });
+    const read = (dir: string) => JSON.parse(readFileSync(join(dir, 'maps.json'), 'utf8'));
+    const ort = join(tmp, 'ort');
+    expect(await main(['maps', SAMPLE, '--weights', WEIGHTS, '--input-size', '64', '--out', ort, '--repeat', '3'])).toBe(0);
+    expect(read(ort)).toMatchObject({ runtime: 'ort', device: 'cpu', backend: 'cpu' });
+    const timing = JSON.parse(logged.at(-1)!);
+    expect(timing).toMatchObject({ runtime: 'ort', device: 'cpu', backend: 'cpu', runs: 3, input: 64 });
+    expect(timing.forward_ms.min).toBeGreaterThan(0);
+    expect(timing.forward_ms.median).toBeGreaterThanOrEqual(timing.forward_ms.min);
+    const tfjs = join(tmp, 'tfjs');
+    expect(await main(['maps', SAMPLE, '--weights', WEIGHTS, '--input-size', '64', '--out', tfjs, '--runtime', 'tfjs'])).toBe(0);
+    expect(read(tfjs).runtime).toBe('tfjs');
+    for (const m of read(ort).maps as Array<{ file: string }>) {
+      const a = readNpy(join(ort, m.file)).data;
+      const b = readNpy(join(tfjs, m.file)).data;
+      expect(a.length).toBe(b.length);
+      for (let i = 0; i < a.length; i++) expect(Math.abs(a[i]! - b[i]!)).toBeLessThan(1e-4);
+    }
+    expect(await main(['maps', SAMPLE, '--out', tmp, '--runtime', 'onnx'])).toBe(2);
+    expect(stderr.join('\n')).toMatch(/--runtime must be one of ort, tfjs/);
+    expect(await main(['maps', SAMPLE, '--out', tmp, '--runtime', 'ort', '--backend', 'wasm'])).toBe(2);
+    expect(stderr.join('\n')).toMatch(/needs --runtime tfjs/);
+    expect(await main(['maps', SAMPLE, '--out', tmp, '--repeat', '0'])).toBe(2);
   });
 
   test('the .npy writer round-trips values and shapes', () => {

@@ -1,10 +1,13 @@
-// The weight conversions under every module: PyTorch NCHW conv semantics (symmetric
-// padding, stride, dilation, folded BatchNorm) computed by hand, against loadConv in NHWC.
-import * as tf from '@tensorflow/tfjs-core';
-import { beforeAll, describe, expect, test } from 'vitest';
-import { initBackend } from '../../../engine/backend';
+// The layers under every module: PyTorch NCHW conv semantics (symmetric padding, stride,
+// dilation, folded BatchNorm) and Linear computed by hand, against the emitted graph nodes
+// run on both runtimes.
+import { describe, expect, test } from 'vitest';
 import type { TensorRecord } from '../../../engine/checkpoints/types';
-import { BN_EPS, loadConv, loadLinear, WeightReader, zeroPad } from '../../../engine/modules/layers';
+import { GraphBuilder } from '../../../engine/graph/builder';
+import { DataType } from '../../../engine/graph/onnx';
+import { BN_EPS, conv, linear, WeightReader } from '../../../engine/modules/layers';
+import { createRunner } from '../../../engine/runtimes';
+import type { RuntimeName } from '../../../engine/runtimes/types';
 
 function rand(n: number, seed: number): Float32Array {
   let s = seed;
@@ -42,14 +45,26 @@ function torchConvBn(x: Float32Array, [c, h, w]: number[], wt: Float32Array, [o,
   return { out, oh, ow };
 }
 
-beforeAll(async () => {
-  await initBackend('wasm');
-});
+const RUNTIMES: RuntimeName[] = ['ort', 'tfjs'];
 
-describe('loadConv', () => {
+/** Builds a one-layer graph with `emit` and runs it on `runtime`. */
+async function runLayer(runtime: RuntimeName, dims: number[], data: Float32Array,
+  emit: (g: GraphBuilder, x: string) => string): Promise<{ data: Float32Array; dims: number[] }> {
+  const g = new GraphBuilder('layer');
+  const x = g.input({ name: 'input', elemType: DataType.FLOAT, shape: dims });
+  g.output(emit(g, x), 'y', 'tap');
+  const runner = await createRunner(g.build(), [], { runtime });
+  try {
+    return (await runner.run({ input: { data, dims }, bypass: new Set(), fetch: ['y'] })).get('y')!;
+  } finally {
+    await runner.dispose();
+  }
+}
+
+describe.each(RUNTIMES)('conv on %s', (runtime) => {
   test.each([
     [3, 2, 1, 1], [3, 1, 1, 1], [7, 2, 3, 1], [3, 1, 4, 4], [1, 2, 0, 1],
-  ])('k=%i stride=%i pad=%i dilation=%i matches PyTorch conv+BN', (k, stride, pad, dil) => {
+  ])('k=%i stride=%i pad=%i dilation=%i matches PyTorch conv+BN', async (k, stride, pad, dil) => {
     const [c, h, w, o] = [3, 11, 9, 4];
     const x = rand(c * h * w, 1);
     const wt = rand(o * c * k * k, 2);
@@ -58,44 +73,34 @@ describe('loadConv', () => {
       ['conv.weight', rec([o, c, k, k], wt)],
       ['bn.weight', rec([o], bn.g)], ['bn.bias', rec([o], bn.b)], ['bn.running_mean', rec([o], bn.m)], ['bn.running_var', rec([o], bn.v)],
     ]);
-    const conv = loadConv(new WeightReader(dict), 'conv', { stride, pad, dilation: dil, bn: 'bn' });
     const ref = torchConvBn(x, [c, h, w], wt, [o, c, k], stride, pad, dil, bn);
-    // NCHW -> NHWC input.
-    const nhwc = new Float32Array(x.length);
-    for (let ic = 0; ic < c; ic++) for (let i = 0; i < h * w; i++) nhwc[i * c + ic] = x[ic * h * w + i]!;
-    const input = tf.tensor4d(nhwc, [1, h, w, c]);
-    for (const explicit of [false, true]) {
-      const y = tf.tidy(() => (explicit && pad > 0
-        ? tf.add(tf.conv2d(zeroPad(input, pad), conv.filter, stride, 'valid', 'NHWC', dil), conv.bias!)
-        : conv.apply(input)));
-      expect(y.shape).toEqual([1, ref.oh, ref.ow, o]);
-      const got = y.dataSync();
-      let worst = 0;
-      for (let oc = 0; oc < o; oc++) for (let i = 0; i < ref.oh * ref.ow; i++) worst = Math.max(worst, Math.abs(got[i * o + oc]! - ref.out[oc * ref.oh * ref.ow + i]!));
-      expect(worst).toBeLessThan(1e-5);
-      y.dispose();
-    }
-    input.dispose();
-    conv.dispose();
-  });
-
-  test('a checkpoint shape that does not fit names the key', () => {
-    const dict = new Map([['conv.weight', rec([4, 3, 3, 3], new Float32Array(108))]]);
-    expect(() => loadConv(new WeightReader(dict), 'conv', { shape: [8, 3, 3, 3] })).toThrow(/"conv.weight" has shape \[4, 3, 3, 3\], expected \[8, 3, 3, 3\]/);
-    expect(() => loadConv(new WeightReader(dict), 'other')).toThrow(/no "other.weight"/);
+    const y = await runLayer(runtime, [1, c, h, w], x, (g, input) =>
+      conv({ g, w: new WeightReader(dict), scope: '' }, 'conv', input, { stride, pad, dilation: dil, bn: 'bn' }).y);
+    expect(y.dims).toEqual([1, o, ref.oh, ref.ow]);
+    let worst = 0;
+    for (let i = 0; i < ref.out.length; i++) worst = Math.max(worst, Math.abs(y.data[i]! - ref.out[i]!));
+    expect(worst).toBeLessThan(1e-5);
   });
 });
 
-describe('loadLinear', () => {
-  test('[out, in] weights and 1x1 conv weights act as PyTorch Linear', () => {
+describe('weights', () => {
+  test('a checkpoint shape that does not fit names the key', () => {
+    const dict = new Map([['conv.weight', rec([4, 3, 3, 3], new Float32Array(108))]]);
+    const e = { g: new GraphBuilder('t'), w: new WeightReader(dict), scope: '' };
+    expect(() => conv(e, 'conv', 'x', { shape: [8, 3, 3, 3] })).toThrow(/"conv.weight" has shape \[4, 3, 3, 3\], expected \[8, 3, 3, 3\]/);
+    expect(() => conv(e, 'other', 'x')).toThrow(/no "other.weight"/);
+  });
+});
+
+describe.each(RUNTIMES)('linear on %s', (runtime) => {
+  test('[out, in] weights and 1x1 conv weights act as PyTorch Linear', async () => {
     const w = rand(6, 7);
     const b = rand(2, 8);
     const x = rand(3, 9);
     for (const [shape, pointwise] of [[[2, 3], false], [[2, 3, 1, 1], true]] as const) {
-      const lin = loadLinear(new WeightReader(new Map([['fc.weight', rec([...shape], w)], ['fc.bias', rec([2], b)]])), 'fc', { bias: true, pointwise });
-      const y = tf.tidy(() => lin.apply(tf.tensor2d(x, [1, 3])).dataSync());
-      for (let o = 0; o < 2; o++) expect(y[o]).toBeCloseTo(w[o * 3]! * x[0]! + w[o * 3 + 1]! * x[1]! + w[o * 3 + 2]! * x[2]! + b[o]!, 6);
-      lin.dispose();
+      const dict = new Map([['fc.weight', rec([...shape], w)], ['fc.bias', rec([2], b)]]);
+      const y = await runLayer(runtime, [1, 3], x, (g, input) => linear({ g, w: new WeightReader(dict), scope: '' }, 'fc', input, { bias: true, pointwise }).y);
+      for (let o = 0; o < 2; o++) expect(y.data[o]).toBeCloseTo(w[o * 3]! * x[0]! + w[o * 3 + 1]! * x[1]! + w[o * 3 + 2]! * x[2]! + b[o]!, 6);
     }
   });
 });

@@ -7,14 +7,15 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { initBackend } from '../../../engine/backend';
 import { BufferSource } from '../../../engine/checkpoints';
+import type { RuntimeName } from '../../../engine/runtimes';
 import { KEPT_RUNS, Session } from '../../../engine/session';
 import { FIXTURES, fixtureCases, maxAbsDiff, nchwToNhwc, readCase, readSafetensors } from './fixtureData';
 
 const SAMPLE = join(FIXTURES, '../../assets/samples/chelsea.png');
 const cases = fixtureCases();
 
-async function loadCase(name: string, file = 'model.safetensors'): Promise<Session> {
-  return Session.load({ kind: 'path', path: join(FIXTURES, name, file) }, { arch: readCase(name).spec });
+async function loadCase(name: string, file = 'model.safetensors', runtime: RuntimeName = 'ort'): Promise<Session> {
+  return Session.load({ kind: 'path', path: join(FIXTURES, name, file) }, { arch: readCase(name).spec, runtime });
 }
 
 function fixtureInput(name: string): { kind: 'input'; name: string; input: Float32Array; size: number } {
@@ -59,11 +60,11 @@ describe.skipIf(cases.length === 0)('Session', () => {
     await expect(Session.load({ kind: 'builtin', name: '../fixtures' })).rejects.toMatchObject({ code: 'not-found' });
   });
 
-  test.each(cases.filter((c) => readCase(c).affinityModule))('%s: query() answers PyTorch\'s affinity row for every cell', async (name) => {
+  test.each(cases.filter((c) => readCase(c).affinityModule).flatMap((c) => [[c, 'ort'], [c, 'tfjs']] as const))('%s (%s): query() answers PyTorch\'s affinity row for every cell', async (name, runtime) => {
     const fc = readCase(name);
     const module = fc.affinityModule!;
     const expected = readSafetensors(join(FIXTURES, name, 'expected.safetensors')).get(`${module}.affinity`)!;
-    const s = await loadCase(name);
+    const s = await loadCase(name, 'model.safetensors', runtime);
     try {
       const res = await s.run({ image: fixtureInput(name), options: { bypass: fc.bypass } });
       const [queries, keys] = expected.shape as [number, number];
@@ -99,12 +100,16 @@ describe.skipIf(cases.length === 0)('Session', () => {
     }
   });
 
-  test('bypass passes the input through but still reports the module\'s taps', async () => {
-    const s = await loadCase('bypass');
+  test.each(['ort', 'tfjs'] as const)('%s: bypass passes the input through but still reports the module\'s taps, without rebuilding the session', async (runtime) => {
+    const s = await loadCase('bypass', 'model.safetensors', runtime);
+    const builds = Session.runnerBuilds;
     try {
       const input = fixtureInput('bypass');
       const on = await s.run({ image: input });
       const off = await s.run({ image: input, options: { bypass: ['nl3', 'layer2.0.cbam'] } });
+      const again = await s.run({ image: input });
+      expect(Session.runnerBuilds).toBe(builds); // a toggle is one pass, never a new runtime session
+      expect(maxAbsDiff(again.logits, on.logits)).toBe(0);
       expect(off.taps.map((t) => `${t.module}.${t.tap}`)).toEqual(on.taps.map((t) => `${t.module}.${t.tap}`));
       expect(maxAbsDiff(on.logits, off.logits)).toBeGreaterThan(1e-3);
       // Taps before the first bypassed module are unchanged.
@@ -129,8 +134,8 @@ describe.skipIf(cases.length === 0)('Session', () => {
     }
   });
 
-  test('a cancelled run stops at the next module and frees its tensors', async () => {
-    const s = await loadCase('bypass');
+  test('tfjs: a cancelled run stops at the next tap and frees its tensors', async () => {
+    const s = await loadCase('bypass', 'model.safetensors', 'tfjs');
     try {
       await s.run({ image: { kind: 'path', path: SAMPLE } });
       const before = tf.memory().numTensors;
@@ -145,8 +150,8 @@ describe.skipIf(cases.length === 0)('Session', () => {
     }
   });
 
-  test('200 runs of the same image leave tf.memory().numTensors unchanged', async () => {
-    const s = await loadCase('bypass');
+  test('tfjs: 200 runs of the same image leave tf.memory().numTensors unchanged', async () => {
+    const s = await loadCase('bypass', 'model.safetensors', 'tfjs');
     try {
       const image = { kind: 'path' as const, path: SAMPLE };
       await s.run({ image, options: { inputSize: 48 } });
@@ -161,9 +166,9 @@ describe.skipIf(cases.length === 0)('Session', () => {
     expect(tf.memory().numTensors).toBeGreaterThanOrEqual(0);
   });
 
-  test('dispose() frees the model\'s weights', async () => {
+  test('tfjs: dispose() frees the model\'s weights', async () => {
     const before = tf.memory().numTensors;
-    const s = await loadCase('cbam-official-basic');
+    const s = await Session.load({ kind: 'path', path: join(FIXTURES, 'cbam-official-basic', 'model.safetensors') }, { arch: readCase('cbam-official-basic').spec, runtime: 'tfjs' });
     expect(tf.memory().numTensors).toBeGreaterThan(before);
     const loaded = tf.memory().numTensors;
     expect(await s.warmup()).toBeGreaterThan(0);

@@ -38,5 +38,6 @@ describe('electron-builder.yml', () => {
     const unpack = (config.asarUnpack as string[]).join(' ');
     expect(unpack).toContain('sharp');
     expect(unpack).toContain('tfjs-node');
+    expect(unpack).toContain('onnxruntime-node/bin');
   });
 });

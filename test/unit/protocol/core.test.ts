@@ -1,13 +1,15 @@
-// The engine core in-process (real engine, real tfjs): cancel and supersede free every
-// tensor of the runs they stop, and requests on one engine run one at a time.
+// The engine core in-process (real engine, both runtimes): cancel and supersede free every
+// tensor of the runs they stop (counted on tfjs), and requests on one engine run one at a time.
 
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import type { EngineMessage } from '../../../engine/protocol';
 import { startEngine } from '../../../engine/host/start';
+import { defaultProvider } from '../../../engine/provider';
+import type { RuntimeName } from '../../../engine/runtimes';
 import { fixtureBytes, testImage } from './harness';
 
-function inProcess() {
+function inProcess(runtime: RuntimeName) {
   const out: EngineMessage[] = [];
   let deliver: (m: unknown) => void = () => {};
   const waiters: Array<{ id: number; resolve: (m: EngineMessage) => void }> = [];
@@ -19,7 +21,7 @@ function inProcess() {
       if (final) for (const w of waiters.filter((x) => x.id === msg.id)) w.resolve(msg);
     },
     onMessage: (l) => { deliver = l; },
-  }, { paths: { canRead: () => false, canWrite: () => false } });
+  }, { paths: { canRead: () => false, canWrite: () => false }, provider: defaultProvider({ runtime }) });
   let id = 1;
   const send = (m: Record<string, unknown>) => {
     const req = { ...m, id: id++ };
@@ -30,14 +32,17 @@ function inProcess() {
   return { out, send };
 }
 
-describe('engine core (in-process)', () => {
+describe.each(['ort', 'tfjs'] as const)('engine core (in-process, %s)', (runtime) => {
+  /** Live tfjs tensors (the ort runtime allocates none). */
+  const liveTensors = (): number => (runtime === 'tfjs' ? tf.memory().numTensors : 0);
+
   it('supersede and cancel leave no tensors behind and answer every request once', async () => {
-    const { out, send } = inProcess();
+    const { out, send } = inProcess(runtime);
     expect((await send({ type: 'loadModel', source: { kind: 'bytes', name: 'm.safetensors', bytes: fixtureBytes() } }).done).type).toBe('modelInfo');
     const image = await testImage();
     const run = (size: number) => send({ type: 'run', image: { kind: 'bytes', name: 'x.png', bytes: image.slice(0) }, options: { inputSize: size } });
     expect((await run(64).done).type).toBe('runDone');
-    const before = tf.memory().numTensors;
+    const before = liveTensors();
 
     const runs = Array.from({ length: 8 }, () => run(128));
     const last = await runs.at(-1)!.done;
@@ -62,7 +67,7 @@ describe('engine core (in-process)', () => {
     send({ type: 'cancel', target: victim.id });
     expect((await victim.done).type).toBe('cancelled');
     expect((await run(64).done).type).toBe('runDone');
-    expect(tf.memory().numTensors).toBe(before);
+    expect(liveTensors()).toBe(before);
     // Exactly one final message per request id.
     const finalsById = new Map<number, number>();
     for (const m of out) if (m.id !== null && !['loadProgress', 'runStarted', 'tap', 'prediction'].includes(m.type)) finalsById.set(m.id, (finalsById.get(m.id) ?? 0) + 1);
@@ -70,7 +75,7 @@ describe('engine core (in-process)', () => {
   });
 
   it('runs one forward at a time: taps of two runs never interleave', async () => {
-    const { out, send } = inProcess();
+    const { out, send } = inProcess(runtime);
     await send({ type: 'loadModel', source: { kind: 'bytes', name: 'm.safetensors', bytes: fixtureBytes() } }).done;
     const image = await testImage();
     const a = send({ type: 'query', runId: 'nope', module: 'layer1.0.cbam', point: { x: 1, y: 1 } });
@@ -87,14 +92,14 @@ describe('engine core (in-process)', () => {
   });
 
   it('channelMap answers one channel of a module\'s input for the last run, not-found otherwise', async () => {
-    const { send } = inProcess();
+    const { send } = inProcess(runtime);
     const info = await send({ type: 'loadModel', source: { kind: 'bytes', name: 'm.safetensors', bytes: fixtureBytes() } }).done;
     if (info.type !== 'modelInfo') throw new Error(info.type);
     const module = info.info.modules[0]!;
     const image = await testImage();
     const done = await send({ type: 'run', image: { kind: 'bytes', name: 'x.png', bytes: image }, options: { inputSize: 64 } }).done;
     if (done.type !== 'runDone') throw new Error(done.type);
-    const before = tf.memory().numTensors;
+    const before = liveTensors();
     const r = await send({ type: 'channelMap', runId: done.runId, module: module.name, channel: 1 }).done;
     expect(r).toMatchObject({ type: 'channelMapResult', runId: done.runId, module: module.name, channel: 1 });
     if (r.type !== 'channelMapResult') throw new Error(r.type);
@@ -105,6 +110,6 @@ describe('engine core (in-process)', () => {
     expect(far).toMatchObject({ type: 'error', code: 'not-found' });
     expect(await send({ type: 'channelMap', runId: 'run-0', module: module.name, channel: 0 }).done).toMatchObject({ type: 'error', code: 'not-found' });
     expect(await send({ type: 'channelMap', runId: done.runId, module: 'nope', channel: 0 }).done).toMatchObject({ type: 'error', code: 'not-found' });
-    expect(tf.memory().numTensors).toBe(before);
+    expect(liveTensors()).toBe(before);
   });
 });

@@ -33,11 +33,15 @@ export function describeProtocol(label: string, setup: () => Promise<Rig>): void
     });
     afterAll(async () => { await rig?.close(); });
 
-    it('says hello with backend, version and the engine colormaps', async () => {
+    it('says hello with runtime, backend, version and the engine colormaps', async () => {
       const hello = await rig.client.hello();
       expect(hello.protocol).toBe(1);
       expect(hello.version).toMatch(/^\d+\.\d+\.\d+/);
-      expect(['wasm', 'cpu', 'tensorflow']).toContain(hello.backend);
+      // The default runtime is ONNX Runtime on the CPU, one thread per core.
+      expect(hello.backend).toBe('ort cpu');
+      expect(hello.runtime).toMatchObject({ runtime: 'ort', device: 'cpu', backend: 'cpu' });
+      expect(hello.runtime!.threads).toBeGreaterThanOrEqual(1);
+      expect(hello.capabilities.runtimes).toEqual(['ort', 'tfjs']);
       expect(hello.capabilities.formats).toContain('safetensors');
       expect(hello.capabilities.colormaps.map((c) => c.name)).toContain('viridis');
       for (const c of hello.capabilities.colormaps) expect(c.lut).toHaveLength(768);

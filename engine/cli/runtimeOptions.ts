@@ -1,0 +1,40 @@
+// `--runtime`, `--backend` and `--threads`, shared by every attnscope command that runs a model.
+
+import { BACKEND_CHOICES, type BackendChoice, isBackendChoice } from '../backend';
+import { EngineError } from '../errors';
+import { DEFAULT_RUNTIME, isRuntimeName, RUNTIME_NAMES, type RuntimeName } from '../runtimes';
+
+export const RUNTIME_OPTIONS = {
+  runtime: { type: 'string' },
+  backend: { type: 'string' },
+  threads: { type: 'string' },
+} as const;
+
+export const RUNTIME_USAGE = `  --runtime NAME       ${RUNTIME_NAMES.join(' | ')} (default: ${DEFAULT_RUNTIME}, ONNX Runtime; tfjs has gradients)
+  --backend NAME       tfjs runtime only: ${BACKEND_CHOICES.join(' | ')} (default: the fastest that loads)
+  --threads N          ort runtime only: intra-op threads (default: one per core)`;
+
+export interface RuntimeChoice {
+  runtime: RuntimeName;
+  backend?: BackendChoice;
+  threads?: number;
+}
+
+/** Parses the runtime flags; `command` names the help to point to. */
+export function parseRuntimeOptions(values: { runtime?: string; backend?: string; threads?: string }, command: string): RuntimeChoice {
+  const usage = (msg: string): EngineError => new EngineError('bad-request', msg, `See \`attnscope ${command} --help\`.`);
+  // --backend alone (the flag before runtimes existed) means the tfjs runtime on that backend.
+  const runtime = values.runtime ?? (values.backend !== undefined ? 'tfjs' : DEFAULT_RUNTIME);
+  if (!isRuntimeName(runtime)) throw usage(`--runtime must be one of ${RUNTIME_NAMES.join(', ')}, not "${runtime}".`);
+  if (values.backend !== undefined) {
+    if (!isBackendChoice(values.backend)) throw usage(`--backend must be one of ${BACKEND_CHOICES.join(', ')}, not "${values.backend}".`);
+    if (runtime !== 'tfjs') throw usage('--backend chooses a TensorFlow.js backend: it needs --runtime tfjs.');
+  }
+  let threads: number | undefined;
+  if (values.threads !== undefined) {
+    threads = Number(values.threads);
+    if (!Number.isInteger(threads) || threads < 1 || threads > 1024) throw usage(`--threads must be a whole number from 1 to 1024, not "${values.threads}".`);
+    if (runtime !== 'ort') throw usage('--threads sets ONNX Runtime\'s threads: it needs --runtime ort.');
+  }
+  return { runtime, ...(values.backend !== undefined ? { backend: values.backend as BackendChoice } : {}), ...(threads !== undefined ? { threads } : {}) };
+}

@@ -1,0 +1,164 @@
+// Builds an attention graph (DESIGN.md "One graph, two runtimes") as an ONNX ModelProto in
+// memory. Emitters (engine/modules/*, engine/nets/*) call `node()` with ONNX operator names
+// and attributes; value names are made unique here, so each emitter can name its nodes after
+// its module path (`layer1.0.cbam/ChannelGate/Sigmoid`), as torch.onnx.export scopes them.
+
+import { DataType, IR_VERSION, onnx, OPSET } from './onnx';
+import type { OnnxTypes } from './onnx';
+
+export type AttrValue = number | number[] | string | { floats: number[] } | { float: number };
+
+export interface ValueInfo {
+  name: string;
+  elemType: number;
+  /** Numbers are fixed sizes, strings symbolic ones (`height`); omitted for outputs of unknown shape. */
+  shape?: Array<number | string>;
+}
+
+/** One output of the graph with what it is for. */
+export interface GraphOutput {
+  name: string;
+  /** `tap`: streamed with every run; `aux`: fetched only when asked (module inputs, affinities, features). */
+  role: 'tap' | 'logits' | 'aux';
+}
+
+export class GraphBuilder {
+  private readonly nodes: OnnxTypes.INodeProto[] = [];
+  private readonly initializers: OnnxTypes.ITensorProto[] = [];
+  private readonly inputs: ValueInfo[] = [];
+  readonly outputs: GraphOutput[] = [];
+  private readonly used = new Set<string>();
+  private readonly constCache = new Map<string, string>();
+
+  constructor(readonly name: string) {}
+
+  /** A unique value name starting with `hint`. */
+  unique(hint: string): string {
+    let name = hint;
+    for (let i = 1; this.used.has(name); i++) name = `${hint}_${i}`;
+    this.used.add(name);
+    return name;
+  }
+
+  /** A graph input; `defaultValue` makes it optional (an initializer of the same name). */
+  input(info: ValueInfo, defaultValue?: OnnxTypes.ITensorProto): string {
+    if (this.used.has(info.name)) throw new Error(`graph: duplicate input ${info.name}`);
+    this.used.add(info.name);
+    this.inputs.push(info);
+    if (defaultValue) this.initializers.push({ ...defaultValue, name: info.name });
+    return info.name;
+  }
+
+  /** A float32 initializer (weights, folded BatchNorm, constants). */
+  floats(hint: string, data: Float32Array | number[], dims: number[]): string {
+    const name = this.unique(hint);
+    const f32 = data instanceof Float32Array ? data : Float32Array.from(data);
+    this.initializers.push({ name, dataType: DataType.FLOAT, dims, rawData: new Uint8Array(f32.buffer, f32.byteOffset, f32.byteLength) });
+    return name;
+  }
+
+  /** An int64 initializer (shapes, axes, indices), shared between users of the same values. */
+  ints(values: number[]): string {
+    const key = values.join(',');
+    const known = this.constCache.get(key);
+    if (known) return known;
+    const name = this.unique(`const_i64_${values.length}`);
+    const data = BigInt64Array.from(values.map((v) => BigInt(v)));
+    this.initializers.push({ name, dataType: DataType.INT64, dims: [values.length], rawData: new Uint8Array(data.buffer) });
+    this.constCache.set(key, name);
+    return name;
+  }
+
+  /** A float scalar constant, shared. */
+  scalar(value: number): string {
+    const key = `f:${value}`;
+    const known = this.constCache.get(key);
+    if (known) return known;
+    const name = this.floats(`const_${value}`, [value], []);
+    this.constCache.set(key, name);
+    return name;
+  }
+
+  /**
+   * One node. `name` is the node's scoped name (`<module>/<part>/<Op>`); its single output
+   * takes that name too unless `outputs` says otherwise. Returns the first output's name.
+   */
+  node(opType: string, inputs: string[], name: string, attrs: Record<string, AttrValue> = {}, outputs?: string[]): string {
+    const outs = outputs ?? [this.unique(name)];
+    for (const o of outputs ?? []) this.used.add(o);
+    this.nodes.push({
+      opType,
+      name: this.uniqueNodeName(name),
+      input: inputs,
+      output: outs,
+      attribute: Object.entries(attrs).map(([k, v]) => attribute(k, v)),
+    });
+    return outs[0] as string;
+  }
+
+  /** Marks a value as a named graph output. The output gets exactly `name` (an Identity is added when the value is named otherwise). */
+  output(value: string, name: string, role: GraphOutput['role']): string {
+    if (value !== name) this.node('Identity', [value], `${name}/Identity`, {}, [name]);
+    this.outputs.push({ name, role });
+    return name;
+  }
+
+  build(): OnnxTypes.ModelProto {
+    return onnx.ModelProto.create({
+      irVersion: IR_VERSION,
+      opsetImport: [{ domain: '', version: OPSET }],
+      producerName: 'attnscope',
+      graph: {
+        name: this.name,
+        node: this.nodes,
+        initializer: this.initializers,
+        input: this.inputs.map(valueInfo),
+        output: this.outputs.map((o) => valueInfo({ name: o.name, elemType: DataType.FLOAT })),
+      },
+    });
+  }
+
+  private readonly nodeNames = new Set<string>();
+  private uniqueNodeName(hint: string): string {
+    let name = hint;
+    for (let i = 1; this.nodeNames.has(name); i++) name = `${hint}_${i}`;
+    this.nodeNames.add(name);
+    return name;
+  }
+}
+
+function valueInfo(v: ValueInfo): OnnxTypes.IValueInfoProto {
+  return {
+    name: v.name,
+    type: {
+      tensorType: {
+        elemType: v.elemType,
+        ...(v.shape ? { shape: { dim: v.shape.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) } } : {}),
+      },
+    },
+  };
+}
+
+const AttrType = onnx.AttributeProto.AttributeType;
+
+function attribute(name: string, v: AttrValue): OnnxTypes.IAttributeProto {
+  if (typeof v === 'number') return { name, type: AttrType.INT, i: v };
+  if (typeof v === 'string') return { name, type: AttrType.STRING, s: new TextEncoder().encode(v) };
+  if (Array.isArray(v)) return { name, type: AttrType.INTS, ints: v };
+  if ('floats' in v) return { name, type: AttrType.FLOATS, floats: v.floats };
+  return { name, type: AttrType.FLOAT, f: v.float };
+}
+
+/** The encoded model (what ONNX Runtime loads, and what `attnscope graph` writes). */
+export function encodeModel(model: OnnxTypes.IModelProto): Uint8Array {
+  return onnx.ModelProto.encode(model).finish();
+}
+
+export function decodeModel(bytes: Uint8Array): OnnxTypes.ModelProto {
+  return onnx.ModelProto.decode(bytes);
+}
+
+/** A bool scalar tensor (bypass defaults). */
+export function boolScalar(value: boolean): OnnxTypes.ITensorProto {
+  return { dataType: DataType.BOOL, dims: [], rawData: new Uint8Array([value ? 1 : 0]) };
+}

@@ -1,0 +1,20 @@
+// How the attention graph names its inputs and outputs (DESIGN.md vocabulary): one place,
+// used by the emitters, both runtimes and the session.
+
+import type { TapName } from '../types';
+
+/** The network input: float32 [N, 3, H, W], normalised, NCHW as PyTorch. */
+export const INPUT = 'input';
+/** Class scores [N, numClasses]. */
+export const LOGITS = 'logits';
+/** The last stage's output [N, C, h, w] before pooling (class-activation methods). */
+export const FEATURES = 'features';
+
+/** A tap output: `<module>.<tap>`, with the batch dimension first. */
+export const tapOutput = (module: string, tap: TapName): string => `${module}.${tap}`;
+/** A bool scalar input: true switches the module off for the run (DESIGN.md "Bypass"). */
+export const bypassInput = (module: string): string => `${module}.bypass`;
+/** What entered the module [N, C, H, W] (channel maps). */
+export const moduleInputOutput = (module: string): string => `${module}.input`;
+/** A non-local affinity [N, queries, keys]. */
+export const affinityOutput = (module: string): string => `${module}.affinity`;

@@ -1,0 +1,278 @@
+// Runs an ONNX graph with TensorFlow.js ops (DESIGN.md "One graph, two runtimes", runtime
+// `tfjs`): the same attention graph ONNX Runtime runs, on tfjs's backends, with gradients
+// (every op is a differentiable tf op, so tf.grad works through a run).
+//
+// Load: initializers become tensors once (conv weights pre-transposed to tf filters, Gemm
+// weights to [K, N]), int64 initializers and Constants become host values, and Conv/Gemm
+// followed by their only consumer Relu are fused. Run: only the nodes the requested
+// outputs need are executed, in graph order; each value is disposed right after its last
+// consumer, so a run holds the live activations, not all of them.
+
+import * as tf from '@tensorflow/tfjs-core';
+import { DataType, onnx, type OnnxTypes, toInt } from '../../graph/onnx';
+import { EngineError } from '../../errors';
+import { type Attr, OPS, type OpContext, type OpNode, type PreparedFilter, prepareFilter } from './ops';
+import { canonical, disposeValue, host, tensor, type Value } from './values';
+
+/** A feed: float data in ONNX layout, or already NHWC for a 4-D input; or a bool. */
+export type Feed =
+  | { data: Float32Array; dims: number[]; layout?: 'nchw' | 'nhwc' }
+  | { bool: boolean }
+  | { tensor: tf.Tensor };
+
+export class GraphInterpreter {
+  private readonly nodes: OpNode[] = [];
+  private readonly weights = new Map<string, Value>();
+  private readonly filters = new Map<string, PreparedFilter>();
+  private readonly gemmWeights = new Map<string, tf.Tensor2D>();
+  private readonly producer = new Map<string, number>();
+  /** Outputs of Conv/Gemm nodes with a fused Relu: the pre-ReLU values, which a run can no longer see. */
+  private readonly fusedPre = new Set<string>();
+  readonly inputNames: string[];
+  readonly outputNames: string[];
+  private readonly ctx: OpContext;
+
+  constructor(model: OnnxTypes.IModelProto) {
+    const graph = model.graph;
+    if (!graph) throw new EngineError('bad-model', 'The ONNX model has no graph.');
+    const initNames = new Set((graph.initializer ?? []).map((t) => t.name as string));
+    this.inputNames = (graph.input ?? []).map((v) => v.name as string).filter((n) => !initNames.has(n) || true);
+    this.outputNames = (graph.output ?? []).map((v) => v.name as string);
+    try {
+      for (const t of graph.initializer ?? []) this.weights.set(t.name as string, fromTensorProto(t));
+      for (const n of graph.node ?? []) {
+        const node = toOpNode(n);
+        if (node.op === 'Constant') {
+          this.weights.set(node.outputs[0] as string, constantValue(node));
+          continue;
+        }
+        if (!Object.hasOwn(OPS, node.op)) {
+          throw new EngineError('unsupported-op', `The tfjs runtime has no "${node.op}" operator (node "${node.name}").`,
+            'Run this model with the ort runtime (--runtime ort).');
+        }
+        this.nodes.push(node);
+      }
+      this.nodes.forEach((n, i) => n.outputs.forEach((o) => this.producer.set(o, i)));
+      this.prepareWeights();
+      this.fuseRelus(new Set(this.outputNames));
+    } catch (err) {
+      this.dispose();
+      throw err;
+    }
+    this.ctx = {
+      filter: (name) => this.filters.get(name),
+      gemmB: (name, transB) => (transB ? this.gemmWeights.get(name) : undefined),
+      numericPadding: tf.getBackend() !== 'tensorflow',
+    };
+  }
+
+  /**
+   * Runs the nodes `fetch` needs. `feeds` may also name intermediate values: their producers
+   * are then skipped (tf.grad of a part of the graph). Returns the fetched values as tensors
+   * in ONNX layout, owned by the caller. Synchronous: tf ops only.
+   */
+  run(feeds: Map<string, Feed>, fetch: string[]): Map<string, tf.Tensor> {
+    const values = new Map<string, Value>();
+    const owned = new Set<string>();
+    try {
+      for (const [name, feed] of feeds) {
+        values.set(name, feedValue(feed));
+        if (!('tensor' in feed)) owned.add(name);
+      }
+      const plan = this.plan(fetch, feeds);
+      const uses = new Map<string, number>();
+      for (const i of plan) for (const inp of (this.nodes[i] as OpNode).inputs) if (inp) uses.set(inp, (uses.get(inp) ?? 0) + 1);
+      const keep = new Set(fetch);
+      // A fed or fetched pre-ReLU value needs its Conv/Gemm -> Relu pair unfused for this run.
+      const unfuse = new Set([...feeds.keys(), ...fetch].filter((n) => this.fusedPre.has(n)));
+      for (const i of plan) {
+        const node = unfuse.size ? unfused(this.nodes[i] as OpNode, unfuse) : this.nodes[i] as OpNode;
+        const args = node.inputs.map((name) => (name ? values.get(name) ?? this.weights.get(name) : undefined));
+        const missing = node.inputs.findIndex((name, k) => name && !args[k]);
+        if (missing >= 0) throw new EngineError('bad-request', `No value for "${node.inputs[missing]}", an input of node "${node.name}".`);
+        let outs: Value[];
+        try {
+          outs = tf.tidy(() => {
+            // tidy keeps the tensors found inside the returned Value objects.
+            const r = (OPS[node.op] as NonNullable<typeof OPS[string]>)(this.ctx, node, args);
+            // An op may hand back an input's own tensor; give the output its own handle.
+            return r.map((v) => (v.kind === 'tensor' && args.some((a) => a?.kind === 'tensor' && a.t === v.t) ? tensor(tf.clone(v.t), v.nhwc) : v)) as unknown as tf.TensorContainer;
+          }) as unknown as Value[];
+        } catch (err) {
+          if (err instanceof EngineError) throw err;
+          throw new EngineError('internal', `The tfjs runtime failed at ${node.op} node "${node.name}": ${err instanceof Error ? err.message : String(err)}`);
+        }
+        node.outputs.forEach((name, k) => {
+          const v = outs[k];
+          if (name && v) { values.set(name, v); owned.add(name); }
+        });
+        for (const inp of node.inputs) {
+          if (!inp) continue;
+          const left = (uses.get(inp) ?? 1) - 1;
+          uses.set(inp, left);
+          if (left === 0 && owned.has(inp) && !keep.has(inp)) {
+            disposeValue(values.get(inp));
+            values.delete(inp);
+            owned.delete(inp);
+          }
+        }
+      }
+      const result = new Map<string, tf.Tensor>();
+      for (const name of fetch) {
+        const v = values.get(name) ?? this.weights.get(name);
+        if (!v) throw new EngineError('not-found', `The graph has no output "${name}".`);
+        const t = tf.tidy(() => {
+          const c = canonical(v);
+          return v.kind === 'tensor' && c === v.t ? tf.clone(c) : c;
+        });
+        result.set(name, t);
+      }
+      return result;
+    } finally {
+      for (const name of owned) disposeValue(values.get(name));
+    }
+  }
+
+  dispose(): void {
+    for (const v of this.weights.values()) disposeValue(v);
+    for (const f of this.filters.values()) f.filter.dispose();
+    for (const t of this.gemmWeights.values()) t.dispose();
+    this.weights.clear();
+    this.filters.clear();
+    this.gemmWeights.clear();
+  }
+
+  /** Node indices needed for `fetch`, in graph order. */
+  private plan(fetch: string[], feeds: Map<string, Feed>): number[] {
+    const needed = new Set<number>();
+    const stack = [...fetch];
+    const seen = new Set<string>();
+    while (stack.length) {
+      const name = stack.pop() as string;
+      if (seen.has(name) || feeds.has(name)) continue;
+      seen.add(name);
+      const i = this.producer.get(name);
+      if (i === undefined) continue;
+      if (needed.has(i)) continue;
+      needed.add(i);
+      for (const inp of (this.nodes[i] as OpNode).inputs) if (inp) stack.push(inp);
+    }
+    return [...needed].sort((a, b) => a - b);
+  }
+
+  private prepareWeights(): void {
+    for (const node of this.nodes) {
+      const w = node.inputs[1];
+      if (!w) continue;
+      const v = this.weights.get(w);
+      if (v?.kind !== 'tensor') continue;
+      if (node.op === 'Conv' && !this.filters.has(w)) {
+        this.filters.set(w, tf.tidy(() => {
+          const p = prepareFilter(v.t, typeof node.attrs.group === 'number' ? node.attrs.group : 1);
+          return { filter: tf.keep(p.filter), depthwise: p.depthwise };
+        }));
+      }
+      if (node.op === 'Gemm' && node.attrs.transB === 1 && !this.gemmWeights.has(w)) {
+        this.gemmWeights.set(w, tf.transpose(v.t as tf.Tensor2D));
+      }
+    }
+  }
+
+  /** Conv/Gemm -> Relu, where the Relu is the only consumer and the pre-activation is no output. */
+  private fuseRelus(outputs: Set<string>): void {
+    const consumers = new Map<string, OpNode[]>();
+    for (const n of this.nodes) for (const i of n.inputs) if (i) consumers.set(i, [...(consumers.get(i) ?? []), n]);
+    for (const n of this.nodes) {
+      if (n.op !== 'Conv' && n.op !== 'Gemm') continue;
+      if (n.op === 'Gemm' && (n.attrs.transA === 1 || (typeof n.attrs.alpha === 'number' && n.attrs.alpha !== 1))) continue;
+      const out = n.outputs[0] as string;
+      const users = consumers.get(out) ?? [];
+      if (users.length !== 1 || outputs.has(out)) continue;
+      const relu = users[0] as OpNode;
+      if (relu.op !== 'Relu') continue;
+      n.fusedRelu = true;
+      relu.op = 'Identity';
+      this.fusedPre.add(out);
+    }
+  }
+}
+
+/** A node of a fused Conv/Gemm -> Relu pair whose pre-ReLU value is in `pre`, as it runs unfused. */
+function unfused(node: OpNode, pre: Set<string>): OpNode {
+  if (node.fusedRelu && pre.has(node.outputs[0] as string)) return { ...node, fusedRelu: false };
+  if (node.op === 'Identity' && pre.has(node.inputs[0] as string)) return { ...node, op: 'Relu' };
+  return node;
+}
+
+function feedValue(feed: Feed): Value {
+  if ('bool' in feed) return host([feed.bool ? 1 : 0], [], 'bool');
+  if ('tensor' in feed) return tensor(feed.tensor);
+  if (feed.layout === 'nhwc') {
+    const [n, c, h, w] = feed.dims as [number, number, number, number];
+    return tensor(tf.tensor4d(feed.data, [n, h, w, c]), true);
+  }
+  return tensor(tf.tensor(feed.data, feed.dims));
+}
+
+function toOpNode(n: OnnxTypes.INodeProto): OpNode {
+  const attrs: Record<string, Attr> = {};
+  const T = onnx.AttributeProto.AttributeType;
+  for (const a of n.attribute ?? []) {
+    const name = a.name as string;
+    switch (a.type) {
+      case T.INT: attrs[name] = toInt(a.i); break;
+      case T.INTS: attrs[name] = (a.ints ?? []).map(toInt); break;
+      case T.FLOAT: attrs[name] = a.f ?? 0; break;
+      case T.FLOATS: attrs[name] = [...(a.floats ?? [])]; break;
+      case T.STRING: attrs[name] = new TextDecoder().decode(a.s ?? new Uint8Array()); break;
+      case T.TENSOR: attrs[name] = a.t ? fromTensorProto(a.t) as never : undefined; break;
+      default: break;
+    }
+  }
+  return {
+    op: n.opType as string,
+    name: n.name || `${n.opType}:${(n.output ?? [])[0] ?? ''}`,
+    inputs: [...(n.input ?? [])],
+    outputs: [...(n.output ?? [])],
+    attrs,
+  };
+}
+
+function constantValue(node: OpNode): Value {
+  const v = node.attrs.value as unknown as Value | undefined;
+  if (v) return v;
+  if (typeof node.attrs.value_float === 'number') return tensor(tf.scalar(node.attrs.value_float));
+  if (typeof node.attrs.value_int === 'number') return host([node.attrs.value_int], [], 'int');
+  if (Array.isArray(node.attrs.value_ints)) return host(node.attrs.value_ints, [node.attrs.value_ints.length], 'int');
+  if (Array.isArray(node.attrs.value_floats)) return tensor(tf.tensor1d(node.attrs.value_floats));
+  throw new EngineError('unsupported-op', `Constant node "${node.name}" has a value kind the tfjs runtime does not read.`);
+}
+
+/** An initializer as a tensor (float) or a host value (ints, bools). */
+export function fromTensorProto(t: OnnxTypes.ITensorProto): Value {
+  const dims = (t.dims ?? []).map(toInt);
+  const count = dims.reduce((a, b) => a * b, 1);
+  const raw = t.rawData && t.rawData.length ? t.rawData : null;
+  const aligned = (bytes: Uint8Array): ArrayBuffer => bytes.slice().buffer;
+  switch (t.dataType) {
+    case DataType.FLOAT: {
+      const data = raw ? new Float32Array(aligned(raw)) : Float32Array.from(t.floatData ?? []);
+      if (data.length !== count) throw new EngineError('bad-model', `Initializer "${t.name}" has ${data.length} values for shape [${dims.join(', ')}].`);
+      return tensor(tf.tensor(data, dims, 'float32'));
+    }
+    case DataType.INT64: {
+      const data = raw ? Array.from(new BigInt64Array(aligned(raw)), Number) : (t.int64Data ?? []).map(toInt);
+      return host(data, dims, 'int');
+    }
+    case DataType.INT32: {
+      const data = raw ? Array.from(new Int32Array(aligned(raw))) : [...(t.int32Data ?? [])];
+      return host(data, dims, 'int');
+    }
+    case DataType.BOOL: {
+      const data = raw ? Array.from(raw) : [...(t.int32Data ?? [])];
+      return host(data.map((v) => (v ? 1 : 0)), dims, 'bool');
+    }
+    default:
+      throw new EngineError('unsupported-op', `Initializer "${t.name}" has ONNX data type ${t.dataType}, which the tfjs runtime does not read.`);
+  }
+}

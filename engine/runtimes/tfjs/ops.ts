@@ -1,0 +1,522 @@
+// The ONNX operators the TensorFlow.js interpreter knows: the set the engine's emitters use
+// plus what common CNN exports use. Semantics are ONNX's (opset 13-17, numpy broadcasting);
+// layout handling is in values.ts. Each op runs inside the interpreter's tf.tidy.
+
+import * as tf from '@tensorflow/tfjs-core';
+import {
+  asNhwc, broadcastNhwc, canonical, host, type HostValue, hostData, shapeOf, tensor, type TensorValue, type Value,
+} from './values';
+
+export type Attr = number | number[] | string | tf.Tensor | HostValue | undefined;
+
+export interface OpNode {
+  op: string;
+  name: string;
+  inputs: string[];
+  outputs: string[];
+  attrs: Record<string, Attr>;
+  /** A Relu folded into this Conv / Gemm (its own node became an alias). */
+  fusedRelu?: boolean;
+}
+
+/** A conv weight prepared once at load: [kh, kw, in/group, out] (regular) or [kh, kw, C, mult] (depthwise). */
+export interface PreparedFilter {
+  filter: tf.Tensor4D;
+  depthwise: boolean;
+}
+
+export interface OpContext {
+  filter(name: string): PreparedFilter | undefined;
+  /** Gemm's B already transposed to [K, N], when it is a weight. */
+  gemmB(name: string, transB: boolean): tf.Tensor2D | undefined;
+  /** Whether explicit numeric padding works on this backend (tensorflow maps to 'same'/'valid' only). */
+  numericPadding: boolean;
+}
+
+type Op = (ctx: OpContext, node: OpNode, x: Array<Value | undefined>) => Value[];
+
+const num = (a: Attr, d: number): number => (typeof a === 'number' ? a : d);
+const ints = (a: Attr, d: number[]): number[] => (Array.isArray(a) ? a : d);
+const str = (a: Attr, d: string): string => (typeof a === 'string' ? a : d);
+
+function need(x: Array<Value | undefined>, i: number, node: OpNode): Value {
+  const v = x[i];
+  if (!v) throw new Error(`${node.op} "${node.name}" has no input ${i}`);
+  return v;
+}
+
+const normAxis = (a: number, rank: number): number => (a < 0 ? a + rank : a);
+
+/** Canonical axis of a 4-D value -> its axis in the NHWC tensor. */
+const NHWC_AXIS = [0, 3, 1, 2];
+
+function unary(f: (t: tf.Tensor, node: OpNode) => tf.Tensor): Op {
+  return (_ctx, node, x) => {
+    const v = need(x, 0, node);
+    if (v.kind === 'host') return [tensor(f(canonical(v), node))];
+    return [tensor(f(v.t, node), v.nhwc)];
+  };
+}
+
+function hostBinary(op: (a: number, b: number) => number, a: HostValue, b: HostValue): HostValue | null {
+  // Integer arithmetic stays integer: ONNX Div of ints truncates (7 / 2 = 3).
+  const f = a.type === 'int' && b.type === 'int' ? (u: number, v: number) => Math.trunc(op(u, v)) : op;
+  if (a.data.length === b.data.length) return host(a.data.map((v, i) => f(v, b.data[i] as number)), a.dims, a.type);
+  if (b.data.length === 1) return host(a.data.map((v) => f(v, b.data[0] as number)), a.dims, a.type);
+  if (a.data.length === 1) return host(b.data.map((v) => f(a.data[0] as number, v)), b.dims, b.type);
+  return null;
+}
+
+function elementwise(f: (...t: tf.Tensor[]) => tf.Tensor, hostF?: (a: number, b: number) => number): Op {
+  return (_ctx, node, x) => {
+    const vs = node.inputs.map((_, i) => need(x, i, node));
+    if (hostF && vs.length === 2 && vs[0]?.kind === 'host' && vs[1]?.kind === 'host') {
+      const r = hostBinary(hostF, vs[0], vs[1]);
+      if (r) return [r];
+    }
+    if (vs.some((v) => v.kind === 'tensor' && v.nhwc) && vs.every((v) => shapeOf(v).length <= 4)) {
+      return [tensor(f(...vs.map(broadcastNhwc)), true)];
+    }
+    return [tensor(f(...vs.map(canonical)))];
+  };
+}
+
+function pads2d(node: OpNode, kernel: number[], strides: number[], dilations: number[], inH: number, inW: number): [number, number, number, number] {
+  const autoPad = str(node.attrs.auto_pad, 'NOTSET');
+  if (autoPad === 'NOTSET') {
+    const p = ints(node.attrs.pads, [0, 0, 0, 0]);
+    return [p[0] ?? 0, p[1] ?? 0, p[2] ?? 0, p[3] ?? 0];
+  }
+  if (autoPad === 'VALID') return [0, 0, 0, 0];
+  // SAME_UPPER / SAME_LOWER: output = ceil(in / stride).
+  const total = (size: number, k: number, s: number, d: number): number => {
+    const out = Math.ceil(size / s);
+    return Math.max(0, (out - 1) * s + (k - 1) * d + 1 - size);
+  };
+  const th = total(inH, kernel[0] as number, strides[0] as number, dilations[0] as number);
+  const tw = total(inW, kernel[1] as number, strides[1] as number, dilations[1] as number);
+  const lower = autoPad === 'SAME_LOWER';
+  const split = (t: number): [number, number] => (lower ? [Math.ceil(t / 2), Math.floor(t / 2)] : [Math.floor(t / 2), Math.ceil(t / 2)]);
+  const [top, bottom] = split(th);
+  const [left, right] = split(tw);
+  return [top, left, bottom, right];
+}
+
+/** Padding for tf conv/pool: a number when symmetric, else explicit; or the input padded when the backend only knows 'valid'. */
+function padFor(ctx: OpContext, x: tf.Tensor4D, p: [number, number, number, number], fill = 0): { x: tf.Tensor4D; pad: number | 'valid' | [[number, number], [number, number], [number, number], [number, number]] } {
+  const [t, l, b, r] = p;
+  if (t === 0 && l === 0 && b === 0 && r === 0) return { x, pad: 'valid' };
+  if (!ctx.numericPadding || fill !== 0) {
+    return { x: tf.pad(x, [[0, 0], [t, b], [l, r], [0, 0]], fill), pad: 'valid' };
+  }
+  if (t === l && l === b && b === r) return { x, pad: t };
+  return { x, pad: [[0, 0], [t, b], [l, r], [0, 0]] };
+}
+
+const conv: Op = (ctx, node, x) => {
+  const input = asNhwc(need(x, 0, node));
+  const wName = node.inputs[1] as string;
+  const prepared = ctx.filter(wName) ?? prepareFilter(canonical(need(x, 1, node)), num(node.attrs.group, 1));
+  const bias = x[2] ? canonical(x[2]) as tf.Tensor1D : undefined;
+  const [kh, kw] = prepared.filter.shape;
+  const strides = ints(node.attrs.strides, [1, 1]);
+  const dilations = ints(node.attrs.dilations, [1, 1]);
+  const [, h, w] = input.shape;
+  const { x: padded, pad } = padFor(ctx, input, pads2d(node, [kh, kw], strides, dilations, h, w));
+  const activation = node.fusedRelu ? 'relu' : 'linear';
+  const s = strides as [number, number];
+  const d = dilations as [number, number];
+  const group = num(node.attrs.group, 1);
+  if (prepared.depthwise) {
+    // tf's depthwise conv takes no explicit (asymmetric) padding: pad the input instead.
+    const [dx, dpad] = Array.isArray(pad) ? [tf.pad(padded, pad), 'valid' as const] : [padded, pad];
+    return [tensor(tf.fused.depthwiseConv2d({ x: dx, filter: prepared.filter, strides: s, pad: dpad, dilations: d, bias, activation }), true)];
+  }
+  if (group === 1) {
+    return [tensor(tf.fused.conv2d({ x: padded, filter: prepared.filter, strides: s, pad, dilations: d, bias, activation }), true)];
+  }
+  // Grouped: one conv per group on its slice of channels, concatenated.
+  const inPer = prepared.filter.shape[2];
+  const outPer = prepared.filter.shape[3] / group;
+  const parts: tf.Tensor4D[] = [];
+  for (let gi = 0; gi < group; gi++) {
+    const xs = tf.slice(padded, [0, 0, 0, gi * inPer], [-1, -1, -1, inPer]);
+    const fs = tf.slice(prepared.filter, [0, 0, 0, gi * outPer], [-1, -1, -1, outPer]);
+    const bs = bias ? tf.slice(bias, [gi * outPer], [outPer]) : undefined;
+    parts.push(tf.fused.conv2d({ x: xs, filter: fs, strides: s, pad, dilations: d, bias: bs, activation }));
+  }
+  return [tensor(tf.concat(parts, 3), true)];
+};
+
+/** ONNX conv weight [out, in/group, kh, kw] as a tf filter. */
+export function prepareFilter(w: tf.Tensor, group: number): PreparedFilter {
+  const [out, inPer] = w.shape as [number, number, number, number];
+  if (group > 1 && inPer === 1) {
+    // Depthwise: output channel o = c * mult + m, the same order as tf's depthwise filter [kh, kw, C, mult].
+    const mult = out / group;
+    const t = tf.transpose(w, [2, 3, 0, 1]) as tf.Tensor4D; // [kh, kw, out, 1]
+    return { filter: tf.reshape(t, [t.shape[0], t.shape[1], group, mult]), depthwise: true };
+  }
+  return { filter: tf.transpose(w, [2, 3, 1, 0]) as tf.Tensor4D, depthwise: false };
+}
+
+function pool(kind: 'max' | 'avg'): Op {
+  return (ctx, node, x) => {
+    const input = asNhwc(need(x, 0, node));
+    const kernel = ints(node.attrs.kernel_shape, [1, 1]) as [number, number];
+    const strides = ints(node.attrs.strides, [1, 1]) as [number, number];
+    if (num(node.attrs.ceil_mode, 0) !== 0) throw new Error(`${node.op} "${node.name}": ceil_mode=1 is not supported`);
+    if (ints(node.attrs.dilations, [1, 1]).some((d) => d !== 1)) throw new Error(`${node.op} "${node.name}": dilated pooling is not supported`);
+    const [, h, w] = input.shape;
+    const p = pads2d(node, kernel, strides, [1, 1], h, w);
+    if (kind === 'max') {
+      const { x: padded, pad } = padFor(ctx, input, p, ctx.numericPadding ? 0 : -Infinity);
+      return [tensor(tf.maxPool(padded, kernel, strides, pad as never), true)];
+    }
+    // count_include_pad=1 (PyTorch's default) counts the zeros: pad first, pool 'valid'.
+    const includePad = num(node.attrs.count_include_pad, 0) === 1;
+    if (includePad || !ctx.numericPadding) {
+      const padded = p.some((v) => v > 0) ? tf.pad(input, [[0, 0], [p[0], p[2]], [p[1], p[3]], [0, 0]]) : input;
+      if (!includePad && p.some((v) => v > 0)) throw new Error(`${node.op} "${node.name}": padding that excludes pads needs the wasm or cpu backend`);
+      return [tensor(tf.avgPool(padded, kernel, strides, 'valid'), true)];
+    }
+    const { x: padded, pad } = padFor(ctx, input, p);
+    return [tensor(tf.avgPool(padded, kernel, strides, pad as never), true)];
+  };
+}
+
+function globalPool(kind: 'max' | 'avg'): Op {
+  // A full-size pooling window: reducing axes 1 and 2 of an NHWC tensor makes the wasm
+  // backend transpose the whole activation first; a window does not.
+  return (_ctx, node, x) => {
+    const input = asNhwc(need(x, 0, node));
+    const [, h, w] = input.shape;
+    return [tensor(kind === 'max' ? tf.maxPool(input, [h, w], 1, 'valid') : tf.avgPool(input, [h, w], 1, 'valid'), true)];
+  };
+}
+
+function reduce(f: (t: tf.Tensor, axes: number[], keep: boolean) => tf.Tensor): Op {
+  return (_ctx, node, x) => {
+    const v = need(x, 0, node);
+    const rank = shapeOf(v).length;
+    let axes = Array.isArray(node.attrs.axes) ? node.attrs.axes : x[1] ? hostData(x[1]) : [];
+    if (axes.length === 0) {
+      if (num(node.attrs.noop_with_empty_axes, 0) === 1) return [v.kind === 'tensor' ? tensor(tf.clone(v.t), v.nhwc) : v];
+      axes = Array.from({ length: rank }, (_, i) => i);
+    }
+    axes = axes.map((a) => normAxis(a, rank));
+    const keep = num(node.attrs.keepdims, 1) === 1;
+    if (v.kind === 'tensor' && v.nhwc) {
+      const kept = [0, 1, 2, 3].filter((a) => !axes.includes(a));
+      // Without keepdims the survivors must come out in ONNX order: true unless C stays with H or W.
+      const orderSafe = keep || !(kept.includes(1) && (kept.includes(2) || kept.includes(3)));
+      if (orderSafe) return [tensor(f(v.t, axes.map((a) => NHWC_AXIS[a] as number), keep), keep)];
+    }
+    return [tensor(f(canonical(v), axes, keep))];
+  };
+}
+
+const reshape: Op = (_ctx, node, x) => {
+  const v = need(x, 0, node);
+  const inShape = shapeOf(v);
+  const target = hostData(need(x, 1, node));
+  const allowZero = num(node.attrs.allowzero, 0) === 1;
+  const dims = target.map((d, i) => (d === 0 && !allowZero ? inShape[i] as number : d));
+  if (v.kind === 'host') {
+    const known = dims.filter((d) => d !== -1).reduce((a, b) => a * b, 1);
+    return [host(v.data, dims.map((d) => (d === -1 ? v.data.length / known : d)), v.type)];
+  }
+  return [tensor(tf.reshape(canonical(v), dims))];
+};
+
+const transpose: Op = (_ctx, node, x) => {
+  const v = need(x, 0, node);
+  const rank = shapeOf(v).length;
+  const perm = ints(node.attrs.perm, Array.from({ length: rank }, (_, i) => rank - 1 - i));
+  // NCHW -> NHWC of a plain tensor is the same data as an NHWC-held value, and back.
+  if (v.kind === 'tensor' && !v.nhwc && rank === 4 && perm.join() === '0,3,1,2') return [tensor(tf.clone(v.t), true)];
+  if (v.kind === 'tensor' && v.nhwc && perm.join() === '0,2,3,1') return [tensor(tf.clone(v.t))];
+  return [tensor(tf.transpose(canonical(v), perm))];
+};
+
+const gemm: Op = (ctx, node, x) => {
+  const transA = num(node.attrs.transA, 0) === 1;
+  const transB = num(node.attrs.transB, 0) === 1;
+  const alpha = num(node.attrs.alpha, 1);
+  const beta = num(node.attrs.beta, 1);
+  let a = canonical(need(x, 0, node)) as tf.Tensor2D;
+  if (transA) a = tf.transpose(a);
+  const b = ctx.gemmB(node.inputs[1] as string, transB) ?? (() => {
+    const raw = canonical(need(x, 1, node)) as tf.Tensor2D;
+    return transB ? tf.transpose(raw) : raw;
+  })();
+  if (alpha !== 1) a = tf.mul(a, alpha);
+  let c = x[2] ? canonical(x[2]) : undefined;
+  if (c && beta !== 1) c = tf.mul(c, beta);
+  // The wasm backend's fused matMul takes a bias of shape [N] only (a [1] bias lands on column 0): add other Cs after it.
+  if (c && (c.rank !== 1 || c.shape[0] !== b.shape[1])) {
+    const y = tf.add(tf.matMul(a, b), c);
+    return [tensor(node.fusedRelu ? tf.relu(y) : y)];
+  }
+  return [tensor(tf.fused.matMul({ a, b, bias: c, activation: node.fusedRelu ? 'relu' : 'linear' }))];
+};
+
+const matMul: Op = (_ctx, node, x) => {
+  let a = canonical(need(x, 0, node));
+  let b = canonical(need(x, 1, node));
+  // numpy semantics: a 1-D A is a row [1, K], a 1-D B a column [K, 1], and that 1 is dropped from the result.
+  const aVec = a.rank === 1;
+  const bVec = b.rank === 1;
+  if (aVec) a = tf.expandDims(a, 0);
+  if (bVec) b = tf.expandDims(b, 1);
+  // tf's batched matMul wants equal ranks: give the lower-rank side leading 1s (numpy semantics).
+  while (a.rank < b.rank) a = tf.expandDims(a, 0);
+  while (b.rank < a.rank) b = tf.expandDims(b, 0);
+  let y = tf.matMul(a, b);
+  if (aVec) y = tf.squeeze(y, [y.rank - 2]);
+  if (bVec) y = tf.squeeze(y, [y.rank - 1]);
+  return [tensor(y)];
+};
+
+const softmax: Op = (_ctx, node, x) => {
+  const t = canonical(need(x, 0, node));
+  const axis = normAxis(num(node.attrs.axis, -1), t.rank);
+  if (axis === t.rank - 1) return [tensor(tf.softmax(t))];
+  const perm = Array.from({ length: t.rank }, (_, i) => i);
+  perm[axis] = t.rank - 1;
+  perm[t.rank - 1] = axis;
+  return [tensor(tf.transpose(tf.softmax(tf.transpose(t, perm)), perm))];
+};
+
+const concat: Op = (_ctx, node, x) => {
+  const vs = node.inputs.map((_, i) => need(x, i, node));
+  const rank = shapeOf(vs[0] as Value).length;
+  const axis = normAxis(num(node.attrs.axis, 0), rank);
+  if (vs.every((v) => v.kind === 'host')) {
+    if (rank !== 1) throw new Error(`Concat "${node.name}": host values of rank ${rank}`);
+    return [host(vs.flatMap((v) => (v as HostValue).data), [vs.reduce((n, v) => n + (v as HostValue).data.length, 0)], (vs[0] as HostValue).type)];
+  }
+  if (rank === 4 && vs.some((v) => v.kind === 'tensor' && v.nhwc)) {
+    return [tensor(tf.concat(vs.map(asNhwc), NHWC_AXIS[axis]), true)];
+  }
+  return [tensor(tf.concat(vs.map(canonical), axis))];
+};
+
+function axesOf(node: OpNode, x: Array<Value | undefined>): number[] | null {
+  if (Array.isArray(node.attrs.axes)) return node.attrs.axes;
+  return x[1] ? hostData(x[1]) : null;
+}
+
+const squeeze: Op = (_ctx, node, x) => {
+  const v = need(x, 0, node);
+  const shape = shapeOf(v);
+  const axes = (axesOf(node, x) ?? shape.flatMap((d, i) => (d === 1 ? [i] : []))).map((a) => normAxis(a, shape.length));
+  const dims = shape.filter((_, i) => !axes.includes(i));
+  if (v.kind === 'host') return [host(v.data, dims, v.type)];
+  return [tensor(tf.reshape(canonical(v), dims))];
+};
+
+const unsqueeze: Op = (_ctx, node, x) => {
+  const v = need(x, 0, node);
+  const shape = shapeOf(v);
+  const axes = axesOf(node, x) ?? [];
+  const rank = shape.length + axes.length;
+  const norm = axes.map((a) => normAxis(a, rank));
+  const dims: number[] = [];
+  let src = 0;
+  for (let i = 0; i < rank; i++) dims.push(norm.includes(i) ? 1 : shape[src++] as number);
+  if (v.kind === 'host') return [host(v.data, dims, v.type)];
+  return [tensor(tf.reshape(canonical(v), dims))];
+};
+
+const shapeOp: Op = (_ctx, node, x) => {
+  const shape = shapeOf(need(x, 0, node));
+  const start = normAxis(num(node.attrs.start, 0), shape.length);
+  const end = node.attrs.end === undefined ? shape.length : normAxis(num(node.attrs.end, shape.length), shape.length);
+  const s = shape.slice(start, end);
+  return [host(s, [s.length], 'int')];
+};
+
+const gather: Op = (_ctx, node, x) => {
+  const data = need(x, 0, node);
+  const idx = need(x, 1, node);
+  const shape = shapeOf(data);
+  const axis = normAxis(num(node.attrs.axis, 0), shape.length);
+  if (data.kind === 'host' && idx.kind === 'host' && shape.length === 1) {
+    const n = shape[0] as number;
+    return [host(idx.data.map((i) => data.data[i < 0 ? i + n : i] as number), idx.dims, data.type)];
+  }
+  const n = shape[axis] as number;
+  const indices = hostData(idx).map((i) => (i < 0 ? i + n : i));
+  const t = tf.gather(canonical(data), tf.tensor(indices, shapeOf(idx), 'int32'), axis);
+  return [tensor(t)];
+};
+
+const cast: Op = (_ctx, node, x) => {
+  const v = need(x, 0, node);
+  const to = num(node.attrs.to, 1);
+  const type = to === 1 || to === 10 || to === 11 ? 'float' : to === 9 ? 'bool' : 'int';
+  if (v.kind === 'host') return [host(type === 'int' ? v.data.map(Math.trunc) : v.data, v.dims, type)];
+  const dtype = type === 'float' ? 'float32' : type === 'bool' ? 'bool' : 'int32';
+  return [tensor(castTo(v.t, dtype), v.nhwc)];
+};
+
+/** tf.cast, except that `bool` is `x != 0` (the wasm backend's float -> bool cast truncates to a byte: 0.5 -> false). */
+function castTo(t: tf.Tensor, dtype: 'float32' | 'int32' | 'bool'): tf.Tensor {
+  return dtype === 'bool' && t.dtype !== 'bool' ? tf.notEqual(t, 0) : tf.cast(t, dtype);
+}
+
+const where: Op = (_ctx, node, x) => {
+  const cond = need(x, 0, node);
+  // A host scalar condition (the bypass switches) selects a branch without computing a blend.
+  if (cond.kind === 'host' && cond.data.length === 1) {
+    const chosen = need(x, cond.data[0] ? 1 : 2, node);
+    return [chosen.kind === 'tensor' ? tensor(tf.clone(chosen.t), chosen.nhwc) : chosen];
+  }
+  return elementwise((c, a, b) => tf.where(castTo(c as tf.Tensor, 'bool'), a as tf.Tensor, b as tf.Tensor))(_ctx, node, x);
+};
+
+const layerNorm: Op = (_ctx, node, x) => {
+  const t = canonical(need(x, 0, node));
+  const axis = normAxis(num(node.attrs.axis, -1), t.rank);
+  const eps = num(node.attrs.epsilon, 1e-5);
+  const axes = Array.from({ length: t.rank - axis }, (_, i) => axis + i);
+  const { mean, variance } = tf.moments(t, axes, true);
+  let y = tf.div(tf.sub(t, mean), tf.sqrt(tf.add(variance, eps)));
+  y = tf.mul(y, canonical(need(x, 1, node)));
+  if (x[2]) y = tf.add(y, canonical(x[2]));
+  return [tensor(y)];
+};
+
+const batchNorm: Op = (_ctx, node, x) => {
+  const v = need(x, 0, node);
+  const eps = num(node.attrs.epsilon, 1e-5);
+  const [scale, bias, mean, variance] = [1, 2, 3, 4].map((i) => canonical(need(x, i, node)));
+  const k = tf.div(scale as tf.Tensor, tf.sqrt(tf.add(variance as tf.Tensor, eps)));
+  const shift = tf.sub(bias as tf.Tensor, tf.mul(mean as tf.Tensor, k));
+  if (v.kind === 'tensor' && v.nhwc) return [tensor(tf.add(tf.mul(v.t, k), shift), true)];
+  const t = canonical(v);
+  const dims = [1, -1, ...Array.from({ length: t.rank - 2 }, () => 1)];
+  return [tensor(tf.add(tf.mul(t, tf.reshape(k, dims)), tf.reshape(shift, dims)))];
+};
+
+const clip: Op = (_ctx, node, x) => {
+  const lo = x[1] ? hostData(x[1])[0] as number : num(node.attrs.min, -3.4028234663852886e38);
+  const hi = x[2] ? hostData(x[2])[0] as number : num(node.attrs.max, 3.4028234663852886e38);
+  return unary((t) => tf.clipByValue(t, lo, hi))(_ctx, node, x);
+};
+
+const pad: Op = (ctx, node, x) => {
+  const v = need(x, 0, node);
+  const mode = str(node.attrs.mode, 'constant');
+  if (mode !== 'constant') throw new Error(`Pad "${node.name}": mode ${mode} is not supported`);
+  const rank = shapeOf(v).length;
+  const p = x[1] ? hostData(x[1]) : ints(node.attrs.pads, []);
+  const value = x[2] ? hostData(x[2])[0] as number : 0;
+  const pairs = Array.from({ length: rank }, (_, i) => [p[i] as number, p[i + rank] as number] as [number, number]);
+  if (v.kind === 'tensor' && v.nhwc) return [tensor(tf.pad(v.t, NHWC_AXIS.map((_, j) => pairs[[0, 2, 3, 1][j] as number] as [number, number]), value), true)];
+  void ctx;
+  return [tensor(tf.pad(canonical(v), pairs, value))];
+};
+
+const slice: Op = (_ctx, node, x) => {
+  const v = need(x, 0, node);
+  const shape = shapeOf(v);
+  const starts = hostData(need(x, 1, node));
+  const ends = hostData(need(x, 2, node));
+  const axes = x[3] ? hostData(x[3]).map((a) => normAxis(a, shape.length)) : starts.map((_, i) => i);
+  const steps = x[4] ? hostData(x[4]) : starts.map(() => 1);
+  const begin = shape.map(() => 0);
+  const end = [...shape];
+  const stride = shape.map(() => 1);
+  let endMask = 0;
+  axes.forEach((a, i) => {
+    const n = shape[a] as number;
+    const step = steps[i] as number;
+    // ONNX clamps to [0, n] for positive steps, to [0, n - 1] (start) and [-1, n - 1] (end) for negative ones.
+    const clampIdx = (s: number, lo: number, hi: number): number => Math.min(Math.max(s < 0 ? s + n : s, lo), hi);
+    begin[a] = step < 0 ? clampIdx(starts[i] as number, 0, n - 1) : clampIdx(starts[i] as number, 0, n);
+    end[a] = step < 0 ? clampIdx(ends[i] as number, -1, n - 1) : clampIdx(ends[i] as number, 0, n);
+    stride[a] = step;
+    // An end of -1 (through index 0) is no index to tf, where -1 is the last element: mask it.
+    if (end[a] === -1) endMask |= 1 << a;
+  });
+  if (v.kind === 'host' && shape.length === 1) {
+    const out: number[] = [];
+    const [b0, e0, s0] = [begin[0] as number, end[0] as number, stride[0] as number];
+    for (let i = b0; s0 > 0 ? i < e0 : i > e0; i += s0) out.push(v.data[i] as number);
+    return [host(out, [out.length], v.type)];
+  }
+  if (stride.some((s) => s !== 1)) return [tensor(tf.stridedSlice(canonical(v), begin, end, stride, 0, endMask))];
+  return [tensor(tf.slice(canonical(v), begin, end.map((e, i) => Math.max(0, e - (begin[i] as number)))))];
+};
+
+const identity: Op = (_ctx, node, x) => {
+  const v = need(x, 0, node);
+  return [v.kind === 'tensor' ? tensor(tf.clone(v.t), v.nhwc) : v];
+};
+
+const flatten: Op = (_ctx, node, x) => {
+  const v = need(x, 0, node);
+  const shape = shapeOf(v);
+  const axis = normAxis(num(node.attrs.axis, 1), shape.length);
+  const outer = shape.slice(0, axis).reduce((a, b) => a * b, 1);
+  return [tensor(tf.reshape(canonical(v), [outer, -1]))];
+};
+
+const hardSigmoid = (t: tf.Tensor, alpha: number, beta: number): tf.Tensor => tf.clipByValue(tf.add(tf.mul(t, alpha), beta), 0, 1);
+
+export const OPS: Record<string, Op> = {
+  Conv: conv,
+  MaxPool: pool('max'),
+  AveragePool: pool('avg'),
+  GlobalAveragePool: globalPool('avg'),
+  GlobalMaxPool: globalPool('max'),
+  Relu: unary((t) => tf.relu(t)),
+  Sigmoid: unary((t) => tf.sigmoid(t)),
+  Tanh: unary((t) => tf.tanh(t)),
+  Exp: unary((t) => tf.exp(t)),
+  Log: unary((t) => tf.log(t)),
+  Sqrt: unary((t) => tf.sqrt(t)),
+  Neg: unary((t) => tf.neg(t)),
+  Abs: unary((t) => tf.abs(t)),
+  Erf: unary((t) => tf.erf(t)),
+  Reciprocal: unary((t) => tf.reciprocal(t)),
+  Softplus: unary((t) => tf.softplus(t)),
+  LeakyRelu: unary((t, n) => tf.leakyRelu(t, num(n.attrs.alpha, 0.01))),
+  HardSigmoid: unary((t, n) => hardSigmoid(t, num(n.attrs.alpha, 0.2), num(n.attrs.beta, 0.5))),
+  HardSwish: unary((t) => tf.mul(t, hardSigmoid(t, 1 / 6, 0.5))),
+  Clip: clip,
+  Add: elementwise((a, b) => tf.add(a as tf.Tensor, b as tf.Tensor), (a, b) => a + b),
+  Sub: elementwise((a, b) => tf.sub(a as tf.Tensor, b as tf.Tensor), (a, b) => a - b),
+  Mul: elementwise((a, b) => tf.mul(a as tf.Tensor, b as tf.Tensor), (a, b) => a * b),
+  Div: elementwise((a, b) => tf.div(a as tf.Tensor, b as tf.Tensor), (a, b) => a / b),
+  Pow: elementwise((a, b) => tf.pow(a as tf.Tensor, b as tf.Tensor)),
+  Max: elementwise((...t) => t.reduce((a, b) => tf.maximum(a, b))),
+  Min: elementwise((...t) => t.reduce((a, b) => tf.minimum(a, b))),
+  Where: where,
+  ReduceMean: reduce((t, a, k) => tf.mean(t, a, k)),
+  ReduceMax: reduce((t, a, k) => tf.max(t, a, k)),
+  ReduceMin: reduce((t, a, k) => tf.min(t, a, k)),
+  ReduceSum: reduce((t, a, k) => tf.sum(t, a, k)),
+  Reshape: reshape,
+  Transpose: transpose,
+  Flatten: flatten,
+  Squeeze: squeeze,
+  Unsqueeze: unsqueeze,
+  Concat: concat,
+  Slice: slice,
+  Gather: gather,
+  Shape: shapeOp,
+  Cast: cast,
+  Gemm: gemm,
+  MatMul: matMul,
+  Softmax: softmax,
+  LayerNormalization: layerNorm,
+  BatchNormalization: batchNorm,
+  Pad: pad,
+  Identity: identity,
+  Dropout: identity,
+};
+
+export type { TensorValue };

@@ -1,0 +1,52 @@
+// What a runtime offers the session: a runner for one attention graph (DESIGN.md "One
+// graph, two runtimes"). Both runtimes take the same feeds and return the same outputs.
+
+export type RuntimeName = 'ort' | 'tfjs';
+export const RUNTIME_NAMES: readonly RuntimeName[] = ['ort', 'tfjs'];
+
+export function isRuntimeName(v: string): v is RuntimeName {
+  return (RUNTIME_NAMES as readonly string[]).includes(v);
+}
+
+export type { RuntimeInfo } from '../types';
+import type { RuntimeInfo } from '../types';
+
+/** Float data in ONNX layout [N, C, H, W] ... or, for a 4-D input, NHWC data of that NCHW value. */
+export interface FloatFeed {
+  data: Float32Array;
+  dims: number[];
+  layout?: 'nchw' | 'nhwc';
+}
+
+export interface OutputTensor {
+  data: Float32Array;
+  dims: number[];
+}
+
+export interface RunRequest {
+  input: FloatFeed;
+  /** Modules switched off (their `<module>.bypass` inputs fed true; the rest false). */
+  bypass: ReadonlySet<string>;
+  /** Output names to fetch. */
+  fetch: string[];
+}
+
+export interface GraphRunner {
+  readonly info: RuntimeInfo;
+  run(request: RunRequest): Promise<Map<string, OutputTensor>>;
+  dispose(): Promise<void>;
+}
+
+/** NHWC data of a [n, c, h, w] value -> NCHW data. */
+export function nhwcToNchw(data: Float32Array, [n, c, h, w]: number[]): Float32Array {
+  const out = new Float32Array(data.length);
+  const hw = (h as number) * (w as number);
+  const C = c as number;
+  for (let b = 0; b < (n as number); b++) {
+    const base = b * hw * C;
+    for (let p = 0; p < hw; p++) {
+      for (let k = 0; k < C; k++) out[base + k * hw + p] = data[base + p * C + k] as number;
+    }
+  }
+  return out;
+}
