@@ -144,3 +144,21 @@ describe('attnscope maps', () => {
     }
   });
 });
+
+describe('attnscope graph', () => {
+  test('writes the attention graph as an ONNX file that ONNX Runtime runs, taps as outputs', async () => {
+    const file = join(tmp, 'model.onnx');
+    expect(await main(['graph', '--weights', WEIGHTS, '--out', file])).toBe(0);
+    const ort = await import('onnxruntime-node');
+    const session = await ort.InferenceSession.create(file);
+    try {
+      expect(session.inputNames[0]).toBe('input');
+      expect(session.inputNames).toContain('layer1.0.cbam.bypass');
+      expect(session.outputNames).toContain('logits');
+      expect(session.outputNames).toContain('layer4.0.cbam.spatial');
+    } finally {
+      await session.release();
+    }
+    expect(await main(['graph', '--weights', WEIGHTS])).toBe(2);
+  });
+});
