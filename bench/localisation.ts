@@ -149,8 +149,8 @@ async function main(): Promise<void> {
     nlOut[name] = { massInBox: v.mass / n, boxShare: v.share / n };
     console.log(`${name}: attention mass inside the box from a query at its centre ${pct(v.mass / n)}% vs the box's share of the image ${pct(v.share / n)}%`);
   }
-  const path = writeResult('localisation', {
-    model: modelName, backend: backendName, weightsSha256: info.weightsSha256, scenes: n, machine: machine(), seconds,
+  const path = writeResult(runtime === 'ort' ? 'localisation' : `localisation-${runtime}`, {
+    model: modelName, runtime, backend: backendName, weightsSha256: info.weightsSha256, scenes: n, machine: machine(), seconds,
     accuracy: correct / n, pointing, pointingTolerance15px: pointingTol, bestCbam: best,
     randomPointExpected: randomExpected / n, randomPointExpectedTolerance15px: randomExpectedTol / n, nonLocal: nlOut,
   });

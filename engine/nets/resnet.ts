@@ -75,9 +75,11 @@ export function emitResNet(spec: NetSpec, dict: StateDict, name = 'resnet'): Att
       modules.push({ ...placed.module, stage: `layer${stage}` });
     }
   }
-  g.output(x, FEATURES, 'aux');
+  // The head reads the `features` output itself, so feeding `features` cuts the graph there
+  // (class-activation methods differentiate the head with respect to it).
+  const features = g.output(x, FEATURES, 'aux');
   const head: Emit = { g, w, scope: '/fc' };
-  g.output(linear(head, 'fc', globalAvg(root, x), { bias: true, shape: [spec.numClasses, inplanes] }).y, LOGITS, 'logits');
+  g.output(linear(head, 'fc', globalAvg(root, features), { bias: true, shape: [spec.numClasses, inplanes] }).y, LOGITS, 'logits');
   return { model: g.build(), modules, unusedKeys: w.unused() };
 }
 

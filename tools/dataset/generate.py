@@ -161,8 +161,10 @@ def main():
     with open(os.path.join(args.out, 'classes.json'), 'w') as f:
         json.dump([n for n, _ in sources.CLASSES], f)
     write_test_split(args.out, args.test, args.seed, args.workers)
-    write_array_split(args.out, 'val', args.val, args.seed, args.workers)
-    write_array_split(args.out, 'train', args.train, args.seed, args.workers)
+    # --train 0 --val 0: only the held-out test scenes (what npm run bench:localisation reads).
+    for split, count in (('val', args.val), ('train', args.train)):
+        if count > 0:
+            write_array_split(args.out, split, count, args.seed, args.workers)
     print(f'wrote {args.train} train, {args.val} val, {args.test} test scenes to {args.out}')
 
 
