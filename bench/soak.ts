@@ -11,7 +11,6 @@ import { join } from 'node:path';
 import { BenchEngine } from './engineWorker';
 import { args, describeMachine, machine, median, mib, ROOT, table, writeResult } from './lib';
 import { benchWeights, defaultBenchModel } from './weights';
-import { exactArrayBuffer } from '../common/bytes';
 
 async function main(): Promise<void> {
   const a = args();
@@ -33,7 +32,8 @@ async function soak(a: Map<string, string>, runtime: string): Promise<void> {
   // One warm-up run: backend kernels, sharp's thread pool and the wasm heap reach their working size.
   const send = (i: number) => {
     const b = images[i % images.length] as Buffer;
-    const bytes = exactArrayBuffer(b);
+    // A fresh copy per run: the buffer is transferred (detached) to the worker.
+    const bytes = new Uint8Array(b).buffer;
     return engine.ok({ type: 'run', image: { kind: 'bytes', name: `img${i % 2}.png`, bytes }, options: { inputSize } }, [bytes]);
   };
   await send(0);

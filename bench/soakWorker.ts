@@ -15,7 +15,8 @@ startEngine(
     onMessage: (listener) => {
       parent.on('message', (msg: unknown) => {
         if (typeof msg === 'object' && msg !== null && (msg as { type?: unknown }).type === '__benchStats') {
-          const mem = tf.memory();
+          // With the ort runtime tfjs never initialises a backend: it holds no tensors.
+          const mem = tf.getBackend() ? tf.memory() : { numTensors: 0, numBytes: 0 };
           const usage = process.memoryUsage();
           parent.postMessage({ type: '__benchStats', numTensors: mem.numTensors, numBytes: mem.numBytes, rss: usage.rss, heapUsed: usage.heapUsed, external: usage.external, arrayBuffers: usage.arrayBuffers });
           return;
