@@ -11,6 +11,7 @@ import { InputSettings } from './components/InputSettings';
 import { ImageView } from './components/ImageView';
 import { ModuleTree } from './components/ModuleTree';
 import { Predictions } from './components/Predictions';
+import { RuntimeSettings } from './components/RuntimeSettings';
 import { ShortcutSheet } from './components/ShortcutSheet';
 import { StatusBar } from './components/StatusBar';
 import { AlertIcon } from './components/Icons';
@@ -90,6 +91,10 @@ export function App() {
         <section className="section">
           <h3 className="section-title">Input</h3>
           <InputSettings />
+        </section>
+        <section className="section" data-testid="runtime-section">
+          <h3 className="section-title">Runtime</h3>
+          <RuntimeSettings />
         </section>
         {focused && (
           <section className="section">

@@ -5,7 +5,7 @@ import type {
   EngineMessage, HelloReply, ImageSource, ModelInfo, ModelSource, QueryReply, RunDoneEvent, RunOptions,
 } from '../../engine/protocol';
 import {
-  ClientError, type EngineClient, type EngineStatus, type ExtraRequest, type RequestOptions, type RunHandlers,
+  ClientError, type EngineClient, type EngineStatus, type ExtraRequest, type LoadOptions, type RequestOptions, type RunHandlers,
 } from './types';
 
 export interface Transport {
@@ -37,7 +37,7 @@ export class Client implements EngineClient {
   private readonly pending = new Map<number, Pending>();
   private readonly listeners = new Set<(s: EngineStatus) => void>();
   private status: EngineStatus = { state: 'connecting' };
-  private lastLoad: { source: ModelSource; onProgress?: (read: number, total: number) => void } | null = null;
+  private lastLoad: { source: ModelSource; onProgress?: (read: number, total: number) => void; options: LoadOptions } | null = null;
   private lastRun: { image: ImageSource; options: RunOptions; handlers: RunHandlers } | null = null;
   private currentRun: number | null = null;
   private repeats = 0;
@@ -62,16 +62,17 @@ export class Client implements EngineClient {
 
   async hello(): Promise<HelloReply> {
     const reply = await this.request<HelloReply>({ type: 'hello' });
-    this.setStatus({ ...this.status, backend: reply.backend });
+    this.setStatus({ ...this.status, backend: reply.backend, ...(reply.runtime ? { runtime: reply.runtime } : {}) });
     return reply;
   }
 
-  async loadModel(source: ModelSource, onProgress?: (read: number, total: number) => void): Promise<ModelInfo> {
-    this.lastLoad = { source, ...(onProgress ? { onProgress } : {}) };
+  async loadModel(source: ModelSource, onProgress?: (read: number, total: number) => void, options: LoadOptions = {}): Promise<ModelInfo> {
+    // Kept for recover(): a restarted engine loads the same model on the same runtime.
+    this.lastLoad = { source, ...(onProgress ? { onProgress } : {}), options: { ...options } };
     // A new model makes the last run meaningless (and the engine cancels it).
     this.lastRun = null;
     this.supersedeRun();
-    const reply = await this.send<{ type: 'modelInfo'; info: ModelInfo }>({ type: 'loadModel', source }, 'load', progressHandler(onProgress));
+    const reply = await this.send<{ type: 'modelInfo'; info: ModelInfo }>(loadRequest(source, options), 'load', progressHandler(onProgress));
     return reply.info;
   }
 
@@ -206,8 +207,8 @@ export class Client implements EngineClient {
     const done: string[] = [];
     const silent = (): Pending => ({ kind: 'load', resolve: () => {}, reject: () => {} });
     if (this.lastLoad) {
-      const { source, onProgress } = this.lastLoad;
-      void this.send({ type: 'loadModel', source }, 'load', undefined, [], withEvents(loadEntry ?? silent(), progressHandler(onProgress))).catch(() => {});
+      const { source, onProgress, options } = this.lastLoad;
+      void this.send(loadRequest(source, options), 'load', undefined, [], withEvents(loadEntry ?? silent(), progressHandler(onProgress))).catch(() => {});
       done.push('model reloaded');
     }
     if (this.lastRun) {
@@ -276,6 +277,11 @@ export class Client implements EngineClient {
     this.status = s;
     for (const l of this.listeners) l(s);
   }
+}
+
+/** A loadModel request; `runtime` only when one was asked for (older engines take the default). */
+function loadRequest(source: ModelSource, options: LoadOptions): ExtraRequest {
+  return { type: 'loadModel', source, ...(options.runtime ? { runtime: options.runtime } : {}) };
 }
 
 function progressHandler(onProgress?: (read: number, total: number) => void): ((m: EngineMessage) => void) | undefined {

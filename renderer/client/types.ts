@@ -5,9 +5,9 @@
 // ClientError whose code is 'cancelled', and none of its late events reach its handlers.
 //
 // Crash recovery: when the engine process dies, onStatus reports 'restarting'; once a new
-// engine is up the client re-sends the last model load and then the last run (finished
-// or not) with the same handlers, then reports 'ready' with a message saying what
-// happened. So after a restart a run's handlers may be called again, starting with
+// engine is up the client re-sends the last model load (same source, same runtime) and
+// then the last run (finished or not) with the same handlers, then reports 'ready' with
+// a message saying what happened. So after a restart a run's handlers may be called again, starting with
 // onStarted carrying a NEW runId: treat onStarted as "reset this image's maps". A run
 // promise still pending across the restart resolves with the re-sent run's runDone.
 // Other requests in flight when the engine died reject with code 'engine-restarted'.
@@ -23,12 +23,12 @@
 
 import type {
   EngineMessage, ErrorCode, HelloReply, ImageSource, ModelInfo, ModelSource, PredictionEvent,
-  QueryReply, RunDoneEvent, RunOptions, RunStartedEvent, TapEvent,
+  QueryReply, RunDoneEvent, RunOptions, RunStartedEvent, RuntimeInfo, RuntimeName, TapEvent,
 } from '../../engine/protocol';
 
 export type {
   EngineMessage, ErrorCode, HelloReply, ImageSource, ModelInfo, ModelSource, PredictionEvent,
-  QueryReply, RunDoneEvent, RunOptions, RunStartedEvent, TapEvent,
+  QueryReply, RunDoneEvent, RunOptions, RunStartedEvent, RuntimeInfo, RuntimeName, TapEvent,
 } from '../../engine/protocol';
 
 export type ConnectionState = 'connecting' | 'ready' | 'restarting' | 'disconnected';
@@ -37,8 +37,15 @@ export interface EngineStatus {
   state: ConnectionState;
   /** What happened, for the status bar ("Engine restarted after a crash; model reloaded"). */
   message?: string;
-  /** The engine's backend once known (hello). */
+  /** The engine's backend once known (hello), e.g. "ort cpu". */
   backend?: string;
+  /** The engine's runtime once known (hello): the loaded model's, else the engine's default. */
+  runtime?: RuntimeInfo;
+}
+
+export interface LoadOptions {
+  /** The runtime to run the model on (hello's capabilities.runtimes); omitted: the engine's default. */
+  runtime?: RuntimeName;
 }
 
 export interface RunHandlers {
@@ -64,7 +71,8 @@ export interface EngineClient {
   /** How the client is connected: Electron MessagePort or web-mode WebSocket. */
   readonly transport: 'electron' | 'websocket';
   hello(): Promise<HelloReply>;
-  loadModel(source: ModelSource, onProgress?: (read: number, total: number) => void): Promise<ModelInfo>;
+  /** After an engine restart the model is loaded again from the same source on the same runtime. */
+  loadModel(source: ModelSource, onProgress?: (read: number, total: number) => void, options?: LoadOptions): Promise<ModelInfo>;
   run(image: ImageSource, options: RunOptions, handlers?: RunHandlers): Promise<RunDoneEvent>;
   query(runId: string, module: string, point: { x: number; y: number }): Promise<QueryReply>;
   /** Cancels the run in flight, if any (its promise rejects with code 'cancelled'). */

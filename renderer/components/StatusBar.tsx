@@ -1,6 +1,20 @@
+import type { RuntimeInfo } from '../../engine/protocol';
 import { useApp } from '../store';
 import { formatBytes } from '../store/logic';
 import { selectCurrentImage } from '../store/selectors';
+
+/** What runs the graph, e.g. `ort · cpu · 2 threads`; the detail says why in the tooltip. */
+function RuntimeItem({ runtime }: { runtime: RuntimeInfo }) {
+  const onGpu = runtime.device === 'gpu' && !/gpu/i.test(runtime.backend);
+  return (
+    <span className="item mono" title={runtime.detail} data-testid="runtime-item">
+      <b data-testid="runtime">{runtime.runtime}</b>
+      <span className="faint"> · </span><span data-testid="backend">{runtime.backend}</span>
+      {onGpu && <><span className="faint"> · </span>gpu</>}
+      <span className="faint"> · </span>{`${runtime.threads} thread${runtime.threads === 1 ? '' : 's'}`}
+    </span>
+  );
+}
 
 const STATE_TEXT = { connecting: 'Connecting…', ready: 'Engine ready', restarting: 'Engine restarting…', disconnected: 'Engine offline' } as const;
 
@@ -8,6 +22,8 @@ export function StatusBar() {
   const state = useApp((s) => s.engine.state);
   const message = useApp((s) => s.engine.message);
   const backend = useApp((s) => s.engine.backend);
+  // The loaded model's runtime, else what hello said (the engine's default).
+  const runtime = useApp((s) => s.model.info?.runtime ?? s.engine.runtime);
   const version = useApp((s) => s.engine.version);
   const arch = useApp((s) => s.model.info?.arch ?? null);
   const inputSize = useApp((s) => s.model.info?.inputSize ?? null);
@@ -23,7 +39,9 @@ export function StatusBar() {
   return (
     <footer className="statusbar" data-testid="statusbar">
       <span className="item" title={message ?? undefined}><span className={`dot ${state}`} />{message && state !== 'ready' ? message : STATE_TEXT[state]}</span>
-      {backend && <span className="item" title="TensorFlow.js backend">backend <b className="mono" data-testid="backend">{backend}</b></span>}
+      {runtime
+        ? <RuntimeItem runtime={runtime} />
+        : backend && <span className="item" title="Engine backend">backend <b className="mono" data-testid="backend">{backend}</b></span>}
       {arch && <span className="item mono">{arch}{inputSize ? ` · ${inputSize}px` : ''}</span>}
       {image && (
         <span className="item">

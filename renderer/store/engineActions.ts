@@ -2,19 +2,19 @@
 // current image (streaming taps into the store), query a non-local point, fetch one
 // channel's map, export. Each run gets a sequence number; events of a superseded run
 // are dropped even if the client delivers them late.
-import type { ChannelMapReply, ExportDoneReply, ExportRequest, ImageSource, ModelInfo, ModelSource } from '../../engine/protocol';
+import type { ChannelMapReply, ExportDoneReply, ExportRequest, ImageSource, ModelInfo, ModelSource, RuntimeName } from '../../engine/protocol';
 import type { EngineClient } from '../client/types';
 import { sortColormaps, type Colormap } from '../lib/colormap';
 import { bundledSamples } from '../lib/samples';
-import type { GetState, ResolvedDeps, SetState } from './index';
-import { emptyRun } from './index';
+import type { GetState, ResolvedDeps, SetState } from './base';
+import { emptyRun } from './base';
 import { defaultFocus, isCancelled, newId, toUserError } from './logic';
 import { pushRecent, saveRecent } from './persist';
 import type { AppActions, AppState, ImageEntry } from './types';
 
 type EngineActionKeys =
   | 'attachClient' | 'addImages' | 'addImagePaths' | 'selectImage' | 'stepImage' | 'removeImage'
-  | 'loadModel' | 'runCurrent' | 'toggleBypass' | 'clearBypass' | 'queryPoint' | 'clearQuery'
+  | 'loadModel' | 'reloadModel' | 'runCurrent' | 'toggleBypass' | 'clearBypass' | 'queryPoint' | 'clearQuery'
   | 'pickChannel' | 'startExport' | 'markHeatmapPainted';
 
 /** Copy: the client may transfer (detach) the buffer it is given. */
@@ -23,6 +23,17 @@ function sourceForRun(entry: ImageEntry): ImageSource {
     ? { kind: 'bytes', name: entry.source.name, bytes: entry.source.bytes.slice(0) }
     : entry.source;
 }
+
+const RUNTIME_NAMES: readonly RuntimeName[] = ['ort', 'tfjs'];
+
+/** The runtime to ask for: the setting, when the engine offers it; else none (the engine's default). */
+function wantedRuntime(s: AppState): RuntimeName | undefined {
+  return s.engine.runtimes.includes(s.settings.runtime) ? s.settings.runtime : undefined;
+}
+
+/** The same weights and graph: a reload (another runtime) keeps what the user focused, hid and bypassed. */
+const sameModel = (a: ModelInfo | null, b: ModelInfo) =>
+  !!a && a.weightsSha256 === b.weightsSha256 && a.arch === b.arch && a.modules.map((m) => m.name).join() === b.modules.map((m) => m.name).join();
 
 function capabilityList(caps: unknown, key: string): unknown[] {
   const v = caps && typeof caps === 'object' ? (caps as Record<string, unknown>)[key] : undefined;
@@ -38,19 +49,30 @@ export function engineActions(set: SetState, get: GetState, d: ResolvedDeps): Pi
     return list.find((i) => i.id === currentId) ?? null;
   };
 
-  const afterModel = (info: ModelInfo) => {
-    set((s) => ({
-      modules: { focused: defaultFocus(info), hidden: [], bypass: [] },
-      analysis: { baseline: {}, query: null, channel: null },
-      run: emptyRun(s.run.seq + 1),
-    }));
+  const afterModel = (info: ModelInfo, prev: ModelInfo | null = null) => {
+    // Queries and channel maps name runs of the previous session: gone either way.
+    set((s) => (sameModel(prev, info)
+      ? { analysis: { ...s.analysis, query: null, channel: null }, run: emptyRun(s.run.seq + 1) }
+      : {
+        modules: { focused: defaultFocus(info), hidden: [], bypass: [] },
+        analysis: { baseline: {}, query: null, channel: null },
+        run: emptyRun(s.run.seq + 1),
+      }));
   };
+
+  /** Counts loads: a load superseded by a newer one (the engine cancels it) leaves no trace. */
+  let loadSeq = 0;
+  /** The load in flight, if any: what reloadModel() asks for again. */
+  let pending: { source: ModelSource; label: string } | null = null;
 
   const actions: Pick<AppActions, EngineActionKeys> = {
     async attachClient(client: EngineClient) {
       patch('engine', { client, state: 'connecting', message: null });
       client.onStatus((st) => {
-        patch('engine', { state: st.state, message: st.message ?? null, ...(st.backend ? { backend: st.backend } : {}) });
+        patch('engine', {
+          state: st.state, message: st.message ?? null,
+          ...(st.backend ? { backend: st.backend } : {}), ...(st.runtime ? { runtime: st.runtime } : {}),
+        });
       });
       try {
         const hello = await client.hello();
@@ -59,16 +81,21 @@ export function engineActions(set: SetState, get: GetState, d: ResolvedDeps): Pi
           (c): c is Colormap => !!c && typeof (c as Colormap).name === 'string' && ((c as Colormap).lut?.length ?? 0) >= 768,
         );
         const sources = capabilityList(caps, 'sources').filter((k): k is 'builtin' | 'bytes' | 'path' => k === 'builtin' || k === 'bytes' || k === 'path');
+        const runtimes = capabilityList(caps, 'runtimes').filter((r): r is RuntimeName => RUNTIME_NAMES.includes(r as RuntimeName));
         patch('engine', {
           state: 'ready', backend: hello.backend, version: hello.version,
+          runtime: hello.runtime ?? null,
+          runtimes: runtimes.length ? runtimes : ['ort'],
           colormaps: sortColormaps(maps),
           builtinModels: caps.builtinModels ?? [],
           sources: sources.length ? sources : ['builtin', 'bytes'],
           samples: bundledSamples().map((s) => s.name),
         });
-        // A model the host preloaded (serve --model/--weights) comes with hello.
+        // A model the host preloaded (serve --model/--weights) comes with hello, on the
+        // host's runtime. A built-in one can be loaded again on another; one from a path cannot.
         if (hello.model && get().model.status === 'none') {
-          patch('model', { info: hello.model, status: 'ready', label: hello.model.name, error: null });
+          const source: ModelSource | null = (caps.builtinModels ?? []).includes(hello.model.name) ? { kind: 'builtin', name: hello.model.name } : null;
+          patch('model', { info: hello.model, source, status: 'ready', label: hello.model.name, error: null });
           afterModel(hello.model);
           await get().runCurrent();
           return;
@@ -145,15 +172,24 @@ export function engineActions(set: SetState, get: GetState, d: ResolvedDeps): Pi
     async loadModel(source: ModelSource, label: string) {
       const client = get().engine.client;
       if (!client) return;
+      const seq = ++loadSeq;
+      const live = () => seq === loadSeq;
+      pending = { source, label };
+      const runtime = wantedRuntime(get());
       patch('model', { status: 'loading', label, progress: null, error: null, errorLabel: null });
       try {
-        const info = await client.loadModel(source, (read, total) => patch('model', { progress: { read, total } }));
+        const info = await client.loadModel(source, (read, total) => { if (live()) patch('model', { progress: { read, total } }); }, runtime ? { runtime } : {});
+        if (!live()) return;
+        pending = null;
+        const prev = get().model.info;
         const recent = source.kind === 'bytes' ? get().model.recent : pushRecent(get().model.recent, { label, source });
         saveRecent(d.storage, recent);
-        patch('model', { info, status: 'ready', label: info.name || label, progress: null, error: null, recent });
-        afterModel(info);
+        patch('model', { info, source, status: 'ready', label: info.name || label, progress: null, error: null, recent });
+        afterModel(info, prev);
         await get().runCurrent();
       } catch (e) {
+        if (!live()) return;
+        pending = null;
         // A failed load leaves the previous model usable (the engine keeps it).
         const prev = get().model.info;
         patch('model', {
@@ -161,6 +197,12 @@ export function engineActions(set: SetState, get: GetState, d: ResolvedDeps): Pi
           ...(prev ? { label: prev.name } : {}),
         });
       }
+    },
+
+    async reloadModel() {
+      const { source, info, label } = get().model;
+      const again = pending ?? (source && info ? { source, label: label ?? info.name } : null);
+      if (again) await get().loadModel(again.source, again.label);
     },
 
     async runCurrent() {

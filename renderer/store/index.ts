@@ -2,41 +2,16 @@
 // makes one in main.tsx and hands it down through StoreProvider. Components read it only
 // through selectors (`useApp(s => s.x)`).
 import { createContext, createElement, useContext, type ReactNode } from 'react';
-import { createStore, useStore, type StoreApi } from 'zustand';
+import { createStore, useStore } from 'zustand';
 import { useShallow } from 'zustand/react/shallow';
 import { GRAY } from '../lib/colormap';
 import { engineActions } from './engineActions';
+import { emptyRun, initialExport, initialUi, type AppStore, type ResolvedDeps, type StoreDeps } from './base';
 import { loadRecent, loadSettings, type KeyValueStorage } from './persist';
-import type { AppState, ExportSlice, RunSlice, UiSlice } from './types';
+import type { AppState } from './types';
 import { viewActions } from './viewActions';
 
-export interface StoreDeps {
-  storage?: KeyValueStorage | null;
-  /** Object URL for image bytes (null in environments without Blob URLs). */
-  createObjectUrl?: (bytes: ArrayBuffer, name: string) => string | null;
-  revokeObjectUrl?: (url: string) => void;
-  now?: () => number;
-  /** Saves bytes the engine sent back (web-mode export zip) as a browser download. */
-  download?: (bytes: ArrayBuffer, name: string) => void;
-  /** Load the first built-in model once connected (the app does; some tests do not). */
-  autoLoadModel?: boolean;
-}
-
-export type AppStore = StoreApi<AppState>;
-export type SetState = AppStore['setState'];
-export type GetState = AppStore['getState'];
-export type ResolvedDeps = Required<StoreDeps>;
-
-export const emptyRun = (seq = 0): RunSlice => ({
-  status: 'idle', seq, runId: null, imageId: null, image: null, transform: null, taps: {},
-  received: 0, total: 0, predictions: [], bypass: [], timings: null, error: null, startedAt: null,
-});
-
-export const initialUi = (): UiSlice => ({ zoom: 1, pan: { x: 0, y: 0 }, shortcutsOpen: false, toast: null, hover: null });
-
-export const initialExport = (): ExportSlice => ({
-  open: false, kinds: ['overlay', 'heatmap'], scope: 'current', status: 'idle', progress: null, result: null, error: null,
-});
+export { emptyRun, initialExport, initialUi, type AppStore, type GetState, type ResolvedDeps, type SetState, type StoreDeps } from './base';
 
 function defaultDeps(deps: StoreDeps): ResolvedDeps {
   const hasBlobUrls = typeof URL !== 'undefined' && typeof URL.createObjectURL === 'function';
@@ -64,11 +39,11 @@ export function createAppStore(deps: StoreDeps = {}): AppStore {
   const d = defaultDeps(deps);
   return createStore<AppState>()((set, get) => ({
     engine: {
-      client: null, state: 'connecting', message: null, backend: null, version: null,
+      client: null, state: 'connecting', message: null, backend: null, runtime: null, runtimes: ['ort'], version: null,
       colormaps: [GRAY], builtinModels: [], sources: ['builtin', 'bytes'], samples: [],
     },
     images: { list: [], currentId: null },
-    model: { info: null, status: 'none', label: null, progress: null, error: null, errorLabel: null, recent: loadRecent(d.storage) },
+    model: { info: null, source: null, status: 'none', label: null, progress: null, error: null, errorLabel: null, recent: loadRecent(d.storage) },
     run: emptyRun(),
     analysis: { baseline: {}, query: null, channel: null },
     modules: { focused: null, hidden: [], bypass: [] },

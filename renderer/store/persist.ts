@@ -1,5 +1,6 @@
 // View settings and recent models survive restarts (localStorage). What is read back is
 // validated field by field: a stale or hand-edited entry falls back to the defaults.
+import type { RuntimeName } from '../../engine/protocol';
 import type { RecentModel, Settings } from './types';
 
 export type KeyValueStorage = Pick<Storage, 'getItem' | 'setItem'>;
@@ -7,6 +8,8 @@ export type KeyValueStorage = Pick<Storage, 'getItem' | 'setItem'>;
 const SETTINGS_KEY = 'attnscope.settings.v1';
 const RECENT_KEY = 'attnscope.recentModels.v1';
 export const MAX_RECENT = 6;
+/** engine/protocol.ts RUNTIME_CHOICES (renderer/ imports only types from engine/). */
+const RUNTIMES: readonly RuntimeName[] = ['ort', 'tfjs'];
 
 export const DEFAULT_SETTINGS: Settings = {
   colormap: 'viridis',
@@ -17,6 +20,7 @@ export const DEFAULT_SETTINGS: Settings = {
   showColorbar: true,
   layout: 'single',
   resize: 'stretch',
+  runtime: 'ort',
 };
 
 const oneOf = <T extends string>(v: unknown, options: readonly T[], fallback: T): T =>
@@ -40,6 +44,7 @@ export function loadSettings(storage: KeyValueStorage | null): Settings {
     showColorbar: typeof raw.showColorbar === 'boolean' ? raw.showColorbar : d.showColorbar,
     layout: oneOf(raw.layout, ['single', 'grid'] as const, d.layout),
     resize: oneOf(raw.resize, ['stretch', 'pad', 'center-crop'] as const, d.resize),
+    runtime: oneOf(raw.runtime, RUNTIMES, d.runtime),
   };
 }
 

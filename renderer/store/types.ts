@@ -1,7 +1,7 @@
 // The app's state: one zustand store made of typed slices (DESIGN.md "Style anchors":
 // zustand docs). Each slice is a plain object under its own key; actions live at the top.
 import type {
-  ImageSource, ImageTransform, ModelInfo, ModelSource, Prediction, ResizeMode, RunTimings, TapName,
+  ImageSource, ImageTransform, ModelInfo, ModelSource, Prediction, ResizeMode, RunTimings, RuntimeInfo, RuntimeName, TapName,
 } from '../../engine/protocol';
 import type { EngineClient } from '../client/types';
 import type { Colormap } from '../lib/colormap';
@@ -31,7 +31,12 @@ export interface EngineSlice {
   client: EngineClient | null;
   state: ConnectionState;
   message: string | null;
+  /** As hello and runDone say it, e.g. "ort cpu". */
   backend: string | null;
+  /** The engine's runtime from hello (the loaded model's, else its default); the model's own is model.info.runtime. */
+  runtime: RuntimeInfo | null;
+  /** Runtimes a model may be loaded on (hello's capabilities.runtimes; ['ort'] when it names none). */
+  runtimes: RuntimeName[];
   version: string | null;
   colormaps: Colormap[];
   builtinModels: string[];
@@ -44,6 +49,8 @@ export interface RecentModel { label: string; source: Extract<ModelSource, { kin
 
 export interface ModelSlice {
   info: ModelInfo | null;
+  /** Where `info` came from, to load it again (another runtime); null when unknown (a model the host preloaded from a path). */
+  source: ModelSource | null;
   status: 'none' | 'loading' | 'ready' | 'error';
   /** What is loading or loaded, for display. */
   label: string | null;
@@ -122,6 +129,8 @@ export interface Settings {
   showColorbar: boolean;
   layout: Layout;
   resize: ResizeMode;
+  /** Which runtime the engine runs models on (DESIGN.md "One graph, two runtimes"). */
+  runtime: RuntimeName;
 }
 
 export interface UiSlice {
@@ -161,6 +170,8 @@ export interface AppActions {
   stepImage(delta: number): void;
   removeImage(id: string): void;
   loadModel(source: ModelSource, label: string): Promise<void>;
+  /** Loads the current model (or the one loading) again, on the runtime in settings; nothing when there is none. */
+  reloadModel(): Promise<void>;
   runCurrent(): Promise<void>;
   focus(module: string, tap?: TapName): void;
   stepModule(delta: number): void;

@@ -1,6 +1,6 @@
 // Actions that change only what is shown: focus, visibility, view settings, zoom, dialogs.
-import type { GetState, ResolvedDeps, SetState } from './index';
-import { initialUi } from './index';
+import type { GetState, ResolvedDeps, SetState } from './base';
+import { initialUi } from './base';
 import { groupByStage, primaryTap } from './logic';
 import { saveSettings } from './persist';
 import type { AppActions, AppState } from './types';
@@ -63,6 +63,11 @@ export function viewActions(set: SetState, get: GetState, d: ResolvedDeps): Pick
       patch('settings', { [key]: value } as Partial<AppState['settings']>);
       saveSettings(d.storage, get().settings);
       if (key === 'resize') void get().runCurrent();
+      // Another runtime: the model (loaded or loading) is loaded again on it, then the image re-runs.
+      if (key === 'runtime') {
+        const { status, info } = get().model;
+        if (status === 'loading' || (info && info.runtime?.runtime !== value)) void get().reloadModel();
+      }
     },
 
     cycleColormap(delta = 1) {

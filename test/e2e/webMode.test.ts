@@ -33,7 +33,10 @@ afterAll(async () => {
   await server?.close();
 });
 
-type EngineSlice = { state: string; message: string | null; backend?: string };
+type EngineSlice = {
+  state: string; message: string | null; backend?: string;
+  runtime?: { runtime: string; device: string; backend: string; threads: number; detail: string } | null;
+};
 type StoreWindow = { __attnscope?: { store: { getState(): { engine: EngineSlice } } } };
 // Function predicates, not strings: the page's CSP (no 'unsafe-eval') refuses string evaluation.
 const readEngine = () => (window as unknown as StoreWindow).__attnscope?.store.getState().engine ?? null;
@@ -56,7 +59,12 @@ describe('web mode in Chromium', () => {
     expect(res?.headers()['content-security-policy']).toContain("connect-src 'self'");
     await page.waitForFunction(engineReady, undefined, { timeout: 60_000 });
     const engine = (await page.evaluate(readEngine))!;
-    expect(['wasm', 'cpu', 'tensorflow']).toContain(engine.backend);
+    // The default runtime, ONNX Runtime, says what it runs on: "ort cpu".
+    const rt = engine.runtime!;
+    expect(rt).toMatchObject({ runtime: 'ort', device: 'cpu', backend: 'cpu' });
+    expect(rt.threads).toBeGreaterThanOrEqual(1);
+    expect(rt.detail).toMatch(/onnxruntime/);
+    expect(engine.backend).toBe(`${rt.runtime} ${rt.backend}`);
     expect(errors.filter((e) => /Content Security Policy|WebSocket/i.test(e))).toEqual([]);
     await page.close();
   });

@@ -11,6 +11,11 @@ let served: Served;
 let browser: Browser;
 let page: Page;
 const timings: number[] = [];
+/** The runtime the drop -> heatmap timings ran on (the default, ort), and the status bar's first-map figure. */
+let timedRuntime: string | null = null;
+let firstHeatmapText: string | null = null;
+/** Runtime switch -> heatmap painted again, per runtime switched to. */
+const switches: Array<{ runtime: string; ms: number; forwardMs: number; maxTapDiff: number }> = [];
 /** Uncaught errors and console errors of the page (CSP violations land here too). */
 const pageErrors: string[] = [];
 const shot = (name: string) => page.screenshot({ path: join(screenshots, `${name}.png`) });
@@ -146,8 +151,9 @@ afterAll(async () => {
   if (timings.length) {
     const sorted = [...timings].sort((a, b) => a - b);
     const median = sorted[Math.floor(sorted.length / 2)]!;
-    console.log(`drop -> first heatmap painted (${served?.model}): first ${timings[0]!.toFixed(0)} ms, median of ${timings.length} ${median.toFixed(0)} ms, all ${timings.map((t) => t.toFixed(0)).join(', ')}`);
-    writeFileSync(join(screenshots, '..', 'ui-drop-to-heatmap.json'), JSON.stringify({ model: served?.model, firstMs: timings[0], medianMs: median, allMs: timings }, null, 2));
+    console.log(`drop -> first heatmap painted (${served?.model}, runtime ${timedRuntime}): first ${timings[0]!.toFixed(0)} ms, median of ${timings.length} ${median.toFixed(0)} ms, all ${timings.map((t) => t.toFixed(0)).join(', ')}; status bar after the first drop: "${firstHeatmapText}"`);
+    for (const w of switches) console.log(`runtime switch -> ${w.runtime}: heatmap painted again after ${w.ms.toFixed(0)} ms (model reload + run; forward ${w.forwardMs.toFixed(1)} ms; max tap difference to ort ${w.maxTapDiff.toExponential(2)})`);
+    writeFileSync(join(screenshots, '..', 'ui-drop-to-heatmap.json'), JSON.stringify({ model: served?.model, runtime: timedRuntime, firstMs: timings[0], medianMs: median, allMs: timings, firstHeatmapText, runtimeSwitches: switches }, null, 2));
   }
 });
 
@@ -155,6 +161,14 @@ describe('AttnScope UI in web mode (real engine)', () => {
   it('drops a real photo and paints its heatmap, with predictions and run time', async () => {
     timings.push(await dropAndTime([sample('chelsea.png')]));
     await runDone();
+    // Timed on the default runtime, which the status bar names.
+    timedRuntime = await state(page, (s) => s.model.info?.runtime?.runtime ?? null);
+    expect(timedRuntime).toBe('ort');
+    expect(await page.textContent('[data-testid=runtime]')).toBe('ort');
+    firstHeatmapText = await page.textContent('[data-testid=first-heatmap]');
+    expect(firstHeatmapText).toMatch(/^first map \d+ ms$/);
+    const firstMs = await state(page, (s) => s.metrics.firstHeatmapMs);
+    console.log(`[ort] first heatmap: metrics.firstHeatmapMs ${firstMs!.toFixed(1)} ms, status bar "${firstHeatmapText}"`);
     expect(await page.locator('[data-testid=overlay]').count()).toBe(1);
     expect(await page.locator('[data-testid=predictions] li').count()).toBeGreaterThan(0);
     await page.waitForSelector('[data-testid=run-time]');
@@ -172,6 +186,60 @@ describe('AttnScope UI in web mode (real engine)', () => {
     await waitState(page, (s) => s.images.currentId === s.images.list[3]!.id && s.run.status === 'done');
     await page.keyboard.press('ArrowRight');
     await runDone();
+  });
+
+  it('switches the runtime to TensorFlow.js and back: the model reloads on it and the heatmap is painted again', async () => {
+    const choice = (r: string) => `[data-testid=runtime-choice] button[data-runtime=${r}]`;
+    expect(await page.getAttribute(choice('ort'), 'aria-pressed')).toBe('true');
+    expect(await page.getAttribute(choice('tfjs'), 'title')).toBe('TensorFlow.js: has gradients (Grad-CAM)');
+    const focused = await state(page, (s) => s.modules.focused!);
+    const taps = () => state(page, (s) => Object.fromEntries(Object.entries(s.run.taps).flatMap(([m, t]) =>
+      Object.entries(t).map(([k, v]) => [`${m}.${k}`, Array.from((v as { data: Float32Array }).data)]))));
+    const ortTaps = await taps();
+    for (const runtime of ['tfjs', 'ort'] as const) {
+      const seq = await state(page, (s) => s.run.seq);
+      const t0 = await page.evaluate(() => performance.now());
+      await page.click(choice(runtime));
+      // Loaded again on that runtime, then the image re-ran on it, every tap in.
+      await waitState(page, (s, a: { runtime: string; seq: number }) => s.model.status === 'ready' && s.model.info?.runtime?.runtime === a.runtime
+        && s.run.seq > a.seq && s.run.status === 'done' && s.run.received === s.run.total, 120_000, { runtime, seq });
+      await page.waitForSelector('[data-testid=overlay]');
+      // The overlay has been painted: some pixels of it are opaque.
+      const painted = await page.evaluate(() => new Promise<number>((resolve) => requestAnimationFrame(() => {
+        const c = document.querySelector('[data-testid=overlay]') as HTMLCanvasElement;
+        const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+        let n = 0;
+        for (let i = 3; i < d.length; i += 4) if (d[i]! > 0) n++;
+        resolve(n);
+      })));
+      const ms = (await page.evaluate(() => performance.now())) - t0;
+      expect(painted).toBeGreaterThan(0);
+      expect(await page.textContent('[data-testid=runtime]')).toBe(runtime);
+      expect(await page.getAttribute(choice(runtime), 'aria-pressed')).toBe('true');
+      expect(await state(page, (s) => s.settings.runtime)).toBe(runtime);
+      // The same model: what the user focused stays focused.
+      expect(await state(page, (s) => s.modules.focused)).toEqual(focused);
+      // Both runtimes run the same graph and agree (DESIGN.md: with PyTorch to 1e-4).
+      const now = await taps();
+      let maxTapDiff = 0;
+      expect(Object.keys(now).sort()).toEqual(Object.keys(ortTaps).sort());
+      for (const [k, v] of Object.entries(now)) {
+        const ref = ortTaps[k]!;
+        expect(v.length, k).toBe(ref.length);
+        for (let i = 0; i < v.length; i++) maxTapDiff = Math.max(maxTapDiff, Math.abs(v[i]! - ref[i]!));
+      }
+      expect(maxTapDiff).toBeLessThan(1e-3);
+      const forwardMs = await state(page, (s) => s.run.timings!.forwardMs);
+      switches.push({ runtime, ms, forwardMs, maxTapDiff });
+      if (runtime === 'tfjs') {
+        const backend = await page.textContent('[data-testid=backend]');
+        expect(['wasm', 'cpu', 'tensorflow', 'webgpu']).toContain(backend);
+        expect(await page.getAttribute('[data-testid=runtime-item]', 'title')).toMatch(/TensorFlow\.js/);
+        await page.hover('[data-testid=stage]');
+        await shot('17-runtime-tfjs');
+      }
+    }
+    expect(await page.textContent('[data-testid=backend]')).toBe('cpu');
   });
 
   it('toggles a module overlay off and on', async () => {

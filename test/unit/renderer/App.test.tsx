@@ -3,7 +3,7 @@ import { act, cleanup, fireEvent, render, screen, within } from '@testing-librar
 import { afterEach, describe, expect, it } from 'vitest';
 import { App } from '../../../renderer/App';
 import { createAppStore, StoreProvider, type AppStore } from '../../../renderer/store';
-import { FakeClient, flush, memoryStorage } from './fakeClient';
+import { FakeClient, flush, memoryStorage, RUNTIMES } from './fakeClient';
 
 const png = () => new Uint8Array([137, 80, 78, 71]).buffer;
 
@@ -26,7 +26,9 @@ describe('App', () => {
     expect(screen.getByText('Drop an image anywhere')).toBeTruthy();
     expect(screen.getByRole('button', { name: /Open image…/ })).toBeTruthy();
     expect(document.querySelectorAll('button.sample').length).toBeGreaterThanOrEqual(2);
-    expect(within(screen.getByTestId('statusbar')).getByTestId('backend').textContent).toBe('cpu');
+    const bar = within(screen.getByTestId('statusbar'));
+    expect(bar.getByTestId('backend').textContent).toBe('cpu');
+    expect(bar.getByTestId('runtime').textContent).toBe('ort');
     expect(screen.getByTestId('model-picker').textContent).toContain('tiny-cbam');
   });
 
@@ -173,6 +175,61 @@ describe('App', () => {
       await flush();
     });
     expect(screen.getByTestId('toast').textContent).toContain('Not an image or a checkpoint: notes.txt');
+  });
+});
+
+describe('runtime', () => {
+  it('the status bar shows the runtime, its backend and threads, with the detail as tooltip', async () => {
+    await mount();
+    const item = screen.getByTestId('runtime-item');
+    expect(item.textContent).toBe('ort · cpu · 2 threads');
+    expect(item.getAttribute('title')).toBe(RUNTIMES.ort.detail);
+  });
+
+  it('before a model, the status bar shows the runtime hello named', async () => {
+    const client = new FakeClient();
+    client.helloExtra = { runtime: RUNTIMES.tfjs, backend: 'tfjs wasm' };
+    const store = createAppStore({ storage: memoryStorage(), createObjectUrl: () => null, download: () => {}, autoLoadModel: false });
+    render(<StoreProvider store={store}><App /></StoreProvider>);
+    await act(async () => { await store.getState().attachClient(client); });
+    expect(screen.getByTestId('runtime-item').textContent).toBe('tfjs · wasm · 1 thread');
+    expect(screen.getByTestId('runtime-item').getAttribute('title')).toBe(RUNTIMES.tfjs.detail);
+  });
+
+  it('the side panel switches runtime: the model loads again on it, the image re-runs and the status bar says so', async () => {
+    const { store, s, client } = await mount();
+    await withImage(store);
+    const group = screen.getByRole('group', { name: 'Runtime' });
+    const ort = within(group).getByRole('button', { name: 'ONNX Runtime' });
+    const tfjs = within(group).getByRole('button', { name: 'TensorFlow.js' });
+    expect(ort.getAttribute('title')).toBe('ONNX Runtime: fastest on CPU (default)');
+    expect(tfjs.getAttribute('title')).toBe('TensorFlow.js: has gradients (Grad-CAM)');
+    expect(ort.getAttribute('aria-pressed')).toBe('true');
+    expect(screen.getByTestId('runtime-note').textContent).toBe(RUNTIMES.ort.detail);
+    const runs = client.runs.length;
+    await act(async () => { fireEvent.click(tfjs); await flush(); });
+    expect(client.loads.at(-1)?.runtime).toBe('tfjs');
+    expect(client.runs).toHaveLength(runs + 1);
+    expect(s().settings.runtime).toBe('tfjs');
+    expect(tfjs.getAttribute('aria-pressed')).toBe('true');
+    expect(screen.getByTestId('runtime-item').textContent).toBe('tfjs · wasm · 1 thread');
+    expect(screen.getByTestId('run-time')).toBeTruthy();
+  });
+
+  it('offers only the runtimes the engine names, and none to switch to while a model loads', async () => {
+    const client = new FakeClient();
+    const hello = await client.hello();
+    client.helloExtra = { capabilities: { ...hello.capabilities, runtimes: undefined } };
+    const { s } = await mount(client);
+    const group = screen.getByRole('group', { name: 'Runtime' });
+    expect(within(group).getAllByRole('button').map((b) => b.textContent)).toEqual(['ONNX Runtime']);
+    let finish!: () => void;
+    client.loadModel = async () => { await new Promise<void>((r) => { finish = r; }); return s().model.info!; };
+    let loading!: Promise<void>;
+    await act(async () => { loading = s().loadModel({ kind: 'builtin', name: 'tiny-cbam' }, 'tiny-cbam'); await flush(); });
+    expect((within(group).getByRole('button') as HTMLButtonElement).disabled).toBe(true);
+    await act(async () => { finish(); await loading; });
+    expect((within(group).getByRole('button') as HTMLButtonElement).disabled).toBe(false);
   });
 });
 

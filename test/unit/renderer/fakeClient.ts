@@ -1,8 +1,8 @@
 // A scripted EngineClient for store and component tests: a small CBAM + non-local model
 // whose taps are deterministic, with hooks to observe requests and hold runs open.
 import type {
-  EngineClient, EngineStatus, ExtraRequest, HelloReply, ImageSource, ModelInfo, ModelSource,
-  QueryReply, RequestOptions, RunDoneEvent, RunHandlers, RunOptions,
+  EngineClient, EngineStatus, ExtraRequest, HelloReply, ImageSource, LoadOptions, ModelInfo, ModelSource,
+  QueryReply, RequestOptions, RunDoneEvent, RunHandlers, RunOptions, RuntimeInfo, RuntimeName,
 } from '../../../renderer/client/types';
 import type { ImageTransform, Prediction } from '../../../engine/protocol';
 
@@ -16,6 +16,12 @@ export const MODEL: ModelInfo = {
   ],
   classes: ['cat', 'dog', 'car', 'cup', 'sun', 'tree'], numClasses: 6, inputSize: 16,
   mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5], weightsSha256: 'ab'.repeat(32), warnings: [],
+};
+
+/** What each runtime says it runs on (engine/runtimes). */
+export const RUNTIMES: Record<RuntimeName, RuntimeInfo> = {
+  ort: { runtime: 'ort', device: 'cpu', backend: 'cpu', threads: 2, detail: 'onnxruntime-node 1.30.0, CPU execution provider, 2 threads' },
+  tfjs: { runtime: 'tfjs', device: 'cpu', backend: 'wasm', threads: 1, detail: 'TensorFlow.js 4.22.0, wasm (SIMD)' },
 };
 
 export const TRANSFORM: ImageTransform = {
@@ -39,6 +45,10 @@ export function channelWeights(n: number): Float32Array {
 export class FakeClient implements EngineClient {
   readonly transport = 'websocket' as const;
   runs: Array<{ image: ImageSource; options: RunOptions }> = [];
+  /** Every loadModel, with the runtime it asked for (undefined: the engine's default, ort). */
+  loads: Array<{ source: ModelSource; runtime: RuntimeName | undefined }> = [];
+  /** The runtime of the model loaded last. */
+  loadedRuntime: RuntimeName = 'ort';
   requests: ExtraRequest[] = [];
   queries: Array<{ runId: string; module: string; point: { x: number; y: number } }> = [];
   /** When set, run() waits for this before streaming. */
@@ -53,21 +63,23 @@ export class FakeClient implements EngineClient {
 
   async hello(): Promise<HelloReply> {
     return {
-      type: 'hello', id: 1, protocol: 1, version: '0.1.0-test', backend: 'cpu',
+      type: 'hello', id: 1, protocol: 1, version: '0.1.0-test', backend: 'ort cpu', runtime: RUNTIMES.ort,
       capabilities: {
         formats: ['safetensors'], modules: ['cbam'], builtinModels: ['tiny-cbam'], imageFormats: ['png'],
         colormaps: [{ name: 'gray', lut: GRAY_LUT }, { name: 'viridis', lut: RED_LUT }, { name: 'turbo', lut: RED_LUT }],
-        sources: ['builtin', 'bytes'],
+        sources: ['builtin', 'bytes'], runtimes: ['ort', 'tfjs'],
       },
       ...this.helloExtra,
     };
   }
 
-  async loadModel(_source: ModelSource, onProgress?: (read: number, total: number) => void): Promise<ModelInfo> {
+  async loadModel(source: ModelSource, onProgress?: (read: number, total: number) => void, options: LoadOptions = {}): Promise<ModelInfo> {
+    this.loads.push({ source, runtime: options.runtime });
     onProgress?.(50, 100);
     if (this.loadError) throw this.loadError;
     onProgress?.(100, 100);
-    return MODEL;
+    this.loadedRuntime = options.runtime ?? 'ort';
+    return { ...MODEL, runtime: RUNTIMES[this.loadedRuntime] };
   }
 
   async run(image: ImageSource, options: RunOptions, handlers: RunHandlers = {}): Promise<RunDoneEvent> {
@@ -94,7 +106,8 @@ export class FakeClient implements EngineClient {
       });
       if (cancelled) throw cancelError;
       handlers.onPrediction?.({ type: 'prediction', id: n, runId, logits: new Float32Array(6), top: predictions(options.bypass ?? []) });
-      return { type: 'runDone', id: n, runId, backend: 'cpu', timings: { decodeMs: 1, preprocessMs: 1, forwardMs: 10, readbackMs: 1, totalMs: 13 } };
+      const rt = RUNTIMES[this.loadedRuntime];
+      return { type: 'runDone', id: n, runId, backend: `${rt.runtime} ${rt.backend}`, runtime: rt.runtime, timings: { decodeMs: 1, preprocessMs: 1, forwardMs: 10, readbackMs: 1, totalMs: 13 } };
     };
     return Promise.race([body(), cancelledP]);
   }
@@ -108,7 +121,7 @@ export class FakeClient implements EngineClient {
 
   onStatus(listener: (s: EngineStatus) => void): () => void {
     this.statusListeners.push(listener);
-    listener({ state: 'ready', backend: 'cpu' });
+    listener({ state: 'ready', backend: 'ort cpu', runtime: RUNTIMES.ort });
     return () => { this.statusListeners = this.statusListeners.filter((l) => l !== listener); };
   }
 

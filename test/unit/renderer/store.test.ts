@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createAppStore, type StoreDeps } from '../../../renderer/store';
 import { selectDisplayedMap, predictionDeltas } from '../../../renderer/store/selectors';
-import { FakeClient, flush, memoryStorage, MODEL } from './fakeClient';
+import { FakeClient, flush, memoryStorage, MODEL, RUNTIMES } from './fakeClient';
 
 const png = () => new Uint8Array([137, 80, 78, 71, 1, 2, 3]).buffer;
 
@@ -12,10 +12,16 @@ async function ready(deps: StoreDeps = {}, client = new FakeClient()) {
 }
 
 describe('store: connecting and loading', () => {
-  it('takes backend, version and the engine colormaps from hello, and loads the first built-in model', async () => {
-    const { s } = await ready();
+  it('takes backend, runtime, version and the engine colormaps from hello, and loads the first built-in model', async () => {
+    const { s, client } = await ready();
     expect(s().engine.state).toBe('ready');
-    expect(s().engine.backend).toBe('cpu');
+    expect(s().engine.backend).toBe('ort cpu');
+    expect(s().engine.runtime).toEqual(RUNTIMES.ort);
+    expect(s().engine.runtimes).toEqual(['ort', 'tfjs']);
+    // On the runtime in settings (default ort), remembering where the model came from.
+    expect(client.loads).toEqual([{ source: { kind: 'builtin', name: 'tiny-cbam' }, runtime: 'ort' }]);
+    expect(s().model.source).toEqual({ kind: 'builtin', name: 'tiny-cbam' });
+    expect(s().model.info?.runtime).toEqual(RUNTIMES.ort);
     expect(s().engine.colormaps.map((c) => c.name)).toEqual(['viridis', 'turbo', 'gray']);
     expect(s().model.status).toBe('ready');
     expect(s().model.info?.arch).toBe('resnet-tiny-cbam-nl');
@@ -26,9 +32,27 @@ describe('store: connecting and loading', () => {
 
   it('uses a model the host preloaded (hello.model) instead of loading one', async () => {
     const client = new FakeClient();
-    client.helloExtra = { model: { ...MODEL, name: 'preloaded' } };
+    client.helloExtra = { model: { ...MODEL, name: 'preloaded', runtime: RUNTIMES.ort } };
     const { s } = await ready({}, client);
     expect(s().model.info?.name).toBe('preloaded');
+    expect(client.loads).toEqual([]);
+    // Not a built-in name (the host loaded it from a path): it cannot be loaded again on another runtime.
+    expect(s().model.source).toBeNull();
+    s().setSetting('runtime', 'tfjs');
+    await flush();
+    expect(client.loads).toEqual([]);
+    expect(s().model.info?.runtime?.runtime).toBe('ort');
+  });
+
+  it('a preloaded built-in model can be loaded again on another runtime', async () => {
+    const client = new FakeClient();
+    client.helloExtra = { model: { ...MODEL, runtime: RUNTIMES.ort } };
+    const { s } = await ready({}, client);
+    expect(s().model.source).toEqual({ kind: 'builtin', name: 'tiny-cbam' });
+    s().setSetting('runtime', 'tfjs');
+    await flush();
+    expect(client.loads).toEqual([{ source: { kind: 'builtin', name: 'tiny-cbam' }, runtime: 'tfjs' }]);
+    expect(s().model.info?.runtime?.runtime).toBe('tfjs');
   });
 
   it('reports a load error with its hint and keeps no model', async () => {
@@ -220,6 +244,18 @@ describe('store: settings and export', () => {
     expect(broken.getState().settings.colormap).toBe('viridis');
   });
 
+  it('persists the runtime and reads back only ort or tfjs', () => {
+    const storage = memoryStorage();
+    expect(createAppStore({ storage }).getState().settings.runtime).toBe('ort');
+    createAppStore({ storage }).getState().setSetting('runtime', 'tfjs');
+    expect(JSON.parse(storage.getItem('attnscope.settings.v1')!)).toMatchObject({ runtime: 'tfjs' });
+    expect(createAppStore({ storage }).getState().settings.runtime).toBe('tfjs');
+    for (const runtime of ['webgpu', 'TFJS', 3, null]) {
+      const other = memoryStorage({ 'attnscope.settings.v1': JSON.stringify({ runtime, colormap: 'turbo' }) });
+      expect(createAppStore({ storage: other }).getState().settings).toMatchObject({ runtime: 'ort', colormap: 'turbo' });
+    }
+  });
+
   it('cycles through the engine colormaps', async () => {
     const { s } = await ready();
     expect(s().settings.colormap).toBe('viridis');
@@ -262,5 +298,91 @@ describe('store: settings and export', () => {
     t = 2000;
     s().markHeatmapPainted(s().run.seq);
     expect(s().metrics.firstHeatmapMs).toBe(234);
+  });
+});
+
+describe('store: runtime', () => {
+  it('another runtime loads the model again on it and re-runs the image, keeping focus, bypass and the baseline', async () => {
+    const { s, client } = await ready();
+    s().addImages([{ name: 'a.png', bytes: png() }]);
+    await flush();
+    s().focus('layer1.0.cbam');
+    s().toggleBypass('layer2.0.cbam');
+    await flush();
+    const runs = client.runs.length;
+    const baseline = s().analysis.baseline;
+    s().setSetting('runtime', 'tfjs');
+    expect(s().model.status).toBe('loading');
+    await flush();
+    expect(client.loads.at(-1)).toEqual({ source: { kind: 'builtin', name: 'tiny-cbam' }, runtime: 'tfjs' });
+    expect(s().model.status).toBe('ready');
+    expect(s().model.info?.runtime).toEqual(RUNTIMES.tfjs);
+    expect(client.runs).toHaveLength(runs + 1);
+    expect(client.runs.at(-1)!.options.bypass).toEqual(['layer2.0.cbam']);
+    expect(s().run.status).toBe('done');
+    expect(s().engine.backend).toBe('tfjs wasm');
+    expect(s().modules.focused).toEqual({ module: 'layer1.0.cbam', tap: 'spatial' });
+    expect(s().analysis.baseline).toEqual(baseline);
+    // The same runtime again: nothing to reload.
+    s().setSetting('runtime', 'tfjs');
+    await flush();
+    expect(client.loads).toHaveLength(2);
+    s().setSetting('runtime', 'ort');
+    await flush();
+    expect(client.loads.map((l) => l.runtime)).toEqual(['ort', 'tfjs', 'ort']);
+    expect(s().model.info?.runtime?.runtime).toBe('ort');
+  });
+
+  it('loads nothing when no model is loaded; the next load uses the runtime', async () => {
+    const { s, client } = await ready({ autoLoadModel: false });
+    s().setSetting('runtime', 'tfjs');
+    await flush();
+    expect(client.loads).toEqual([]);
+    expect(s().model.status).toBe('none');
+    await s().loadModel({ kind: 'bytes', name: 'm.pth', bytes: new ArrayBuffer(8) }, 'm.pth');
+    expect(client.loads.map((l) => l.runtime)).toEqual(['tfjs']);
+    expect(s().model.source).toMatchObject({ kind: 'bytes', name: 'm.pth' });
+  });
+
+  it('asks for no runtime the engine does not offer (an engine without capabilities.runtimes)', async () => {
+    const client = new FakeClient();
+    const hello = await client.hello();
+    client.helloExtra = { capabilities: { ...hello.capabilities, runtimes: undefined } };
+    const { s } = await ready({ storage: memoryStorage({ 'attnscope.settings.v1': JSON.stringify({ runtime: 'tfjs' }) }) }, client);
+    expect(s().engine.runtimes).toEqual(['ort']);
+    expect(client.loads).toEqual([{ source: { kind: 'builtin', name: 'tiny-cbam' }, runtime: undefined }]);
+  });
+
+  it('a runtime chosen while a model loads loads that model on it; the superseded load leaves no error', async () => {
+    const { s, client } = await ready({ autoLoadModel: false });
+    let finishFirst!: () => void;
+    const loadModel = client.loadModel.bind(client);
+    client.loadModel = async (source, onProgress, options) => {
+      if (client.loads.length === 0) {
+        client.loads.push({ source, runtime: options?.runtime });
+        await new Promise<void>((r) => { finishFirst = r; });
+        throw Object.assign(new Error('Cancelled.'), { code: 'cancelled' });
+      }
+      return loadModel(source, onProgress, options);
+    };
+    const first = s().loadModel({ kind: 'builtin', name: 'tiny-cbam' }, 'tiny-cbam');
+    await flush();
+    s().setSetting('runtime', 'tfjs');
+    await flush();
+    finishFirst();
+    await first;
+    expect(client.loads.map((l) => l.runtime)).toEqual(['ort', 'tfjs']);
+    expect(s().model).toMatchObject({ status: 'ready', error: null });
+    expect(s().model.info?.runtime?.runtime).toBe('tfjs');
+  });
+
+  it('a model that fails to load on the other runtime stays on the one it ran on, and says why', async () => {
+    const { s, client } = await ready();
+    client.loadError = Object.assign(new Error('TensorFlow.js has no wasm backend here'), { code: 'backend-unavailable' });
+    s().setSetting('runtime', 'tfjs');
+    await flush();
+    expect(s().model.status).toBe('ready');
+    expect(s().model.info?.runtime?.runtime).toBe('ort');
+    expect(s().model.error?.message).toBe('TensorFlow.js has no wasm backend here');
   });
 });
