@@ -22,6 +22,7 @@ import { args, describeMachine, machine, median, ROOT, table, type Timing, write
 import { findBuiltinModel, type ModelJob } from './models';
 import { BENCH_MODELS } from './weights';
 import type { EngineOut, Job } from './forwardTypes';
+import { torchEnv } from './torchEnv';
 
 function standardModels(): ModelJob[] {
   const builtin = findBuiltinModel();
@@ -74,7 +75,7 @@ async function orchestrate(a: Map<string, string>): Promise<void> {
     const jobPath = join(tmp, 'job.json');
     writeFileSync(jobPath, JSON.stringify(job));
     console.log(`forward: ${describeMachine(mach)}; ${runs} runs after ${warmup} warm-up; batch 1; PyTorch and ort at ${threads} thread(s); ort and tfjs-wasm runs paired with PyTorch runs`);
-    const py = spawnSync('/usr/bin/python3', [join(ROOT, 'bench', 'torch_forward.py'), jobPath], { encoding: 'utf8', maxBuffer: 1 << 26 });
+    const py = spawnSync('/usr/bin/python3', [join(ROOT, 'bench', 'torch_forward.py'), jobPath], { encoding: 'utf8', maxBuffer: 1 << 26, env: torchEnv(threads) });
     if (py.error || py.status !== 0) {
       // The reference side needs Debian's python3-torch and a real BLAS (apt install python3-torch libopenblas0-pthread).
       throw new Error(`the PyTorch reference could not run (/usr/bin/python3 bench/torch_forward.py): ${py.error?.message ?? py.stderr.trim().split('\n').slice(-2).join(' ')}`);
@@ -89,9 +90,13 @@ async function orchestrate(a: Map<string, string>): Promise<void> {
       // runtime alternates one PyTorch pass and one engine pass, and the ratio is the
       // median of the per-pair ratios. The plain-JS cpu backend (~1 GFLOP/s) runs only the
       // small models, a few times, unpaired.
+      // With more than one thread, pairing is unfair: ONNX Runtime's and PyTorch's thread pools
+      // spin for a while after each pass and steal the cores the other runtime's next pass
+      // needs (measured: PyTorch's built-in-model pass went from 14 to 92 ms). Then each
+      // side is timed alone, PyTorch first (its own process), the engine after.
       const settings = backend === 'tfjs-cpu'
         ? { maxGflops: Number(a.get('cpu-max-gflops') ?? 1), runs: Math.min(runs, 3), warmup: 1 }
-        : { paired: !a.has('unpaired') };
+        : { paired: !a.has('unpaired') && threads === 1 };
       writeFileSync(jobPath, JSON.stringify({ ...engineJob, ...settings }));
       const child = spawnSync(process.execPath, [self, '--worker', backend, '--job', jobPath], { encoding: 'utf8', maxBuffer: 1 << 26 });
       if (child.stderr.trim()) process.stderr.write(child.stderr.split('\n').filter((l) => !/^\s*$/.test(l)).slice(-3).join('\n') + '\n');

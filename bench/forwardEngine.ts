@@ -2,6 +2,7 @@
 // `tfjs-cpu`), each running the model's attention graph with every tap read back.
 
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BackendChoice } from '../engine/backend';
 import { openCheckpointFile } from '../engine/checkpoints';
@@ -13,6 +14,7 @@ import { createRunner, type GraphRunner } from '../engine/runtimes';
 import { normaliseSpec } from './spec';
 import { countFlops } from './flops.mjs';
 import type { EngineModel, EngineOut, Job } from './forwardTypes';
+import { torchEnv } from './torchEnv';
 import { median, ROOT, timeIt, type Timing } from './lib';
 
 /** `ort` or `tfjs-<backend>` -> runner options. */
@@ -129,7 +131,8 @@ class TorchServer {
   }
 
   static async start(jobPath: string): Promise<TorchServer> {
-    const proc = spawn('/usr/bin/python3', [join(ROOT, 'bench', 'torch_forward.py'), '--serve', jobPath]);
+    const job = JSON.parse(readFileSync(jobPath, 'utf8')) as Job;
+    const proc = spawn('/usr/bin/python3', [join(ROOT, 'bench', 'torch_forward.py'), '--serve', jobPath], { env: torchEnv(job.threads) });
     let err = '';
     proc.stderr.on('data', (c: Buffer) => { err += c.toString(); });
     const server = new TorchServer(proc);

@@ -15,7 +15,7 @@
 
 import type { CbamLayout } from '../nets/spec';
 import type { ModuleGraph } from './base';
-import { asChannels, channelMean, conv, dropChannel, type Emit, globalAvg, globalMax, linear, sub } from './layers';
+import { asChannels, conv, dropChannel, type Emit, globalAvg, globalMax, linear, sub } from './layers';
 
 export interface CbamConfig {
   layout: CbamLayout;
@@ -54,7 +54,8 @@ export function emitCbam(e: Emit, x: string, cfg: CbamConfig): ModuleGraph {
     taps: [
       { tap: 'channel', value: gate },
       { tap: 'spatial', value: dropChannel(sp, spatial) },
-      { tap: 'activation', value: channelMean(e, refined) },
+      // mean_c(gate_c * x_c) is the spatial gate's mean channel: one pass over the features, not two.
+      { tap: 'activation', value: dropChannel({ ...e, scope: `${e.scope}/activation` }, mean) },
     ],
   };
 }
