@@ -10,6 +10,8 @@ import { RESULTS_DIR, ROOT } from './lib';
 const CBAM = { kind: 'cbam', layout: 'official', reduction: 16, attr: 'cbam' } as const;
 export const BENCH_MODELS: Record<string, ModelJob> = {
   'cbam-resnet18': { name: 'cbam-resnet18', size: 224, seed: 18, spec: { family: 'resnet', depth: 18, block: 'basic', layers: [2, 2, 2, 2], baseWidth: 64, stem: 'imagenet', attention: CBAM, inserts: [], numClasses: 1000 } },
+  // A non-local ResNet-50 (embedded Gaussian, sub-sampled keys, after layer3), plain blocks: the segmentation-style case of big inputs.
+  'nl-resnet50': { name: 'nl-resnet50', size: 224, seed: 51, spec: { family: 'resnet', depth: 50, block: 'bottleneck', layers: [3, 4, 6, 3], baseWidth: 64, stem: 'imagenet', attention: { kind: 'none' }, inserts: [{ kind: 'nonlocal', name: 'nl3', after: 3, mode: 'embedded', subSample: true, bn: true }], numClasses: 1000 } },
   'cbam-resnet50': { name: 'cbam-resnet50', size: 224, seed: 50, spec: { family: 'resnet', depth: 50, block: 'bottleneck', layers: [3, 4, 6, 3], baseWidth: 64, stem: 'imagenet', attention: CBAM, inserts: [], numClasses: 1000 } },
 };
 

@@ -23,6 +23,7 @@ export type ErrorCode =
   | 'backend'            // no backend or runtime could be loaded
   | 'bad-model'          // an ONNX graph that is malformed
   | 'unsupported-op'     // an operator the chosen runtime does not implement
+  | 'too-large'          // a run that would need more memory than the limit
   | 'io'                 // file system errors
   | 'forbidden'          // a path the user did not choose, a source this host refuses
   | 'engine-restarted'   // the engine process died; the request was lost with it

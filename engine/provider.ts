@@ -21,6 +21,8 @@ export interface ProviderOptions {
   backend?: BackendChoice;
   /** ort runtime: intra-op threads. */
   threads?: number;
+  /** Bytes a run may use (engine/memory.ts); default: 90% of available memory. */
+  maxMemory?: number;
   modelsDir?: string;
 }
 
@@ -35,6 +37,7 @@ export function defaultProvider(options: ProviderOptions = {}): SessionProvider 
       runtime: request.runtime ?? runtime,
       ...(options.backend ? { backend: options.backend } : {}),
       ...(options.threads !== undefined ? { threads: options.threads } : {}),
+      ...(options.maxMemory !== undefined ? { maxMemory: options.maxMemory } : {}),
     }),
     runtime: () => describeRuntime(runtime, options),
     async capabilities() {

@@ -13,6 +13,7 @@ import { type ChannelMapResult, type FetchedInput, readChannel } from './channel
 import { EngineError } from './errors';
 import { affinityOutput, LOGITS, moduleInputOutput, tapOutput } from './graph/names';
 import { type DecodedImage, decodeToInput, IMAGENET_MEAN, IMAGENET_STD, pointToCell, type Preprocessed, preprocess } from './image';
+import { checkMemory, defaultMemoryLimit } from './memory';
 import { readManifest, type ModelManifest } from './models';
 import { specFromArchName } from './nets/presets';
 import { type AttentionGraph, describeModules, emitResNet } from './nets/resnet';
@@ -21,6 +22,9 @@ import type { ImageSource, ModelSource } from './protocol';
 import { createRunner, type GraphRunner, type RuntimeName } from './runtimes';
 import type { OutputTensor } from './runtimes/types';
 import type { ImageTransform, ModelInfo, RunOptions, RunResult, Tap, TapName } from './types';
+
+/** TensorFlow.js's wasm heap: 32-bit addresses, and tfjs grows it to 2 GiB at most. */
+const WASM_HEAP_BYTES = 2 * 2 ** 30;
 
 /** Runs whose non-local affinities (and decoded images) are kept for query(). */
 export const KEPT_RUNS = 4;
@@ -38,6 +42,8 @@ export interface LoadOptions {
   backend?: BackendChoice;
   /** ort runtime: intra-op threads (default: one per core). */
   threads?: number;
+  /** Bytes a run may use; a larger input size is refused before it starts (default: 90% of available memory). */
+  maxMemory?: number;
   onProgress?: (bytesRead: number, totalBytes: number) => void;
   signal?: AbortSignal;
 }
@@ -103,7 +109,15 @@ export class Session {
     readonly graph: AttentionGraph,
     private readonly runner: GraphRunner,
     private readonly defaults: { resize: NonNullable<RunOptions['resize']> },
+    readonly spec: NetSpec,
+    private readonly maxMemory: number | undefined,
   ) {}
+
+  /** The memory a run may use now: the load option, else 90% of what is available (wasm: at most its heap). */
+  memoryLimit(): number {
+    const limit = this.maxMemory ?? defaultMemoryLimit();
+    return this.runner.info.backend === 'wasm' ? Math.min(limit, WASM_HEAP_BYTES) : limit;
+  }
 
   /** The runtime that runs this model's graph. */
   get runtime(): GraphRunner['info'] {
@@ -206,7 +220,7 @@ export class Session {
       throw new EngineError('cancelled', 'Loading the model was cancelled.');
     }
     info.runtime = runner.info;
-    return new Session(info, graph, runner, { resize: manifest?.resize ?? 'stretch' });
+    return new Session(info, graph, runner, { resize: manifest?.resize ?? 'stretch' }, spec, opts.maxMemory);
   }
 
   async run(request: { image: RunImage; options?: RunOptions }, hooks: RunHooks = {}): Promise<RunResult> {
@@ -217,6 +231,8 @@ export class Session {
       if (!known.has(b)) throw new EngineError('not-found', `Cannot bypass "${b}": the model has no such module.`, `Modules: ${[...known].join(', ')}`);
     }
     const cancelled = (): boolean => hooks.signal?.aborted === true;
+    // Refused before anything is decoded: a size the machine cannot hold never starts.
+    checkMemory(this.spec, opts.inputSize ?? this.info.inputSize, this.memoryLimit());
     const t0 = performance.now();
     const src = request.image;
     const prep = {

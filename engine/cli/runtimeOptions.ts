@@ -2,26 +2,31 @@
 
 import { BACKEND_CHOICES, type BackendChoice, isBackendChoice } from '../backend';
 import { EngineError } from '../errors';
+import { parseMemory } from '../memory';
 import { DEFAULT_RUNTIME, isRuntimeName, RUNTIME_NAMES, type RuntimeName } from '../runtimes';
 
 export const RUNTIME_OPTIONS = {
   runtime: { type: 'string' },
   backend: { type: 'string' },
   threads: { type: 'string' },
+  'max-memory': { type: 'string' },
 } as const;
 
 export const RUNTIME_USAGE = `  --runtime NAME       ${RUNTIME_NAMES.join(' | ')} (default: ${DEFAULT_RUNTIME}, ONNX Runtime; tfjs has gradients)
   --backend NAME       tfjs runtime only: ${BACKEND_CHOICES.join(' | ')} (default: the fastest that loads)
-  --threads N          ort runtime only: intra-op threads (default: one per core)`;
+  --threads N          ort runtime only: intra-op threads (default: one per core)
+  --max-memory SIZE    refuse input sizes whose run would need more (e.g. 4G; default: 90%
+                       of the memory available when the run starts)`;
 
 export interface RuntimeChoice {
   runtime: RuntimeName;
   backend?: BackendChoice;
   threads?: number;
+  maxMemory?: number;
 }
 
 /** Parses the runtime flags; `command` names the help to point to. */
-export function parseRuntimeOptions(values: { runtime?: string; backend?: string; threads?: string }, command: string): RuntimeChoice {
+export function parseRuntimeOptions(values: { runtime?: string; backend?: string; threads?: string; 'max-memory'?: string }, command: string): RuntimeChoice {
   const usage = (msg: string): EngineError => new EngineError('bad-request', msg, `See \`attnscope ${command} --help\`.`);
   // --backend alone (the flag before runtimes existed) means the tfjs runtime on that backend.
   const runtime = values.runtime ?? (values.backend !== undefined ? 'tfjs' : DEFAULT_RUNTIME);
@@ -36,5 +41,15 @@ export function parseRuntimeOptions(values: { runtime?: string; backend?: string
     if (!Number.isInteger(threads) || threads < 1 || threads > 1024) throw usage(`--threads must be a whole number from 1 to 1024, not "${values.threads}".`);
     if (runtime !== 'ort') throw usage('--threads sets ONNX Runtime\'s threads: it needs --runtime ort.');
   }
-  return { runtime, ...(values.backend !== undefined ? { backend: values.backend as BackendChoice } : {}), ...(threads !== undefined ? { threads } : {}) };
+  let maxMemory: number | undefined;
+  if (values['max-memory'] !== undefined) {
+    maxMemory = parseMemory(values['max-memory']) ?? undefined;
+    if (maxMemory === undefined) throw usage(`--max-memory takes a size like 4G or 512M, not "${values['max-memory']}".`);
+  }
+  return {
+    runtime,
+    ...(values.backend !== undefined ? { backend: values.backend as BackendChoice } : {}),
+    ...(threads !== undefined ? { threads } : {}),
+    ...(maxMemory !== undefined ? { maxMemory } : {}),
+  };
 }

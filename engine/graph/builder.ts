@@ -6,7 +6,7 @@
 import { DataType, IR_VERSION, onnx, OPSET } from './onnx';
 import type { OnnxTypes } from './onnx';
 
-export type AttrValue = number | number[] | string | { floats: number[] } | { float: number };
+export type AttrValue = number | number[] | string | { floats: number[] } | { float: number } | { tensor: OnnxTypes.ITensorProto };
 
 export interface ValueInfo {
   name: string;
@@ -29,6 +29,10 @@ export class GraphBuilder {
   readonly outputs: GraphOutput[] = [];
   private readonly used = new Set<string>();
   private readonly constCache = new Map<string, string>();
+  /** Value name -> the node that produces it. */
+  private readonly producers = new Map<string, OnnxTypes.INodeProto>();
+  /** Old value name -> the output name it was renamed to. */
+  private readonly renamed = new Map<string, string>();
 
   constructor(readonly name: string) {}
 
@@ -86,19 +90,41 @@ export class GraphBuilder {
   node(opType: string, inputs: string[], name: string, attrs: Record<string, AttrValue> = {}, outputs?: string[]): string {
     const outs = outputs ?? [this.unique(name)];
     for (const o of outputs ?? []) this.used.add(o);
-    this.nodes.push({
+    const node: OnnxTypes.INodeProto = {
       opType,
       name: this.uniqueNodeName(name),
-      input: inputs,
+      input: inputs.map((i) => this.renamed.get(i) ?? i),
       output: outs,
       attribute: Object.entries(attrs).map(([k, v]) => attribute(k, v)),
-    });
+    };
+    this.nodes.push(node);
+    for (const o of outs) this.producers.set(o, node);
     return outs[0] as string;
   }
 
-  /** Marks a value as a named graph output. The output gets exactly `name` (an Identity is added when the value is named otherwise). */
+  /**
+   * Marks a value as a named graph output called exactly `name`. A value a node produced is
+   * renamed in place (its producer and consumers, and later uses of the old name), so an
+   * output costs no copy: ONNX Runtime copies the input of an Identity node every run (the
+   * non-local affinity is 1 GB at 1024 px). A graph input, or a value that is already an
+   * output, gets an Identity.
+   */
   output(value: string, name: string, role: GraphOutput['role']): string {
-    if (value !== name) this.node('Identity', [value], `${name}/Identity`, {}, [name]);
+    const current = this.renamed.get(value) ?? value;
+    const producer = this.producers.get(current);
+    if (current === name) {
+      // already called so
+    } else if (producer && !this.outputs.some((o) => o.name === current) && !this.used.has(name)) {
+      this.used.add(name);
+      producer.output = (producer.output ?? []).map((o) => (o === current ? name : o));
+      for (const n of this.nodes) n.input = (n.input ?? []).map((i) => (i === current ? name : i));
+      this.producers.delete(current);
+      this.producers.set(name, producer);
+      this.renamed.set(value, name);
+      if (current !== value) this.renamed.set(current, name);
+    } else {
+      this.node('Identity', [current], `${name}/Identity`, {}, [name]);
+    }
     this.outputs.push({ name, role });
     return name;
   }
@@ -146,6 +172,7 @@ function attribute(name: string, v: AttrValue): OnnxTypes.IAttributeProto {
   if (typeof v === 'string') return { name, type: AttrType.STRING, s: new TextEncoder().encode(v) };
   if (Array.isArray(v)) return { name, type: AttrType.INTS, ints: v };
   if ('floats' in v) return { name, type: AttrType.FLOATS, floats: v.floats };
+  if ('tensor' in v) return { name, type: AttrType.TENSOR, t: v.tensor };
   return { name, type: AttrType.FLOAT, f: v.float };
 }
 
@@ -158,7 +185,7 @@ export function decodeModel(bytes: Uint8Array): OnnxTypes.ModelProto {
   return onnx.ModelProto.decode(bytes);
 }
 
-/** A bool scalar tensor (bypass defaults). */
-export function boolScalar(value: boolean): OnnxTypes.ITensorProto {
-  return { dataType: DataType.BOOL, dims: [], rawData: new Uint8Array([value ? 1 : 0]) };
+/** A one-element float tensor (ConstantOfShape's `value`). */
+export function floatScalarTensor(value: number): OnnxTypes.ITensorProto {
+  return { dataType: DataType.FLOAT, dims: [1], rawData: new Uint8Array(Float32Array.of(value).buffer) };
 }

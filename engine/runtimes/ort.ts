@@ -49,6 +49,10 @@ export async function createOrtRunner(model: Uint8Array, bypassModules: string[]
       intraOpNumThreads: threads,
       interOpNumThreads: 1,
       executionMode: 'sequential',
+      // No memory arena: ORT's arena keeps the peak of the largest run for the session's life
+      // (3.4 GB RSS after one 1024 px pass of the built-in model, 153 MB without); passes at
+      // the model's own size time the same either way (bench/RESULTS.md).
+      enableCpuMemArena: false,
     });
   } catch (err) {
     throw new EngineError('bad-model', `ONNX Runtime could not build the graph: ${err instanceof Error ? err.message : String(err)}`);

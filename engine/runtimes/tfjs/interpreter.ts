@@ -225,7 +225,8 @@ function toOpNode(n: OnnxTypes.INodeProto): OpNode {
       case T.FLOAT: attrs[name] = a.f ?? 0; break;
       case T.FLOATS: attrs[name] = [...(a.floats ?? [])]; break;
       case T.STRING: attrs[name] = new TextDecoder().decode(a.s ?? new Uint8Array()); break;
-      case T.TENSOR: attrs[name] = a.t ? fromTensorProto(a.t) as never : undefined; break;
+      // Host values (no tfjs tensor to dispose): Constant turns a float one into a weight.
+      case T.TENSOR: attrs[name] = a.t ? toHost(fromTensorProto(a.t)) as never : undefined; break;
       default: break;
     }
   }
@@ -240,12 +241,21 @@ function toOpNode(n: OnnxTypes.INodeProto): OpNode {
 
 function constantValue(node: OpNode): Value {
   const v = node.attrs.value as unknown as Value | undefined;
+  if (v?.kind === 'host' && v.type === 'float') return tensor(tf.tensor(v.data, v.dims, 'float32'));
   if (v) return v;
   if (typeof node.attrs.value_float === 'number') return tensor(tf.scalar(node.attrs.value_float));
   if (typeof node.attrs.value_int === 'number') return host([node.attrs.value_int], [], 'int');
   if (Array.isArray(node.attrs.value_ints)) return host(node.attrs.value_ints, [node.attrs.value_ints.length], 'int');
   if (Array.isArray(node.attrs.value_floats)) return tensor(tf.tensor1d(node.attrs.value_floats));
   throw new EngineError('unsupported-op', `Constant node "${node.name}" has a value kind the tfjs runtime does not read.`);
+}
+
+/** A value as host numbers (a tensor is read back and disposed). */
+function toHost(v: Value): Value {
+  if (v.kind === 'host') return v;
+  const h = host(Array.from(v.t.dataSync()), [...v.t.shape], 'float');
+  v.t.dispose();
+  return h;
 }
 
 /** An initializer as a tensor (float) or a host value (ints, bools). */

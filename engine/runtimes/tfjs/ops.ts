@@ -464,6 +464,14 @@ const flatten: Op = (_ctx, node, x) => {
   return [tensor(tf.reshape(canonical(v), [outer, -1]))];
 };
 
+const constantOfShape: Op = (_ctx, node, x) => {
+  const dims = hostData(need(x, 0, node));
+  const v = node.attrs.value as unknown as Value | undefined;
+  const fill = v ? hostData(v)[0] as number : 0;
+  if (v?.kind === 'host') return [host(new Array(dims.reduce((a, b) => a * b, 1)).fill(fill), dims, v.type)];
+  return [tensor(tf.fill(dims, fill, 'float32'))];
+};
+
 const hardSigmoid = (t: tf.Tensor, alpha: number, beta: number): tf.Tensor => tf.clipByValue(tf.add(tf.mul(t, alpha), beta), 0, 1);
 
 export const OPS: Record<string, Op> = {
@@ -516,6 +524,7 @@ export const OPS: Record<string, Op> = {
   BatchNormalization: batchNorm,
   Pad: pad,
   Identity: identity,
+  ConstantOfShape: constantOfShape,
   Dropout: identity,
 };
 

@@ -7,7 +7,7 @@ import * as ort from 'onnxruntime-node';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { type BackendChoice, initBackend } from '../../../engine/backend';
 import { EngineError } from '../../../engine/errors';
-import { type AttrValue, encodeModel, GraphBuilder } from '../../../engine/graph/builder';
+import { type AttrValue, encodeModel, floatScalarTensor, GraphBuilder } from '../../../engine/graph/builder';
 import { DataType, type OnnxTypes, toInt } from '../../../engine/graph/onnx';
 import { createRunner } from '../../../engine/runtimes';
 import { createTfjsRunner } from '../../../engine/runtimes/tfjs';
@@ -363,6 +363,14 @@ const SHAPE: Case[] = [
     out(g, g.node('Mul', [c, g.node('Cast', [half], 'cast', { to: DataType.FLOAT })], 'mul'), 'a');
     const hw = g.node('Shape', [c], 'shape', { start: -2 });
     out(g, g.node('Cast', [hw], 'cast', { to: DataType.FLOAT }), 'b');
+  }],
+  ['ConstantOfShape from a computed shape, MatMul with it (the non-local summary row)', (g, r) => {
+    const c = fmap(g, r);
+    const flat = g.node('Reshape', [c, g.ints([0, 0, -1])], 'rs'); // [N, C, HW]
+    const q = g.node('Gather', [g.node('Shape', [flat], 'shape'), g.ints([1])], 'gather', { axis: 0 });
+    const ones = g.node('ConstantOfShape', [g.node('Concat', [g.ints([1, 1]), q], 'cat', { axis: 0 })], 'cos', { value: { tensor: floatScalarTensor(1) } });
+    out(g, g.node('Div', [g.node('MatMul', [ones, flat], 'mm'), g.node('Cast', [q], 'cast', { to: DataType.FLOAT })], 'div'), 'a');
+    out(g, g.node('Add', [c, g.node('ConstantOfShape', [g.ints([1, 1, 1])], 'zeros')], 'add'), 'b'); // default value 0
   }],
   ['Shape -> Gather -> Unsqueeze -> Concat -> Reshape (torch flatten export)', (g, r) => {
     const c = fmap(g, r);

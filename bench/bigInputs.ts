@@ -1,0 +1,79 @@
+// Time and peak memory against input size (issue: big inputs), for the built-in model and a
+// non-local ResNet-50, on both runtimes, with the largest affinity and the engine's own
+// estimate beside them. One child process per cell, so each peak RSS is that run's alone.
+//
+//   node dist/bench/bigInputs.js [--sizes 128,256,512,768,1024,1536,2048] [--runtimes ort,tfjs] [--models builtin,nl-resnet50]
+
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { formatBytes } from '../engine/memory';
+import { isRuntimeName } from '../engine/runtimes';
+import { Session } from '../engine/session';
+import { args, describeMachine, machine, ROOT, table, writeResult } from './lib';
+import { normaliseSpec } from './spec';
+import { BENCH_MODELS, benchWeights } from './weights';
+
+interface Cell { model: string; runtime: string; size: number; coldMs?: number; warmMs?: number; peakMiB?: number; estimate: number; affinity: number; refused?: string }
+
+async function worker(model: string, runtime: string, size: number): Promise<Cell> {
+  if (!isRuntimeName(runtime)) throw new Error(`unknown runtime ${runtime}`);
+  const w = benchWeights(model);
+  const job = BENCH_MODELS[model];
+  const session = await Session.load({ kind: 'path', path: w.path }, { runtime, ...(job ? { arch: normaliseSpec(job.spec) } : {}) });
+  const { estimateRun } = await import('../engine/memory');
+  const est = estimateRun(session.spec, size);
+  const cell: Cell = { model: w.label, runtime, size, estimate: est.total, affinity: Math.max(0, ...est.affinities.map((a) => a.bytes)) };
+  const image = { kind: 'path' as const, path: join(ROOT, 'assets', 'samples', 'chelsea.png') };
+  try {
+    let t = performance.now();
+    await session.run({ image, options: { inputSize: size } });
+    cell.coldMs = performance.now() - t;
+    t = performance.now();
+    await session.run({ image, options: { inputSize: size } });
+    cell.warmMs = performance.now() - t;
+  } catch (err) {
+    cell.refused = err instanceof Error ? err.message : String(err);
+  } finally {
+    session.dispose();
+  }
+  cell.peakMiB = process.resourceUsage().maxRSS / 1024;
+  return cell;
+}
+
+async function main(): Promise<void> {
+  const a = args();
+  if (a.has('worker')) {
+    const [model, runtime, size] = (a.get('worker') as string).split(':');
+    process.stdout.write(`@@RESULT ${JSON.stringify(await worker(model as string, runtime as string, Number(size)))}\n`);
+    return;
+  }
+  const sizes = (a.get('sizes') ?? '128,256,512,768,1024,1536,2048').split(',').map(Number);
+  const runtimes = (a.get('runtimes') ?? 'ort,tfjs').split(',');
+  const models = (a.get('models') ?? 'builtin,nl-resnet50').split(',');
+  const mach = machine();
+  console.log(`bigInputs: ${describeMachine(mach)}; cold = first run at that size after loading, warm = the second; default memory limit`);
+  const cells: Cell[] = [];
+  const self = fileURLToPath(import.meta.url);
+  for (const model of models) {
+    for (const runtime of runtimes) {
+      for (const size of sizes) {
+        const child = spawnSync(process.execPath, [self, '--worker', `${model}:${runtime}:${size}`], { encoding: 'utf8', maxBuffer: 1 << 24, timeout: 600_000 });
+        const line = child.stdout?.split('\n').find((l) => l.startsWith('@@RESULT '));
+        if (!line) {
+          console.log(`  ${model} ${runtime} ${size}: failed (${child.signal ?? child.status}): ${(child.stderr ?? '').trim().split('\n').slice(-2).join(' | ')}`);
+          continue;
+        }
+        cells.push(JSON.parse(line.slice('@@RESULT '.length)) as Cell);
+      }
+    }
+  }
+  console.log(table(['model', 'runtime', 'input', 'largest affinity', 'estimate', 'peak RSS MiB', 'cold ms', 'warm ms', 'result'],
+    cells.map((c) => [c.model, c.runtime, c.size, formatBytes(c.affinity), formatBytes(c.estimate), c.peakMiB ?? '-', c.coldMs ?? '-', c.warmMs ?? '-', c.refused ? `refused: ${c.refused.replace(/^At \d+ px /, '').slice(0, 70)}` : 'ok'])));
+  writeResult('bigInputs', { machine: mach, cells });
+}
+
+void main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});

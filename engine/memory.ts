@@ -1,0 +1,103 @@
+// How much memory a run needs at a given input size, estimated before it starts, so that a
+// size the machine cannot hold is refused with a message instead of ending in an internal
+// error or the OOM killer (issue: big inputs). The estimate is an upper bound calibrated on
+// ONNX Runtime (no memory arena):
+//   activations: every block's output and its intermediates, nothing freed early
+//     (ACTIVATION_COPIES x the block output);
+//   affinities: a non-local block holds its Q x K affinity about three times at its peak
+//     (the MatMul output, the softmax output, the copy handed to JavaScript), and a run
+//     keeps one copy of every affinity for query().
+// Measured: built-in model at 1024 px (nl3 16384 x 16384, 1.07 GB), peak RSS 3.3 GB.
+
+import { freemem } from 'node:os';
+import { EngineError } from './errors';
+import { stageSizes } from './nets/resnet';
+import type { NetSpec } from './nets/spec';
+
+const FLOAT = 4;
+const ACTIVATION_COPIES = 6;
+const AFFINITY_PEAK_COPIES = 2.5;
+const EXPANSION = { basic: 1, bottleneck: 4 } as const;
+
+export interface AffinitySize {
+  module: string;
+  queries: number;
+  keys: number;
+  bytes: number;
+}
+
+export interface MemoryEstimate {
+  inputSize: number;
+  activations: number;
+  affinities: AffinitySize[];
+  /** The whole run's estimated peak, bytes. */
+  total: number;
+}
+
+/** The estimate for a square input of `inputSize` px. */
+export function estimateRun(spec: NetSpec, inputSize: number): MemoryEstimate {
+  const sizes = stageSizes(spec, inputSize);
+  const stem = spec.stem === 'imagenet' ? Math.floor((inputSize + 1) / 2) : inputSize;
+  let activations = 3 * inputSize * inputSize * FLOAT + spec.baseWidth * stem * stem * FLOAT * 2;
+  const affinities: AffinitySize[] = [];
+  for (let stage = 1; stage <= 4; stage++) {
+    const s = sizes[stage - 1] as number;
+    const channels = spec.baseWidth * 2 ** (stage - 1) * EXPANSION[spec.block];
+    activations += (spec.layers[stage - 1] as number) * ACTIVATION_COPIES * channels * s * s * FLOAT;
+    for (const ins of spec.inserts.filter((b) => b.after === stage && b.kind === 'nonlocal')) {
+      const queries = s * s;
+      const keys = ins.kind === 'nonlocal' && ins.subSample ? Math.floor(s / 2) ** 2 : queries;
+      affinities.push({ module: ins.name, queries, keys, bytes: queries * keys * FLOAT });
+    }
+  }
+  const largest = Math.max(0, ...affinities.map((a) => a.bytes));
+  const kept = affinities.reduce((n, a) => n + a.bytes, 0);
+  return { inputSize, activations, affinities, total: activations + AFFINITY_PEAK_COPIES * largest + kept };
+}
+
+/** The default limit: 90% of the memory the system has available now. */
+export function defaultMemoryLimit(): number {
+  return Math.floor(freemem() * 0.9);
+}
+
+/** "8G", "512M", "1.5GB", or plain bytes -> bytes. */
+export function parseMemory(text: string): number | null {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b)?\s*$/i.exec(text);
+  if (!m) return null;
+  const unit = { '': 1, k: 2 ** 10, m: 2 ** 20, g: 2 ** 30, t: 2 ** 40 }[(m[2] ?? '').toLowerCase() as '' | 'k' | 'm' | 'g' | 't'];
+  const bytes = Math.floor(Number(m[1]) * unit);
+  return bytes > 0 ? bytes : null;
+}
+
+export function formatBytes(n: number): string {
+  if (n >= 2 ** 30) return `${(n / 2 ** 30).toFixed(1)} GB`;
+  if (n >= 2 ** 20) return `${(n / 2 ** 20).toFixed(0)} MB`;
+  return `${(n / 2 ** 10).toFixed(0)} KB`;
+}
+
+/** The largest square input size from 8 to `below` whose estimate fits `limit`, or null. */
+export function largestFitting(spec: NetSpec, below: number, limit: number): number | null {
+  let lo = 8;
+  let hi = below;
+  if (estimateRun(spec, lo).total > limit) return null;
+  while (lo < hi) {
+    const mid = Math.ceil((lo + hi) / 2);
+    if (estimateRun(spec, mid).total <= limit) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
+}
+
+/** Throws EngineError('too-large') naming what does not fit, before any work starts. */
+export function checkMemory(spec: NetSpec, inputSize: number, limit: number): MemoryEstimate {
+  const est = estimateRun(spec, inputSize);
+  if (est.total <= limit) return est;
+  const biggest = [...est.affinities].sort((a, b) => b.bytes - a.bytes)[0];
+  const what = biggest && biggest.bytes * 3 > est.activations
+    ? `${biggest.module}'s attention is ${biggest.queries.toLocaleString('en')} x ${biggest.keys.toLocaleString('en')} positions (${formatBytes(biggest.bytes)} a copy)`
+    : `the network's features take about ${formatBytes(est.activations)}`;
+  const fits = largestFitting(spec, inputSize - 1, limit);
+  throw new EngineError('too-large',
+    `At ${inputSize} px ${what}: the run would need about ${formatBytes(est.total)}, more than the ${formatBytes(limit)} limit.`,
+    `${fits ? `Use an input size of ${fits} px or less` : 'Free some memory'}, or raise the limit (--max-memory).`);
+}

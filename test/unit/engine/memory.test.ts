@@ -1,0 +1,83 @@
+// The memory guard (engine/memory.ts): a run whose estimate exceeds the limit is refused
+// before anything starts, with a message that names the module, the size and the limit; a
+// run at the limit goes through; the estimate bounds what ONNX Runtime really uses.
+import { join } from 'node:path';
+import { describe, expect, test, vi } from 'vitest';
+import { main } from '../../../engine/cli';
+import { estimateRun, largestFitting, parseMemory } from '../../../engine/memory';
+import { Session } from '../../../engine/session';
+import { FIXTURES, readCase } from './fixtureData';
+
+const SAMPLE = join(FIXTURES, '../../assets/samples/chelsea.png');
+const CASE = 'bypass'; // CBAM in every block and a non-local block nl3 after layer3
+
+async function load(maxMemory: number): Promise<Session> {
+  return Session.load({ kind: 'path', path: join(FIXTURES, CASE, 'model.safetensors') }, { arch: readCase(CASE).spec, maxMemory });
+}
+
+describe('memory estimate', () => {
+  test('counts each non-local affinity at its stage size', () => {
+    const spec = readCase(CASE).spec;
+    const est = estimateRun(spec, 256);
+    const nl = est.affinities.find((a) => a.module === 'nl3')!;
+    // bypass's nl3 sits after layer3 (stride 4 in this CIFAR-stem network): 64 x 64 queries, sub-sampled keys.
+    const side = 256 / 4;
+    expect(nl.queries).toBe(side * side);
+    expect(nl.keys).toBe((side / 2) ** 2);
+    expect(nl.bytes).toBe(nl.queries * nl.keys * 4);
+    expect(est.total).toBeGreaterThan(nl.bytes * 3);
+    // Grows with the size, and the largest size that fits a limit fits it.
+    expect(estimateRun(spec, 512).total).toBeGreaterThan(est.total * 8);
+    const fits = largestFitting(spec, 4096, est.total)!;
+    expect(fits).toBeGreaterThanOrEqual(256);
+    expect(estimateRun(spec, fits).total).toBeLessThanOrEqual(est.total);
+    expect(estimateRun(spec, fits + 1).total).toBeGreaterThan(est.total);
+  });
+
+  test('parses sizes', () => {
+    expect(parseMemory('4G')).toBe(4 * 2 ** 30);
+    expect(parseMemory('512MB')).toBe(512 * 2 ** 20);
+    expect(parseMemory('1.5GiB')).toBe(1.5 * 2 ** 30);
+    expect(parseMemory('1000')).toBe(1000);
+    expect(parseMemory('lots')).toBeNull();
+    expect(parseMemory('0')).toBeNull();
+  });
+});
+
+describe('memory guard', () => {
+  test('a size over the limit is refused before anything starts, naming the module, the size and the limit', async () => {
+    const spec = readCase(CASE).spec;
+    const limit = estimateRun(spec, 256).total;
+    const s = await load(limit);
+    try {
+      const onStarted = vi.fn();
+      const err = await s.run({ image: { kind: 'path', path: SAMPLE }, options: { inputSize: 320 } }, { onStarted }).catch((e: unknown) => e) as { code: string; message: string; hint: string };
+      expect(err.code).toBe('too-large');
+      expect(err.message).toMatch(/^At 320 px nl3's attention is 6,400 x 1,600 positions .*more than the .* limit\.$/);
+      expect(err.hint).toMatch(/input size of \d+ px or less/);
+      expect(onStarted).not.toHaveBeenCalled();
+      // At the limit it runs, and answers a query on the full-size affinity.
+      const fits = Number(/of (\d+) px/.exec(err.hint)![1]);
+      const ok = await s.run({ image: { kind: 'path', path: SAMPLE }, options: { inputSize: fits } });
+      expect(ok.transform.inputWidth).toBe(fits);
+      const q = await s.query(ok.runId, 'nl3', { x: 100, y: 100 });
+      expect(q.data.length).toBe(q.shape[0]! * q.shape[1]!);
+    } finally {
+      s.dispose();
+    }
+  });
+
+  test('attnscope maps --max-memory: refused with exit 1 and the message; a bad size is a usage error', async () => {
+    const errors: string[] = [];
+    vi.spyOn(console, 'error').mockImplementation((...a: unknown[]) => { errors.push(a.join(' ')); });
+    vi.spyOn(console, 'log').mockImplementation(() => {});
+    try {
+      const weights = join(FIXTURES, CASE, 'model.safetensors');
+      expect(await main(['maps', SAMPLE, '--weights', weights, '--input-size', '512', '--max-memory', '64M', '--out', join(FIXTURES, '..', '..', 'test-results', 'never')])).toBe(1);
+      expect(errors.join('\n')).toMatch(/At 512 px .* more than the 64 MB limit\.\n.*--max-memory/);
+      expect(await main(['maps', SAMPLE, '--max-memory', 'lots', '--out', '/tmp/x'])).toBe(2);
+    } finally {
+      vi.restoreAllMocks();
+    }
+  });
+});
