@@ -30,6 +30,8 @@ const WASM_HEAP_BYTES = 2 * 2 ** 30;
 export const KEPT_RUNS = 4;
 /** ...and at most this many bytes of affinities and network inputs (for channelMap) across them. */
 export const KEPT_AFFINITY_BYTES = 256 * 1024 * 1024;
+/** A non-local affinity larger than this is not read back with the run; query() recomputes its row. */
+export const AFFINITY_READBACK_BYTES = 64 * 1024 * 1024;
 
 export interface LoadOptions {
   /** Architecture name (nets/presets.ts) or a NetSpec; default: the manifest's, else detected from the keys. */
@@ -44,6 +46,8 @@ export interface LoadOptions {
   threads?: number;
   /** Bytes a run may use; a larger input size is refused before it starts (default: 90% of available memory). */
   maxMemory?: number;
+  /** Non-local affinities above this many bytes are recomputed per query instead of kept (default AFFINITY_READBACK_BYTES). */
+  affinityReadbackBytes?: number;
   onProgress?: (bytesRead: number, totalBytes: number) => void;
   signal?: AbortSignal;
 }
@@ -80,8 +84,8 @@ export type { ChannelMapResult } from './channelMap';
 /** A non-local affinity of a kept run, for query(). */
 export interface AffinityRecord {
   module: string;
-  /** Row-major [queries, keys]. */
-  data: Float32Array;
+  /** Row-major [queries, keys]; null when it was too large to keep (query() recomputes the row). */
+  data: Float32Array | null;
   query: [number, number];
   key: [number, number];
 }
@@ -111,6 +115,7 @@ export class Session {
     private readonly defaults: { resize: NonNullable<RunOptions['resize']> },
     readonly spec: NetSpec,
     private readonly maxMemory: number | undefined,
+    private readonly affinityReadbackBytes = AFFINITY_READBACK_BYTES,
   ) {}
 
   /** The memory a run may use now: the load option, else 90% of what is available (wasm: at most its heap). */
@@ -220,7 +225,7 @@ export class Session {
       throw new EngineError('cancelled', 'Loading the model was cancelled.');
     }
     info.runtime = runner.info;
-    return new Session(info, graph, runner, { resize: manifest?.resize ?? 'stretch' }, spec, opts.maxMemory);
+    return new Session(info, graph, runner, { resize: manifest?.resize ?? 'stretch' }, spec, opts.maxMemory, opts.affinityReadbackBytes);
   }
 
   async run(request: { image: RunImage; options?: RunOptions }, hooks: RunHooks = {}): Promise<RunResult> {
@@ -232,7 +237,7 @@ export class Session {
     }
     const cancelled = (): boolean => hooks.signal?.aborted === true;
     // Refused before anything is decoded: a size the machine cannot hold never starts.
-    checkMemory(this.spec, opts.inputSize ?? this.info.inputSize, this.memoryLimit());
+    const estimate = checkMemory(this.spec, opts.inputSize ?? this.info.inputSize, this.memoryLimit());
     const t0 = performance.now();
     const src = request.image;
     const prep = {
@@ -270,7 +275,11 @@ export class Session {
     const [h, w] = [pre.transform.inputHeight, pre.transform.inputWidth];
     const taps = this.tapOutputs();
     const withAffinity = this.graph.modules.filter((m) => m.affinity);
-    const fetch = [LOGITS, ...taps.map((t) => t.output), ...withAffinity.map((m) => affinityOutput(m.name))];
+    // Affinities are read back for query() only while small: at 1024 px the built-in model's
+    // is 1 GB, and copying it out costs more than the whole pass. A larger one is recomputed
+    // for the clicked point (the same graph, the same numbers).
+    const readBack = new Set(withAffinity.filter((m) => (estimate.affinities.find((a) => a.module === m.name)?.bytes ?? 0) <= this.affinityReadbackBytes).map((m) => m.name));
+    const fetch = [LOGITS, ...taps.map((t) => t.output), ...[...readBack].map((m) => affinityOutput(m))];
     const t3 = performance.now();
     const out = await this.runner.run({ input: { data: pre.input, dims: [1, 3, h, w], layout: 'nhwc' }, bypass: new Set(bypass), fetch });
     const t4 = performance.now();
@@ -286,10 +295,10 @@ export class Session {
     }
     const affinities = new Map<string, AffinityRecord>();
     for (const m of withAffinity) {
-      const o = out.get(affinityOutput(m.name)) as OutputTensor;
+      const o = readBack.has(m.name) ? out.get(affinityOutput(m.name)) as OutputTensor : null;
       const query = (out.get(tapOutput(m.name, 'activation')) as OutputTensor).dims.slice(1) as [number, number];
       const key = (out.get(tapOutput(m.name, 'attention')) as OutputTensor).dims.slice(1) as [number, number];
-      affinities.set(m.name, { module: m.name, data: o.data, query, key });
+      affinities.set(m.name, { module: m.name, data: o?.data ?? null, query, key });
     }
     this.keep(runId, { transform: pre.transform, affinities, input: pre.input, bypass, bytes: sumBytes(affinities) + pre.input.byteLength });
     const t5 = performance.now();
@@ -361,7 +370,14 @@ export class Session {
     }
     const keys = rec.key[0] * rec.key[1];
     const row = cell.row * rec.query[1] + cell.col;
-    return { cell, shape: [...rec.key], data: rec.data.slice(row * keys, (row + 1) * keys) };
+    let data = rec.data;
+    if (!data) {
+      const output = affinityOutput(module);
+      const { inputWidth: w, inputHeight: h } = run.transform;
+      const out = await this.runner.run({ input: { data: run.input, dims: [1, 3, h, w], layout: 'nhwc' }, bypass: new Set(run.bypass), fetch: [output] });
+      data = (out.get(output) as OutputTensor).data;
+    }
+    return { cell, shape: [...rec.key], data: data.slice(row * keys, (row + 1) * keys) };
   }
 
   /**
@@ -456,7 +472,7 @@ function identityInput(src: { input: Float32Array; size: number }): Preprocessed
 
 function sumBytes(affinities: Map<string, AffinityRecord>): number {
   let n = 0;
-  for (const r of affinities.values()) n += r.data.byteLength;
+  for (const r of affinities.values()) n += r.data?.byteLength ?? 0;
   return n;
 }
 

@@ -81,3 +81,29 @@ describe('memory guard', () => {
     }
   });
 });
+
+describe('affinities too large to keep', () => {
+  test('a clicked query row recomputed on demand equals the kept row', async () => {
+    const arch = readCase(CASE).spec;
+    const path = join(FIXTURES, CASE, 'model.safetensors');
+    const kept = await Session.load({ kind: 'path', path }, { arch });
+    const recomputed = await Session.load({ kind: 'path', path }, { arch, affinityReadbackBytes: 0 });
+    try {
+      const image = { kind: 'path' as const, path: SAMPLE };
+      const a = await kept.run({ image, options: { inputSize: 96, bypass: ['layer2.0.cbam'] } });
+      const b = await recomputed.run({ image, options: { inputSize: 96, bypass: ['layer2.0.cbam'] } });
+      for (const point of [{ x: 10, y: 10 }, { x: 225, y: 150 }, { x: 440, y: 290 }]) {
+        const qa = await kept.query(a.runId, 'nl3', point);
+        const qb = await recomputed.query(b.runId, 'nl3', point);
+        expect(qb.cell).toEqual(qa.cell);
+        expect(qb.shape).toEqual(qa.shape);
+        let worst = 0;
+        for (let i = 0; i < qa.data.length; i++) worst = Math.max(worst, Math.abs(qa.data[i]! - qb.data[i]!));
+        expect(worst).toBeLessThanOrEqual(1e-6);
+      }
+    } finally {
+      kept.dispose();
+      recomputed.dispose();
+    }
+  });
+});
