@@ -2,12 +2,15 @@
 // size the machine cannot hold is refused with a message instead of ending in an internal
 // error or the OOM killer (issue: big inputs). The estimate is an upper bound calibrated on
 // ONNX Runtime (no memory arena):
-//   activations: every block's output and its intermediates, nothing freed early
-//     (ACTIVATION_COPIES x the block output);
+//   activations: ACTIVATION_COPIES x every block's output (both runtimes free a value after
+//     its last consumer; measured on a non-local ResNet-50 at 2048 px: 1.5 GB above the
+//     process's baseline against 3.6 GB estimated);
 //   affinities: a non-local block holds its Q x K affinity about three times at its peak
 //     (the MatMul output, the softmax output, the copy handed to JavaScript), and a run
 //     keeps one copy of every affinity for query().
-// Measured: built-in model at 1024 px (nl3 16384 x 16384, 1.07 GB), peak RSS 3.3 GB.
+// Measured (bench/bigInputs): built-in model at 1024 px (nl3 16384 x 16384, 1.07 GB), 3.2 GB
+// above the baseline; the estimate is compared with the memory available when the model was
+// loaded, so the baseline (Node, the runtime, the weights) is already counted out.
 
 import { freemem } from 'node:os';
 import { EngineError } from './errors';
@@ -15,7 +18,7 @@ import { stageSizes } from './nets/resnet';
 import type { NetSpec } from './nets/spec';
 
 const FLOAT = 4;
-const ACTIVATION_COPIES = 6;
+const ACTIVATION_COPIES = 2;
 const AFFINITY_PEAK_COPIES = 2.5;
 const EXPANSION = { basic: 1, bottleneck: 4 } as const;
 
@@ -55,7 +58,7 @@ export function estimateRun(spec: NetSpec, inputSize: number): MemoryEstimate {
   return { inputSize, activations, affinities, total: activations + AFFINITY_PEAK_COPIES * largest + kept };
 }
 
-/** The default limit: 90% of the memory the system has available now. */
+/** The default limit: 90% of the memory the system has available now (taken once, when a model loads). */
 export function defaultMemoryLimit(): number {
   return Math.floor(freemem() * 0.9);
 }

@@ -118,9 +118,16 @@ export class Session {
     private readonly affinityReadbackBytes = AFFINITY_READBACK_BYTES,
   ) {}
 
-  /** The memory a run may use now: the load option, else 90% of what is available (wasm: at most its heap). */
+  private readonly availableAtLoad = defaultMemoryLimit();
+
+  /**
+   * The memory a run may use: the load option, else 90% of what was available when the model
+   * loaded (wasm: at most its heap). Taken at load, not per run: memory a big run has used and
+   * freed is often not back in the system's free count yet, and the same size must not be
+   * accepted once and refused the next time.
+   */
   memoryLimit(): number {
-    const limit = this.maxMemory ?? defaultMemoryLimit();
+    const limit = this.maxMemory ?? this.availableAtLoad;
     return this.runner.info.backend === 'wasm' ? Math.min(limit, WASM_HEAP_BYTES) : limit;
   }
 
