@@ -15,7 +15,7 @@ import { defaultModelsDir } from '../session';
 import { collectInputs } from './exportInputs';
 import { defaultWorkerUrl, type ExportTask, inProcessFactory, runPool, workerFactory } from './exportPool';
 import { Progress } from './exportProgress';
-import { parseRuntimeOptions, RUNTIME_OPTIONS, RUNTIME_USAGE } from './runtimeOptions';
+import { parseRuntimeOptions, RUNTIME_OPTIONS, runtimeUsage } from './runtimeOptions';
 
 export const EXPORT_USAGE = `attnscope export <images or folders...> [options]
 
@@ -45,7 +45,7 @@ Options:
   --bypass M[,M]         switch these modules off (ablation)
   --raw-full             with raw: also write maps resampled to the image size
   --jobs N               engines in parallel (default: number of cores)
-${RUNTIME_USAGE.replace('(default: one per core)', '(default: cores / jobs)')}
+${runtimeUsage(23, 'cores / jobs')}
   --force                replace files that exist (default: keep them, so a rerun resumes)
   --quiet                no progress, only the summary and failures
 

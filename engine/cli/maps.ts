@@ -12,7 +12,7 @@ import { encodeNpy } from '../npy';
 import { ARCH_SYNTAX } from '../nets/presets';
 import type { ModelSource } from '../protocol';
 import { defaultModelsDir, Session } from '../session';
-import { parseRuntimeOptions, RUNTIME_OPTIONS, RUNTIME_USAGE } from './runtimeOptions';
+import { parseRuntimeOptions, RUNTIME_OPTIONS, runtimeUsage } from './runtimeOptions';
 import { topK, type ResizeMode } from '../types';
 
 export const MAPS_USAGE = `attnscope maps <image> --out DIR [options]
@@ -36,7 +36,7 @@ Options:
   --bypass M1,M2       switch these modules off for the run (ablation)
   --mean a,b,c         normalisation mean (default: the model's, else ImageNet)
   --std a,b,c          normalisation std
-${RUNTIME_USAGE}
+${runtimeUsage()}
   --repeat N           time the forward pass: N passes after one warm-up, then print one
                        JSON line {"runtime","device","backend","forward_ms":{"median","min"}}
   --verbose            print runtime, model, warnings and timings to stderr`;

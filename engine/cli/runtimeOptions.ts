@@ -12,11 +12,17 @@ export const RUNTIME_OPTIONS = {
   'max-memory': { type: 'string' },
 } as const;
 
-export const RUNTIME_USAGE = `  --runtime NAME       ${RUNTIME_NAMES.join(' | ')} (default: ${DEFAULT_RUNTIME}, ONNX Runtime; tfjs has gradients)
-  --backend NAME       tfjs runtime only: ${BACKEND_CHOICES.join(' | ')} (default: the fastest that loads)
-  --threads N          ort runtime only: intra-op threads (default: one per core)
-  --max-memory SIZE    refuse input sizes whose run would need more (e.g. 4G; default: 90%
-                       of the memory available when the run starts)`;
+/** The flags' help lines, the flag column `width` wide (commands align their own). */
+export function runtimeUsage(width = 21, threadsDefault = 'one per core'): string {
+  const rows: Array<[string, string]> = [
+    ['--runtime NAME', `${RUNTIME_NAMES.join(' | ')} (default: ${DEFAULT_RUNTIME}, ONNX Runtime; tfjs has gradients)`],
+    ['--backend NAME', `tfjs runtime only: ${BACKEND_CHOICES.join(' | ')} (default: the fastest that loads)`],
+    ['--threads N', `ort runtime only: intra-op threads (default: ${threadsDefault})`],
+    ['--max-memory SIZE', 'refuse input sizes whose run would need more (e.g. 4G; default:'],
+    ['', '90% of the memory available when the model loads)'],
+  ];
+  return rows.map(([flag, text]) => `  ${flag.padEnd(width)}${text}`).join('\n');
+}
 
 export interface RuntimeChoice {
   runtime: RuntimeName;
