@@ -7,7 +7,7 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { formatBytes } from '../engine/memory';
+import { estimateRun, formatBytes } from '../engine/memory';
 import { isRuntimeName } from '../engine/runtimes';
 import { Session } from '../engine/session';
 import { args, describeMachine, machine, ROOT, table, writeResult } from './lib';
@@ -21,7 +21,6 @@ async function worker(model: string, runtime: string, size: number): Promise<Cel
   const w = benchWeights(model);
   const job = BENCH_MODELS[model];
   const session = await Session.load({ kind: 'path', path: w.path }, { runtime, ...(job ? { arch: normaliseSpec(job.spec) } : {}) });
-  const { estimateRun } = await import('../engine/memory');
   const est = estimateRun(session.spec, size);
   const cell: Cell = { model: w.label, runtime, size, estimate: est.total, affinity: Math.max(0, ...est.affinities.map((a) => a.bytes)) };
   const image = { kind: 'path' as const, path: join(ROOT, 'assets', 'samples', 'chelsea.png') };

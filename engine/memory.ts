@@ -14,13 +14,12 @@
 
 import { freemem } from 'node:os';
 import { EngineError } from './errors';
-import { stageSizes } from './nets/resnet';
+import { EXPANSION, stageSizes } from './nets/resnet';
 import type { NetSpec } from './nets/spec';
 
 const FLOAT = 4;
 const ACTIVATION_COPIES = 2;
 const AFFINITY_PEAK_COPIES = 2.5;
-const EXPANSION = { basic: 1, bottleneck: 4 } as const;
 
 export interface AffinitySize {
   module: string;

@@ -26,10 +26,10 @@
 // This file must stay free of Node and DOM APIs: main/ and renderer/ import its types.
 
 import type { ErrorCode } from './errors';
-import type { ImageTransform, ModelInfo, Prediction, ResizeMode, RunOptions, RunTimings, RuntimeInfo, TapName } from './types';
+import { type ImageTransform, isRuntimeName, type ModelInfo, type Prediction, type ResizeMode, type RunOptions, type RunTimings, type RuntimeInfo, type RuntimeName, RUNTIME_NAMES, type TapName } from './types';
 
 export type { ErrorCode } from './errors';
-export type { ImageTransform, ModelInfo, ModuleInfo, Prediction, RunOptions, RunTimings, RuntimeInfo, TapName, ResizeMode } from './types';
+export type { ImageTransform, ModelInfo, ModuleInfo, Prediction, RunOptions, RunTimings, RuntimeInfo, RuntimeName, TapName, ResizeMode } from './types';
 export type { AttnScopeBridge, ChosenFile, RecentFile, MenuCommand, PortRelayMessage, StatusRelayMessage } from './bridge';
 
 export const PROTOCOL_VERSION = 1;
@@ -49,8 +49,6 @@ export type ImageSource =
 export interface HelloRequest { type: 'hello'; id: number }
 /** `runtime`: which runtime runs the model's graph (DESIGN.md "One graph, two runtimes"); default: the engine's. */
 export interface LoadModelRequest { type: 'loadModel'; id: number; source: ModelSource; runtime?: RuntimeName }
-export type RuntimeName = 'ort' | 'tfjs';
-export const RUNTIME_CHOICES: readonly RuntimeName[] = ['ort', 'tfjs'];
 export interface RunRequest { type: 'run'; id: number; image: ImageSource; options: RunOptions }
 /** A point in original image coordinates (pixels, after EXIF orientation). */
 export interface QueryRequest { type: 'query'; id: number; runId: string; module: string; point: { x: number; y: number } }
@@ -325,7 +323,7 @@ function checkSource(v: unknown, kinds: readonly string[], what: string): string
 const checks: { [K in ClientMessageType]: Check } = {
   hello: () => null,
   loadModel: (m) => checkSource(m.source, ['builtin', 'bytes', 'path'], 'source')
-    ?? (m.runtime === undefined || RUNTIME_CHOICES.includes(m.runtime as RuntimeName) ? null : `runtime must be one of ${RUNTIME_CHOICES.join(', ')}`),
+    ?? (m.runtime === undefined || isRuntimeName(m.runtime) ? null : `runtime must be one of ${RUNTIME_NAMES.join(', ')}`),
   run: (m) => checkSource(m.image, ['bytes', 'path'], 'image') ?? checkRunOptions(m.options ?? {}),
   query: (m) => {
     if (!isStr(m.runId, 256)) return 'runId must be a string';

@@ -23,9 +23,6 @@ import { createRunner, type GraphRunner, type RuntimeName } from './runtimes';
 import type { OutputTensor } from './runtimes/types';
 import type { ImageTransform, ModelInfo, RunOptions, RunResult, Tap, TapName } from './types';
 
-/** TensorFlow.js's wasm heap: 32-bit addresses, and tfjs grows it to 2 GiB at most. */
-const WASM_HEAP_BYTES = 2 * 2 ** 30;
-
 /** Runs whose non-local affinities (and decoded images) are kept for query(). */
 export const KEPT_RUNS = 4;
 /** ...and at most this many bytes of affinities and network inputs (for channelMap) across them. */
@@ -116,19 +113,21 @@ export class Session {
     readonly spec: NetSpec,
     private readonly maxMemory: number | undefined,
     private readonly affinityReadbackBytes = AFFINITY_READBACK_BYTES,
-  ) {}
+  ) {
+    this.taps = graph.modules.flatMap((m) => m.taps.map((tap) => ({ module: m.name, tap, output: tapOutput(m.name, tap) })));
+    this.tapFetch = [LOGITS, ...this.taps.map((t) => t.output)];
+  }
 
   private readonly availableAtLoad = defaultMemoryLimit();
 
   /**
    * The memory a run may use: the load option, else 90% of what was available when the model
-   * loaded (wasm: at most its heap). Taken at load, not per run: memory a big run has used and
+   * loaded; never more than the runtime can hold (tfjs-wasm: its heap). Taken at load, not per run: memory a big run has used and
    * freed is often not back in the system's free count yet, and the same size must not be
    * accepted once and refused the next time.
    */
   memoryLimit(): number {
-    const limit = this.maxMemory ?? this.availableAtLoad;
-    return this.runner.info.backend === 'wasm' ? Math.min(limit, WASM_HEAP_BYTES) : limit;
+    return Math.min(this.maxMemory ?? this.availableAtLoad, this.runner.memoryCap ?? Infinity);
   }
 
   /** The runtime that runs this model's graph. */
@@ -136,9 +135,15 @@ export class Session {
     return this.runner.info;
   }
 
-  /** Output names of every tap, in forward order, with the module and tap they belong to. */
-  private tapOutputs(): Array<{ module: string; tap: TapName; output: string }> {
-    return this.graph.modules.flatMap((m) => m.taps.map((tap) => ({ module: m.name, tap, output: tapOutput(m.name, tap) })));
+  /** Every tap's graph output, in forward order, with the module and tap it belongs to. */
+  private readonly taps: Array<{ module: string; tap: TapName; output: string }>;
+  /** What a pass fetches to show a run: the logits and every tap. */
+  private readonly tapFetch: string[];
+
+  /** A kept run's input again, with its bypass set, fetching only `fetch`. */
+  private rerun(run: KeptRun, fetch: string[]): Promise<Map<string, OutputTensor>> {
+    const { inputWidth: w, inputHeight: h } = run.transform;
+    return this.runner.run({ input: { data: run.input, dims: [1, 3, h, w], layout: 'nhwc' }, bypass: new Set(run.bypass), fetch });
   }
 
   /**
@@ -280,20 +285,19 @@ export class Session {
     hooks.onStarted?.({ runId, image: { name: shown.name, width: shown.width, height: shown.height }, transform: pre.transform });
     const bypass = [...(opts.bypass ?? [])];
     const [h, w] = [pre.transform.inputHeight, pre.transform.inputWidth];
-    const taps = this.tapOutputs();
     const withAffinity = this.graph.modules.filter((m) => m.affinity);
     // Affinities are read back for query() only while small: at 1024 px the built-in model's
     // is 1 GB, and copying it out costs more than the whole pass. A larger one is recomputed
     // for the clicked point (the same graph, the same numbers).
     const readBack = new Set(withAffinity.filter((m) => (estimate.affinities.find((a) => a.module === m.name)?.bytes ?? 0) <= this.affinityReadbackBytes).map((m) => m.name));
-    const fetch = [LOGITS, ...taps.map((t) => t.output), ...[...readBack].map((m) => affinityOutput(m))];
+    const fetch = [...this.tapFetch, ...[...readBack].map((m) => affinityOutput(m))];
     const t3 = performance.now();
     const out = await this.runner.run({ input: { data: pre.input, dims: [1, 3, h, w], layout: 'nhwc' }, bypass: new Set(bypass), fetch });
     const t4 = performance.now();
     if (cancelled()) throw new EngineError('cancelled', 'The run was cancelled.');
 
     const result: Tap[] = [];
-    for (const t of taps) {
+    for (const t of this.taps) {
       const o = out.get(t.output) as OutputTensor;
       const tap: Tap = { module: t.module, tap: t.tap, shape: o.dims.slice(1), data: o.data };
       result.push(tap);
@@ -327,17 +331,18 @@ export class Session {
   }
 
   /**
-   * Runs the forward pass `repeat` times on one already preprocessed input (after one
-   * warm-up pass) and returns each pass's time in ms: `attnscope maps --repeat`.
+   * Runs kept run `runId`'s forward pass again `repeat` times (same input, same bypass set,
+   * every tap fetched; after one warm-up pass) and returns each pass's time in ms:
+   * `attnscope maps --repeat`.
    */
-  async time(input: Float32Array, size: number, repeat: number, bypass: string[] = []): Promise<number[]> {
-    const fetch = [LOGITS, ...this.tapOutputs().map((t) => t.output)];
-    const req = { input: { data: input, dims: [1, 3, size, size], layout: 'nhwc' as const }, bypass: new Set(bypass), fetch };
-    await this.runner.run(req);
+  async time(runId: string, repeat: number): Promise<number[]> {
+    const run = this.runs.get(runId);
+    if (!run) throw new EngineError('not-found', `Run "${runId}" is not kept any more.`);
+    await this.rerun(run, this.tapFetch);
     const times: number[] = [];
     for (let i = 0; i < repeat; i++) {
       const t0 = performance.now();
-      await this.runner.run(req);
+      await this.rerun(run, this.tapFetch);
       times.push(performance.now() - t0);
     }
     return times;
@@ -355,7 +360,7 @@ export class Session {
     await this.runner.run({
       input: { data: new Float32Array(size * size * 3), dims: [1, 3, size, size] },
       bypass: new Set(),
-      fetch: [LOGITS, ...this.tapOutputs().map((t) => t.output)],
+      fetch: this.tapFetch,
     });
     return performance.now() - t0;
   }
@@ -380,9 +385,7 @@ export class Session {
     let data = rec.data;
     if (!data) {
       const output = affinityOutput(module);
-      const { inputWidth: w, inputHeight: h } = run.transform;
-      const out = await this.runner.run({ input: { data: run.input, dims: [1, 3, h, w], layout: 'nhwc' }, bypass: new Set(run.bypass), fetch: [output] });
-      data = (out.get(output) as OutputTensor).data;
+      data = ((await this.rerun(run, [output])).get(output) as OutputTensor).data;
     }
     return { cell, shape: [...rec.key], data: data.slice(row * keys, (row + 1) * keys) };
   }
@@ -406,9 +409,7 @@ export class Session {
     }
     if (this.fetched?.runId !== runId || this.fetched.module !== module) {
       const output = moduleInputOutput(module);
-      const { inputWidth: w, inputHeight: h } = run.transform;
-      const out = await this.runner.run({ input: { data: run.input, dims: [1, 3, h, w], layout: 'nhwc' }, bypass: new Set(run.bypass), fetch: [output] });
-      this.fetched = { runId, module, features: out.get(output) as OutputTensor };
+      this.fetched = { runId, module, features: (await this.rerun(run, [output])).get(output) as OutputTensor };
     }
     return readChannel(this.fetched.features, channel);
   }

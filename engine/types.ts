@@ -43,9 +43,17 @@ export interface ModuleInfo {
   mapSize: [number, number];
 }
 
-/** Which runtime runs a model's attention graph, on what (DESIGN.md "One graph, two runtimes"). */
+/** The runtimes that run a model's attention graph (DESIGN.md "One graph, two runtimes"). */
+export type RuntimeName = 'ort' | 'tfjs';
+export const RUNTIME_NAMES: readonly RuntimeName[] = ['ort', 'tfjs'];
+
+export function isRuntimeName(v: unknown): v is RuntimeName {
+  return (RUNTIME_NAMES as readonly unknown[]).includes(v);
+}
+
+/** Which runtime runs a model's attention graph, on what. */
 export interface RuntimeInfo {
-  runtime: 'ort' | 'tfjs';
+  runtime: RuntimeName;
   /** `cpu` or `gpu`: where the graph runs. */
   device: 'cpu' | 'gpu';
   /** ort: the execution provider (`cpu`); tfjs: the backend (`wasm`, `tensorflow`, `cpu`). */
@@ -111,7 +119,7 @@ export interface RunResult {
   transform: ImageTransform;
   timings: RunTimings;
   backend: string;
-  runtime: RuntimeInfo['runtime'];
+  runtime: RuntimeName;
 }
 
 export interface Prediction {

@@ -7,7 +7,6 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { EngineError } from '../errors';
 import { listBuiltinModels } from '../models';
-import { decodeToInput } from '../image';
 import { encodeNpy } from '../npy';
 import { ARCH_SYNTAX } from '../nets/presets';
 import type { ModelSource } from '../protocol';
@@ -165,10 +164,7 @@ export async function maps(argv: string[]): Promise<number> {
     console.log(`Wrote ${written.length} maps and logits.npy to ${outDir}`);
     if (repeat > 0) {
       const size = result.transform.inputWidth;
-      const fused = await decodeToInput(imagePath, undefined, {
-        inputSize: size, resize: result.transform.resize, mean: mean ?? info.mean, std: std ?? info.std,
-      });
-      const times = (await session.time(fused.pre.input, size, repeat, bypass)).sort((a, b) => a - b);
+      const times = (await session.time(result.runId, repeat)).sort((a, b) => a - b);
       const round = (v: number): number => Math.round(v * 1000) / 1000;
       const median = times.length % 2 ? times[(times.length - 1) / 2] as number : ((times[times.length / 2 - 1] as number) + (times[times.length / 2] as number)) / 2;
       console.log(JSON.stringify({

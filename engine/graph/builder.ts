@@ -15,18 +15,12 @@ export interface ValueInfo {
   shape?: Array<number | string>;
 }
 
-/** One output of the graph with what it is for. */
-export interface GraphOutput {
-  name: string;
-  /** `tap`: streamed with every run; `aux`: fetched only when asked (module inputs, affinities, features). */
-  role: 'tap' | 'logits' | 'aux';
-}
-
 export class GraphBuilder {
   private readonly nodes: OnnxTypes.INodeProto[] = [];
   private readonly initializers: OnnxTypes.ITensorProto[] = [];
   private readonly inputs: ValueInfo[] = [];
-  readonly outputs: GraphOutput[] = [];
+  /** Output names, in order (what each is for is in its name: graph/names.ts). */
+  private readonly outputs: string[] = [];
   private readonly used = new Set<string>();
   private readonly constCache = new Map<string, string>();
   /** Value name -> the node that produces it. */
@@ -109,12 +103,12 @@ export class GraphBuilder {
    * non-local affinity is 1 GB at 1024 px). A graph input, or a value that is already an
    * output, gets an Identity.
    */
-  output(value: string, name: string, role: GraphOutput['role']): string {
+  output(value: string, name: string): string {
     const current = this.renamed.get(value) ?? value;
     const producer = this.producers.get(current);
     if (current === name) {
       // already called so
-    } else if (producer && !this.outputs.some((o) => o.name === current) && !this.used.has(name)) {
+    } else if (producer && !this.outputs.includes(current) && !this.used.has(name)) {
       this.used.add(name);
       producer.output = (producer.output ?? []).map((o) => (o === current ? name : o));
       for (const n of this.nodes) n.input = (n.input ?? []).map((i) => (i === current ? name : i));
@@ -125,7 +119,7 @@ export class GraphBuilder {
     } else {
       this.node('Identity', [current], `${name}/Identity`, {}, [name]);
     }
-    this.outputs.push({ name, role });
+    this.outputs.push(name);
     return name;
   }
 
@@ -139,7 +133,7 @@ export class GraphBuilder {
         node: this.nodes,
         initializer: this.initializers,
         input: this.inputs.map(valueInfo),
-        output: this.outputs.map((o) => valueInfo({ name: o.name, elemType: DataType.FLOAT })),
+        output: this.outputs.map((name) => valueInfo({ name, elemType: DataType.FLOAT })),
       },
     });
   }

@@ -60,9 +60,9 @@ export function emitAttention<K extends AttentionName>(
   const m = MECHANISMS[mechanism];
   const graph = m.emit(e, x, cfg);
   const g = e.g;
-  for (const t of graph.taps) g.output(t.value, tapOutput(name, t.tap), 'tap');
-  g.output(x, moduleInputOutput(name), 'aux');
-  if (graph.affinity) g.output(graph.affinity, affinityOutput(name), 'aux');
+  for (const t of graph.taps) g.output(t.value, tapOutput(name, t.tap));
+  g.output(x, moduleInputOutput(name));
+  if (graph.affinity) g.output(graph.affinity, affinityOutput(name));
   const bypass = g.input({ name: bypassInput(name), elemType: DataType.BOOL, shape: [] });
   const out = g.node('Where', [bypass, x, graph.out], `${e.scope}/bypass/Where`);
   return {

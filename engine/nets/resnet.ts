@@ -39,7 +39,8 @@ export interface AttentionGraph {
   unusedKeys: string[];
 }
 
-const EXPANSION = { basic: 1, bottleneck: 4 } as const;
+/** Output channels of a block per `planes`. */
+export const EXPANSION = { basic: 1, bottleneck: 4 } as const;
 
 /** Emits the network; throws EngineError('shape-mismatch') naming the first key that does not fit. */
 export function emitResNet(spec: NetSpec, dict: StateDict, name = 'resnet'): AttentionGraph {
@@ -77,9 +78,9 @@ export function emitResNet(spec: NetSpec, dict: StateDict, name = 'resnet'): Att
   }
   // The head reads the `features` output itself, so feeding `features` cuts the graph there
   // (class-activation methods differentiate the head with respect to it).
-  const features = g.output(x, FEATURES, 'aux');
+  const features = g.output(x, FEATURES);
   const head: Emit = { g, w, scope: '/fc' };
-  g.output(linear(head, 'fc', globalAvg(root, features), { bias: true, shape: [spec.numClasses, inplanes] }).y, LOGITS, 'logits');
+  g.output(linear(head, 'fc', globalAvg(root, features), { bias: true, shape: [spec.numClasses, inplanes] }).y, LOGITS);
   return { model: g.build(), modules, unusedKeys: w.unused() };
 }
 

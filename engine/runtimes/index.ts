@@ -5,7 +5,7 @@ import type { BackendChoice } from '../backend';
 import { encodeModel } from '../graph/builder';
 import type { OnnxTypes } from '../graph/onnx';
 import { createOrtRunner, ortInfo } from './ort';
-import { createTfjsRunner } from './tfjs';
+import { createTfjsRunner, tfjsInfo } from './tfjs';
 import type { GraphRunner, RuntimeInfo, RuntimeName } from './types';
 
 export const DEFAULT_RUNTIME: RuntimeName = 'ort';
@@ -29,11 +29,5 @@ export { isRuntimeName, RUNTIME_NAMES, type GraphRunner, type RuntimeInfo, type 
 
 /** What a runtime would run on, without building a graph (hello, `--verbose`). */
 export async function describeRuntime(runtime: RuntimeName, opts: Omit<RunnerOptions, 'runtime'> = {}): Promise<RuntimeInfo> {
-  if (runtime === 'tfjs') {
-    const { backendOnGpu, initBackend } = await import('../backend');
-    const { version_core: version, getBackend } = await import('@tensorflow/tfjs-core');
-    const chosen = await initBackend(opts.backend);
-    return { runtime, device: backendOnGpu() ? 'gpu' : 'cpu', backend: getBackend(), threads: 1, detail: `TensorFlow.js ${version}, ${chosen.detail}` };
-  }
-  return ortInfo(opts.threads);
+  return runtime === 'tfjs' ? tfjsInfo(opts.backend) : ortInfo(opts.threads);
 }

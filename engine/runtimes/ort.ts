@@ -50,8 +50,9 @@ export async function createOrtRunner(model: Uint8Array, bypassModules: string[]
       interOpNumThreads: 1,
       executionMode: 'sequential',
       // No memory arena: ORT's arena keeps the peak of the largest run for the session's life
-      // (3.4 GB RSS after one 1024 px pass of the built-in model, 153 MB without); passes at
-      // the model's own size time the same either way (bench/RESULTS.md).
+      // (3.4 GB RSS after one 1024 px pass of the built-in model, 153 MB without). Measured
+      // A/B at the models' own sizes, 2 threads: built-in model 2-3 ms, CBAM ResNet-50
+      // 74-85 ms, either way (within this machine's noise).
       enableCpuMemArena: false,
     });
   } catch (err) {

@@ -7,7 +7,7 @@ import { backendOnGpu, type BackendChoice, initBackend } from '../backend';
 import { bypassInput, INPUT } from '../graph/names';
 import type { OnnxTypes } from '../graph/onnx';
 import { type Feed, GraphInterpreter } from './tfjs/interpreter';
-import type { GraphRunner, OutputTensor, RunRequest } from './types';
+import type { GraphRunner, OutputTensor, RunRequest, RuntimeInfo } from './types';
 
 export interface TfjsRunner extends GraphRunner {
   /** The interpreter, for gradients (tf.grad through `run` with intermediate feeds). */
@@ -16,23 +16,32 @@ export interface TfjsRunner extends GraphRunner {
   feeds(req: Omit<RunRequest, 'fetch'>): Map<string, Feed>;
 }
 
-export async function createTfjsRunner(model: OnnxTypes.IModelProto, bypassModules: string[], backend?: BackendChoice): Promise<TfjsRunner> {
+/** TensorFlow.js's wasm heap: 32-bit addresses, and tfjs grows it to 2 GiB at most. */
+const WASM_HEAP_BYTES = 2 * 2 ** 30;
+
+/** What the tfjs runtime runs on (initialises the backend chain on first call). */
+export async function tfjsInfo(backend?: BackendChoice): Promise<RuntimeInfo> {
   const chosen = await initBackend(backend);
+  return {
+    runtime: 'tfjs',
+    device: backendOnGpu() ? 'gpu' : 'cpu',
+    backend: tf.getBackend(),
+    threads: 1,
+    detail: `TensorFlow.js ${tf.version_core}, ${chosen.detail}`,
+  };
+}
+
+export async function createTfjsRunner(model: OnnxTypes.IModelProto, bypassModules: string[], backend?: BackendChoice): Promise<TfjsRunner> {
+  const info = await tfjsInfo(backend);
   const interpreter = new GraphInterpreter(model);
-  const name = tf.getBackend();
   const feeds = (req: Omit<RunRequest, 'fetch'>): Map<string, Feed> => {
     const m = new Map<string, Feed>([[INPUT, req.input]]);
     for (const mod of bypassModules) m.set(bypassInput(mod), { bool: req.bypass.has(mod) });
     return m;
   };
   return {
-    info: {
-      runtime: 'tfjs',
-      device: backendOnGpu() ? 'gpu' : 'cpu',
-      backend: name,
-      threads: 1,
-      detail: `TensorFlow.js ${tf.version_core}, ${chosen.detail}`,
-    },
+    info,
+    ...(info.backend === 'wasm' ? { memoryCap: WASM_HEAP_BYTES } : {}),
     interpreter,
     feeds,
     async run(req: RunRequest): Promise<Map<string, OutputTensor>> {

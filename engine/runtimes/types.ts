@@ -1,14 +1,7 @@
 // What a runtime offers the session: a runner for one attention graph (DESIGN.md "One
 // graph, two runtimes"). Both runtimes take the same feeds and return the same outputs.
 
-export type RuntimeName = 'ort' | 'tfjs';
-export const RUNTIME_NAMES: readonly RuntimeName[] = ['ort', 'tfjs'];
-
-export function isRuntimeName(v: string): v is RuntimeName {
-  return (RUNTIME_NAMES as readonly string[]).includes(v);
-}
-
-export type { RuntimeInfo } from '../types';
+export { isRuntimeName, RUNTIME_NAMES, type RuntimeInfo, type RuntimeName } from '../types';
 import type { RuntimeInfo } from '../types';
 
 /** Float data in ONNX layout [N, C, H, W] ... or, for a 4-D input, NHWC data of that NCHW value. */
@@ -33,6 +26,8 @@ export interface RunRequest {
 
 export interface GraphRunner {
   readonly info: RuntimeInfo;
+  /** The most memory a run can use on this runtime, whatever the machine has (tfjs-wasm: its heap). */
+  readonly memoryCap?: number;
   run(request: RunRequest): Promise<Map<string, OutputTensor>>;
   dispose(): Promise<void>;
 }

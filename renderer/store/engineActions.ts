@@ -9,7 +9,7 @@ import { bundledSamples } from '../lib/samples';
 import type { GetState, ResolvedDeps, SetState } from './base';
 import { emptyRun } from './base';
 import { defaultFocus, isCancelled, newId, toUserError } from './logic';
-import { pushRecent, saveRecent } from './persist';
+import { pushRecent, RUNTIMES, saveRecent } from './persist';
 import type { AppActions, AppState, ImageEntry } from './types';
 
 type EngineActionKeys =
@@ -23,8 +23,6 @@ function sourceForRun(entry: ImageEntry): ImageSource {
     ? { kind: 'bytes', name: entry.source.name, bytes: entry.source.bytes.slice(0) }
     : entry.source;
 }
-
-const RUNTIME_NAMES: readonly RuntimeName[] = ['ort', 'tfjs'];
 
 /** The runtime to ask for: the setting, when the engine offers it; else none (the engine's default). */
 function wantedRuntime(s: AppState): RuntimeName | undefined {
@@ -81,7 +79,7 @@ export function engineActions(set: SetState, get: GetState, d: ResolvedDeps): Pi
           (c): c is Colormap => !!c && typeof (c as Colormap).name === 'string' && ((c as Colormap).lut?.length ?? 0) >= 768,
         );
         const sources = capabilityList(caps, 'sources').filter((k): k is 'builtin' | 'bytes' | 'path' => k === 'builtin' || k === 'bytes' || k === 'path');
-        const runtimes = capabilityList(caps, 'runtimes').filter((r): r is RuntimeName => RUNTIME_NAMES.includes(r as RuntimeName));
+        const runtimes = capabilityList(caps, 'runtimes').filter((r): r is RuntimeName => RUNTIMES.includes(r as RuntimeName));
         patch('engine', {
           state: 'ready', backend: hello.backend, version: hello.version,
           runtime: hello.runtime ?? null,

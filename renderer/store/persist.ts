@@ -8,8 +8,8 @@ export type KeyValueStorage = Pick<Storage, 'getItem' | 'setItem'>;
 const SETTINGS_KEY = 'attnscope.settings.v1';
 const RECENT_KEY = 'attnscope.recentModels.v1';
 export const MAX_RECENT = 6;
-/** engine/protocol.ts RUNTIME_CHOICES (renderer/ imports only types from engine/). */
-const RUNTIMES: readonly RuntimeName[] = ['ort', 'tfjs'];
+/** The runtimes the renderer knows (engine/types.ts RUNTIME_NAMES: renderer/ imports only types from engine/). */
+export const RUNTIMES: readonly RuntimeName[] = ['ort', 'tfjs'];
 
 export const DEFAULT_SETTINGS: Settings = {
   colormap: 'viridis',

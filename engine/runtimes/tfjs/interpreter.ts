@@ -28,15 +28,12 @@ export class GraphInterpreter {
   private readonly producer = new Map<string, number>();
   /** Outputs of Conv/Gemm nodes with a fused Relu: the pre-ReLU values, which a run can no longer see. */
   private readonly fusedPre = new Set<string>();
-  readonly inputNames: string[];
   readonly outputNames: string[];
   private readonly ctx: OpContext;
 
   constructor(model: OnnxTypes.IModelProto) {
     const graph = model.graph;
     if (!graph) throw new EngineError('bad-model', 'The ONNX model has no graph.');
-    const initNames = new Set((graph.initializer ?? []).map((t) => t.name as string));
-    this.inputNames = (graph.input ?? []).map((v) => v.name as string).filter((n) => !initNames.has(n) || true);
     this.outputNames = (graph.output ?? []).map((v) => v.name as string);
     try {
       for (const t of graph.initializer ?? []) this.weights.set(t.name as string, fromTensorProto(t));

@@ -368,10 +368,14 @@ function castTo(t: tf.Tensor, dtype: 'float32' | 'int32' | 'bool'): tf.Tensor {
 
 const where: Op = (_ctx, node, x) => {
   const cond = need(x, 0, node);
-  // A host scalar condition (the bypass switches) selects a branch without computing a blend.
+  // A host scalar condition (the bypass switches) selects a branch without computing a blend;
+  // the result still has the broadcast shape of all three inputs, as ONNX defines it.
   if (cond.kind === 'host' && cond.data.length === 1) {
     const chosen = need(x, cond.data[0] ? 1 : 2, node);
-    return [chosen.kind === 'tensor' ? tensor(tf.clone(chosen.t), chosen.nhwc) : chosen];
+    const other = need(x, cond.data[0] ? 2 : 1, node);
+    const shape = tf.broadcast_util.assertAndGetBroadcastShape(shapeOf(chosen), shapeOf(other));
+    if (shape.join() === shapeOf(chosen).join()) return [chosen.kind === 'tensor' ? tensor(tf.clone(chosen.t), chosen.nhwc) : chosen];
+    return [tensor(tf.broadcastTo(canonical(chosen), shape))];
   }
   return elementwise((c, a, b) => tf.where(castTo(c as tf.Tensor, 'bool'), a as tf.Tensor, b as tf.Tensor))(_ctx, node, x);
 };
@@ -406,7 +410,7 @@ const clip: Op = (_ctx, node, x) => {
   return unary((t) => tf.clipByValue(t, lo, hi))(_ctx, node, x);
 };
 
-const pad: Op = (ctx, node, x) => {
+const pad: Op = (_ctx, node, x) => {
   const v = need(x, 0, node);
   const mode = str(node.attrs.mode, 'constant');
   if (mode !== 'constant') throw new Error(`Pad "${node.name}": mode ${mode} is not supported`);
@@ -415,7 +419,6 @@ const pad: Op = (ctx, node, x) => {
   const value = x[2] ? hostData(x[2])[0] as number : 0;
   const pairs = Array.from({ length: rank }, (_, i) => [p[i] as number, p[i + rank] as number] as [number, number]);
   if (v.kind === 'tensor' && v.nhwc) return [tensor(tf.pad(v.t, NHWC_AXIS.map((_, j) => pairs[[0, 2, 3, 1][j] as number] as [number, number]), value), true)];
-  void ctx;
   return [tensor(tf.pad(canonical(v), pairs, value))];
 };
 

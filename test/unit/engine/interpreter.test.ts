@@ -99,7 +99,7 @@ async function check(backend: BackendChoice, build: Build, tol = 1e-5): Promise<
     const dims = inputDims(v);
     feeds.set(v.name!, { data: given[v.name!] ?? r.arr(size(dims)), dims });
   }
-  const fetch = g.outputs.map((o) => o.name);
+  const fetch = (model.graph?.output ?? []).map((o) => o.name!);
   expect(fetch.length).toBeGreaterThan(0);
   const ref = await runOrt(model, feeds, fetch);
   const got = await runTfjs(model, backend, feeds, fetch);
@@ -128,7 +128,7 @@ function conv(g: GraphBuilder, r: Rng, x: string, cin: number, cout: number, k: 
 const fmap = (g: GraphBuilder, r: Rng, c = 4): string => conv(g, r, input(g), 3, c, 3, { pads: [1, 1, 1, 1] });
 
 /** Marks `v` a graph output: `y`, `out_<name>`, or `v` itself when `name` is `v` (no Identity). */
-const out = (g: GraphBuilder, v: string, name = 'y'): string => g.output(v, name === v || name === 'y' ? name : `out_${name}`, 'tap');
+const out = (g: GraphBuilder, v: string, name = 'y'): string => g.output(v, name === v || name === 'y' ? name : `out_${name}`);
 
 // ---------------------------------------------------------------------------------------------
 // Cases: [name, build, tolerance]
@@ -661,10 +661,10 @@ describe('tfjs interpreter', () => {
     const y = g.node('Mul', [c, gate], 'mul');
     const sp = g.node('Concat', [g.node('ReduceMean', [y], 'rm', { axes: [1], keepdims: 1 }), g.node('ReduceMax', [y], 'rx', { axes: [1], keepdims: 1 })], 'cat', { axis: 1 });
     const att = g.node('Sigmoid', [conv(g, r, sp, 2, 1, 3, { pads: [1, 1, 1, 1] })], 'sig');
-    g.output(att, 'att', 'tap');
+    g.output(att, 'att');
     const z = g.node('Mul', [y, att], 'mul');
     const flat = g.node('Reshape', [g.node('MaxPool', [z], 'mp', { kernel_shape: [2, 2], strides: [2, 2] }), g.ints([0, -1])], 'rs');
-    g.output(g.node('Softmax', [g.node('Gemm', [flat, g.floats('fc', r.arr(10 * 24), [10, 24])], 'fc', { transB: 1 })], 'sm'), 'logits', 'tap');
+    g.output(g.node('Softmax', [g.node('Gemm', [flat, g.floats('fc', r.arr(10 * 24), [10, 24])], 'fc', { transB: 1 })], 'sm'), 'logits');
     const model = g.build();
     const data = r.arr(size(X));
     const fetch = ['att', 'logits'];

@@ -52,7 +52,7 @@ async function runLayer(runtime: RuntimeName, dims: number[], data: Float32Array
   emit: (g: GraphBuilder, x: string) => string): Promise<{ data: Float32Array; dims: number[] }> {
   const g = new GraphBuilder('layer');
   const x = g.input({ name: 'input', elemType: DataType.FLOAT, shape: dims });
-  g.output(emit(g, x), 'y', 'tap');
+  g.output(emit(g, x), 'y');
   const runner = await createRunner(g.build(), [], { runtime });
   try {
     return (await runner.run({ input: { data, dims }, bypass: new Set(), fetch: ['y'] })).get('y')!;
