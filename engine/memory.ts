@@ -5,9 +5,10 @@
 //   activations: ACTIVATION_COPIES x every block's output (both runtimes free a value after
 //     its last consumer; measured on a non-local ResNet-50 at 2048 px: 1.5 GB above the
 //     process's baseline against 3.6 GB estimated);
-//   affinities: a non-local block holds its Q x K affinity about three times at its peak
-//     (the MatMul output, the softmax output, the copy handed to JavaScript), and a run
-//     keeps one copy of every affinity for query().
+//   affinities: a non-local block whose Q x K affinity fits the keep size holds it about
+//     three times at its peak (the MatMul output, the softmax output, the copy handed to
+//     JavaScript), and a run keeps one copy for query(); a larger one is computed in blocks
+//     of query rows (modules/nonLocal.ts), and only a block is held, about three times.
 // Measured (bench/bigInputs): built-in model at 1024 px (nl3 16384 x 16384, 1.07 GB), 3.2 GB
 // above the baseline; the estimate is compared with the memory available when the model was
 // loaded, so the baseline (Node, the runtime, the weights) is already counted out.
@@ -16,6 +17,7 @@ import { freemem } from 'node:os';
 import { EngineError } from './errors';
 import { EXPANSION, stageSizes } from './nets/resnet';
 import type { NetSpec } from './nets/spec';
+import { CHUNK_BYTES, KEEP_AFFINITY_BYTES } from './modules/nonLocal';
 
 const FLOAT = 4;
 const ACTIVATION_COPIES = 2;
@@ -25,7 +27,12 @@ export interface AffinitySize {
   module: string;
   queries: number;
   keys: number;
+  /** The whole affinity's size. */
   bytes: number;
+  /** Whether it is computed whole (and kept), or in blocks of rows. */
+  whole: boolean;
+  /** What the run holds of it at once: the whole affinity, or one block of rows. */
+  heldBytes: number;
 }
 
 export interface MemoryEstimate {
@@ -36,8 +43,8 @@ export interface MemoryEstimate {
   total: number;
 }
 
-/** The estimate for a square input of `inputSize` px. */
-export function estimateRun(spec: NetSpec, inputSize: number): MemoryEstimate {
+/** The estimate for a square input of `inputSize` px; affinities above `keepBytes` run in row blocks. */
+export function estimateRun(spec: NetSpec, inputSize: number, keepBytes = KEEP_AFFINITY_BYTES): MemoryEstimate {
   const sizes = stageSizes(spec, inputSize);
   const stem = spec.stem === 'imagenet' ? Math.floor((inputSize + 1) / 2) : inputSize;
   let activations = 3 * inputSize * inputSize * FLOAT + spec.baseWidth * stem * stem * FLOAT * 2;
@@ -49,11 +56,14 @@ export function estimateRun(spec: NetSpec, inputSize: number): MemoryEstimate {
     for (const ins of spec.inserts.filter((b) => b.after === stage && b.kind === 'nonlocal')) {
       const queries = s * s;
       const keys = ins.kind === 'nonlocal' && ins.subSample ? Math.floor(s / 2) ** 2 : queries;
-      affinities.push({ module: ins.name, queries, keys, bytes: queries * keys * FLOAT });
+      const bytes = queries * keys * FLOAT;
+      const whole = bytes <= keepBytes;
+      const rowsPerBlock = Math.max(1, Math.floor(CHUNK_BYTES / FLOAT / keys));
+      affinities.push({ module: ins.name, queries, keys, bytes, whole, heldBytes: whole ? bytes : Math.min(queries, rowsPerBlock) * keys * FLOAT });
     }
   }
-  const largest = Math.max(0, ...affinities.map((a) => a.bytes));
-  const kept = affinities.reduce((n, a) => n + a.bytes, 0);
+  const largest = Math.max(0, ...affinities.map((a) => a.heldBytes));
+  const kept = affinities.reduce((n, a) => n + (a.whole ? a.bytes : 0), 0);
   return { inputSize, activations, affinities, total: activations + AFFINITY_PEAK_COPIES * largest + kept };
 }
 
@@ -78,27 +88,27 @@ export function formatBytes(n: number): string {
 }
 
 /** The largest square input size from 8 to `below` whose estimate fits `limit`, or null. */
-export function largestFitting(spec: NetSpec, below: number, limit: number): number | null {
+export function largestFitting(spec: NetSpec, below: number, limit: number, keepBytes = KEEP_AFFINITY_BYTES): number | null {
   let lo = 8;
   let hi = below;
-  if (estimateRun(spec, lo).total > limit) return null;
+  if (estimateRun(spec, lo, keepBytes).total > limit) return null;
   while (lo < hi) {
     const mid = Math.ceil((lo + hi) / 2);
-    if (estimateRun(spec, mid).total <= limit) lo = mid;
+    if (estimateRun(spec, mid, keepBytes).total <= limit) lo = mid;
     else hi = mid - 1;
   }
   return lo;
 }
 
 /** Throws EngineError('too-large') naming what does not fit, before any work starts. */
-export function checkMemory(spec: NetSpec, inputSize: number, limit: number): MemoryEstimate {
-  const est = estimateRun(spec, inputSize);
+export function checkMemory(spec: NetSpec, inputSize: number, limit: number, keepBytes = KEEP_AFFINITY_BYTES): MemoryEstimate {
+  const est = estimateRun(spec, inputSize, keepBytes);
   if (est.total <= limit) return est;
-  const biggest = [...est.affinities].sort((a, b) => b.bytes - a.bytes)[0];
-  const what = biggest && biggest.bytes * 3 > est.activations
-    ? `${biggest.module}'s attention is ${biggest.queries.toLocaleString('en')} x ${biggest.keys.toLocaleString('en')} positions (${formatBytes(biggest.bytes)} a copy)`
+  const biggest = [...est.affinities].sort((a, b) => b.heldBytes - a.heldBytes)[0];
+  const what = biggest && biggest.heldBytes * 3 > est.activations
+    ? `${biggest.module}'s attention is ${biggest.queries.toLocaleString('en')} x ${biggest.keys.toLocaleString('en')} positions (${formatBytes(biggest.heldBytes)} ${biggest.whole ? 'a copy' : 'a block of rows'})`
     : `the network's features take about ${formatBytes(est.activations)}`;
-  const fits = largestFitting(spec, inputSize - 1, limit);
+  const fits = largestFitting(spec, inputSize - 1, limit, keepBytes);
   throw new EngineError('too-large',
     `At ${inputSize} px ${what}: the run would need about ${formatBytes(est.total)}, more than the ${formatBytes(limit)} limit.`,
     `${fits ? `Use an input size of ${fits} px or less` : 'Free some memory'}, or raise the limit (--max-memory).`);

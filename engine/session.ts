@@ -11,9 +11,10 @@ import { checkStateDict, describeSpec, detectArchitecture } from './checkpoints/
 import type { ByteSource, CheckpointContents } from './checkpoints/types';
 import { type ChannelMapResult, type FetchedInput, readChannel } from './channelMap';
 import { EngineError } from './errors';
-import { affinityOutput, LOGITS, moduleInputOutput, tapOutput } from './graph/names';
+import { affinityOutput, affinityRowsOutput, LOGITS, moduleInputOutput, tapOutput } from './graph/names';
 import { type DecodedImage, decodeToInput, IMAGENET_MEAN, IMAGENET_STD, pointToCell, type Preprocessed, preprocess } from './image';
 import { checkMemory, defaultMemoryLimit } from './memory';
+import { KEEP_AFFINITY_BYTES } from './modules/nonLocal';
 import { readManifest, type ModelManifest } from './models';
 import { specFromArchName } from './nets/presets';
 import { type AttentionGraph, describeModules, emitResNet } from './nets/resnet';
@@ -27,8 +28,11 @@ import type { ImageTransform, ModelInfo, RunOptions, RunResult, Tap, TapName } f
 export const KEPT_RUNS = 4;
 /** ...and at most this many bytes of affinities and network inputs (for channelMap) across them. */
 export const KEPT_AFFINITY_BYTES = 256 * 1024 * 1024;
-/** A non-local affinity larger than this is not read back with the run; query() recomputes its row. */
-export const AFFINITY_READBACK_BYTES = 64 * 1024 * 1024;
+/**
+ * A non-local affinity up to this size is computed whole and read back with the run; a larger
+ * one is computed in blocks of query rows, never whole, and query() recomputes the clicked row.
+ */
+export const AFFINITY_READBACK_BYTES = KEEP_AFFINITY_BYTES;
 
 export interface LoadOptions {
   /** Architecture name (nets/presets.ts) or a NetSpec; default: the manifest's, else detected from the keys. */
@@ -43,7 +47,7 @@ export interface LoadOptions {
   threads?: number;
   /** Bytes a run may use; a larger input size is refused before it starts (default: 90% of available memory). */
   maxMemory?: number;
-  /** Non-local affinities above this many bytes are recomputed per query instead of kept (default AFFINITY_READBACK_BYTES). */
+  /** Non-local affinities above this many bytes are computed in row blocks, and recomputed per query instead of kept (default AFFINITY_READBACK_BYTES). */
   affinityReadbackBytes?: number;
   onProgress?: (bytesRead: number, totalBytes: number) => void;
   signal?: AbortSignal;
@@ -141,9 +145,9 @@ export class Session {
   private readonly tapFetch: string[];
 
   /** A kept run's input again, with its bypass set, fetching only `fetch`. */
-  private rerun(run: KeptRun, fetch: string[]): Promise<Map<string, OutputTensor>> {
+  private rerun(run: KeptRun, fetch: string[], queryRows?: Map<string, number[]>): Promise<Map<string, OutputTensor>> {
     const { inputWidth: w, inputHeight: h } = run.transform;
-    return this.runner.run({ input: { data: run.input, dims: [1, 3, h, w], layout: 'nhwc' }, bypass: new Set(run.bypass), fetch });
+    return this.runner.run({ input: { data: run.input, dims: [1, 3, h, w], layout: 'nhwc' }, bypass: new Set(run.bypass), fetch, ...(queryRows ? { queryRows } : {}) });
   }
 
   /**
@@ -206,7 +210,7 @@ export class Session {
       warnings.push(...detected.assumptions);
     }
 
-    const graph = emitResNet(spec, tensors, name);
+    const graph = emitResNet(spec, tensors, name, { keepAffinityBytes: opts.affinityReadbackBytes ?? AFFINITY_READBACK_BYTES });
     const unused = graph.unusedKeys;
     if (unused.length) {
       warnings.push(`${unused.length} checkpoint key(s) not used by the network: ${unused.slice(0, 5).join(', ')}${unused.length > 5 ? ', ...' : ''}`);
@@ -249,7 +253,7 @@ export class Session {
     }
     const cancelled = (): boolean => hooks.signal?.aborted === true;
     // Refused before anything is decoded: a size the machine cannot hold never starts.
-    const estimate = checkMemory(this.spec, opts.inputSize ?? this.info.inputSize, this.memoryLimit());
+    const estimate = checkMemory(this.spec, opts.inputSize ?? this.info.inputSize, this.memoryLimit(), this.affinityReadbackBytes);
     const t0 = performance.now();
     const src = request.image;
     const prep = {
@@ -287,8 +291,8 @@ export class Session {
     const [h, w] = [pre.transform.inputHeight, pre.transform.inputWidth];
     const withAffinity = this.graph.modules.filter((m) => m.affinity);
     // Affinities are read back for query() only while small: at 1024 px the built-in model's
-    // is 1 GB, and copying it out costs more than the whole pass. A larger one is recomputed
-    // for the clicked point (the same graph, the same numbers).
+    // would be 1 GB. A larger one is never computed whole (the graph runs it in row blocks),
+    // and query() computes the clicked row alone (the same numbers).
     const readBack = new Set(withAffinity.filter((m) => (estimate.affinities.find((a) => a.module === m.name)?.bytes ?? 0) <= this.affinityReadbackBytes).map((m) => m.name));
     const fetch = [...this.tapFetch, ...[...readBack].map((m) => affinityOutput(m))];
     const t3 = performance.now();
@@ -307,9 +311,10 @@ export class Session {
     const affinities = new Map<string, AffinityRecord>();
     for (const m of withAffinity) {
       const o = readBack.has(m.name) ? out.get(affinityOutput(m.name)) as OutputTensor : null;
+      // (Empty if the graph's own size test chose the row blocks after all.)
       const query = (out.get(tapOutput(m.name, 'activation')) as OutputTensor).dims.slice(1) as [number, number];
       const key = (out.get(tapOutput(m.name, 'attention')) as OutputTensor).dims.slice(1) as [number, number];
-      affinities.set(m.name, { module: m.name, data: o?.data ?? null, query, key });
+      affinities.set(m.name, { module: m.name, data: o?.data.length ? o.data : null, query, key });
     }
     this.keep(runId, { transform: pre.transform, affinities, input: pre.input, bypass, bytes: sumBytes(affinities) + pre.input.byteLength });
     const t5 = performance.now();
@@ -382,12 +387,10 @@ export class Session {
     }
     const keys = rec.key[0] * rec.key[1];
     const row = cell.row * rec.query[1] + cell.col;
-    let data = rec.data;
-    if (!data) {
-      const output = affinityOutput(module);
-      data = ((await this.rerun(run, [output])).get(output) as OutputTensor).data;
-    }
-    return { cell, shape: [...rec.key], data: data.slice(row * keys, (row + 1) * keys) };
+    if (rec.data) return { cell, shape: [...rec.key], data: rec.data.slice(row * keys, (row + 1) * keys) };
+    const output = affinityRowsOutput(module);
+    const data = ((await this.rerun(run, [output], new Map([[module, [row]]]))).get(output) as OutputTensor).data;
+    return { cell, shape: [...rec.key], data };
   }
 
   /**

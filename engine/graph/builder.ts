@@ -6,7 +6,8 @@
 import { DataType, IR_VERSION, onnx, OPSET } from './onnx';
 import type { OnnxTypes } from './onnx';
 
-export type AttrValue = number | number[] | string | { floats: number[] } | { float: number } | { tensor: OnnxTypes.ITensorProto };
+export type AttrValue = number | number[] | string | { floats: number[] } | { float: number } | { tensor: OnnxTypes.ITensorProto }
+  | { graph: OnnxTypes.IGraphProto };
 
 export interface ValueInfo {
   name: string;
@@ -17,18 +18,49 @@ export interface ValueInfo {
 
 export class GraphBuilder {
   private readonly nodes: OnnxTypes.INodeProto[] = [];
-  private readonly initializers: OnnxTypes.ITensorProto[] = [];
   private readonly inputs: ValueInfo[] = [];
-  /** Output names, in order (what each is for is in its name: graph/names.ts). */
-  private readonly outputs: string[] = [];
-  private readonly used = new Set<string>();
-  private readonly constCache = new Map<string, string>();
+  /** Outputs, in order (what each is for is in its name: graph/names.ts). */
+  private readonly outputs: Array<{ name: string; elemType: number }> = [];
   /** Value name -> the node that produces it. */
   private readonly producers = new Map<string, OnnxTypes.INodeProto>();
   /** Old value name -> the output name it was renamed to. */
   private readonly renamed = new Map<string, string>();
+  // Shared with the subgraphs (If branches, Loop bodies): ONNX value names are unique across
+  // a model's scopes, and every constant lives in the top graph, which subgraphs can read.
+  private readonly initializers: OnnxTypes.ITensorProto[];
+  private readonly used: Set<string>;
+  private readonly constCache: Map<string, string>;
+  private readonly nodeNames: Set<string>;
 
-  constructor(readonly name: string) {}
+  constructor(readonly name: string, parent?: GraphBuilder) {
+    this.initializers = parent?.initializers ?? [];
+    this.used = parent?.used ?? new Set();
+    this.constCache = parent?.constCache ?? new Map();
+    this.nodeNames = parent?.nodeNames ?? new Set();
+  }
+
+  /**
+   * A subgraph (an If branch, a Loop body) whose nodes `body` emits on a child builder; the
+   * child reads this graph's values by name, as ONNX subgraphs read their outer scope.
+   * `body` returns the subgraph's outputs in order.
+   */
+  subgraph(name: string, inputs: ValueInfo[], body: (sg: GraphBuilder, inputs: string[]) => Array<{ value: string; elemType?: number }>): OnnxTypes.IGraphProto {
+    const sg = new GraphBuilder(name, this);
+    const names = inputs.map((i) => {
+      const n = sg.unique(i.name);
+      sg.inputs.push({ ...i, name: n });
+      return n;
+    });
+    body(sg, names).forEach((o, k) => sg.output(o.value, sg.fresh(`${name}/out${k}`), o.elemType));
+    return { name, node: sg.nodes, input: sg.inputs.map(valueInfo), output: sg.outputs.map(valueInfo) };
+  }
+
+  /** A name starting with `hint` that no value has yet (not reserved). */
+  private fresh(hint: string): string {
+    let name = hint;
+    for (let i = 1; this.used.has(name); i++) name = `${hint}_${i}`;
+    return name;
+  }
 
   /** A unique value name starting with `hint`. */
   unique(hint: string): string {
@@ -103,12 +135,13 @@ export class GraphBuilder {
    * non-local affinity is 1 GB at 1024 px). A graph input, or a value that is already an
    * output, gets an Identity.
    */
-  output(value: string, name: string): string {
+  output(value: string, name: string, elemType: number = DataType.FLOAT): string {
     const current = this.renamed.get(value) ?? value;
     const producer = this.producers.get(current);
-    if (current === name) {
+    const isOutput = (n: string): boolean => this.outputs.some((o) => o.name === n);
+    if (current === name && !isOutput(name)) {
       // already called so
-    } else if (producer && !this.outputs.includes(current) && !this.used.has(name)) {
+    } else if (producer && !isOutput(current) && !this.used.has(name)) {
       this.used.add(name);
       producer.output = (producer.output ?? []).map((o) => (o === current ? name : o));
       for (const n of this.nodes) n.input = (n.input ?? []).map((i) => (i === current ? name : i));
@@ -119,7 +152,7 @@ export class GraphBuilder {
     } else {
       this.node('Identity', [current], `${name}/Identity`, {}, [name]);
     }
-    this.outputs.push(name);
+    this.outputs.push({ name, elemType });
     return name;
   }
 
@@ -133,12 +166,11 @@ export class GraphBuilder {
         node: this.nodes,
         initializer: this.initializers,
         input: this.inputs.map(valueInfo),
-        output: this.outputs.map((name) => valueInfo({ name, elemType: DataType.FLOAT })),
+        output: this.outputs.map(valueInfo),
       },
     });
   }
 
-  private readonly nodeNames = new Set<string>();
   private uniqueNodeName(hint: string): string {
     let name = hint;
     for (let i = 1; this.nodeNames.has(name); i++) name = `${hint}_${i}`;
@@ -167,6 +199,7 @@ function attribute(name: string, v: AttrValue): OnnxTypes.IAttributeProto {
   if (Array.isArray(v)) return { name, type: AttrType.INTS, ints: v };
   if ('floats' in v) return { name, type: AttrType.FLOATS, floats: v.floats };
   if ('tensor' in v) return { name, type: AttrType.TENSOR, t: v.tensor };
+  if ('graph' in v) return { name, type: AttrType.GRAPH, g: v.graph };
   return { name, type: AttrType.FLOAT, f: v.float };
 }
 

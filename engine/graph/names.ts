@@ -18,3 +18,8 @@ export const bypassInput = (module: string): string => `${module}.bypass`;
 export const moduleInputOutput = (module: string): string => `${module}.input`;
 /** A non-local affinity [N, queries, keys]. */
 export const affinityOutput = (module: string): string => `${module}.affinity`;
+/** int64 [R]: query indices whose affinity rows `<module>.affinity_rows` computes (runners feed [0] when none are asked for). */
+export const QUERY_ROWS_SUFFIX = '.query_rows';
+export const queryRowsInput = (module: string): string => `${module}${QUERY_ROWS_SUFFIX}`;
+/** The affinity rows [N, R, keys] of the `<module>.query_rows` queries, computed alone (no whole affinity). */
+export const affinityRowsOutput = (module: string): string => `${module}.affinity_rows`;

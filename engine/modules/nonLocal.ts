@@ -16,11 +16,28 @@
 // and columns match PyTorch's index for index.
 // Taps: attention = mean over queries of the affinity, on the key grid [N, H', W'];
 //   activation = channel mean of x. The affinity [N, HW, H'W'] is an aux output.
+//
+// Memory (issue: big inputs): the affinity is Q x K floats, 1 GB for the built-in model at
+// 1024 px and 16 GB at 2048. An If node chooses, from the run's own shapes, between
+//   - whole: the affinity computed at once and output (it is kept for click-a-query), when
+//     Q x K x 4 <= keepBytes;
+//   - chunked: a Loop over blocks of query rows (at most CHUNK_BYTES of affinity each), each
+//     block's y rows and column sums computed and the block freed; the affinity output is
+//     then empty, and a clicked query's row comes from the `rows` path instead:
+//     affinity rows for given query indices (an int64 input), computed from the same theta
+//     and phi, the same numbers as the whole affinity's rows.
 
 import type { NonLocalMode } from '../nets/spec';
 import type { ModuleGraph } from './base';
+import type { GraphBuilder } from '../graph/builder';
 import { floatScalarTensor } from '../graph/builder';
+import { DataType } from '../graph/onnx';
 import { channelMean, conv, type Emit, mapShape } from './layers';
+
+/** Affinities up to this size are computed whole and output (and kept for query()). */
+export const KEEP_AFFINITY_BYTES = 64 * 1024 * 1024;
+/** Above it, affinities are computed in blocks of query rows of at most this size. */
+export const CHUNK_BYTES = 32 * 1024 * 1024;
 
 export interface NonLocalConfig {
   channels: number;
@@ -28,6 +45,10 @@ export interface NonLocalConfig {
   subSample: boolean;
   /** W is conv + BatchNorm2d (the reference default), or a bare conv. */
   bn: boolean;
+  /** The largest affinity computed whole and output (default KEEP_AFFINITY_BYTES). */
+  keepBytes?: number;
+  /** The largest block of affinity rows the chunked path computes at once (default CHUNK_BYTES). */
+  chunkBytes?: number;
 }
 
 export function emitNonLocal(e: Emit, x: string, cfg: NonLocalConfig): ModuleGraph {
@@ -45,20 +66,25 @@ export function emitNonLocal(e: Emit, x: string, cfg: NonLocalConfig): ModuleGra
   const gFull = conv(e, seq('g'), x, { bias: true, shape: [-1, c, 1, 1] });
   const inter = gFull.out;
   const gx = pool(gFull.y, 'g');
-  let affinity: string;
+  // The affinity rows of query rows `q` ([N, R, i], or [N, R, C] for gaussian), emitted on
+  // builder `b` (the top graph or a subgraph: ONNX subgraphs read outer values by name).
+  let queries: string;
+  let affinityOf: (b: GraphBuilder, q: string, part: string) => string;
   if (cfg.mode === 'gaussian') {
-    const q = rows(flat(x, c, 'theta'), 'theta');
+    queries = rows(flat(x, c, 'theta'), 'theta');
     const k = flat(pool(x, 'phi'), c, 'phi');
-    affinity = g.node('Softmax', [g.node('MatMul', [q, k], `${s}/MatMul`)], `${s}/Softmax`, { axis: -1 });
+    affinityOf = (b, q, part) => b.node('Softmax', [b.node('MatMul', [q, k], `${s}/${part}/MatMul`)], `${s}/${part}/Softmax`, { axis: -1 });
   } else {
-    const theta = rows(flat(conv(e, 'theta', x, { bias: true, shape: [inter, c, 1, 1] }).y, inter, 'theta'), 'theta'); // [N, HW, i]
+    queries = rows(flat(conv(e, 'theta', x, { bias: true, shape: [inter, c, 1, 1] }).y, inter, 'theta'), 'theta'); // [N, HW, i]
     const phi = flat(pool(conv(e, seq('phi'), x, { bias: true, shape: [inter, c, 1, 1] }).y, 'phi'), inter, 'phi'); // [N, i, H'W']
     if (cfg.mode === 'embedded') {
-      affinity = g.node('Softmax', [g.node('MatMul', [theta, phi], `${s}/MatMul`)], `${s}/Softmax`, { axis: -1 });
+      affinityOf = (b, q, part) => b.node('Softmax', [b.node('MatMul', [q, phi], `${s}/${part}/MatMul`)], `${s}/${part}/Softmax`, { axis: -1 });
     } else {
-      let f: string;
+      // Divided by N', the number of key positions, known only at run time.
+      const keys = g.node('Cast', [g.node('Gather', [g.node('Shape', [phi], `${s}/Shape`), g.ints([2])], `${s}/Gather`, { axis: 0 })], `${s}/Cast`, { to: 1 });
+      let f: (b: GraphBuilder, q: string, part: string) => string;
       if (cfg.mode === 'dot') {
-        f = g.node('MatMul', [theta, phi], `${s}/MatMul`);
+        f = (b, q, part) => b.node('MatMul', [q, phi], `${s}/${part}/MatMul`);
       } else {
         // ReLU(w_theta . theta_i + w_phi . phi_j): the 1x1 projection of the concatenation
         // splits into a query term and a key term, so the N x N' x 2*inter tensor the
@@ -66,35 +92,102 @@ export function emitNonLocal(e: Emit, x: string, cfg: NonLocalConfig): ModuleGra
         const proj = e.w.get('concat_project.0.weight', [1, 2 * inter, 1, 1]).data;
         const wTheta = g.floats(`${e.w.key('concat_project.0.weight')}.theta`, Float32Array.from(proj.subarray(0, inter)), [inter, 1]);
         const wPhi = g.floats(`${e.w.key('concat_project.0.weight')}.phi`, Float32Array.from(proj.subarray(inter, 2 * inter)), [1, inter]);
-        const a = g.node('MatMul', [theta, wTheta], `${s}/concat_project/MatMul`); // [N, HW, 1]
-        const b = g.node('MatMul', [wPhi, phi], `${s}/concat_project/MatMul`); // [N, 1, H'W']
-        f = g.node('Relu', [g.node('Add', [a, b], `${s}/concat_project/Add`)], `${s}/concat_project/Relu`);
+        const keyTerm = g.node('MatMul', [wPhi, phi], `${s}/concat_project/MatMul`); // [N, 1, H'W']
+        f = (b, q, part) => {
+          const queryTerm = b.node('MatMul', [q, wTheta], `${s}/${part}/concat_project/MatMul`); // [N, R, 1]
+          return b.node('Relu', [b.node('Add', [queryTerm, keyTerm], `${s}/${part}/concat_project/Add`)], `${s}/${part}/concat_project/Relu`);
+        };
       }
-      // Divided by N', the number of key positions, known only at run time.
-      const keys = g.node('Cast', [g.node('Gather', [g.node('Shape', [f], `${s}/Shape`), g.ints([2])], `${s}/Gather`, { axis: 0 })], `${s}/Cast`, { to: 1 });
-      affinity = g.node('Div', [f, keys], `${s}/Div`);
+      affinityOf = (b, q, part) => b.node('Div', [f(b, q, part), keys], `${s}/${part}/Div`);
     }
   }
-  const y = g.node('MatMul', [affinity, rows(flat(gx, inter, 'g'), 'g')], `${s}/y/MatMul`); // [N, HW, i]
+  const values = rows(flat(gx, inter, 'g'), 'g'); // [N, H'W', i]
+  const chunked = emitChunkedAttention(g, s, queries, values, affinityOf, cfg.keepBytes ?? KEEP_AFFINITY_BYTES, cfg.chunkBytes ?? CHUNK_BYTES);
+  const y = chunked.y;
   const yMap = g.node('Reshape', [rows(y, 'y'), g.node('Shape', [gFull.y], `${s}/y/Shape`)], `${s}/y/Reshape`); // [N, i, H, W]
   const wy = cfg.bn
     ? conv(e, 'W.0', yMap, { bias: true, bn: 'W.1', shape: [c, inter, 1, 1] })
     : conv(e, 'W', yMap, { bias: true, shape: [c, inter, 1, 1] });
   const out = g.node('Add', [wy.y, x], `${s}/Add`);
-  // Mean over queries as a [1, 1, Q] row of ones times the affinity: ONNX Runtime reduces a
-  // middle axis with strided reads (2 s for the 16384 x 16384 affinity at 1024 px); a GEMV
-  // reads it once in order (10x faster on a 4096 x 4096 one).
-  const queries = g.node('Gather', [g.node('Shape', [affinity], `${s}/attention/Shape`), g.ints([1])], `${s}/attention/Gather`, { axis: 0 });
-  const onesShape = g.node('Concat', [g.ints([1, 1]), queries], `${s}/attention/Concat`, { axis: 0 });
-  const ones = g.node('ConstantOfShape', [onesShape], `${s}/attention/ConstantOfShape`, { value: { tensor: floatScalarTensor(1) } });
-  const sum = g.node('MatMul', [ones, affinity], `${s}/attention/MatMul`); // [N, 1, H'W']
-  const summary = g.node('Div', [sum, g.node('Cast', [queries], `${s}/attention/Cast`, { to: 1 })], `${s}/attention/Div`);
   return {
     out,
     taps: [
-      { tap: 'attention', value: g.node('Reshape', [summary, mapShape({ ...e, scope: `${s}/attention` }, gx)], `${s}/attention/Reshape`) },
+      { tap: 'attention', value: g.node('Reshape', [chunked.summary, mapShape({ ...e, scope: `${s}/attention` }, gx)], `${s}/attention/Reshape`) },
       { tap: 'activation', value: channelMean(e, x) },
     ],
-    affinity,
+    affinity: chunked.affinity,
+    affinityRows: (index) => affinityOf(g, g.node('Gather', [queries, index], `${s}/rows/Gather`, { axis: 1 }), 'rows'),
   };
+}
+
+/**
+ * y = A values and the mean of A over queries, where A = affinityOf(queries) [N, Q, K]:
+ * whole when Q x K x 4 <= keepBytes (A is output too), else in blocks of query rows.
+ */
+function emitChunkedAttention(
+  g: GraphBuilder, s: string, queries: string, values: string,
+  affinityOf: (b: GraphBuilder, q: string, part: string) => string, keepBytes: number, chunkBytes: number,
+): { y: string; summary: string; affinity: string } {
+  const I64 = DataType.INT64;
+  const dim = (v: string, axis: number, part: string): string =>
+    g.node('Gather', [g.node('Shape', [v], `${s}/${part}/Shape`), g.ints([axis])], `${s}/${part}/Gather`, { axis: 0 }); // [1]
+  const q = dim(queries, 1, 'queries');
+  const k = dim(values, 1, 'keys');
+  const qFloat = g.node('Cast', [q], `${s}/queries/Cast`, { to: DataType.FLOAT });
+  const whole = g.node('LessOrEqual', [g.node('Mul', [q, k], `${s}/size/Mul`), g.ints([Math.floor(keepBytes / 4)])], `${s}/size/LessOrEqual`);
+  const cond = g.node('Squeeze', [whole, g.ints([0])], `${s}/size/Squeeze`);
+
+  // Mean over queries as a [1, 1, R] row of weights times the affinity: ONNX Runtime reduces a
+  // middle axis with strided reads (2 s for the 16384 x 16384 affinity at 1024 px); a GEMV
+  // reads it once in order.
+  const thenBranch = g.subgraph(`${s}/whole`, [], (b) => {
+    const a = affinityOf(b, queries, 'whole');
+    const y = b.node('MatMul', [a, values], `${s}/whole/y/MatMul`);
+    const onesShape = b.node('Concat', [g.ints([1, 1]), q], `${s}/whole/attention/Concat`, { axis: 0 });
+    const ones = b.node('ConstantOfShape', [onesShape], `${s}/whole/attention/ConstantOfShape`, { value: { tensor: floatScalarTensor(1) } });
+    const sum = b.node('MatMul', [ones, a], `${s}/whole/attention/MatMul`); // [N, 1, K]
+    return [{ value: y }, { value: sum }, { value: a }];
+  });
+
+  const elseBranch = g.subgraph(`${s}/chunked`, [], (b) => {
+    // Rows per block: as many as fit chunkBytes (at least one); the queries padded to whole blocks.
+    const per = b.node('Max', [b.node('Div', [g.ints([Math.max(1, Math.floor(chunkBytes / 4))]), k], `${s}/chunked/Div`), g.ints([1])], `${s}/chunked/Max`);
+    const blocks = b.node('Div', [b.node('Sub', [b.node('Add', [q, per], `${s}/chunked/Add`), g.ints([1])], `${s}/chunked/Sub`), per], `${s}/chunked/blocks/Div`);
+    const padRows = b.node('Sub', [b.node('Mul', [blocks, per], `${s}/chunked/Mul`), q], `${s}/chunked/pad/Sub`);
+    const pads = b.node('Concat', [g.ints([0, 0, 0, 0]), padRows, g.ints([0])], `${s}/chunked/pad/Concat`, { axis: 0 });
+    const padded = b.node('Pad', [queries, pads], `${s}/chunked/Pad`);
+    const batch = b.node('Gather', [b.node('Shape', [queries], `${s}/chunked/batch/Shape`), g.ints([0])], `${s}/chunked/batch/Gather`, { axis: 0 });
+    const sum0 = b.node('ConstantOfShape', [b.node('Concat', [batch, g.ints([1]), k], `${s}/chunked/sum0/Concat`, { axis: 0 })],
+      `${s}/chunked/sum0/ConstantOfShape`, { value: { tensor: floatScalarTensor(0) } }); // [N, 1, K]
+    const body = g.subgraph(`${s}/chunk`, [
+      { name: `${s}/chunk/i`, elemType: I64, shape: [] },
+      { name: `${s}/chunk/cond`, elemType: DataType.BOOL, shape: [] },
+      { name: `${s}/chunk/sum`, elemType: DataType.FLOAT },
+    ], (c, [i, condIn, sumIn]) => {
+      const start = c.node('Mul', [c.node('Unsqueeze', [i as string, g.ints([0])], `${s}/chunk/Unsqueeze`), per], `${s}/chunk/start/Mul`);
+      const end = c.node('Add', [start, per], `${s}/chunk/end/Add`);
+      const block = c.node('Slice', [padded, start, end, g.ints([1])], `${s}/chunk/Slice`); // [N, per, i]
+      const a = affinityOf(c, block, 'chunk'); // [N, per, K]
+      const y = c.node('MatMul', [a, values], `${s}/chunk/y/MatMul`); // [N, per, i]
+      // Weight 1 for real query rows, 0 for the padding.
+      const index = c.node('Range', [c.node('Squeeze', [start, g.ints([0])], `${s}/chunk/start/Squeeze`), c.node('Squeeze', [end, g.ints([0])], `${s}/chunk/end/Squeeze`), g.ints([1])], `${s}/chunk/Range`);
+      const real = c.node('Cast', [c.node('Less', [index, q], `${s}/chunk/Less`)], `${s}/chunk/Cast`, { to: DataType.FLOAT });
+      const weights = c.node('Reshape', [real, g.ints([1, 1, -1])], `${s}/chunk/Reshape`);
+      const sum = c.node('Add', [sumIn as string, c.node('MatMul', [weights, a], `${s}/chunk/attention/MatMul`)], `${s}/chunk/attention/Add`);
+      return [{ value: c.node('Identity', [condIn as string], `${s}/chunk/cond/Identity`), elemType: DataType.BOOL }, { value: sum }, { value: y }];
+    });
+    const loopOut = `${s}/chunked/Loop`;
+    const [sum, ys] = [b.unique(`${loopOut}/sum`), b.unique(`${loopOut}/y`)];
+    b.node('Loop', [b.node('Squeeze', [blocks, g.ints([0])], `${s}/chunked/blocks/Squeeze`), '', sum0], loopOut, { body: { graph: body } }, [sum, ys]);
+    // [blocks, N, per, i] -> [N, blocks * per, i] -> the first Q rows.
+    const stacked = b.node('Transpose', [ys], `${s}/chunked/y/Transpose`, { perm: [1, 0, 2, 3] });
+    const yShape = b.node('Concat', [g.ints([0, -1]), b.node('Gather', [b.node('Shape', [stacked], `${s}/chunked/y/Shape`), g.ints([3])], `${s}/chunked/y/Gather`, { axis: 0 })], `${s}/chunked/y/Concat`, { axis: 0 });
+    const y = b.node('Slice', [b.node('Reshape', [stacked, yShape], `${s}/chunked/y/Reshape`), g.ints([0]), q, g.ints([1])], `${s}/chunked/y/Slice`);
+    // No whole affinity exists on this path: an empty one stands in for the output.
+    const empty = b.node('ConstantOfShape', [g.ints([1, 0, 0])], `${s}/chunked/empty/ConstantOfShape`, { value: { tensor: floatScalarTensor(0) } });
+    return [{ value: y }, { value: sum }, { value: empty }];
+  });
+  const [y, sum, affinity] = [g.unique(`${s}/If/y`), g.unique(`${s}/If/sum`), g.unique(`${s}/If/affinity`)];
+  g.node('If', [cond], `${s}/If`, { then_branch: { graph: thenBranch }, else_branch: { graph: elseBranch } }, [y, sum, affinity]);
+  return { y, summary: g.node('Div', [sum, qFloat], `${s}/attention/Div`), affinity };
 }

@@ -39,11 +39,18 @@ export interface AttentionGraph {
   unusedKeys: string[];
 }
 
+export interface GraphOptions {
+  /** Non-local affinities up to this many bytes are computed whole and output; larger ones in blocks of rows (modules/nonLocal.ts). */
+  keepAffinityBytes?: number;
+  /** The largest block of affinity rows the chunked path computes at once. */
+  chunkBytes?: number;
+}
+
 /** Output channels of a block per `planes`. */
 export const EXPANSION = { basic: 1, bottleneck: 4 } as const;
 
 /** Emits the network; throws EngineError('shape-mismatch') naming the first key that does not fit. */
-export function emitResNet(spec: NetSpec, dict: StateDict, name = 'resnet'): AttentionGraph {
+export function emitResNet(spec: NetSpec, dict: StateDict, name = 'resnet', opts: GraphOptions = {}): AttentionGraph {
   const g = new GraphBuilder(name);
   const w = new WeightReader(dict);
   const root: Emit = { g, w, scope: '' };
@@ -71,7 +78,7 @@ export function emitResNet(spec: NetSpec, dict: StateDict, name = 'resnet'): Att
       inplanes = planes * expansion;
     }
     for (const ins of spec.inserts.filter((b) => b.after === stage)) {
-      const placed = emitInserted({ g, w: w.sub(ins.name), scope: `/${ins.name}` }, x, ins, inplanes);
+      const placed = emitInserted({ g, w: w.sub(ins.name), scope: `/${ins.name}` }, x, ins, inplanes, opts);
       x = placed.out;
       modules.push({ ...placed.module, stage: `layer${stage}` });
     }
@@ -124,12 +131,16 @@ function emitBlockAttention(e: Emit, x: string, att: Exclude<BlockAttention, { k
   }
 }
 
-function emitInserted(e: Emit, x: string, ins: InsertedBlock, channels: number) {
+function emitInserted(e: Emit, x: string, ins: InsertedBlock, channels: number, opts: GraphOptions) {
   switch (ins.kind) {
     case 'bam':
       return emitAttention('bam', e, x, { channels, dilation: ins.dilation }, ins.name);
     case 'nonlocal':
-      return emitAttention('nl', e, x, { channels, mode: ins.mode, subSample: ins.subSample, bn: ins.bn }, ins.name);
+      return emitAttention('nl', e, x, {
+        channels, mode: ins.mode, subSample: ins.subSample, bn: ins.bn,
+        ...(opts.keepAffinityBytes !== undefined ? { keepBytes: opts.keepAffinityBytes } : {}),
+        ...(opts.chunkBytes !== undefined ? { chunkBytes: opts.chunkBytes } : {}),
+      }, ins.name);
     case 'gc':
       return emitAttention('gc', e, x, { channels }, ins.name);
   }

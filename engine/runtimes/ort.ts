@@ -6,7 +6,7 @@
 
 import { availableParallelism } from 'node:os';
 import { EngineError } from '../errors';
-import { bypassInput } from '../graph/names';
+import { bypassInput, QUERY_ROWS_SUFFIX, queryRowsInput } from '../graph/names';
 import { type FloatFeed, type GraphRunner, nhwcToNchw, type OutputTensor, type RunRequest, type RuntimeInfo } from './types';
 
 type Ort = typeof import('onnxruntime-node');
@@ -59,6 +59,7 @@ export async function createOrtRunner(model: Uint8Array, bypassModules: string[]
     throw new EngineError('bad-model', `ONNX Runtime could not build the graph: ${err instanceof Error ? err.message : String(err)}`);
   }
   const info = await ortInfo(threads);
+  const rowModules = session.inputNames.filter((n) => n.endsWith(QUERY_ROWS_SUFFIX)).map((n) => n.slice(0, -QUERY_ROWS_SUFFIX.length));
   const bools = new Map<boolean, import('onnxruntime-node').Tensor>();
   const bool = (v: boolean) => {
     let t = bools.get(v);
@@ -73,6 +74,10 @@ export async function createOrtRunner(model: Uint8Array, bypassModules: string[]
     async run(req: RunRequest): Promise<Map<string, OutputTensor>> {
       const feeds: Record<string, import('onnxruntime-node').Tensor> = { input: floatTensor(req.input) };
       for (const m of bypassModules) feeds[bypassInput(m)] = bool(req.bypass.has(m));
+      for (const m of rowModules) {
+        const rows = req.queryRows?.get(m) ?? [0];
+        feeds[queryRowsInput(m)] = new ort.Tensor('int64', BigInt64Array.from(rows, BigInt), [rows.length]);
+      }
       let out: Record<string, import('onnxruntime-node').Tensor>;
       try {
         out = await session.run(feeds, req.fetch);

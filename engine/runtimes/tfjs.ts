@@ -4,7 +4,7 @@
 
 import * as tf from '@tensorflow/tfjs-core';
 import { backendOnGpu, type BackendChoice, initBackend } from '../backend';
-import { bypassInput, INPUT } from '../graph/names';
+import { bypassInput, INPUT, QUERY_ROWS_SUFFIX, queryRowsInput } from '../graph/names';
 import type { OnnxTypes } from '../graph/onnx';
 import { type Feed, GraphInterpreter } from './tfjs/interpreter';
 import type { GraphRunner, OutputTensor, RunRequest, RuntimeInfo } from './types';
@@ -34,9 +34,11 @@ export async function tfjsInfo(backend?: BackendChoice): Promise<RuntimeInfo> {
 export async function createTfjsRunner(model: OnnxTypes.IModelProto, bypassModules: string[], backend?: BackendChoice): Promise<TfjsRunner> {
   const info = await tfjsInfo(backend);
   const interpreter = new GraphInterpreter(model);
+  const rowModules = (model.graph?.input ?? []).map((v) => v.name ?? '').filter((n) => n.endsWith(QUERY_ROWS_SUFFIX)).map((n) => n.slice(0, -QUERY_ROWS_SUFFIX.length));
   const feeds = (req: Omit<RunRequest, 'fetch'>): Map<string, Feed> => {
     const m = new Map<string, Feed>([[INPUT, req.input]]);
     for (const mod of bypassModules) m.set(bypassInput(mod), { bool: req.bypass.has(mod) });
+    for (const mod of rowModules) m.set(queryRowsInput(mod), { ints: req.queryRows?.get(mod) ?? [0] });
     return m;
   };
   return {

@@ -22,6 +22,8 @@ export interface RunRequest {
   bypass: ReadonlySet<string>;
   /** Output names to fetch. */
   fetch: string[];
+  /** Non-local modules' query indices for their `<module>.affinity_rows` outputs (default [0]). */
+  queryRows?: ReadonlyMap<string, number[]>;
 }
 
 export interface GraphRunner {

@@ -11,13 +11,14 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { DataType, onnx, type OnnxTypes, toInt } from '../../graph/onnx';
 import { EngineError } from '../../errors';
-import { type Attr, OPS, type OpContext, type OpNode, type PreparedFilter, prepareFilter } from './ops';
-import { canonical, disposeValue, host, tensor, type Value } from './values';
+import { type Attr, OPS, type OpContext, type OpNode, type PreparedFilter, prepareFilter, type Subgraph } from './ops';
+import { canonical, disposeValue, host, hostData, tensor, type Value } from './values';
 
 /** A feed: float data in ONNX layout, or already NHWC for a 4-D input; or a bool. */
 export type Feed =
   | { data: Float32Array; dims: number[]; layout?: 'nchw' | 'nhwc' }
   | { bool: boolean }
+  | { ints: number[] }
   | { tensor: tf.Tensor };
 
 export class GraphInterpreter {
@@ -42,10 +43,6 @@ export class GraphInterpreter {
         if (node.op === 'Constant') {
           this.weights.set(node.outputs[0] as string, constantValue(node));
           continue;
-        }
-        if (!Object.hasOwn(OPS, node.op)) {
-          throw new EngineError('unsupported-op', `The tfjs runtime has no "${node.op}" operator (node "${node.name}").`,
-            'Run this model with the ort runtime (--runtime ort).');
         }
         this.nodes.push(node);
       }
@@ -87,18 +84,7 @@ export class GraphInterpreter {
         const args = node.inputs.map((name) => (name ? values.get(name) ?? this.weights.get(name) : undefined));
         const missing = node.inputs.findIndex((name, k) => name && !args[k]);
         if (missing >= 0) throw new EngineError('bad-request', `No value for "${node.inputs[missing]}", an input of node "${node.name}".`);
-        let outs: Value[];
-        try {
-          outs = tf.tidy(() => {
-            // tidy keeps the tensors found inside the returned Value objects.
-            const r = (OPS[node.op] as NonNullable<typeof OPS[string]>)(this.ctx, node, args);
-            // An op may hand back an input's own tensor; give the output its own handle.
-            return r.map((v) => (v.kind === 'tensor' && args.some((a) => a?.kind === 'tensor' && a.t === v.t) ? tensor(tf.clone(v.t), v.nhwc) : v)) as unknown as tf.TensorContainer;
-          }) as unknown as Value[];
-        } catch (err) {
-          if (err instanceof EngineError) throw err;
-          throw new EngineError('internal', `The tfjs runtime failed at ${node.op} node "${node.name}": ${err instanceof Error ? err.message : String(err)}`);
-        }
+        const outs = this.exec(node, args);
         node.outputs.forEach((name, k) => {
           const v = outs[k];
           if (name && v) { values.set(name, v); owned.add(name); }
@@ -127,6 +113,92 @@ export class GraphInterpreter {
       return result;
     } finally {
       for (const name of owned) disposeValue(values.get(name));
+    }
+  }
+
+  /** One node's outputs, owned by the caller (If and Loop run their subgraphs). */
+  private exec(node: OpNode, args: Array<Value | undefined>): Value[] {
+    if (node.op === 'If' || node.op === 'Loop') return this.control(node, args);
+    try {
+      return tf.tidy(() => {
+        // tidy keeps the tensors found inside the returned Value objects.
+        const r = (OPS[node.op] as NonNullable<typeof OPS[string]>)(this.ctx, node, args);
+        // An op may hand back an input's own tensor; give the output its own handle.
+        return r.map((v) => (v.kind === 'tensor' && args.some((a) => a?.kind === 'tensor' && a.t === v.t) ? tensor(tf.clone(v.t), v.nhwc) : v)) as unknown as tf.TensorContainer;
+      }) as unknown as Value[];
+    } catch (err) {
+      if (err instanceof EngineError) throw err;
+      throw new EngineError('internal', `The tfjs runtime failed at ${node.op} node "${node.name}": ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+
+  /** If and Loop (ONNX semantics; a Loop's scan outputs are stacked on a new first axis). */
+  private control(node: OpNode, args: Array<Value | undefined>): Value[] {
+    const from = node.implicitFrom ?? node.inputs.length;
+    const env = new Map<string, Value>();
+    node.inputs.slice(from).forEach((name, k) => { const v = args[from + k]; if (v) env.set(name, v); });
+    const subs = node.subgraphs ?? {};
+    if (node.op === 'If') {
+      const cond = hostData(args[0] as Value)[0];
+      const branch = subs[cond ? 'then_branch' : 'else_branch'];
+      if (!branch) throw new EngineError('bad-model', `If node "${node.name}" has no ${cond ? 'then' : 'else'} branch.`);
+      return this.runSubgraph(branch, [], env);
+    }
+    const body = subs.body;
+    if (!body) throw new EngineError('bad-model', `Loop node "${node.name}" has no body.`);
+    const trips = args[0] ? hostData(args[0])[0] as number : Infinity;
+    let cond = args[1] ? Boolean(hostData(args[1])[0]) : true;
+    const initial = args.slice(2, from) as Value[];
+    let carried = initial;
+    const scans: Value[][] = [];
+    try {
+      for (let i = 0; i < trips && cond; i++) {
+        const outs = this.runSubgraph(body, [host([i], [], 'int'), host([cond ? 1 : 0], [], 'bool'), ...carried], env);
+        cond = Boolean(hostData(outs[0] as Value)[0]);
+        const next = outs.slice(1, 1 + initial.length);
+        if (carried !== initial) carried.forEach((v) => disposeValue(v));
+        carried = next;
+        outs.slice(1 + initial.length).forEach((v, k) => (scans[k] ??= []).push(v));
+      }
+      const stacked = scans.map((parts) => tensor(tf.tidy(() => tf.stack(parts.map((v) => canonical(v))))));
+      const out = carried === initial ? initial.map((v) => (v.kind === 'tensor' ? tensor(tf.clone(v.t), v.nhwc) : v)) : carried;
+      return [...out, ...stacked];
+    } finally {
+      scans.flat().forEach((v) => disposeValue(v));
+    }
+  }
+
+  /** Runs a subgraph on `inputs` (not owned) with outer values `env`; returns its outputs, owned by the caller. */
+  private runSubgraph(sub: Subgraph, inputs: Value[], env: Map<string, Value>): Value[] {
+    const local = new Map<string, Value>();
+    const owned = new Set<string>();
+    sub.inputs.forEach((name, k) => { const v = inputs[k]; if (v) local.set(name, v); });
+    const uses = new Map<string, number>();
+    for (const n of sub.nodes) for (const i of n.inputs) if (i) uses.set(i, (uses.get(i) ?? 0) + 1);
+    const keep = new Set(sub.outputs);
+    const lookup = (name: string): Value | undefined => local.get(name) ?? env.get(name) ?? this.weights.get(name);
+    try {
+      for (const node of sub.nodes) {
+        const args = node.inputs.map((name) => (name ? lookup(name) : undefined));
+        const missing = node.inputs.findIndex((name, k) => name && !args[k]);
+        if (missing >= 0) throw new EngineError('bad-request', `No value for "${node.inputs[missing]}", an input of node "${node.name}".`);
+        const outs = node.op === 'Constant' ? [constantValue(node)] : this.exec(node, args);
+        node.outputs.forEach((name, k) => { const v = outs[k]; if (name && v) { local.set(name, v); owned.add(name); } });
+        for (const inp of node.inputs) {
+          if (!inp) continue;
+          const left = (uses.get(inp) ?? 1) - 1;
+          uses.set(inp, left);
+          if (left === 0 && owned.has(inp) && !keep.has(inp)) { disposeValue(local.get(inp)); local.delete(inp); owned.delete(inp); }
+        }
+      }
+      return sub.outputs.map((name) => {
+        const v = lookup(name);
+        if (!v) throw new EngineError('bad-model', `A subgraph has no value for its output "${name}".`);
+        if (owned.has(name)) { owned.delete(name); return v; }
+        return v.kind === 'tensor' ? tensor(tf.clone(v.t), v.nhwc) : v;
+      });
+    } finally {
+      for (const name of owned) disposeValue(local.get(name));
     }
   }
 
@@ -203,6 +275,7 @@ function unfused(node: OpNode, pre: Set<string>): OpNode {
 
 function feedValue(feed: Feed): Value {
   if ('bool' in feed) return host([feed.bool ? 1 : 0], [], 'bool');
+  if ('ints' in feed) return host(feed.ints, [feed.ints.length], 'int');
   if ('tensor' in feed) return tensor(feed.tensor);
   if (feed.layout === 'nhwc') {
     const [n, c, h, w] = feed.dims as [number, number, number, number];
@@ -211,8 +284,12 @@ function feedValue(feed: Feed): Value {
   return tensor(tf.tensor(feed.data, feed.dims));
 }
 
+const CONTROL_OPS = new Set(['If', 'Loop']);
+
+/** A node of a graph or subgraph; an unknown op is refused here, at load. */
 function toOpNode(n: OnnxTypes.INodeProto): OpNode {
   const attrs: Record<string, Attr> = {};
+  const subgraphs: Record<string, Subgraph> = {};
   const T = onnx.AttributeProto.AttributeType;
   for (const a of n.attribute ?? []) {
     const name = a.name as string;
@@ -224,16 +301,41 @@ function toOpNode(n: OnnxTypes.INodeProto): OpNode {
       case T.STRING: attrs[name] = new TextDecoder().decode(a.s ?? new Uint8Array()); break;
       // Host values (no tfjs tensor to dispose): Constant turns a float one into a weight.
       case T.TENSOR: attrs[name] = a.t ? toHost(fromTensorProto(a.t)) as never : undefined; break;
+      case T.GRAPH: if (a.g) subgraphs[name] = toSubgraph(a.g); break;
       default: break;
     }
   }
-  return {
+  const node: OpNode = {
     op: n.opType as string,
     name: n.name || `${n.opType}:${(n.output ?? [])[0] ?? ''}`,
     inputs: [...(n.input ?? [])],
     outputs: [...(n.output ?? [])],
     attrs,
   };
+  if (node.op !== 'Constant' && !CONTROL_OPS.has(node.op) && !Object.hasOwn(OPS, node.op)) {
+    throw new EngineError('unsupported-op', `The tfjs runtime has no "${node.op}" operator (node "${node.name}").`,
+      'Run this model with the ort runtime (--runtime ort).');
+  }
+  if (CONTROL_OPS.has(node.op)) {
+    // The outer values the subgraphs read become extra inputs: the planner then runs their
+    // producers first and keeps them alive until the If / Loop has run.
+    node.subgraphs = subgraphs;
+    node.implicitFrom = node.inputs.length;
+    const outer = new Set(Object.values(subgraphs).flatMap((g) => g.outer));
+    node.inputs.push(...outer);
+  }
+  return node;
+}
+
+function toSubgraph(g: OnnxTypes.IGraphProto): Subgraph {
+  if ((g.initializer ?? []).length) throw new EngineError('unsupported-op', `Subgraph "${g.name}" has its own initializers, which the tfjs runtime does not read.`);
+  const nodes = (g.node ?? []).map(toOpNode);
+  const inputs = (g.input ?? []).map((v) => v.name as string);
+  const defined = new Set([...inputs, ...nodes.flatMap((n) => n.outputs)]);
+  const outputs = (g.output ?? []).map((v) => v.name as string);
+  const outer = new Set<string>();
+  for (const name of [...nodes.flatMap((n) => n.inputs), ...outputs]) if (name && !defined.has(name)) outer.add(name);
+  return { inputs, outputs, nodes, outer: [...outer] };
 }
 
 function constantValue(node: OpNode): Value {

@@ -17,6 +17,19 @@ export interface OpNode {
   attrs: Record<string, Attr>;
   /** A Relu folded into this Conv / Gemm (its own node became an alias). */
   fusedRelu?: boolean;
+  /** If / Loop: their subgraphs by attribute name (then_branch, else_branch, body). */
+  subgraphs?: Record<string, Subgraph>;
+  /** If / Loop: `inputs` from this index on are the outer values the subgraphs read. */
+  implicitFrom?: number;
+}
+
+/** An ONNX subgraph (If branch, Loop body), run by the interpreter with its outer scope. */
+export interface Subgraph {
+  inputs: string[];
+  outputs: string[];
+  nodes: OpNode[];
+  /** Values it reads from outer scopes (its nodes' and nested subgraphs'). */
+  outer: string[];
 }
 
 /** A conv weight prepared once at load: [kh, kw, in/group, out] (regular) or [kh, kw, C, mult] (depthwise). */
@@ -475,6 +488,28 @@ const constantOfShape: Op = (_ctx, node, x) => {
   return [tensor(tf.fill(dims, fill, 'float32'))];
 };
 
+/** A comparison: bool results, on the host when both sides are host values (shape arithmetic). */
+function compare(f: (a: tf.Tensor, b: tf.Tensor) => tf.Tensor, hostF: (a: number, b: number) => boolean): Op {
+  return (_ctx, node, x) => {
+    const a = need(x, 0, node);
+    const b = need(x, 1, node);
+    if (a.kind === 'host' && b.kind === 'host') {
+      const r = hostBinary((u, v) => (hostF(u, v) ? 1 : 0), { ...a, type: 'float' }, { ...b, type: 'float' });
+      if (r) return [host(r.data, r.dims, 'bool')];
+    }
+    const t = f(canonical(a), canonical(b));
+    return [tensor(t)];
+  };
+}
+
+/** Range(start, limit, delta): on the host (indices). */
+const range: Op = (_ctx, node, x) => {
+  const [start, limit, delta] = [0, 1, 2].map((i) => hostData(need(x, i, node))[0] as number) as [number, number, number];
+  const n = Math.max(Math.ceil((limit - start) / delta), 0);
+  const type = [0, 1, 2].every((i) => (x[i] as Value).kind === 'host' && (x[i] as HostValue).type === 'int') ? 'int' : 'float';
+  return [host(Array.from({ length: n }, (_, i) => start + i * delta), [n], type)];
+};
+
 const hardSigmoid = (t: tf.Tensor, alpha: number, beta: number): tf.Tensor => tf.clipByValue(tf.add(tf.mul(t, alpha), beta), 0, 1);
 
 export const OPS: Record<string, Op> = {
@@ -503,8 +538,14 @@ export const OPS: Record<string, Op> = {
   Mul: elementwise((a, b) => tf.mul(a as tf.Tensor, b as tf.Tensor), (a, b) => a * b),
   Div: elementwise((a, b) => tf.div(a as tf.Tensor, b as tf.Tensor), (a, b) => a / b),
   Pow: elementwise((a, b) => tf.pow(a as tf.Tensor, b as tf.Tensor)),
-  Max: elementwise((...t) => t.reduce((a, b) => tf.maximum(a, b))),
-  Min: elementwise((...t) => t.reduce((a, b) => tf.minimum(a, b))),
+  Max: elementwise((...t) => t.reduce((a, b) => tf.maximum(a, b)), Math.max),
+  Min: elementwise((...t) => t.reduce((a, b) => tf.minimum(a, b)), Math.min),
+  Less: compare((a, b) => tf.less(a, b), (a, b) => a < b),
+  LessOrEqual: compare((a, b) => tf.lessEqual(a, b), (a, b) => a <= b),
+  Greater: compare((a, b) => tf.greater(a, b), (a, b) => a > b),
+  GreaterOrEqual: compare((a, b) => tf.greaterEqual(a, b), (a, b) => a >= b),
+  Equal: compare((a, b) => tf.equal(a, b), (a, b) => a === b),
+  Range: range,
   Where: where,
   ReduceMean: reduce((t, a, k) => tf.mean(t, a, k)),
   ReduceMax: reduce((t, a, k) => tf.max(t, a, k)),

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, test, vi } from 'vitest';
 import { main } from '../../../engine/cli';
 import { estimateRun, largestFitting, parseMemory } from '../../../engine/memory';
+import { CHUNK_BYTES } from '../../../engine/modules/nonLocal';
 import { Session } from '../../../engine/session';
 import { FIXTURES, readCase } from './fixtureData';
 
@@ -25,9 +26,16 @@ describe('memory estimate', () => {
     expect(nl.queries).toBe(side * side);
     expect(nl.keys).toBe((side / 2) ** 2);
     expect(nl.bytes).toBe(nl.queries * nl.keys * 4);
+    expect(nl.whole).toBe(true);
     expect(est.total).toBeGreaterThan(nl.bytes * 3);
+    // At 512 px the 268 MB affinity is over the keep size: only a block of rows is held at once.
+    const big = estimateRun(spec, 512).affinities.find((a) => a.module === 'nl3')!;
+    expect(big.bytes).toBe(nl.bytes * 16);
+    expect(big.whole).toBe(false);
+    expect(big.heldBytes).toBeLessThanOrEqual(CHUNK_BYTES);
+    expect(estimateRun(spec, 512, Infinity).total).toBeGreaterThan(big.bytes * 3);
     // Grows with the size, and the largest size that fits a limit fits it.
-    expect(estimateRun(spec, 512).total).toBeGreaterThan(est.total * 8);
+    expect(estimateRun(spec, 512).total).toBeGreaterThan(est.total);
     const fits = largestFitting(spec, 4096, est.total)!;
     expect(fits).toBeGreaterThanOrEqual(256);
     expect(estimateRun(spec, fits).total).toBeLessThanOrEqual(est.total);
