@@ -14,7 +14,12 @@ import { args, describeMachine, machine, ROOT, table, writeResult } from './lib'
 import { normaliseSpec } from './spec';
 import { BENCH_MODELS, benchWeights } from './weights';
 
-interface Cell { model: string; runtime: string; size: number; coldMs?: number; warmMs?: number; peakMiB?: number; estimate: number; affinity: number; refused?: string }
+interface Cell {
+  model: string; runtime: string; size: number; coldMs?: number; warmMs?: number; queryMs?: number;
+  /** RSS after loading (before any run) and the process's peak, MiB. */
+  baseMiB?: number; peakMiB?: number;
+  estimate: number; activations: number; affinity: number; whole: boolean; refused?: string;
+}
 
 async function worker(model: string, runtime: string, size: number): Promise<Cell> {
   if (!isRuntimeName(runtime)) throw new Error(`unknown runtime ${runtime}`);
@@ -22,15 +27,25 @@ async function worker(model: string, runtime: string, size: number): Promise<Cel
   const job = BENCH_MODELS[model];
   const session = await Session.load({ kind: 'path', path: w.path }, { runtime, ...(job ? { arch: normaliseSpec(job.spec) } : {}) });
   const est = estimateRun(session.spec, size);
-  const cell: Cell = { model: w.label, runtime, size, estimate: est.total, affinity: Math.max(0, ...est.affinities.map((a) => a.bytes)) };
+  const largest = [...est.affinities].sort((x, y) => y.bytes - x.bytes)[0];
+  const cell: Cell = {
+    model: w.label, runtime, size, estimate: est.total, activations: est.activations,
+    affinity: largest?.bytes ?? 0, whole: largest?.whole ?? true, baseMiB: process.memoryUsage().rss / 2 ** 20,
+  };
   const image = { kind: 'path' as const, path: join(ROOT, 'assets', 'samples', 'chelsea.png') };
   try {
     let t = performance.now();
     await session.run({ image, options: { inputSize: size } });
     cell.coldMs = performance.now() - t;
     t = performance.now();
-    await session.run({ image, options: { inputSize: size } });
+    const r = await session.run({ image, options: { inputSize: size } });
     cell.warmMs = performance.now() - t;
+    // A click on the middle of the image: the kept row, or the row computed alone.
+    if (largest) {
+      t = performance.now();
+      await session.query(r.runId, largest.module, { x: r.transform.origWidth / 2, y: r.transform.origHeight / 2 });
+      cell.queryMs = performance.now() - t;
+    }
   } catch (err) {
     cell.refused = err instanceof Error ? err.message : String(err);
   } finally {
@@ -67,8 +82,12 @@ async function main(): Promise<void> {
       }
     }
   }
-  console.log(table(['model', 'runtime', 'input', 'largest affinity', 'estimate', 'peak RSS MiB', 'cold ms', 'warm ms', 'result'],
-    cells.map((c) => [c.model, c.runtime, c.size, formatBytes(c.affinity), formatBytes(c.estimate), c.peakMiB ?? '-', c.coldMs ?? '-', c.warmMs ?? '-', c.refused ? `refused: ${c.refused.replace(/^At \d+ px /, '').slice(0, 70)}` : 'ok'])));
+  // The issue's bound: the run's own memory (peak minus the loaded process) <= activations + 2 x the largest affinity.
+  const bound = (c: Cell): number => c.activations + 2 * c.affinity;
+  console.log(table(['model', 'runtime', 'input', 'largest affinity', 'computed', 'estimate', 'loaded MiB', 'peak MiB', 'run MiB', 'activations + 2x affinity', 'cold ms', 'warm ms', 'query ms', 'result'],
+    cells.map((c) => [c.model, c.runtime, c.size, formatBytes(c.affinity), c.affinity ? (c.whole ? 'whole' : 'row blocks') : '-', formatBytes(c.estimate),
+      c.baseMiB ?? '-', c.peakMiB ?? '-', c.refused || c.peakMiB === undefined || c.baseMiB === undefined ? '-' : c.peakMiB - c.baseMiB, formatBytes(bound(c)),
+      c.coldMs ?? '-', c.warmMs ?? '-', c.queryMs ?? '-', c.refused ? `refused: ${c.refused.replace(/^At \d+ px /, '').slice(0, 70)}` : 'ok'])));
   writeResult('bigInputs', { machine: mach, cells });
 }
 

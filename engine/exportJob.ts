@@ -166,6 +166,7 @@ export function metadataFor(
     opacity: settings.opacity,
     inputSize: t ? `${t.inputWidth}x${t.inputHeight}` : `${size}x${size}`,
     resize: t?.resize ?? settings.resize ?? 'stretch',
+    ...(t?.tiles ? { tiles: { size: t.tiles.size, overlap: t.tiles.overlap } } : {}),
     bypass: [...(settings.bypass ?? [])].sort(),
   };
 }
@@ -188,6 +189,7 @@ export function pngText(meta: ExportMetadata): Array<[string, string]> {
   if (meta.kind !== 'heatmap') add('opacity', String(meta.opacity));
   add('input-size', meta.inputSize);
   add('resize', meta.resize);
+  if (meta.tiles) add('tiles', `${meta.tiles.size} overlap ${meta.tiles.overlap}`);
   add('bypass', meta.bypass.length > 0 ? meta.bypass.join(',') : 'none');
   return entries;
 }
@@ -260,6 +262,7 @@ export async function exportImage(o: ExportImageOptions): Promise<ExportedFile[]
       options: {
         ...(o.settings.resize ? { resize: o.settings.resize } : {}),
         ...(o.settings.inputSize ? { inputSize: o.settings.inputSize } : {}),
+        ...(o.settings.tile ? { tile: o.settings.tile } : {}),
         bypass: o.settings.bypass ?? [],
       },
     },

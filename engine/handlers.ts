@@ -68,6 +68,11 @@ export function registerHandlers(core: EngineCore): void {
           runId = e.runId;
           send({ type: 'runStarted', id: msg.id, ...e });
         },
+        onTile(done, tiles) {
+          if (signal.aborted) return;
+          send({ type: 'runProgress', id: msg.id, runId, done, total: tiles });
+          return yieldToEvents(); // a newer run or a cancel can stop a long tiled run between tiles
+        },
         onTap(tap) {
           if (signal.aborted) return;
           const data = ownBuffer(tap.data);

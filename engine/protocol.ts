@@ -77,6 +77,8 @@ export interface ExportSettings {
   interpolation: Interpolation;
   resize?: ResizeMode;
   inputSize?: number;
+  /** Run each image in tiles at its own resolution (RunOptions.tile). */
+  tile?: { size: number; overlap?: number };
   /** Modules switched off for the export's forward pass. */
   bypass?: string[];
   /** `raw` kind: also write each map resampled to the image size (`*.full.npy`). */
@@ -163,6 +165,8 @@ export interface TapEvent {
   /** When the engine had the values: ms since the Unix epoch, sub-ms precision (performance.timeOrigin + now()). */
   computedAt?: number;
 }
+/** A tiled run (options.tile): tile `done` of `total` has run (taps follow once all have). */
+export interface RunProgressEvent { type: 'runProgress'; id: number; runId: string; done: number; total: number }
 export interface PredictionEvent { type: 'prediction'; id: number; runId: string; logits: Float32Array; top: Prediction[] }
 export interface RunDoneEvent {
   type: 'runDone';
@@ -234,6 +238,8 @@ export interface ExportFileMeta {
   /** Network input, e.g. "224x224". */
   inputSize: string;
   resize: ResizeMode;
+  /** A tiled run's tiles (the input is then the image padded to whole tiles, at scale 1). */
+  tiles?: { size: number; overlap: number };
   bypass: string[];
 }
 export interface ExportFileEntry { path: string; written: boolean; meta: ExportFileMeta }
@@ -261,6 +267,7 @@ export type EngineMessage =
   | ModelInfoReply
   | RunStartedEvent
   | TapEvent
+  | RunProgressEvent
   | PredictionEvent
   | RunDoneEvent
   | QueryReply
@@ -273,7 +280,7 @@ export type ClientMessageType = ClientMessage['type'];
 export type EngineMessageType = EngineMessage['type'];
 
 /** Engine messages that are not the last one for their request id. */
-export type StreamEventType = 'loadProgress' | 'runStarted' | 'tap' | 'prediction' | 'exportProgress';
+export type StreamEventType = 'loadProgress' | 'runStarted' | 'runProgress' | 'tap' | 'prediction' | 'exportProgress';
 
 // ---------------------------------------------------------------- runtime validation
 
@@ -302,6 +309,13 @@ function checkRunOptions(v: unknown): string | null {
   if (v.resize !== undefined && !RESIZE.includes(v.resize as ResizeMode)) return `options.resize must be one of ${RESIZE.join(', ')}`;
   if (v.bypass !== undefined && !(Array.isArray(v.bypass) && v.bypass.length <= 10_000 && v.bypass.every((b) => isStr(b, 256)))) {
     return 'options.bypass must be a list of module names';
+  }
+  if (v.tile !== undefined) {
+    const t = v.tile;
+    if (!isObj(t) || !Number.isInteger(t.size) || (t.size as number) < 8 || (t.size as number) > 4096
+      || (t.overlap !== undefined && !(Number.isInteger(t.overlap) && (t.overlap as number) >= 0 && (t.overlap as number) < (t.size as number)))) {
+      return 'options.tile must be { size: 8 to 4096, overlap?: 0 to size - 1 } (integers)';
+    }
   }
   return checkTriple(v.mean, 'options.mean') ?? checkTriple(v.std, 'options.std');
 }
@@ -367,7 +381,7 @@ function checkExport(m: Obj): string | null {
   if (m.keepExisting !== undefined && typeof m.keepExisting !== 'boolean') return 'keepExisting must be true or false';
   if (m.manifest !== undefined && typeof m.manifest !== 'boolean') return 'manifest must be true or false';
   if (m.folder !== undefined && !isStr(m.folder, 4096)) return 'folder must be a relative folder name';
-  return checkRunOptions({ resize: s.resize, inputSize: s.inputSize, bypass: s.bypass });
+  return checkRunOptions({ resize: s.resize, inputSize: s.inputSize, bypass: s.bypass, ...(s.tile !== undefined ? { tile: s.tile } : {}) });
 }
 
 function badRequest(id: number | null, message: string): ErrorReply {

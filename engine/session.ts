@@ -12,7 +12,8 @@ import type { ByteSource, CheckpointContents } from './checkpoints/types';
 import { type ChannelMapResult, type FetchedInput, readChannel } from './channelMap';
 import { EngineError } from './errors';
 import { affinityOutput, affinityRowsOutput, LOGITS, moduleInputOutput, tapOutput } from './graph/names';
-import { type DecodedImage, decodeToInput, IMAGENET_MEAN, IMAGENET_STD, pointToCell, type Preprocessed, preprocess } from './image';
+import { defaultOverlap, planTiles, tileAlignment, tileInput, TileStitcher } from './tiles';
+import { type DecodedImage, decodeImage, decodeToInput, IMAGENET_MEAN, IMAGENET_STD, pointToCell, type Preprocessed, preprocess } from './image';
 import { checkMemory, defaultMemoryLimit } from './memory';
 import { KEEP_AFFINITY_BYTES } from './modules/nonLocal';
 import { readManifest, type ModelManifest } from './models';
@@ -70,6 +71,8 @@ export interface RunHooks {
   onTap?: (tap: Tap) => void | Promise<void>;
   /** Aborting stops the run (before the pass, or between taps) and throws EngineError('cancelled'). */
   signal?: AbortSignal;
+  /** A tiled run: after each tile. */
+  onTile?: (done: number, total: number) => void | Promise<void>;
 }
 
 export interface QueryResult {
@@ -87,6 +90,8 @@ export interface AffinityRecord {
   module: string;
   /** Row-major [queries, keys]; null when it was too large to keep (query() recomputes the row). */
   data: Float32Array | null;
+  /** When data is null: the block's input [1, C, H, W], from which query() computes a row alone. */
+  input: OutputTensor | null;
   query: [number, number];
   key: [number, number];
 }
@@ -98,6 +103,8 @@ interface KeptRun {
   input: Float32Array;
   bypass: string[];
   bytes: number;
+  /** A tiled run: no single pass to re-run for query() or channelMap(). */
+  tiled?: boolean;
 }
 
 let runCounter = 0;
@@ -117,6 +124,8 @@ export class Session {
     readonly spec: NetSpec,
     private readonly maxMemory: number | undefined,
     private readonly affinityReadbackBytes = AFFINITY_READBACK_BYTES,
+    /** Per non-local module: the runner of its rows graph (GraphModule.rowsModel). */
+    private readonly rowRunners = new Map<string, GraphRunner>(),
   ) {
     this.taps = graph.modules.flatMap((m) => m.taps.map((tap) => ({ module: m.name, tap, output: tapOutput(m.name, tap) })));
     this.tapFetch = [LOGITS, ...this.taps.map((t) => t.output)];
@@ -145,9 +154,9 @@ export class Session {
   private readonly tapFetch: string[];
 
   /** A kept run's input again, with its bypass set, fetching only `fetch`. */
-  private rerun(run: KeptRun, fetch: string[], queryRows?: Map<string, number[]>): Promise<Map<string, OutputTensor>> {
+  private rerun(run: KeptRun, fetch: string[]): Promise<Map<string, OutputTensor>> {
     const { inputWidth: w, inputHeight: h } = run.transform;
-    return this.runner.run({ input: { data: run.input, dims: [1, 3, h, w], layout: 'nhwc' }, bypass: new Set(run.bypass), fetch, ...(queryRows ? { queryRows } : {}) });
+    return this.runner.run({ input: { data: run.input, dims: [1, 3, h, w], layout: 'nhwc' }, bypass: new Set(run.bypass), fetch });
   }
 
   /**
@@ -230,18 +239,24 @@ export class Session {
       warnings,
       ...(manifest?.defaultVisible ? { defaultVisible: manifest.defaultVisible } : {}),
     };
-    const runner = await createRunner(graph.model, graph.modules.map((m) => m.name), {
+    const runnerOptions = {
       ...(opts.runtime ? { runtime: opts.runtime } : {}),
       ...(opts.backend ? { backend: opts.backend } : {}),
       ...(opts.threads !== undefined ? { threads: opts.threads } : {}),
-    });
+    };
+    const runner = await createRunner(graph.model, graph.modules.map((m) => m.name), runnerOptions);
     Session.runnerBuilds++;
-    if (opts.signal?.aborted) {
-      await runner.dispose();
-      throw new EngineError('cancelled', 'Loading the model was cancelled.');
+    const rowRunners = new Map<string, GraphRunner>();
+    try {
+      for (const m of graph.modules) if (m.rowsModel) rowRunners.set(m.name, await createRunner(m.rowsModel, [], runnerOptions));
+      if (opts.signal?.aborted) throw new EngineError('cancelled', 'Loading the model was cancelled.');
+    } catch (err) {
+      await Promise.all([runner, ...rowRunners.values()].map((r) => r.dispose()));
+      throw err;
     }
     info.runtime = runner.info;
-    return new Session(info, graph, runner, { resize: manifest?.resize ?? 'stretch' }, spec, opts.maxMemory, opts.affinityReadbackBytes);
+    return new Session(info, graph, runner, { resize: manifest?.resize ?? 'stretch' }, spec, opts.maxMemory,
+      opts.affinityReadbackBytes ?? AFFINITY_READBACK_BYTES, rowRunners);
   }
 
   async run(request: { image: RunImage; options?: RunOptions }, hooks: RunHooks = {}): Promise<RunResult> {
@@ -252,6 +267,7 @@ export class Session {
       if (!known.has(b)) throw new EngineError('not-found', `Cannot bypass "${b}": the model has no such module.`, `Modules: ${[...known].join(', ')}`);
     }
     const cancelled = (): boolean => hooks.signal?.aborted === true;
+    if (opts.tile) return this.runTiled(request.image, opts, opts.tile, hooks);
     // Refused before anything is decoded: a size the machine cannot hold never starts.
     const estimate = checkMemory(this.spec, opts.inputSize ?? this.info.inputSize, this.memoryLimit(), this.affinityReadbackBytes);
     const t0 = performance.now();
@@ -294,7 +310,8 @@ export class Session {
     // would be 1 GB. A larger one is never computed whole (the graph runs it in row blocks),
     // and query() computes the clicked row alone (the same numbers).
     const readBack = new Set(withAffinity.filter((m) => (estimate.affinities.find((a) => a.module === m.name)?.bytes ?? 0) <= this.affinityReadbackBytes).map((m) => m.name));
-    const fetch = [...this.tapFetch, ...[...readBack].map((m) => affinityOutput(m))];
+    // A block whose affinity is not kept keeps its input instead (1 / keys of the affinity's size).
+    const fetch = [...this.tapFetch, ...withAffinity.map((m) => (readBack.has(m.name) ? affinityOutput(m.name) : moduleInputOutput(m.name)))];
     const t3 = performance.now();
     const out = await this.runner.run({ input: { data: pre.input, dims: [1, 3, h, w], layout: 'nhwc' }, bypass: new Set(bypass), fetch });
     const t4 = performance.now();
@@ -314,7 +331,9 @@ export class Session {
       // (Empty if the graph's own size test chose the row blocks after all.)
       const query = (out.get(tapOutput(m.name, 'activation')) as OutputTensor).dims.slice(1) as [number, number];
       const key = (out.get(tapOutput(m.name, 'attention')) as OutputTensor).dims.slice(1) as [number, number];
-      affinities.set(m.name, { module: m.name, data: o?.data.length ? o.data : null, query, key });
+      const data = o?.data.length ? o.data : null;
+      const input = data ? null : out.get(moduleInputOutput(m.name)) ?? null;
+      affinities.set(m.name, { module: m.name, data, input, query, key });
     }
     this.keep(runId, { transform: pre.transform, affinities, input: pre.input, bypass, bytes: sumBytes(affinities) + pre.input.byteLength });
     const t5 = performance.now();
@@ -330,6 +349,67 @@ export class Session {
         readbackMs: 0,
         totalMs: t5 - t0,
       },
+      backend: this.runner.info.backend,
+      runtime: this.runner.info.runtime,
+    };
+  }
+
+  /**
+   * The image in tiles at its own resolution (engine/tiles.ts): each tile one pass, its maps
+   * stitched into image coordinates. The tile size is checked against the memory limit like
+   * an input size, before anything is decoded.
+   */
+  private async runTiled(src: RunImage, opts: RunOptions, asked: { size: number; overlap?: number }, hooks: RunHooks): Promise<RunResult> {
+    const cancelled = (): boolean => hooks.signal?.aborted === true;
+    const align = tileAlignment(this.spec);
+    const tile = { size: asked.size, overlap: asked.overlap ?? defaultOverlap(asked.size, align) };
+    planTiles(tile.size, tile.size, tile, align); // the options' own checks, before any work
+    checkMemory(this.spec, tile.size, this.memoryLimit(), this.affinityReadbackBytes);
+    const t0 = performance.now();
+    let image: DecodedImage;
+    if (src.kind === 'decoded') image = src.image;
+    else if (src.kind === 'input') throw new EngineError('bad-request', 'A tiled run needs an image, not a preprocessed input.');
+    else image = await decodeImage(src.kind === 'path' ? src.path : new Uint8Array(src.bytes), src.kind === 'path' ? undefined : src.name);
+    const t1 = performance.now();
+    const plan = planTiles(image.width, image.height, tile, align);
+    const transform: ImageTransform = {
+      origWidth: image.width, origHeight: image.height, inputWidth: plan.paddedWidth, inputHeight: plan.paddedHeight,
+      scaleX: 1, scaleY: 1, offsetX: 0, offsetY: 0, resize: 'pad',
+      tiles: { size: tile.size, overlap: tile.overlap, columns: plan.xs.length, rows: plan.ys.length },
+    };
+    const runId = `run-${++runCounter}`;
+    hooks.onStarted?.({ runId, image: { name: image.name, width: image.width, height: image.height }, transform });
+    const bypass = [...(opts.bypass ?? [])];
+    const mean = opts.mean ?? this.info.mean;
+    const std = opts.std ?? this.info.std;
+    const stitcher = new TileStitcher(plan);
+    const total = plan.xs.length * plan.ys.length;
+    let forwardMs = 0;
+    for (let iy = 0; iy < plan.ys.length; iy++) {
+      for (let ix = 0; ix < plan.xs.length; ix++) {
+        if (cancelled()) throw new EngineError('cancelled', 'The run was cancelled.');
+        const input = tileInput(image, plan.xs[ix] as number, plan.ys[iy] as number, tile.size, mean, std);
+        const t = performance.now();
+        const out = await this.runner.run({ input: { data: input, dims: [1, 3, tile.size, tile.size], layout: 'nhwc' }, bypass: new Set(bypass), fetch: this.tapFetch });
+        forwardMs += performance.now() - t;
+        const taps = this.taps.map((d) => {
+          const o = out.get(d.output) as OutputTensor;
+          return { module: d.module, tap: d.tap, shape: o.dims.slice(1), data: o.data };
+        });
+        stitcher.add(ix, iy, taps, (out.get(LOGITS) as OutputTensor).data);
+        await hooks.onTile?.(iy * plan.xs.length + ix + 1, total);
+      }
+    }
+    const { taps, logits } = stitcher.result(this.taps);
+    for (const tap of taps) {
+      await hooks.onTap?.(tap);
+      if (cancelled()) throw new EngineError('cancelled', 'The run was cancelled.');
+    }
+    this.keep(runId, { transform, affinities: new Map(), input: new Float32Array(0), bypass, bytes: 0, tiled: true });
+    const t5 = performance.now();
+    return {
+      runId, logits, taps, transform,
+      timings: { decodeMs: t1 - t0, preprocessMs: 0, forwardMs, readbackMs: 0, totalMs: t5 - t0 },
       backend: this.runner.info.backend,
       runtime: this.runner.info.runtime,
     };
@@ -378,6 +458,7 @@ export class Session {
     }
     const mod = this.info.modules.find((m) => m.name === module);
     if (!mod) throw new EngineError('not-found', `The model has no module "${module}".`);
+    if (run.tiled) throw new EngineError('bad-request', 'This run was tiled: each tile has its own attention rows, so there is no single row to show for a point.', 'Run the image without tiles to click a query point.');
     const rec = run.affinities.get(module);
     if (!rec) throw new EngineError('bad-request', `"${module}" is a ${mod.kind} module; only non-local modules have an attention row to query.`);
     const cell = pointToCell(run.transform, point, rec.query);
@@ -388,8 +469,16 @@ export class Session {
     const keys = rec.key[0] * rec.key[1];
     const row = cell.row * rec.query[1] + cell.col;
     if (rec.data) return { cell, shape: [...rec.key], data: rec.data.slice(row * keys, (row + 1) * keys) };
+    // Not kept: the row alone, from the block's input (its own small graph).
+    const rows = this.rowRunners.get(module);
+    let x = rec.input;
+    if (!x) {
+      const output = moduleInputOutput(module);
+      x = (await this.rerun(run, [output])).get(output) as OutputTensor;
+    }
+    if (!rows) throw new EngineError('internal', `"${module}" has no rows graph.`);
     const output = affinityRowsOutput(module);
-    const data = ((await this.rerun(run, [output], new Map([[module, [row]]]))).get(output) as OutputTensor).data;
+    const data = ((await rows.run({ input: { data: x.data, dims: x.dims }, bypass: new Set(), fetch: [output], queryRows: new Map([[module, [row]]]) })).get(output) as OutputTensor).data;
     return { cell, shape: [...rec.key], data };
   }
 
@@ -410,6 +499,7 @@ export class Session {
     if (!Number.isInteger(channel) || channel < 0 || channel >= mod.channels) {
       throw new EngineError('not-found', `"${module}" has ${mod.channels} channels (0 to ${mod.channels - 1}); there is no channel ${channel}.`);
     }
+    if (run.tiled) throw new EngineError('bad-request', 'This run was tiled: channel maps come from one pass over the image.', 'Run the image without tiles to see a channel.');
     if (this.fetched?.runId !== runId || this.fetched.module !== module) {
       const output = moduleInputOutput(module);
       this.fetched = { runId, module, features: (await this.rerun(run, [output])).get(output) as OutputTensor };
@@ -423,6 +513,7 @@ export class Session {
     this.runs.clear();
     this.fetched = null;
     void this.runner.dispose();
+    for (const r of this.rowRunners.values()) void r.dispose();
   }
 
   private keep(runId: string, run: KeptRun): void {
@@ -483,7 +574,7 @@ function identityInput(src: { input: Float32Array; size: number }): Preprocessed
 
 function sumBytes(affinities: Map<string, AffinityRecord>): number {
   let n = 0;
-  for (const r of affinities.values()) n += r.data?.byteLength ?? 0;
+  for (const r of affinities.values()) n += r.data?.byteLength ?? r.input?.data.byteLength ?? 0;
   return n;
 }
 

@@ -28,6 +28,8 @@ export interface ImageTransform {
   offsetX: number;
   offsetY: number;
   resize: ResizeMode;
+  /** A tiled run: the input is the image padded to whole tiles, at scale 1. */
+  tiles?: { size: number; overlap: number; columns: number; rows: number };
 }
 
 export interface ModuleInfo {
@@ -94,6 +96,11 @@ export interface RunOptions {
   bypass?: string[];
   mean?: [number, number, number];
   std?: [number, number, number];
+  /**
+   * Run the image in tiles of `size` px at its own resolution, `overlap` px shared (default:
+   * about size / 8), and stitch the maps (engine/tiles.ts); inputSize and resize do not apply.
+   */
+  tile?: { size: number; overlap?: number };
 }
 
 export interface Tap {

@@ -42,6 +42,9 @@ Options:
   --interpolation MODE   bilinear | nearest (default: bilinear)
   --resize MODE          stretch | pad | center-crop (default: the model's)
   --input-size N         square network input (default: the model's)
+  --tile N               run each image in N x N px tiles at its own resolution and stitch
+                         the maps (see attnscope maps --help); not with --input-size
+  --overlap K            pixels shared by neighbouring tiles (default: about N/8)
   --bypass M[,M]         switch these modules off (ablation)
   --raw-full             with raw: also write maps resampled to the image size
   --jobs N               engines in parallel (default: number of cores)
@@ -93,6 +96,7 @@ export async function exportCommand(argv: string[], opts: { workerUrl?: URL | nu
       modules: { type: 'string' }, taps: { type: 'string' }, kinds: { type: 'string' }, colormap: { type: 'string' },
       opacity: { type: 'string' }, normalise: { type: 'string' }, normalize: { type: 'string' },
       interpolation: { type: 'string' }, resize: { type: 'string' }, 'input-size': { type: 'string' },
+      tile: { type: 'string' }, overlap: { type: 'string' },
       bypass: { type: 'string' }, 'raw-full': { type: 'boolean' }, jobs: { type: 'string', short: 'j' }, ...RUNTIME_OPTIONS,
       force: { type: 'boolean', short: 'f' }, quiet: { type: 'boolean', short: 'q' }, help: { type: 'boolean', short: 'h' },
     },
@@ -109,6 +113,18 @@ export async function exportCommand(argv: string[], opts: { workerUrl?: URL | nu
     inputSize = Number(values['input-size']);
     if (!Number.isInteger(inputSize) || inputSize < 8 || inputSize > 4096) throw usage('--input-size must be an integer from 8 to 4096.');
   }
+  const whole = (flag: string, text: string | undefined, min: number): number | undefined => {
+    if (text === undefined) return undefined;
+    const v = Number(text);
+    if (!Number.isInteger(v) || v < min || v > 4096) throw usage(`${flag} must be a whole number from ${min} to 4096, not "${text}".`);
+    return v;
+  };
+  const tileSize = whole('--tile', values.tile, 8);
+  const overlap = whole('--overlap', values.overlap, 0);
+  if (overlap !== undefined && tileSize === undefined) throw usage('--overlap goes with --tile.');
+  if (tileSize !== undefined && (inputSize !== undefined || values.resize !== undefined)) {
+    throw usage('--tile runs each image at its own resolution: give --tile or --input-size / --resize, not both.');
+  }
   const jobs = values.jobs === undefined ? availableParallelism() : Number(values.jobs);
   if (!Number.isInteger(jobs) || jobs < 1 || jobs > 256) throw usage(`--jobs must be a whole number from 1 to 256, not "${values.jobs}".`);
   const kinds = list('--kinds', values.kinds, KINDS, ['heatmap', 'overlay']);
@@ -120,6 +136,7 @@ export async function exportCommand(argv: string[], opts: { workerUrl?: URL | nu
     interpolation: oneOf<Interpolation>('--interpolation', values.interpolation, ['bilinear', 'nearest'], 'bilinear'),
     ...(resize ? { resize } : {}),
     ...(inputSize ? { inputSize } : {}),
+    ...(tileSize !== undefined ? { tile: { size: tileSize, ...(overlap !== undefined ? { overlap } : {}) } } : {}),
     bypass: values.bypass ? values.bypass.split(',').map((s) => s.trim()).filter(Boolean) : [],
     ...(values['raw-full'] ? { rawUpsampled: true } : {}),
     ...(taps ? { taps } : {}),

@@ -32,6 +32,10 @@ Options:
                        ${ARCH_SYNTAX}
   --input-size N       square network input (default: the model's, 224 for ImageNet stems)
   --resize MODE        stretch | pad | center-crop (default: the model's, else stretch)
+  --tile N             run an image larger than the input in N x N px tiles at its own
+                       resolution and stitch the maps (N: a multiple of the network's
+                       coarsest map cell, e.g. 32 for ImageNet ResNets; not with --input-size)
+  --overlap K          pixels shared by neighbouring tiles, blended (default: about N/8)
   --bypass M1,M2       switch these modules off for the run (ablation)
   --mean a,b,c         normalisation mean (default: the model's, else ImageNet)
   --std a,b,c          normalisation std
@@ -54,6 +58,8 @@ export async function maps(argv: string[]): Promise<number> {
       arch: { type: 'string' },
       'input-size': { type: 'string' },
       resize: { type: 'string' },
+      tile: { type: 'string' },
+      overlap: { type: 'string' },
       bypass: { type: 'string' },
       mean: { type: 'string' },
       std: { type: 'string' },
@@ -85,6 +91,19 @@ export async function maps(argv: string[]): Promise<number> {
     inputSize = Number(values['input-size']);
     if (!Number.isInteger(inputSize) || inputSize < 8 || inputSize > 4096) throw usage(`--input-size must be an integer from 8 to 4096, not "${values['input-size']}".`);
   }
+  const whole = (flag: string, text: string | undefined, min: number): number | undefined => {
+    if (text === undefined) return undefined;
+    const v = Number(text);
+    if (!Number.isInteger(v) || v < min || v > 4096) throw usage(`${flag} must be a whole number from ${min} to 4096, not "${text}".`);
+    return v;
+  };
+  const tileSize = whole('--tile', values.tile, 8);
+  const overlap = whole('--overlap', values.overlap, 0);
+  if (overlap !== undefined && tileSize === undefined) throw usage('--overlap goes with --tile.');
+  if (tileSize !== undefined && (inputSize !== undefined || values.resize !== undefined)) {
+    throw usage('--tile runs the image at its own resolution: give --tile or --input-size / --resize, not both.');
+  }
+  if (tileSize !== undefined && repeat) throw usage('--repeat times one forward pass; it does not go with --tile.');
   const triple = (flag: string, text: string | undefined): [number, number, number] | undefined => {
     if (text === undefined) return undefined;
     const v = text.split(',').map(Number);
@@ -123,9 +142,11 @@ export async function maps(argv: string[]): Promise<number> {
     for (const w of info.warnings) verbose(`warning: ${w}`);
 
     const imagePath = resolve(positionals[0] as string);
+    const tile = tileSize === undefined ? undefined : { size: tileSize, ...(overlap !== undefined ? { overlap } : {}) };
     const result = await session.run({
       image: { kind: 'path', path: imagePath },
       options: {
+        ...(tile ? { tile } : {}),
         ...(inputSize ? { inputSize } : {}),
         ...(values.resize ? { resize: values.resize as ResizeMode } : {}),
         ...(mean ? { mean } : {}),

@@ -13,6 +13,4 @@ export interface ModuleGraph {
   taps: Array<{ tap: TapName; value: string }>;
   /** Non-local only: the affinity [N, queries H*W, keys H'*W'], rows and columns row-major H then W, as PyTorch. */
   affinity?: string;
-  /** Non-local only: emits the affinity rows [N, R, keys] of query indices `index` (int64 [R]). */
-  affinityRows?: (index: string) => string;
 }

@@ -2,7 +2,7 @@
 // create_attn: `emitAttention('cbam', e, x, config)`, plus the wiring every module gets
 // in the graph: its bypass switch, its taps and its aux outputs (DESIGN.md vocabulary).
 
-import { affinityOutput, affinityRowsOutput, bypassInput, moduleInputOutput, queryRowsInput, tapOutput } from '../graph/names';
+import { affinityOutput, bypassInput, moduleInputOutput, tapOutput } from '../graph/names';
 import { DataType } from '../graph/onnx';
 import type { ModuleKind, TapName } from '../types';
 import type { ModuleGraph } from './base';
@@ -63,12 +63,6 @@ export function emitAttention<K extends AttentionName>(
   for (const t of graph.taps) g.output(t.value, tapOutput(name, t.tap));
   g.output(x, moduleInputOutput(name));
   if (graph.affinity) g.output(graph.affinity, affinityOutput(name));
-  if (graph.affinityRows) {
-    // A required input (runners feed [0] when no query is asked for): onnxruntime-node drops
-    // feeds of inputs that have a default initializer.
-    const rows = g.input({ name: queryRowsInput(name), elemType: DataType.INT64, shape: ['rows'] });
-    g.output(graph.affinityRows(rows), affinityRowsOutput(name));
-  }
   const bypass = g.input({ name: bypassInput(name), elemType: DataType.BOOL, shape: [] });
   const out = g.node('Where', [bypass, x, graph.out], `${e.scope}/bypass/Where`);
   return {

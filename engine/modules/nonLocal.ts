@@ -23,9 +23,9 @@
 //     Q x K x 4 <= keepBytes;
 //   - chunked: a Loop over blocks of query rows (at most CHUNK_BYTES of affinity each), each
 //     block's y rows and column sums computed and the block freed; the affinity output is
-//     then empty, and a clicked query's row comes from the `rows` path instead:
-//     affinity rows for given query indices (an int64 input), computed from the same theta
-//     and phi, the same numbers as the whole affinity's rows.
+//     then empty, and a clicked query's row comes from a small graph of its own
+//     (emitNonLocalRows: the block's input and query indices in, those affinity rows out,
+//     from the same theta and phi), the same numbers as the whole affinity's rows.
 
 import type { NonLocalMode } from '../nets/spec';
 import type { ModuleGraph } from './base';
@@ -51,56 +51,89 @@ export interface NonLocalConfig {
   chunkBytes?: number;
 }
 
+type AffinityOf = (b: GraphBuilder, q: string, part: string) => string;
+
+/** Helpers every part of the block shares. */
+function helpers(e: Emit, cfg: NonLocalConfig) {
+  const g = e.g;
+  const s = e.scope;
+  return {
+    seq: (name: string): string => (cfg.subSample ? `${name}.0` : name),
+    pool: (t: string, part: string): string =>
+      (cfg.subSample ? g.node('MaxPool', [t], `${s}/${part}/MaxPool`, { kernel_shape: [2, 2], strides: [2, 2] }) : t),
+    /** [N, K, H, W] -> [N, K, HW]. */
+    flat: (t: string, k: number, part: string): string => g.node('Reshape', [t, g.ints([0, k, -1])], `${s}/${part}/Reshape`),
+    /** [N, K, HW] -> [N, HW, K]. */
+    rows: (t: string, part: string): string => g.node('Transpose', [t], `${s}/${part}/Transpose`, { perm: [0, 2, 1] }),
+  };
+}
+
+/**
+ * The queries [N, HW, i] (or [N, HW, C] for gaussian) and the affinity of any of their rows,
+ * emitted on builder `b` (the top graph or a subgraph: ONNX subgraphs read outer values by name).
+ */
+function queryParts(e: Emit, x: string, cfg: NonLocalConfig, inter: number): { queries: string; affinityOf: AffinityOf } {
+  const c = cfg.channels;
+  const g = e.g;
+  const s = e.scope;
+  const { seq, pool, flat, rows } = helpers(e, cfg);
+  if (cfg.mode === 'gaussian') {
+    const k = flat(pool(x, 'phi'), c, 'phi');
+    return {
+      queries: rows(flat(x, c, 'theta'), 'theta'),
+      affinityOf: (b, q, part) => b.node('Softmax', [b.node('MatMul', [q, k], `${s}/${part}/MatMul`)], `${s}/${part}/Softmax`, { axis: -1 }),
+    };
+  }
+  const queries = rows(flat(conv(e, 'theta', x, { bias: true, shape: [inter, c, 1, 1] }).y, inter, 'theta'), 'theta'); // [N, HW, i]
+  const phi = flat(pool(conv(e, seq('phi'), x, { bias: true, shape: [inter, c, 1, 1] }).y, 'phi'), inter, 'phi'); // [N, i, H'W']
+  if (cfg.mode === 'embedded') {
+    return {
+      queries,
+      affinityOf: (b, q, part) => b.node('Softmax', [b.node('MatMul', [q, phi], `${s}/${part}/MatMul`)], `${s}/${part}/Softmax`, { axis: -1 }),
+    };
+  }
+  // Divided by N', the number of key positions, known only at run time.
+  const keys = g.node('Cast', [g.node('Gather', [g.node('Shape', [phi], `${s}/Shape`), g.ints([2])], `${s}/Gather`, { axis: 0 })], `${s}/Cast`, { to: 1 });
+  let f: AffinityOf;
+  if (cfg.mode === 'dot') {
+    f = (b, q, part) => b.node('MatMul', [q, phi], `${s}/${part}/MatMul`);
+  } else {
+    // ReLU(w_theta . theta_i + w_phi . phi_j): the 1x1 projection of the concatenation
+    // splits into a query term and a key term, so the N x N' x 2*inter tensor the
+    // reference builds is never needed.
+    const proj = e.w.get('concat_project.0.weight', [1, 2 * inter, 1, 1]).data;
+    const wTheta = g.floats(`${e.w.key('concat_project.0.weight')}.theta`, Float32Array.from(proj.subarray(0, inter)), [inter, 1]);
+    const wPhi = g.floats(`${e.w.key('concat_project.0.weight')}.phi`, Float32Array.from(proj.subarray(inter, 2 * inter)), [1, inter]);
+    const keyTerm = g.node('MatMul', [wPhi, phi], `${s}/concat_project/MatMul`); // [N, 1, H'W']
+    f = (b, q, part) => {
+      const queryTerm = b.node('MatMul', [q, wTheta], `${s}/${part}/concat_project/MatMul`); // [N, R, 1]
+      return b.node('Relu', [b.node('Add', [queryTerm, keyTerm], `${s}/${part}/concat_project/Add`)], `${s}/${part}/concat_project/Relu`);
+    };
+  }
+  return { queries, affinityOf: (b, q, part) => b.node('Div', [f(b, q, part), keys], `${s}/${part}/Div`) };
+}
+
+/**
+ * The block's affinity rows [N, R, keys] for query indices `index` (int64 [R]), computed from
+ * the block's input x alone: a small graph of its own (Session.query at sizes whose affinity
+ * is not kept), the same nodes and weights as the block's, so the same numbers.
+ */
+export function emitNonLocalRows(e: Emit, x: string, cfg: NonLocalConfig, index: string): string {
+  const { seq } = helpers(e, cfg);
+  const inter = cfg.mode === 'gaussian' ? cfg.channels : e.w.get(`${seq('g')}.weight`).shape[0] as number;
+  const { queries, affinityOf } = queryParts(e, x, cfg, inter);
+  return affinityOf(e.g, e.g.node('Gather', [queries, index], `${e.scope}/rows/Gather`, { axis: 1 }), 'rows');
+}
+
 export function emitNonLocal(e: Emit, x: string, cfg: NonLocalConfig): ModuleGraph {
   const c = cfg.channels;
   const g = e.g;
   const s = e.scope;
-  const seq = (name: string): string => (cfg.subSample ? `${name}.0` : name);
-  const pool = (t: string, part: string): string =>
-    (cfg.subSample ? g.node('MaxPool', [t], `${s}/${part}/MaxPool`, { kernel_shape: [2, 2], strides: [2, 2] }) : t);
-  /** [N, K, H, W] -> [N, K, HW]. */
-  const flat = (t: string, k: number, part: string): string => g.node('Reshape', [t, g.ints([0, k, -1])], `${s}/${part}/Reshape`);
-  /** [N, K, HW] -> [N, HW, K]. */
-  const rows = (t: string, part: string): string => g.node('Transpose', [t], `${s}/${part}/Transpose`, { perm: [0, 2, 1] });
-
+  const { seq, pool, flat, rows } = helpers(e, cfg);
   const gFull = conv(e, seq('g'), x, { bias: true, shape: [-1, c, 1, 1] });
   const inter = gFull.out;
   const gx = pool(gFull.y, 'g');
-  // The affinity rows of query rows `q` ([N, R, i], or [N, R, C] for gaussian), emitted on
-  // builder `b` (the top graph or a subgraph: ONNX subgraphs read outer values by name).
-  let queries: string;
-  let affinityOf: (b: GraphBuilder, q: string, part: string) => string;
-  if (cfg.mode === 'gaussian') {
-    queries = rows(flat(x, c, 'theta'), 'theta');
-    const k = flat(pool(x, 'phi'), c, 'phi');
-    affinityOf = (b, q, part) => b.node('Softmax', [b.node('MatMul', [q, k], `${s}/${part}/MatMul`)], `${s}/${part}/Softmax`, { axis: -1 });
-  } else {
-    queries = rows(flat(conv(e, 'theta', x, { bias: true, shape: [inter, c, 1, 1] }).y, inter, 'theta'), 'theta'); // [N, HW, i]
-    const phi = flat(pool(conv(e, seq('phi'), x, { bias: true, shape: [inter, c, 1, 1] }).y, 'phi'), inter, 'phi'); // [N, i, H'W']
-    if (cfg.mode === 'embedded') {
-      affinityOf = (b, q, part) => b.node('Softmax', [b.node('MatMul', [q, phi], `${s}/${part}/MatMul`)], `${s}/${part}/Softmax`, { axis: -1 });
-    } else {
-      // Divided by N', the number of key positions, known only at run time.
-      const keys = g.node('Cast', [g.node('Gather', [g.node('Shape', [phi], `${s}/Shape`), g.ints([2])], `${s}/Gather`, { axis: 0 })], `${s}/Cast`, { to: 1 });
-      let f: (b: GraphBuilder, q: string, part: string) => string;
-      if (cfg.mode === 'dot') {
-        f = (b, q, part) => b.node('MatMul', [q, phi], `${s}/${part}/MatMul`);
-      } else {
-        // ReLU(w_theta . theta_i + w_phi . phi_j): the 1x1 projection of the concatenation
-        // splits into a query term and a key term, so the N x N' x 2*inter tensor the
-        // reference builds is never needed.
-        const proj = e.w.get('concat_project.0.weight', [1, 2 * inter, 1, 1]).data;
-        const wTheta = g.floats(`${e.w.key('concat_project.0.weight')}.theta`, Float32Array.from(proj.subarray(0, inter)), [inter, 1]);
-        const wPhi = g.floats(`${e.w.key('concat_project.0.weight')}.phi`, Float32Array.from(proj.subarray(inter, 2 * inter)), [1, inter]);
-        const keyTerm = g.node('MatMul', [wPhi, phi], `${s}/concat_project/MatMul`); // [N, 1, H'W']
-        f = (b, q, part) => {
-          const queryTerm = b.node('MatMul', [q, wTheta], `${s}/${part}/concat_project/MatMul`); // [N, R, 1]
-          return b.node('Relu', [b.node('Add', [queryTerm, keyTerm], `${s}/${part}/concat_project/Add`)], `${s}/${part}/concat_project/Relu`);
-        };
-      }
-      affinityOf = (b, q, part) => b.node('Div', [f(b, q, part), keys], `${s}/${part}/Div`);
-    }
-  }
+  const { queries, affinityOf } = queryParts(e, x, cfg, inter);
   const values = rows(flat(gx, inter, 'g'), 'g'); // [N, H'W', i]
   const chunked = emitChunkedAttention(g, s, queries, values, affinityOf, cfg.keepBytes ?? KEEP_AFFINITY_BYTES, cfg.chunkBytes ?? CHUNK_BYTES);
   const y = chunked.y;
@@ -116,7 +149,6 @@ export function emitNonLocal(e: Emit, x: string, cfg: NonLocalConfig): ModuleGra
       { tap: 'activation', value: channelMean(e, x) },
     ],
     affinity: chunked.affinity,
-    affinityRows: (index) => affinityOf(g, g.node('Gather', [queries, index], `${s}/rows/Gather`, { axis: 1 }), 'rows'),
   };
 }
 
@@ -126,7 +158,7 @@ export function emitNonLocal(e: Emit, x: string, cfg: NonLocalConfig): ModuleGra
  */
 function emitChunkedAttention(
   g: GraphBuilder, s: string, queries: string, values: string,
-  affinityOf: (b: GraphBuilder, q: string, part: string) => string, keepBytes: number, chunkBytes: number,
+  affinityOf: AffinityOf, keepBytes: number, chunkBytes: number,
 ): { y: string; summary: string; affinity: string } {
   const I64 = DataType.INT64;
   const dim = (v: string, axis: number, part: string): string =>

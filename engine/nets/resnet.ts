@@ -18,16 +18,23 @@
 import type { StateDict } from '../checkpoints/types';
 import { EngineError } from '../errors';
 import { GraphBuilder } from '../graph/builder';
-import { FEATURES, INPUT, LOGITS } from '../graph/names';
+import { affinityRowsOutput, FEATURES, INPUT, LOGITS, queryRowsInput } from '../graph/names';
 import { DataType, type OnnxTypes } from '../graph/onnx';
 import { emitAttention, type PlacedModule } from '../modules';
 import { conv, type Emit, globalAvg, linear, WeightReader } from '../modules/layers';
+import { emitNonLocalRows } from '../modules/nonLocal';
 import type { ModuleInfo } from '../types';
 import { type BlockAttention, type InsertedBlock, type NetSpec, stageStride } from './spec';
 
 /** An attention module in the graph, with the stage it belongs to (`layer3`). */
 export interface GraphModule extends PlacedModule {
   stage: string;
+  /**
+   * Non-local blocks: a graph of their own from the block's input (`input`, [N, C, H, W]) and
+   * query indices (`<module>.query_rows`) to those affinity rows (`<module>.affinity_rows`),
+   * for clicked queries at sizes whose affinity is not kept (modules/nonLocal.ts).
+   */
+  rowsModel?: OnnxTypes.ModelProto;
 }
 
 /** One model as an attention graph (DESIGN.md "One graph, two runtimes"). */
@@ -80,7 +87,10 @@ export function emitResNet(spec: NetSpec, dict: StateDict, name = 'resnet', opts
     for (const ins of spec.inserts.filter((b) => b.after === stage)) {
       const placed = emitInserted({ g, w: w.sub(ins.name), scope: `/${ins.name}` }, x, ins, inplanes, opts);
       x = placed.out;
-      modules.push({ ...placed.module, stage: `layer${stage}` });
+      modules.push({
+        ...placed.module, stage: `layer${stage}`,
+        ...(ins.kind === 'nonlocal' ? { rowsModel: emitRowsModel(w.sub(ins.name), ins, inplanes) } : {}),
+      });
     }
   }
   // The head reads the `features` output itself, so feeding `features` cuts the graph there
@@ -129,6 +139,15 @@ function emitBlockAttention(e: Emit, x: string, att: Exclude<BlockAttention, { k
     case 'gc':
       return emitAttention('gc', e, x, { channels }, name);
   }
+}
+
+function emitRowsModel(w: WeightReader, ins: Extract<InsertedBlock, { kind: 'nonlocal' }>, channels: number): OnnxTypes.ModelProto {
+  const g = new GraphBuilder(`${ins.name}.rows`);
+  const x = g.input({ name: INPUT, elemType: DataType.FLOAT, shape: ['batch', channels, 'height', 'width'] });
+  const index = g.input({ name: queryRowsInput(ins.name), elemType: DataType.INT64, shape: ['rows'] });
+  const rows = emitNonLocalRows({ g, w, scope: `/${ins.name}` }, x, { channels, mode: ins.mode, subSample: ins.subSample, bn: ins.bn }, index);
+  g.output(rows, affinityRowsOutput(ins.name));
+  return g.build();
 }
 
 function emitInserted(e: Emit, x: string, ins: InsertedBlock, channels: number, opts: GraphOptions) {

@@ -292,6 +292,7 @@ function runHandler(h: RunHandlers): (m: EngineMessage) => void {
   return (m) => {
     if (m.type === 'runStarted') h.onStarted?.(m);
     else if (m.type === 'tap') h.onTap?.(m);
+    else if (m.type === 'runProgress') h.onProgress?.(m);
     else if (m.type === 'prediction') h.onPrediction?.(m);
   };
 }

@@ -23,12 +23,12 @@
 
 import type {
   EngineMessage, ErrorCode, HelloReply, ImageSource, ModelInfo, ModelSource, PredictionEvent,
-  QueryReply, RunDoneEvent, RunOptions, RunStartedEvent, RuntimeInfo, RuntimeName, TapEvent,
+  QueryReply, RunDoneEvent, RunOptions, RunProgressEvent, RunStartedEvent, RuntimeInfo, RuntimeName, TapEvent,
 } from '../../engine/protocol';
 
 export type {
   EngineMessage, ErrorCode, HelloReply, ImageSource, ModelInfo, ModelSource, PredictionEvent,
-  QueryReply, RunDoneEvent, RunOptions, RunStartedEvent, RuntimeInfo, RuntimeName, TapEvent,
+  QueryReply, RunDoneEvent, RunOptions, RunProgressEvent, RunStartedEvent, RuntimeInfo, RuntimeName, TapEvent,
 } from '../../engine/protocol';
 
 export type ConnectionState = 'connecting' | 'ready' | 'restarting' | 'disconnected';
@@ -50,6 +50,8 @@ export interface LoadOptions {
 
 export interface RunHandlers {
   onStarted?(e: RunStartedEvent): void;
+  /** Tiled runs: after each tile. */
+  onProgress?(e: RunProgressEvent): void;
   onTap?(e: TapEvent): void;
   onPrediction?(e: PredictionEvent): void;
 }

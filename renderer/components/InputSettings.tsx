@@ -1,7 +1,9 @@
-// How the image is brought to the model's input size. Changing it re-runs; the overlay
-// follows through the transform the engine reports.
+// How the image is brought to the network: resized to the model's input square, or run in
+// tiles at its own resolution with the maps stitched (engine/tiles.ts). Changing either
+// re-runs; the overlay follows through the transform the engine reports.
 import type { ResizeMode } from '../../engine/protocol';
 import { useActions, useApp } from '../store';
+import { TILE_SIZES } from '../store/persist';
 
 const MODES: Array<[ResizeMode, string, string]> = [
   ['stretch', 'Stretch', 'Resize to the input square, ignoring the aspect ratio'],
@@ -12,18 +14,32 @@ const MODES: Array<[ResizeMode, string, string]> = [
 export function InputSettings() {
   const a = useActions();
   const resize = useApp((s) => s.settings.resize);
+  const tile = useApp((s) => s.settings.tile);
   const inputSize = useApp((s) => s.model.info?.inputSize ?? null);
   const t = useApp((s) => (s.run.imageId === s.images.currentId ? s.run.transform : null));
+  const tiles = t?.tiles;
   return (
     <>
       <div className="seg" role="group" aria-label="Resize mode">
         {MODES.map(([m, label, title]) => (
-          <button key={m} aria-pressed={resize === m} title={title} onClick={() => a.setSetting('resize', m)}>{label}</button>
+          <button key={m} aria-pressed={!tile && resize === m} disabled={tile > 0} title={tile ? 'Tiles run the image at its own resolution' : title}
+            onClick={() => a.setSetting('resize', m)}>{label}</button>
         ))}
       </div>
-      <div className="note">
-        {inputSize ? `Model input ${inputSize}×${inputSize}.` : ''}
-        {t ? ` Image ${t.origWidth}×${t.origHeight} → ×${t.scaleX.toFixed(3)}${t.scaleX !== t.scaleY ? ` / ×${t.scaleY.toFixed(3)}` : ''}${t.offsetX || t.offsetY ? `, offset ${t.offsetX.toFixed(1)}, ${t.offsetY.toFixed(1)}` : ''}.` : ''}
+      <div className="seg" role="group" aria-label="Tiles" title="Large images: run tiles of this size at the image's own resolution and stitch the maps">
+        {TILE_SIZES.map((size) => (
+          <button key={size} aria-pressed={tile === size} data-testid={`tile-${size}`} onClick={() => a.setSetting('tile', size)}>
+            {size ? `Tiles ${size}` : 'No tiles'}
+          </button>
+        ))}
+      </div>
+      <div className="note" data-testid="input-note">
+        {tiles
+          ? `Image ${t.origWidth}×${t.origHeight} in ${tiles.columns}×${tiles.rows} tiles of ${tiles.size} px (overlap ${tiles.overlap} px), at its own resolution.`
+          : <>
+            {inputSize ? `Model input ${inputSize}×${inputSize}.` : ''}
+            {t ? ` Image ${t.origWidth}×${t.origHeight} → ×${t.scaleX.toFixed(3)}${t.scaleX !== t.scaleY ? ` / ×${t.scaleY.toFixed(3)}` : ''}${t.offsetX || t.offsetY ? `, offset ${t.offsetX.toFixed(1)}, ${t.offsetY.toFixed(1)}` : ''}.` : ''}
+          </>}
       </div>
     </>
   );

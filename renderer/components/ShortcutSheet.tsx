@@ -14,6 +14,7 @@ export const SHORTCUTS: Array<[string, string]> = [
   ['B', 'Bypass the focused module'],
   ['G', 'Single view / grid'],
   ['N', 'Cycle normalisation'],
+  ['T', 'Cycle tiles (off, 256, 512, 1024 px)'],
   ['F', 'Fit the image (or double-click)'],
   ['Esc', 'Clear the query point / close'],
   ['?', 'This sheet'],

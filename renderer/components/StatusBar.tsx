@@ -33,6 +33,7 @@ export function StatusBar() {
   const status = useApp((s) => s.run.status);
   const received = useApp((s) => s.run.received);
   const total = useApp((s) => s.run.total);
+  const tiles = useApp((s) => s.run.tiles);
   const firstMs = useApp((s) => s.metrics.firstHeatmapMs);
   const count = useApp((s) => s.images.list.length);
   const index = useApp((s) => s.images.list.findIndex((i) => i.id === s.images.currentId));
@@ -51,7 +52,11 @@ export function StatusBar() {
           {image.byteLength > 0 && <span className="faint">{formatBytes(image.byteLength)}</span>}
         </span>
       )}
-      {status === 'running' && <span className="item">running{total ? ` · ${received}/${total} taps` : '…'}</span>}
+      {status === 'running' && (
+        <span className="item" data-testid="run-progress">
+          running{tiles && received === 0 ? ` · tile ${tiles.done}/${tiles.total}` : total ? ` · ${received}/${total} taps` : '…'}
+        </span>
+      )}
       {status === 'done' && timings && (
         <span className="item mono" data-testid="run-time" title={`decode ${timings.decodeMs.toFixed(0)} ms · preprocess ${timings.preprocessMs.toFixed(0)} ms · forward ${timings.forwardMs.toFixed(0)} ms · readback ${timings.readbackMs.toFixed(0)} ms`}>
           {timings.totalMs.toFixed(0)} ms <span className="faint">(forward {timings.forwardMs.toFixed(0)})</span>

@@ -4,6 +4,7 @@ import { useEffect } from 'react';
 import type { AppStore } from '../store';
 import type { Normalisation } from '../lib/heatmap';
 import type { Commands } from './useCommands';
+import { TILE_SIZES } from '../store/persist';
 
 const NORMS: Normalisation[] = ['raw', 'minmax', 'stage'];
 
@@ -40,6 +41,7 @@ export function handleKey(e: Pick<KeyboardEvent, 'key' | 'shiftKey' | 'ctrlKey' 
     case 'g': s.setSetting('layout', s.settings.layout === 'grid' ? 'single' : 'grid'); return true;
     case 'f': s.resetView(); return true;
     case 'n': s.setSetting('normalisation', NORMS[(NORMS.indexOf(s.settings.normalisation) + 1) % NORMS.length]!); return true;
+    case 't': s.setSetting('tile', TILE_SIZES[(TILE_SIZES.indexOf(s.settings.tile) + 1) % TILE_SIZES.length]!); return true;
     case 'v': if (s.modules.focused) s.toggleVisible(s.modules.focused.module); return true;
     case 'b': if (s.modules.focused) s.toggleBypass(s.modules.focused.module); return true;
     default:

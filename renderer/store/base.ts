@@ -24,7 +24,7 @@ export type ResolvedDeps = Required<StoreDeps>;
 
 export const emptyRun = (seq = 0): RunSlice => ({
   status: 'idle', seq, runId: null, imageId: null, image: null, transform: null, taps: {},
-  received: 0, total: 0, predictions: [], bypass: [], timings: null, error: null, startedAt: null,
+  received: 0, total: 0, tiles: null, predictions: [], bypass: [], timings: null, error: null, startedAt: null,
 });
 
 export const initialUi = (): UiSlice => ({ zoom: 1, pan: { x: 0, y: 0 }, shortcutsOpen: false, toast: null, hover: null });

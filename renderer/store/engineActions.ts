@@ -215,15 +215,20 @@ export function engineActions(set: SetState, get: GetState, d: ResolvedDeps): Pi
         run: {
           ...(sameImage ? st.run : emptyRun()),
           seq, status: 'running', imageId: image.id, bypass, error: null, startedAt: d.now(),
-          received: 0, total: sameImage ? st.run.total : 0,
+          received: 0, total: sameImage ? st.run.total : 0, tiles: null,
         },
       }));
       const live = () => get().run.seq === seq;
       try {
-        const done = await client.run(sourceForRun(image), { resize: s.settings.resize, bypass }, {
+        const options = s.settings.tile ? { tile: { size: s.settings.tile }, bypass } : { resize: s.settings.resize, bypass };
+        const done = await client.run(sourceForRun(image), options, {
           onStarted: (e) => {
             if (!live()) return;
             patch('run', { runId: e.runId, image: e.image, transform: e.transform });
+          },
+          onProgress: (e) => {
+            if (!live()) return;
+            patch('run', { tiles: { done: e.done, total: e.total } });
           },
           onTap: (e) => {
             if (!live()) return;
@@ -329,7 +334,9 @@ export function engineActions(set: SetState, get: GetState, d: ResolvedDeps): Pi
         kinds: s.exporting.kinds,
         settings: {
           colormap: s.settings.colormap, opacity: s.settings.opacity, normalise: s.settings.normalisation,
-          interpolation: s.settings.interpolation, resize: s.settings.resize, bypass: [...s.modules.bypass],
+          interpolation: s.settings.interpolation, bypass: [...s.modules.bypass],
+          // The maps the user sees: tiled when tiles are on, else at the model's input.
+          ...(s.settings.tile ? { tile: { size: s.settings.tile } } : { resize: s.settings.resize }),
         },
         // Electron: a folder the user chose; web mode: the engine sends back a zip.
         destination: destination.dir ? { kind: 'dir', path: destination.dir } : { kind: 'download' },

@@ -20,8 +20,11 @@ export const DEFAULT_SETTINGS: Settings = {
   showColorbar: true,
   layout: 'single',
   resize: 'stretch',
+  tile: 0,
   runtime: 'ort',
 };
+/** Tile sizes the UI offers (0: off); multiples of 32, so they fit every ResNet's coarsest map. */
+export const TILE_SIZES: readonly number[] = [0, 256, 512, 1024];
 
 const oneOf = <T extends string>(v: unknown, options: readonly T[], fallback: T): T =>
   typeof v === 'string' && (options as readonly string[]).includes(v) ? (v as T) : fallback;
@@ -44,6 +47,7 @@ export function loadSettings(storage: KeyValueStorage | null): Settings {
     showColorbar: typeof raw.showColorbar === 'boolean' ? raw.showColorbar : d.showColorbar,
     layout: oneOf(raw.layout, ['single', 'grid'] as const, d.layout),
     resize: oneOf(raw.resize, ['stretch', 'pad', 'center-crop'] as const, d.resize),
+    tile: typeof raw.tile === 'number' && TILE_SIZES.includes(raw.tile) ? raw.tile : d.tile,
     runtime: oneOf(raw.runtime, RUNTIMES, d.runtime),
   };
 }

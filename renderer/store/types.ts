@@ -73,6 +73,8 @@ export interface RunSlice {
   taps: TapMaps;
   received: number;
   total: number;
+  /** A tiled run: tiles done of all. */
+  tiles: { done: number; total: number } | null;
   predictions: Prediction[];
   /** Bypass set this run was made with. */
   bypass: string[];
@@ -129,6 +131,8 @@ export interface Settings {
   showColorbar: boolean;
   layout: Layout;
   resize: ResizeMode;
+  /** Tile side in px for tiled runs at the image's own resolution (engine/tiles.ts); 0: off. */
+  tile: number;
   /** Which runtime the engine runs models on (DESIGN.md "One graph, two runtimes"). */
   runtime: RuntimeName;
 }

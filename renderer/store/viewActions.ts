@@ -62,7 +62,7 @@ export function viewActions(set: SetState, get: GetState, d: ResolvedDeps): Pick
     setSetting(key, value) {
       patch('settings', { [key]: value } as Partial<AppState['settings']>);
       saveSettings(d.storage, get().settings);
-      if (key === 'resize') void get().runCurrent();
+      if (key === 'resize' || key === 'tile') void get().runCurrent();
       // Another runtime: the model (loaded or loading) is loaded again on it, then the image re-runs.
       if (key === 'runtime') {
         const { status, info } = get().model;

@@ -417,6 +417,45 @@ describe('AttnScope UI in web mode (real engine)', () => {
     await runDone();
   });
 
+  it('tiles: a large photo runs in tiles at its own resolution, the stitched map is aligned on it', async () => {
+    // A large photo: the sample cat at 3x (1353 x 900).
+    const big = await sharp(join(root, 'assets/samples/chelsea.png')).resize(1353, 900, { kernel: 'lanczos3' }).jpeg({ quality: 92 }).toBuffer();
+    await dropFiles(page, [{ name: 'chelsea-large.jpg', type: 'image/jpeg', bytes: big }]);
+    await waitState(page, (s) => s.run.image?.name === 'chelsea-large.jpg' && s.run.status === 'done');
+    await page.click('[data-testid=tile-512]');
+    await waitState(page, (s) => s.run.transform?.tiles !== undefined && s.run.status === 'done' && s.run.received === s.run.total, 120_000);
+    const run = await state(page, (s) => ({ t: s.run.transform!, tiles: s.run.tiles, shape: s.run.taps['layer1.0.cbam']!.spatial!.shape }));
+    // Output stride 16: tile 512, default overlap 64, steps of 448: 3 x 2 tiles, padded to 1408 x 960.
+    expect(run.t.tiles).toEqual({ size: 512, overlap: 64, columns: 3, rows: 2 });
+    expect(run.tiles).toEqual({ done: 6, total: 6 });
+    expect([run.t.origWidth, run.t.origHeight, run.t.inputWidth, run.t.inputHeight, run.t.scaleX]).toEqual([1353, 900, 1408, 960, 1]);
+    expect(run.shape).toEqual([960 / 4, 1408 / 4]); // layer1's map, 4 px a cell, over the whole padded image
+    expect(await page.locator('[data-testid=input-note]').textContent()).toMatch(/1353×900 in 3×2 tiles of 512 px \(overlap 64 px\)/);
+    await page.selectOption('select[aria-label=Colormap]', 'gray');
+    await page.click('[aria-label=Normalisation] button:text-is("Min–max")');
+    const spatial = await state(page, (s) => s.model.info!.modules.filter((m) => m.taps.includes('spatial')).map((m) => m.name));
+    for (const module of [spatial[0]!, spatial.at(-1)!]) {
+      await focusModule(module, 'spatial');
+      await page.click('[aria-label=Interpolation] button:text-is("Cells")');
+      await page.waitForTimeout(150);
+      const r = await measureAlignment(module);
+      expect(r.cells, `${module}: cells inside the image`).toBeGreaterThan(0);
+      expect(r.wrongCells, module).toEqual([]);
+      expect(r.wrongEdges, module).toEqual([]);
+      for (const v of r.boxes) expect(Math.abs(v), `${module} screen box`).toBeLessThan(0.5);
+    }
+    await page.click('[aria-label=Interpolation] button:text-is("Smooth")');
+    await page.selectOption('select[aria-label=Colormap]', 'viridis');
+    await focusModule(spatial.at(-1)!, 'spatial');
+    await page.waitForTimeout(150);
+    await shot('09-tiles-large-photo');
+    // T cycles the tile size (512 -> 1024); "No tiles" goes back to the model's input.
+    await page.keyboard.press('t');
+    expect(await state(page, (s) => s.settings.tile)).toBe(1024);
+    await page.click('[data-testid=tile-0]');
+    await waitState(page, (s) => s.run.transform?.tiles === undefined && s.run.status === 'done');
+  });
+
   it('an image the engine cannot decode gets a banner saying so, and can be removed from the filmstrip', async () => {
     const count = await state(page, (s) => s.images.list.length);
     await dropFiles(page, [{ name: 'corrupt.jpg', type: 'image/jpeg', bytes: Buffer.from([0xff, 0xd8, 0xff, 0xe0, 1, 2, 3, 4, 5, 6, 7, 8]) }]);

@@ -116,6 +116,28 @@ describe('attnscope maps', () => {
     expect(stderr.join('\n')).toMatch(/missing\.pth/);
   });
 
+  test('--tile runs the photo in tiles at its own resolution; bad tile options are usage errors or say what fits', async () => {
+    const out = join(tmp, 'tiles');
+    // The ImageNet-stem fixture network: coarsest map cell 32 px. Chelsea is 451 x 300.
+    expect(await main(['maps', SAMPLE, '--weights', WEIGHTS, '--tile', '128', '--overlap', '32', '--out', out])).toBe(0);
+    const index = JSON.parse(readFileSync(join(out, 'maps.json'), 'utf8'));
+    // Steps of 96 px: 5 x 3 tiles, the image padded to 512 x 320.
+    expect(index.transform).toMatchObject({ origWidth: 451, origHeight: 300, inputWidth: 512, inputHeight: 320, scaleX: 1, tiles: { size: 128, overlap: 32, columns: 5, rows: 3 } });
+    const spatial = index.maps.find((m: { tap: string }) => m.tap === 'spatial');
+    const last = index.maps.filter((m: { tap: string }) => m.tap === 'spatial').at(-1);
+    expect(spatial.shape).toEqual([320 / 4, 512 / 4]); // layer1: 4 px a cell
+    expect(last.shape).toEqual([320 / 32, 512 / 32]); // layer4: 32 px a cell
+    expect(readNpy(join(out, last.file)).shape).toEqual(last.shape);
+
+    expect(await main(['maps', SAMPLE, '--weights', WEIGHTS, '--tile', '128', '--input-size', '96', '--out', out])).toBe(2);
+    expect(await main(['maps', SAMPLE, '--weights', WEIGHTS, '--overlap', '32', '--out', out])).toBe(2);
+    expect(await main(['maps', SAMPLE, '--weights', WEIGHTS, '--tile', 'big', '--out', out])).toBe(2);
+    expect(stderr.join('\n')).toMatch(/--tile or --input-size[\s\S]*--overlap goes with --tile[\s\S]*--tile must be a whole number/);
+    stderr = [];
+    expect(await main(['maps', SAMPLE, '--weights', WEIGHTS, '--tile', '100', '--out', out])).toBe(2);
+    expect(stderr.join('\n')).toMatch(/tile size of 100 px[\s\S]*multiple of 32 px[\s\S]*--tile 96 or 128/);
+  });
+
   test('without --weights it runs the first built-in model, with its class names', async () => {
     const models = join(tmp, 'models');
     const dir = join(models, 'tiny-cbam');

@@ -17,6 +17,8 @@ describe('parseClientMessage', () => {
       { type: 'query', id: 7, runId: 'run-1', module: 'nl3', point: { x: 1.5, y: 2 } },
       { type: 'cancel', id: 8, target: 5 },
       { type: 'channelMap', id: 10, runId: 'run-1', module: 'layer1.0.cbam', channel: 0 },
+      { type: 'run', id: 11, image: { kind: 'path', path: '/big.jpg' }, options: { tile: { size: 512 } } },
+      { type: 'run', id: 12, image: { kind: 'path', path: '/big.jpg' }, options: { tile: { size: 512, overlap: 64 } } },
     ];
     for (const m of good) expect(parseClientMessage(m)).toEqual(m);
     expect(parseClientMessage({ type: 'run', id: 9, image: { kind: 'path', path: '/a.png' } })).toMatchObject({ options: {} });
@@ -45,6 +47,10 @@ describe('parseClientMessage', () => {
       [{ type: 'channelMap', id: 20, runId: 'r', module: 'm', channel: 1.5 }, 20],
       [{ type: 'channelMap', id: 21, runId: 'r', module: 'm' }, 21],
       [{ type: 'channelMap', id: 22, runId: 'r', module: '', channel: 0 }, 22],
+      [{ type: 'run', id: 23, image: { kind: 'path', path: '/a' }, options: { tile: 512 } }, 23],
+      [{ type: 'run', id: 24, image: { kind: 'path', path: '/a' }, options: { tile: { size: 5000 } } }, 24],
+      [{ type: 'run', id: 25, image: { kind: 'path', path: '/a' }, options: { tile: { size: 512, overlap: 512 } } }, 25],
+      [{ type: 'run', id: 26, image: { kind: 'path', path: '/a' }, options: { tile: { size: 512, overlap: -1 } } }, 26],
     ];
     for (const [msg, id] of cases) {
       const r = parseClientMessage(msg);

@@ -256,6 +256,24 @@ describe('store: settings and export', () => {
     }
   });
 
+  it('tiles: the setting re-runs the image in tiles (no resize sent), persists, and reads back only offered sizes', async () => {
+    const storage = memoryStorage();
+    const { s, client } = await ready({ storage });
+    s().addImages([{ name: 'a.png', bytes: png() }]);
+    await flush();
+    expect(client.runs.at(-1)!.options).toMatchObject({ resize: 'stretch' });
+    s().setSetting('tile', 512);
+    await flush();
+    expect(client.runs).toHaveLength(2);
+    expect(client.runs.at(-1)!.options.tile).toEqual({ size: 512 });
+    expect(client.runs.at(-1)!.options.resize).toBeUndefined();
+    expect(createAppStore({ storage }).getState().settings.tile).toBe(512);
+    for (const tile of [300, -1, '512', null]) {
+      const other = memoryStorage({ 'attnscope.settings.v1': JSON.stringify({ tile }) });
+      expect(createAppStore({ storage: other }).getState().settings.tile).toBe(0);
+    }
+  });
+
   it('cycles through the engine colormaps', async () => {
     const { s } = await ready();
     expect(s().settings.colormap).toBe('viridis');
