@@ -11,8 +11,8 @@ import { checkStateDict, describeSpec, detectArchitecture } from './checkpoints/
 import type { ByteSource, CheckpointContents } from './checkpoints/types';
 import { type ChannelMapResult, type FetchedInput, readChannel } from './channelMap';
 import { EngineError } from './errors';
-import { affinityOutput, affinityRowsOutput, LOGITS, moduleInputOutput, tapOutput } from './graph/names';
-import { defaultOverlap, planTiles, tileAlignment, tileInput, TileStitcher } from './tiles';
+import { CAM_METHODS, type CamMethod, eigenCam, gradCam, gradCamPlusPlus, isCamMethod, layerCam, minMax, scoreWeights, upsampleBilinear, weightedSum } from './cam';
+import { affinityOutput, affinityRowsOutput, LOGITS, moduleInputOutput, stageOutput, tapOutput } from './graph/names';
 import { type DecodedImage, decodeImage, decodeToInput, IMAGENET_MEAN, IMAGENET_STD, pointToCell, type Preprocessed, preprocess } from './image';
 import { checkMemory, defaultMemoryLimit } from './memory';
 import { KEEP_AFFINITY_BYTES } from './modules/nonLocal';
@@ -22,7 +22,9 @@ import { type AttentionGraph, describeModules, emitResNet } from './nets/resnet'
 import { customStrides, type NetSpec } from './nets/spec';
 import type { ImageSource, ModelSource } from './protocol';
 import { createRunner, type GraphRunner, type RuntimeName } from './runtimes';
+import { createTfjsRunner, type TfjsRunner } from './runtimes/tfjs';
 import type { OutputTensor } from './runtimes/types';
+import { defaultOverlap, planTiles, tileAlignment, tileInput, TileStitcher } from './tiles';
 import type { ImageTransform, ModelInfo, RunOptions, RunResult, Tap, TapName } from './types';
 
 /** Runs whose non-local affinities (and decoded images) are kept for query(). */
@@ -84,6 +86,26 @@ export interface QueryResult {
 }
 
 export type { ChannelMapResult } from './channelMap';
+
+export interface CamRequest {
+  method: CamMethod;
+  /** Stage 1-4 (its output, after the blocks inserted after it). */
+  stage: number;
+  classIndex: number;
+}
+
+export interface CamResult {
+  method: CamMethod;
+  /** `layer1`..`layer4`. */
+  layer: string;
+  classIndex: number;
+  /** [h, w]: the stage's grid (the same transform as the run's maps). */
+  shape: [number, number];
+  data: Float32Array;
+  /** Forward passes it took (Score-CAM: one per channel). */
+  passes: number;
+  ms: number;
+}
 
 /** A non-local affinity of a kept run, for query(). */
 export interface AffinityRecord {
@@ -483,6 +505,107 @@ export class Session {
   }
 
   /**
+   * A class-activation map (engine/cam.ts) of kept run `runId` for class `classIndex` at the
+   * output of stage `stage`, with the run's bypass set. Gradient methods run on the tfjs
+   * runtime (autodiff through the same graph), whatever runtime the session uses; Score-CAM
+   * runs one masked pass per channel in batches, reporting progress.
+   */
+  async cam(runId: string, req: CamRequest, onProgress?: (done: number, total: number) => void): Promise<CamResult> {
+    if (this.disposed) throw new EngineError('no-model', 'This model was closed; load it again.');
+    const t0 = performance.now();
+    const run = this.runs.get(runId);
+    if (!run) throw new EngineError('not-found', `Run "${runId}" is not kept any more (only the last ${KEPT_RUNS} runs are).`, 'Run the image again.');
+    if (run.tiled) throw new EngineError('bad-request', 'This run was tiled: class evidence comes from one pass over the image.', 'Run the image without tiles.');
+    if (!isCamMethod(req.method)) throw new EngineError('bad-request', `Unknown method "${String(req.method)}"; one of ${CAM_METHODS.join(', ')}.`);
+    if (![1, 2, 3, 4].includes(req.stage)) throw new EngineError('bad-request', `Stage ${req.stage} does not exist; layer1 to layer4.`);
+    const classes = this.info.numClasses;
+    if (!Number.isInteger(req.classIndex) || req.classIndex < 0 || req.classIndex >= classes) {
+      throw new EngineError('bad-request', `Class ${req.classIndex} is out of range: the model has classes 0 to ${classes - 1}.`);
+    }
+    if (req.method === 'cam' && req.stage !== 4) {
+      throw new EngineError('bad-request', 'CAM is defined on the last stage (its channels feed the classifier through global pooling); use layer4, or Grad-CAM for earlier stages.');
+    }
+    const name = stageOutput(req.stage);
+    const a = (await this.rerun(run, [name])).get(name) as OutputTensor;
+    const [, c, h, w] = a.dims as [number, number, number, number];
+    const hw = h * w;
+    let data: Float32Array;
+    let passes = 1;
+    if (req.method === 'cam') {
+      data = weightedSum(a.data, this.graph.fcWeight.subarray(req.classIndex * c, (req.classIndex + 1) * c), c, hw, false);
+    } else if (req.method === 'eigencam') {
+      data = eigenCam(a.data, c, hw);
+    } else if (req.method === 'scorecam') {
+      const scores = await this.maskedScores(run, a, req.classIndex, onProgress);
+      passes += c;
+      data = weightedSum(a.data, scoreWeights(scores), c, hw, true);
+    } else {
+      const g = await this.gradient(run, name, a, req.classIndex);
+      passes += 1;
+      data = req.method === 'gradcam' ? gradCam(a.data, g, c, hw) : req.method === 'gradcam++' ? gradCamPlusPlus(a.data, g, c, hw) : layerCam(a.data, g, c, hw);
+    }
+    return { method: req.method, layer: `layer${req.stage}`, classIndex: req.classIndex, shape: [h, w], data, passes, ms: performance.now() - t0 };
+  }
+
+  private gradRunner: Promise<TfjsRunner> | null = null;
+
+  /**
+   * d y_c / d A at stage output `name`, A fed back into the tfjs interpreter of the same graph.
+   * On the tensorflow or cpu backends the session's own tfjs runner does it; otherwise (ort,
+   * or tfjs on wasm, which has no backprop kernels for convolutions and pools) a tfjs runner
+   * of the graph on the cpu backend, made once, switched to for the gradient and back.
+   */
+  private async gradient(run: KeptRun, name: string, a: OutputTensor, classIndex: number): Promise<Float32Array> {
+    await import('@tensorflow/tfjs'); // registers the gradients (tfjs-core's Node build has none)
+    const tf = await import('@tensorflow/tfjs-core');
+    const previous = tf.getBackend();
+    const own = 'interpreter' in this.runner && ['tensorflow', 'cpu'].includes(this.runner.info.backend);
+    try {
+      const runner = own ? this.runner as TfjsRunner
+        : await (this.gradRunner ??= createTfjsRunner(this.graph.model, this.graph.modules.map((m) => m.name), 'cpu'));
+      if (!own) await tf.setBackend('cpu');
+      const { inputWidth: w, inputHeight: h } = run.transform;
+      const feeds = runner.feeds({ input: { data: run.input, dims: [1, 3, h, w], layout: 'nhwc' }, bypass: new Set(run.bypass) });
+      const g = tf.tidy(() => tf.grad((x: import('@tensorflow/tfjs-core').Tensor) => {
+        const logits = runner.interpreter.run(new Map([...feeds, [name, { tensor: x }]]), [LOGITS]).get(LOGITS) as import('@tensorflow/tfjs-core').Tensor;
+        return tf.squeeze(tf.slice(logits, [0, classIndex], [1, 1]));
+      })(tf.tensor(a.data, a.dims)));
+      const data = Float32Array.from(await g.data() as Float32Array);
+      g.dispose();
+      return data;
+    } finally {
+      if (previous && tf.getBackend() !== previous) await tf.setBackend(previous);
+    }
+  }
+
+  /** Score-CAM: y_c of the run's input times each channel of A, upsampled and min-max normalised. */
+  private async maskedScores(run: KeptRun, a: OutputTensor, classIndex: number, onProgress?: (done: number, total: number) => void): Promise<Float64Array> {
+    const [, c, h, w] = a.dims as [number, number, number, number];
+    const { inputWidth: W, inputHeight: H } = run.transform;
+    const pixels = W * H;
+    const batch = Math.max(1, Math.min(16, Math.floor((64 * 2 ** 20) / (pixels * 3 * 4))));
+    const scores = new Float64Array(c);
+    for (let k0 = 0; k0 < c; k0 += batch) {
+      const n = Math.min(batch, c - k0);
+      const input = new Float32Array(n * pixels * 3);
+      for (let b = 0; b < n; b++) {
+        const mask = minMax(upsampleBilinear(a.data.subarray((k0 + b) * h * w, (k0 + b + 1) * h * w), h, w, H, W));
+        const base = b * pixels * 3;
+        for (let p = 0; p < pixels; p++) {
+          const m = mask[p] as number;
+          for (let ch = 0; ch < 3; ch++) input[base + p * 3 + ch] = (run.input[p * 3 + ch] as number) * m;
+        }
+      }
+      const out = await this.runner.run({ input: { data: input, dims: [n, 3, H, W], layout: 'nhwc' }, bypass: new Set(run.bypass), fetch: [LOGITS] });
+      const logits = (out.get(LOGITS) as OutputTensor).data;
+      const classes = logits.length / n;
+      for (let b = 0; b < n; b++) scores[k0 + b] = logits[b * classes + classIndex] as number;
+      onProgress?.(k0 + n, c);
+    }
+    return scores;
+  }
+
+  /**
    * Channel `channel` of the features that entered `module` in run `runId` ([H, W], on the
    * module's map grid, the grid of its `activation` tap): what the module looked at in that
    * channel, before any gate. Unknown run or module, or a channel out of range:
@@ -514,6 +637,7 @@ export class Session {
     this.fetched = null;
     void this.runner.dispose();
     for (const r of this.rowRunners.values()) void r.dispose();
+    void this.gradRunner?.then((r) => r.dispose(), () => {});
   }
 
   private keep(runId: string, run: KeptRun): void {

@@ -54,9 +54,15 @@ export function tileAlignment(spec: NetSpec): number {
   return Math.round(cell);
 }
 
-/** The overlap a tile size gets by default: about an eighth of it, a multiple of the alignment. */
+/**
+ * The overlap a tile size gets by default: about a quarter of it, a multiple of the alignment.
+ * Maps near a tile's edge see the zero padding (the CBAM spatial gate of the built-in model
+ * lights up along it); with the cross-fade, a cell in the overlap is weighted towards the tile
+ * it is farther inside, so the overlap must span several cells of the coarsest map: with an
+ * eighth (64 px of a 512 px tile, 4 cells of 16 px) the tile edges still showed as lines.
+ */
 export function defaultOverlap(size: number, align: number): number {
-  return Math.floor(size / 8 / align) * align;
+  return Math.floor(size / 4 / align) * align;
 }
 
 /** Checks the options against the network's alignment and plans the tiles over a width x height image. */

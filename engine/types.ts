@@ -98,7 +98,7 @@ export interface RunOptions {
   std?: [number, number, number];
   /**
    * Run the image in tiles of `size` px at its own resolution, `overlap` px shared (default:
-   * about size / 8), and stitch the maps (engine/tiles.ts); inputSize and resize do not apply.
+   * about size / 4), and stitch the maps (engine/tiles.ts); inputSize and resize do not apply.
    */
   tile?: { size: number; overlap?: number };
 }

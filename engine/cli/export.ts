@@ -44,7 +44,7 @@ Options:
   --input-size N         square network input (default: the model's)
   --tile N               run each image in N x N px tiles at its own resolution and stitch
                          the maps (see attnscope maps --help); not with --input-size
-  --overlap K            pixels shared by neighbouring tiles (default: about N/8)
+  --overlap K            pixels shared by neighbouring tiles (default: about N/4)
   --bypass M[,M]         switch these modules off (ablation)
   --raw-full             with raw: also write maps resampled to the image size
   --jobs N               engines in parallel (default: number of cores)

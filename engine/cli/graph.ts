@@ -16,13 +16,12 @@ export const GRAPH_USAGE = `attnscope graph --out FILE.onnx [--weights FILE | --
 Writes the model's attention graph as an ONNX file (opset 17):
   input            float32 [batch, 3, height, width], normalised, NCHW
   <module>.bypass  bool scalar per attention module (true: the module passes its input on)
-  <module>.query_rows  int64 [rows] per non-local module: the queries of <module>.affinity_rows
   logits           [batch, classes]
   <module>.<tap>   every tap, batch first ([N, C] channel, [N, H, W] maps)
   <module>.input, <module>.affinity, features   module inputs, non-local affinities, last stage
-  <module>.affinity_rows   [batch, rows, keys]: the affinity rows of <module>.query_rows
-A non-local affinity over 64 MB is computed in blocks of query rows (an If node chooses by
-size); <module>.affinity is then empty, and <module>.affinity_rows gives any row.`;
+A non-local affinity over 16 MB is computed in blocks of query rows (an If node chooses by
+size) and <module>.affinity is then empty; the engine computes a clicked query's row from
+<module>.input in a small graph of its own.`;
 
 export async function graph(argv: string[]): Promise<number> {
   const { values } = parseArgs({

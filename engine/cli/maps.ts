@@ -35,7 +35,7 @@ Options:
   --tile N             run an image larger than the input in N x N px tiles at its own
                        resolution and stitch the maps (N: a multiple of the network's
                        coarsest map cell, e.g. 32 for ImageNet ResNets; not with --input-size)
-  --overlap K          pixels shared by neighbouring tiles, blended (default: about N/8)
+  --overlap K          pixels shared by neighbouring tiles, blended (default: about N/4)
   --bypass M1,M2       switch these modules off for the run (ablation)
   --mean a,b,c         normalisation mean (default: the model's, else ImageNet)
   --std a,b,c          normalisation std

@@ -10,6 +10,9 @@ export const LOGITS = 'logits';
 /** The last stage's output [N, C, h, w] before pooling (class-activation methods). */
 export const FEATURES = 'features';
 
+/** A stage's output [N, C, h, w] (after the blocks inserted after it): `layer1`..`layer3`; layer4's is FEATURES. */
+export const stageOutput = (stage: number): string => (stage === 4 ? FEATURES : `layer${stage}`);
+
 /** A tap output: `<module>.<tap>`, with the batch dimension first. */
 export const tapOutput = (module: string, tap: TapName): string => `${module}.${tap}`;
 /** A bool scalar input: true switches the module off for the run (DESIGN.md "Bypass"). */

@@ -18,7 +18,7 @@
 import type { StateDict } from '../checkpoints/types';
 import { EngineError } from '../errors';
 import { GraphBuilder } from '../graph/builder';
-import { affinityRowsOutput, FEATURES, INPUT, LOGITS, queryRowsInput } from '../graph/names';
+import { affinityRowsOutput, FEATURES, INPUT, LOGITS, queryRowsInput, stageOutput } from '../graph/names';
 import { DataType, type OnnxTypes } from '../graph/onnx';
 import { emitAttention, type PlacedModule } from '../modules';
 import { conv, type Emit, globalAvg, linear, WeightReader } from '../modules/layers';
@@ -44,6 +44,8 @@ export interface AttentionGraph {
   modules: GraphModule[];
   /** State dict keys the network did not use. */
   unusedKeys: string[];
+  /** The classifier's weight [classes, channels] (CAM: class weights of the last stage's channels). */
+  fcWeight: Float32Array;
 }
 
 export interface GraphOptions {
@@ -92,13 +94,15 @@ export function emitResNet(spec: NetSpec, dict: StateDict, name = 'resnet', opts
         ...(ins.kind === 'nonlocal' ? { rowsModel: emitRowsModel(w.sub(ins.name), ins, inplanes) } : {}),
       });
     }
+    // Stage outputs (class-activation methods at any stage); layer4's is `features`, below.
+    if (stage < 4) x = g.output(x, stageOutput(stage));
   }
   // The head reads the `features` output itself, so feeding `features` cuts the graph there
   // (class-activation methods differentiate the head with respect to it).
   const features = g.output(x, FEATURES);
   const head: Emit = { g, w, scope: '/fc' };
   g.output(linear(head, 'fc', globalAvg(root, features), { bias: true, shape: [spec.numClasses, inplanes] }).y, LOGITS);
-  return { model: g.build(), modules, unusedKeys: w.unused() };
+  return { model: g.build(), modules, unusedKeys: w.unused(), fcWeight: Float32Array.from(w.get('fc.weight').data) };
 }
 
 function emitBlock(e: Emit, x: string, name: string, spec: NetSpec, inplanes: number, planes: number, stride: number): { out: string; module: PlacedModule | null } {

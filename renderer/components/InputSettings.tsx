@@ -26,12 +26,16 @@ export function InputSettings() {
             onClick={() => a.setSetting('resize', m)}>{label}</button>
         ))}
       </div>
-      <div className="seg" role="group" aria-label="Tiles" title="Large images: run tiles of this size at the image's own resolution and stitch the maps">
-        {TILE_SIZES.map((size) => (
-          <button key={size} aria-pressed={tile === size} data-testid={`tile-${size}`} onClick={() => a.setSetting('tile', size)}>
-            {size ? `Tiles ${size}` : 'No tiles'}
-          </button>
-        ))}
+      <div className="tiles-row">
+        <span className="faint">Tiles</span>
+        <div className="seg" role="group" aria-label="Tiles" title="Large images: run tiles of this size at the image's own resolution and stitch the maps (T)">
+          {TILE_SIZES.map((size) => (
+            <button key={size} aria-pressed={tile === size} data-testid={`tile-${size}`} title={size ? `${size} px tiles` : 'One pass at the model input size'}
+              onClick={() => a.setSetting('tile', size)}>
+              {size ? `${size}` : 'Off'}
+            </button>
+          ))}
+        </div>
       </div>
       <div className="note" data-testid="input-note">
         {tiles

@@ -425,12 +425,12 @@ describe('AttnScope UI in web mode (real engine)', () => {
     await page.click('[data-testid=tile-512]');
     await waitState(page, (s) => s.run.transform?.tiles !== undefined && s.run.status === 'done' && s.run.received === s.run.total, 120_000);
     const run = await state(page, (s) => ({ t: s.run.transform!, tiles: s.run.tiles, shape: s.run.taps['layer1.0.cbam']!.spatial!.shape }));
-    // Output stride 16: tile 512, default overlap 64, steps of 448: 3 x 2 tiles, padded to 1408 x 960.
-    expect(run.t.tiles).toEqual({ size: 512, overlap: 64, columns: 3, rows: 2 });
-    expect(run.tiles).toEqual({ done: 6, total: 6 });
-    expect([run.t.origWidth, run.t.origHeight, run.t.inputWidth, run.t.inputHeight, run.t.scaleX]).toEqual([1353, 900, 1408, 960, 1]);
-    expect(run.shape).toEqual([960 / 4, 1408 / 4]); // layer1's map, 4 px a cell, over the whole padded image
-    expect(await page.locator('[data-testid=input-note]').textContent()).toMatch(/1353×900 in 3×2 tiles of 512 px \(overlap 64 px\)/);
+    // Output stride 16: tile 512, default overlap 128, steps of 384: 4 x 3 tiles, padded to 1664 x 1280.
+    expect(run.t.tiles).toEqual({ size: 512, overlap: 128, columns: 4, rows: 3 });
+    expect(run.tiles).toEqual({ done: 12, total: 12 });
+    expect([run.t.origWidth, run.t.origHeight, run.t.inputWidth, run.t.inputHeight, run.t.scaleX]).toEqual([1353, 900, 1664, 1280, 1]);
+    expect(run.shape).toEqual([1280 / 4, 1664 / 4]); // layer1's map, 4 px a cell, over the whole padded image
+    expect(await page.locator('[data-testid=input-note]').textContent()).toMatch(/1353×900 in 4×3 tiles of 512 px \(overlap 128 px\)/);
     await page.selectOption('select[aria-label=Colormap]', 'gray');
     await page.click('[aria-label=Normalisation] button:text-is("Min–max")');
     const spatial = await state(page, (s) => s.model.info!.modules.filter((m) => m.taps.includes('spatial')).map((m) => m.name));

@@ -12,8 +12,9 @@ import { FIXTURES, readCase } from './fixtureData';
 const SAMPLE = join(FIXTURES, '../../assets/samples/chelsea.png');
 const CASE = 'bypass'; // CBAM in every block and a non-local block nl3 after layer3
 
-async function load(maxMemory: number): Promise<Session> {
-  return Session.load({ kind: 'path', path: join(FIXTURES, CASE, 'model.safetensors') }, { arch: readCase(CASE).spec, maxMemory });
+/** With every affinity kept whole (affinityReadbackBytes Infinity), as before row blocks: it grows fastest. */
+async function load(maxMemory: number, affinityReadbackBytes = Infinity): Promise<Session> {
+  return Session.load({ kind: 'path', path: join(FIXTURES, CASE, 'model.safetensors') }, { arch: readCase(CASE).spec, maxMemory, affinityReadbackBytes });
 }
 
 describe('memory estimate', () => {
@@ -34,12 +35,14 @@ describe('memory estimate', () => {
     expect(big.whole).toBe(false);
     expect(big.heldBytes).toBeLessThanOrEqual(CHUNK_BYTES);
     expect(estimateRun(spec, 512, Infinity).total).toBeGreaterThan(big.bytes * 3);
+    // Row blocks need less than the whole affinity would.
+    expect(estimateRun(spec, 512).total).toBeLessThan(estimateRun(spec, 512, Infinity).total / 4);
     // Grows with the size, and the largest size that fits a limit fits it.
-    expect(estimateRun(spec, 512).total).toBeGreaterThan(est.total);
-    const fits = largestFitting(spec, 4096, est.total)!;
+    expect(estimateRun(spec, 512, Infinity).total).toBeGreaterThan(est.total * 8);
+    const fits = largestFitting(spec, 4096, est.total, Infinity)!;
     expect(fits).toBeGreaterThanOrEqual(256);
-    expect(estimateRun(spec, fits).total).toBeLessThanOrEqual(est.total);
-    expect(estimateRun(spec, fits + 1).total).toBeGreaterThan(est.total);
+    expect(estimateRun(spec, fits, Infinity).total).toBeLessThanOrEqual(est.total);
+    expect(estimateRun(spec, fits + 1, Infinity).total).toBeGreaterThan(est.total);
   });
 
   test('parses sizes', () => {
@@ -55,7 +58,7 @@ describe('memory estimate', () => {
 describe('memory guard', () => {
   test('a size over the limit is refused before anything starts, naming the module, the size and the limit', async () => {
     const spec = readCase(CASE).spec;
-    const limit = estimateRun(spec, 256).total;
+    const limit = estimateRun(spec, 256, Infinity).total;
     const s = await load(limit);
     try {
       const onStarted = vi.fn();
@@ -81,8 +84,9 @@ describe('memory guard', () => {
     vi.spyOn(console, 'log').mockImplementation(() => {});
     try {
       const weights = join(FIXTURES, CASE, 'model.safetensors');
-      expect(await main(['maps', SAMPLE, '--weights', weights, '--input-size', '512', '--max-memory', '64M', '--out', join(FIXTURES, '..', '..', 'test-results', 'never')])).toBe(1);
-      expect(errors.join('\n')).toMatch(/At 512 px .* more than the 64 MB limit\.\n.*--max-memory/);
+      // At 1024 px the affinity runs in row blocks: it is the features that do not fit 64 MB.
+      expect(await main(['maps', SAMPLE, '--weights', weights, '--input-size', '1024', '--max-memory', '64M', '--out', join(FIXTURES, '..', '..', 'test-results', 'never')])).toBe(1);
+      expect(errors.join('\n')).toMatch(/At 1024 px the network's features take about .* more than the 64 MB limit\.\n.*--max-memory/);
       expect(await main(['maps', SAMPLE, '--max-memory', 'lots', '--out', '/tmp/x'])).toBe(2);
     } finally {
       vi.restoreAllMocks();

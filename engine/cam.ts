@@ -1,0 +1,183 @@
+// Class evidence: class-activation maps of a stage's activations A [C, h, w] for class c,
+// each as its paper defines it. The maths is here, on plain arrays (float64 accumulation);
+// Session.cam() gathers A, the gradients G = d y_c / d A (tfjs runtime: autodiff through
+// the same graph) and, for Score-CAM, the scores of masked inputs.
+//
+//   CAM        Zhou et al., "Learning Deep Features for Discriminative Localization", CVPR
+//              2016: sum_k w^c_k A_k, w^c the classifier's weights (last stage only: global
+//              average pooling then fc). Not rectified.
+//   Grad-CAM   Selvaraju et al., ICCV 2017 (arXiv:1610.02391): ReLU(sum_k a_k A_k),
+//              a_k = mean_ij G_kij.
+//   Grad-CAM++ Chattopadhay et al., WACV 2018 (arXiv:1710.11063), closed form for an
+//              exponential score: alpha_kij = G^2 / (2 G^2 + sum_ab A_kab G^3) (0 where G = 0),
+//              w_k = sum_ij alpha_kij ReLU(G_kij); ReLU(sum_k w_k A_k). With the raw score's
+//              gradient, as pytorch-grad-cam computes it.
+//   Score-CAM  Wang et al., CVPR-W 2020 (arXiv:1910.01279): each channel upsampled to the
+//              input (bilinear, half-pixel centres), min-max normalised to [0, 1], multiplies
+//              the input; s_k = y_c of that masked input; w = softmax_k(s); ReLU(sum_k w_k A_k).
+//              (A constant channel gives a zero mask.)
+//   Eigen-CAM  Muhammad and Yeasin, IJCNN 2020 (arXiv:2008.00299): A as [hw, C] rows, centred
+//              per channel, projected on its first right singular vector. The SVD's sign is
+//              arbitrary; it is chosen so the map correlates positively with the channel mean
+//              of A. Not rectified.
+//   Layer-CAM  Jiang et al., IEEE TIP 2021: ReLU(sum_k ReLU(G_k) * A_k), per position.
+
+export const CAM_METHODS = ['cam', 'gradcam', 'gradcam++', 'scorecam', 'eigencam', 'layercam'] as const;
+export type CamMethod = typeof CAM_METHODS[number];
+
+/** Methods that need d y_c / d A (they run on the tfjs runtime's autodiff). */
+export const GRADIENT_METHODS: ReadonlySet<CamMethod> = new Set(['gradcam', 'gradcam++', 'layercam']);
+
+export const CAM_LABELS: Record<CamMethod, string> = {
+  cam: 'CAM', gradcam: 'Grad-CAM', 'gradcam++': 'Grad-CAM++', scorecam: 'Score-CAM', eigencam: 'Eigen-CAM', layercam: 'Layer-CAM',
+};
+
+export function isCamMethod(v: unknown): v is CamMethod {
+  return typeof v === 'string' && (CAM_METHODS as readonly string[]).includes(v);
+}
+
+/** sum_k w_k A_k over positions, optionally rectified. A is [C, hw] row-major. */
+export function weightedSum(a: Float32Array, w: ArrayLike<number>, c: number, hw: number, relu: boolean): Float32Array {
+  const out = new Float64Array(hw);
+  for (let k = 0; k < c; k++) {
+    const wk = w[k] as number;
+    if (wk === 0) continue;
+    const row = k * hw;
+    for (let p = 0; p < hw; p++) out[p] = (out[p] as number) + wk * (a[row + p] as number);
+  }
+  return Float32Array.from(out, (v) => (relu && v < 0 ? 0 : v));
+}
+
+export function gradCam(a: Float32Array, g: Float32Array, c: number, hw: number): Float32Array {
+  const w = new Float64Array(c);
+  for (let k = 0; k < c; k++) {
+    let s = 0;
+    for (let p = 0; p < hw; p++) s += g[k * hw + p] as number;
+    w[k] = s / hw;
+  }
+  return weightedSum(a, w, c, hw, true);
+}
+
+export function gradCamPlusPlus(a: Float32Array, g: Float32Array, c: number, hw: number): Float32Array {
+  const w = new Float64Array(c);
+  for (let k = 0; k < c; k++) {
+    let sumA = 0;
+    for (let p = 0; p < hw; p++) sumA += a[k * hw + p] as number;
+    let wk = 0;
+    for (let p = 0; p < hw; p++) {
+      const gv = g[k * hw + p] as number;
+      if (gv === 0) continue;
+      const g2 = gv * gv;
+      const alpha = g2 / (2 * g2 + sumA * g2 * gv + 1e-7);
+      if (gv > 0) wk += alpha * gv;
+    }
+    w[k] = wk;
+  }
+  return weightedSum(a, w, c, hw, true);
+}
+
+export function layerCam(a: Float32Array, g: Float32Array, c: number, hw: number): Float32Array {
+  const out = new Float64Array(hw);
+  for (let k = 0; k < c; k++) {
+    for (let p = 0; p < hw; p++) {
+      const gv = g[k * hw + p] as number;
+      if (gv > 0) out[p] = (out[p] as number) + gv * (a[k * hw + p] as number);
+    }
+  }
+  return Float32Array.from(out, (v) => (v < 0 ? 0 : v));
+}
+
+/** Softmax of the masked inputs' scores: Score-CAM's channel weights. */
+export function scoreWeights(scores: ArrayLike<number>): Float64Array {
+  let max = -Infinity;
+  for (let i = 0; i < scores.length; i++) max = Math.max(max, scores[i] as number);
+  const e = Float64Array.from({ length: scores.length }, (_, i) => Math.exp((scores[i] as number) - max));
+  const sum = e.reduce((s, v) => s + v, 0);
+  return e.map((v) => v / sum);
+}
+
+/**
+ * Eigen-CAM: the projection of the centred [hw, C] activations on their first principal axis
+ * (the top eigenvector of the C x C covariance, by power iteration in float64), signed to
+ * correlate positively with the channel mean of A.
+ */
+export function eigenCam(a: Float32Array, c: number, hw: number): Float32Array {
+  const mean = new Float64Array(c);
+  for (let k = 0; k < c; k++) {
+    let s = 0;
+    for (let p = 0; p < hw; p++) s += a[k * hw + p] as number;
+    mean[k] = s / hw;
+  }
+  // Centred rows M [hw, C], kept as columns per channel.
+  const m = new Float64Array(c * hw);
+  for (let k = 0; k < c; k++) for (let p = 0; p < hw; p++) m[k * hw + p] = (a[k * hw + p] as number) - (mean[k] as number);
+  // v <- M^T M v, from a start that is not orthogonal to the top axis in practice.
+  let v = Float64Array.from({ length: c }, (_, k) => 1 + ((k * 7919) % 13) / 13);
+  const mv = new Float64Array(hw);
+  let prev = 0;
+  for (let it = 0; it < 500; it++) {
+    mv.fill(0);
+    for (let k = 0; k < c; k++) {
+      const vk = v[k] as number;
+      for (let p = 0; p < hw; p++) mv[p] = (mv[p] as number) + (m[k * hw + p] as number) * vk;
+    }
+    const next = new Float64Array(c);
+    let norm = 0;
+    for (let k = 0; k < c; k++) {
+      let s = 0;
+      for (let p = 0; p < hw; p++) s += (m[k * hw + p] as number) * (mv[p] as number);
+      next[k] = s;
+      norm += s * s;
+    }
+    norm = Math.sqrt(norm);
+    if (norm === 0) return new Float32Array(hw);
+    for (let k = 0; k < c; k++) next[k] = (next[k] as number) / norm;
+    v = next;
+    if (Math.abs(norm - prev) <= 1e-13 * norm) break;
+    prev = norm;
+  }
+  const proj = new Float64Array(hw);
+  for (let k = 0; k < c; k++) for (let p = 0; p < hw; p++) proj[p] = (proj[p] as number) + (m[k * hw + p] as number) * (v[k] as number);
+  let corr = 0;
+  for (let p = 0; p < hw; p++) {
+    let cm = 0;
+    for (let k = 0; k < c; k++) cm += a[k * hw + p] as number;
+    corr += (proj[p] as number) * cm;
+  }
+  return Float32Array.from(proj, (x) => (corr < 0 ? -x : x));
+}
+
+/**
+ * Bilinear resize of an [h, w] map to [H, W] with half-pixel centres and edge clamping
+ * (PyTorch's interpolate(mode='bilinear', align_corners=False)).
+ */
+export function upsampleBilinear(map: ArrayLike<number>, h: number, w: number, H: number, W: number): Float32Array {
+  const out = new Float32Array(H * W);
+  const axis = (n: number, N: number) => Array.from({ length: N }, (_, i) => {
+    const src = Math.max(0, (i + 0.5) * (n / N) - 0.5);
+    const i0 = Math.min(Math.floor(src), n - 1);
+    const i1 = Math.min(i0 + 1, n - 1);
+    return { i0, i1, t: src - i0 };
+  });
+  const ys = axis(h, H);
+  const xs = axis(w, W);
+  for (let y = 0; y < H; y++) {
+    const { i0: y0, i1: y1, t: ty } = ys[y] as { i0: number; i1: number; t: number };
+    for (let x = 0; x < W; x++) {
+      const { i0: x0, i1: x1, t: tx } = xs[x] as { i0: number; i1: number; t: number };
+      const top = (map[y0 * w + x0] as number) * (1 - tx) + (map[y0 * w + x1] as number) * tx;
+      const bottom = (map[y1 * w + x0] as number) * (1 - tx) + (map[y1 * w + x1] as number) * tx;
+      out[y * W + x] = top * (1 - ty) + bottom * ty;
+    }
+  }
+  return out;
+}
+
+/** A map min-max normalised to [0, 1] (a constant map: zeros). */
+export function minMax(map: Float32Array): Float32Array {
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const v of map) { if (v < lo) lo = v; if (v > hi) hi = v; }
+  const span = hi - lo;
+  return span > 0 ? map.map((v) => (v - lo) / span) : new Float32Array(map.length);
+}
