@@ -13,6 +13,7 @@ export interface Subcommand {
 
 export const COMMANDS: Record<string, Subcommand> = {
   export: { summary: 'batch-export heatmaps, overlays, grids and raw maps of images or folders', load: async () => (await import('./cli/export')).exportCommand },
+  cam: { summary: 'class evidence (CAM, Grad-CAM, Grad-CAM++, Score-CAM, Eigen-CAM, Layer-CAM) of one image as .npy + PNG', load: async () => (await import('./cli/cam')).cam },
   graph: { summary: 'write the model\'s attention graph as an ONNX file (taps as outputs, bypass inputs)', load: async () => (await import('./cli/graph')).graph },
   maps: { summary: 'write every attention map of one image as .npy + maps.json', load: async () => (await import('./cli/maps')).maps },
   serve: { summary: 'serve the UI and engine to a browser (web mode)', load: async () => (await import('./cli/serve')).serve },

@@ -540,7 +540,10 @@ export class Session {
       passes += c;
       data = weightedSum(a.data, scoreWeights(scores), c, hw, true);
     } else {
-      const g = await this.gradient(run, name, a, req.classIndex);
+      // Grad-CAM, Grad-CAM++ and Layer-CAM of one class at one stage share the gradient.
+      const key = `${runId}:${name}:${req.classIndex}`;
+      if (this.lastGradient?.key !== key) this.lastGradient = { key, data: await this.gradient(run, name, a, req.classIndex) };
+      const g = this.lastGradient.data;
       passes += 1;
       data = req.method === 'gradcam' ? gradCam(a.data, g, c, hw) : req.method === 'gradcam++' ? gradCamPlusPlus(a.data, g, c, hw) : layerCam(a.data, g, c, hw);
     }
@@ -548,6 +551,7 @@ export class Session {
   }
 
   private gradRunner: Promise<TfjsRunner> | null = null;
+  private lastGradient: { key: string; data: Float32Array } | null = null;
 
   /**
    * d y_c / d A at stage output `name`, A fed back into the tfjs interpreter of the same graph.
@@ -562,7 +566,7 @@ export class Session {
     const own = 'interpreter' in this.runner && ['tensorflow', 'cpu'].includes(this.runner.info.backend);
     try {
       const runner = own ? this.runner as TfjsRunner
-        : await (this.gradRunner ??= createTfjsRunner(this.graph.model, this.graph.modules.map((m) => m.name), 'cpu'));
+        : await (this.gradRunner ??= createTfjsRunner(this.graph.model, this.graph.modules.map((m) => m.name), 'cpu', { differentiable: true }));
       if (!own) await tf.setBackend('cpu');
       const { inputWidth: w, inputHeight: h } = run.transform;
       const feeds = runner.feeds({ input: { data: run.input, dims: [1, 3, h, w], layout: 'nhwc' }, bypass: new Set(run.bypass) });

@@ -31,9 +31,9 @@ export async function tfjsInfo(backend?: BackendChoice): Promise<RuntimeInfo> {
   };
 }
 
-export async function createTfjsRunner(model: OnnxTypes.IModelProto, bypassModules: string[], backend?: BackendChoice): Promise<TfjsRunner> {
+export async function createTfjsRunner(model: OnnxTypes.IModelProto, bypassModules: string[], backend?: BackendChoice, opts: { differentiable?: boolean } = {}): Promise<TfjsRunner> {
   const info = await tfjsInfo(backend);
-  const interpreter = new GraphInterpreter(model);
+  const interpreter = new GraphInterpreter(model, opts);
   const rowModules = (model.graph?.input ?? []).map((v) => v.name ?? '').filter((n) => n.endsWith(QUERY_ROWS_SUFFIX)).map((n) => n.slice(0, -QUERY_ROWS_SUFFIX.length));
   const feeds = (req: Omit<RunRequest, 'fetch'>): Map<string, Feed> => {
     const m = new Map<string, Feed>([[INPUT, req.input]]);

@@ -32,7 +32,7 @@ export class GraphInterpreter {
   readonly outputNames: string[];
   private readonly ctx: OpContext;
 
-  constructor(model: OnnxTypes.IModelProto) {
+  constructor(model: OnnxTypes.IModelProto, opts: { differentiable?: boolean } = {}) {
     const graph = model.graph;
     if (!graph) throw new EngineError('bad-model', 'The ONNX model has no graph.');
     this.outputNames = (graph.output ?? []).map((v) => v.name as string);
@@ -57,6 +57,7 @@ export class GraphInterpreter {
       filter: (name) => this.filters.get(name),
       gemmB: (name, transB) => (transB ? this.gemmWeights.get(name) : undefined),
       numericPadding: tf.getBackend() !== 'tensorflow',
+      ...(opts.differentiable ? { differentiable: true } : {}),
     };
   }
 

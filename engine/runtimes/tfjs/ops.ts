@@ -44,6 +44,11 @@ export interface OpContext {
   gemmB(name: string, transB: boolean): tf.Tensor2D | undefined;
   /** Whether explicit numeric padding works on this backend (tensorflow maps to 'same'/'valid' only). */
   numericPadding: boolean;
+  /**
+   * Runs for gradients: plain conv + bias + relu instead of tf.fused (whose gradient computes
+   * the filter's too, eagerly: wasted work, and a kernel wasm does not have).
+   */
+  differentiable?: boolean;
 }
 
 type Op = (ctx: OpContext, node: OpNode, x: Array<Value | undefined>) => Value[];
@@ -144,6 +149,11 @@ const conv: Op = (ctx, node, x) => {
     // tf's depthwise conv takes no explicit (asymmetric) padding: pad the input instead.
     const [dx, dpad] = Array.isArray(pad) ? [tf.pad(padded, pad), 'valid' as const] : [padded, pad];
     return [tensor(tf.fused.depthwiseConv2d({ x: dx, filter: prepared.filter, strides: s, pad: dpad, dilations: d, bias, activation }), true)];
+  }
+  if (group === 1 && ctx.differentiable) {
+    let y: tf.Tensor4D = tf.conv2d(padded, prepared.filter, s, pad, 'NHWC', d);
+    if (bias) y = tf.add(y, bias);
+    return [tensor(activation === 'relu' ? tf.relu(y) : y, true)];
   }
   if (group === 1) {
     return [tensor(tf.fused.conv2d({ x: padded, filter: prepared.filter, strides: s, pad, dilations: d, bias, activation }), true)];

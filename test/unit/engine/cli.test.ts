@@ -167,6 +167,28 @@ describe('attnscope maps', () => {
   });
 });
 
+describe('attnscope cam', () => {
+  test('writes each method\'s map (.npy on the stage grid, overlay PNG) and cam.json for a real photo', async () => {
+    const out = join(tmp, 'cam');
+    // The ImageNet-stem fixture network at 64 px: layer3 4x4, layer4 2x2.
+    expect(await main(['cam', SAMPLE, '--weights', WEIGHTS, '--input-size', '64', '--method', 'gradcam,scorecam,cam', '--layer', 'layer3,layer4', '--class', '3', '--out', out])).toBe(0);
+    const index = JSON.parse(readFileSync(join(out, 'cam.json'), 'utf8'));
+    expect(index.class.index).toBe(3);
+    expect(index.top5).toHaveLength(5);
+    // CAM is defined on the last stage only: 2 methods at layer3, 3 at layer4.
+    expect(index.maps.map((m: { layer: string; method: string }) => `${m.layer}.${m.method}`)).toEqual(['layer3.gradcam', 'layer3.scorecam', 'layer4.gradcam', 'layer4.scorecam', 'layer4.cam']);
+    const g = readNpy(join(out, 'layer4.gradcam.npy'));
+    expect(g.shape).toEqual([2, 2]);
+    expect(index.maps.find((m: { file: string }) => m.file === 'layer3.scorecam.npy').passes).toBeGreaterThan(1);
+    const png = readFileSync(join(out, 'layer4.gradcam.png'));
+    expect([...png.subarray(1, 4)].map((c) => String.fromCharCode(c)).join('')).toBe('PNG');
+
+    expect(await main(['cam', SAMPLE, '--weights', WEIGHTS, '--method', 'magic', '--out', out])).toBe(2);
+    expect(await main(['cam', SAMPLE, '--weights', WEIGHTS, '--layer', 'layer9', '--out', out])).toBe(2);
+    expect(stderr.join('\n')).toMatch(/--method must be one of[\s\S]*--layer must be layer1 to layer4/);
+  });
+});
+
 describe('attnscope graph', () => {
   test('writes the attention graph as an ONNX file that ONNX Runtime runs, taps as outputs', async () => {
     const file = join(tmp, 'model.onnx');
