@@ -22,6 +22,8 @@
 //              of A. Not rectified.
 //   Layer-CAM  Jiang et al., IEEE TIP 2021: ReLU(sum_k ReLU(G_k) * A_k), per position.
 
+import { resizeBilinear } from '../common/agreement';
+
 export const CAM_METHODS = ['cam', 'gradcam', 'gradcam++', 'scorecam', 'eigencam', 'layercam'] as const;
 export type CamMethod = typeof CAM_METHODS[number];
 
@@ -147,31 +149,8 @@ export function eigenCam(a: Float32Array, c: number, hw: number): Float32Array {
   return Float32Array.from(proj, (x) => (corr < 0 ? -x : x));
 }
 
-/**
- * Bilinear resize of an [h, w] map to [H, W] with half-pixel centres and edge clamping
- * (PyTorch's interpolate(mode='bilinear', align_corners=False)).
- */
-export function upsampleBilinear(map: ArrayLike<number>, h: number, w: number, H: number, W: number): Float32Array {
-  const out = new Float32Array(H * W);
-  const axis = (n: number, N: number) => Array.from({ length: N }, (_, i) => {
-    const src = Math.max(0, (i + 0.5) * (n / N) - 0.5);
-    const i0 = Math.min(Math.floor(src), n - 1);
-    const i1 = Math.min(i0 + 1, n - 1);
-    return { i0, i1, t: src - i0 };
-  });
-  const ys = axis(h, H);
-  const xs = axis(w, W);
-  for (let y = 0; y < H; y++) {
-    const { i0: y0, i1: y1, t: ty } = ys[y] as { i0: number; i1: number; t: number };
-    for (let x = 0; x < W; x++) {
-      const { i0: x0, i1: x1, t: tx } = xs[x] as { i0: number; i1: number; t: number };
-      const top = (map[y0 * w + x0] as number) * (1 - tx) + (map[y0 * w + x1] as number) * tx;
-      const bottom = (map[y1 * w + x0] as number) * (1 - tx) + (map[y1 * w + x1] as number) * tx;
-      out[y * W + x] = top * (1 - ty) + bottom * ty;
-    }
-  }
-  return out;
-}
+/** Score-CAM's upsampling: bilinear with half-pixel centres (common/agreement.ts). */
+export const upsampleBilinear = resizeBilinear;
 
 /** A map min-max normalised to [0, 1] (a constant map: zeros). */
 export function minMax(map: Float32Array): Float32Array {

@@ -6,7 +6,7 @@ import { type EngineCore, now, ownBuffer } from './core';
 import { EngineError } from './errors';
 import { registerExportHandler } from './exportHandler';
 import type {
-  ChannelMapRequest, EngineMessage, HelloRequest, LoadModelRequest, QueryRequest, RunRequest, TapEvent,
+  CamRequest, ChannelMapRequest, EngineMessage, HelloRequest, LoadModelRequest, QueryRequest, RunRequest, TapEvent,
 } from './protocol';
 import { PROTOCOL_VERSION } from './protocol';
 import { topK } from './types';
@@ -114,6 +114,16 @@ export function registerHandlers(core: EngineCore): void {
       const r = await session().channelMap(msg.runId, msg.module, msg.channel);
       const data = ownBuffer(r.data);
       return { type: 'channelMapResult', id: msg.id, runId: msg.runId, module: msg.module, channel: msg.channel, shape: r.shape, data };
+    },
+  });
+
+  core.handle<CamRequest>('cam', {
+    serial: true,
+    async handle({ msg, session, send }) {
+      const r = await session().cam(msg.runId, { method: msg.method, stage: msg.stage, classIndex: msg.classIndex },
+        (done, total) => send({ type: 'camProgress', id: msg.id, done, total }));
+      const data = ownBuffer(r.data);
+      return { type: 'camResult', id: msg.id, runId: msg.runId, method: r.method, layer: r.layer, classIndex: r.classIndex, shape: r.shape, data, passes: r.passes, ms: r.ms };
     },
   });
 

@@ -25,10 +25,12 @@
 //
 // This file must stay free of Node and DOM APIs: main/ and renderer/ import its types.
 
+import { CAM_METHODS, type CamMethod, isCamMethod } from './cam';
 import type { ErrorCode } from './errors';
 import { type ImageTransform, isRuntimeName, type ModelInfo, type Prediction, type ResizeMode, type RunOptions, type RunTimings, type RuntimeInfo, type RuntimeName, RUNTIME_NAMES, type TapName } from './types';
 
 export type { ErrorCode } from './errors';
+export type { CamMethod } from './cam';
 export type { ImageTransform, ModelInfo, ModuleInfo, Prediction, RunOptions, RunTimings, RuntimeInfo, RuntimeName, TapName, ResizeMode } from './types';
 export type { AttnScopeBridge, ChosenFile, RecentFile, MenuCommand, PortRelayMessage, StatusRelayMessage } from './bridge';
 
@@ -62,6 +64,11 @@ export interface ChannelMapRequest { type: 'channelMap'; id: number; runId: stri
  * (unless it already finished). The cancel itself has no reply.
  */
 export interface CancelRequest { type: 'cancel'; id: number; target: number }
+/**
+ * Class evidence (engine/cam.ts) of kept run `runId` for class `classIndex` at stage `stage`'s
+ * output (1-4). Score-CAM streams `camProgress` (passes done of all).
+ */
+export interface CamRequest { type: 'cam'; id: number; runId: string; method: CamMethod; stage: number; classIndex: number }
 
 // Export (issue 7): the settings are shared with `attnscope export`, and both end in the
 // same engine/render.ts code, so the files are byte-identical. See engine/exportJob.ts.
@@ -105,7 +112,7 @@ export interface ExportRequest {
   manifest?: boolean;
 }
 
-export type ClientMessage = HelloRequest | LoadModelRequest | RunRequest | QueryRequest | ChannelMapRequest | CancelRequest | ExportRequest;
+export type ClientMessage = HelloRequest | LoadModelRequest | RunRequest | QueryRequest | ChannelMapRequest | CancelRequest | ExportRequest | CamRequest;
 
 // ---------------------------------------------------------------- engine -> client
 
@@ -200,6 +207,21 @@ export interface ChannelMapReply {
   shape: [number, number];
   data: Float32Array;
 }
+export interface CamReply {
+  type: 'camResult';
+  id: number;
+  runId: string;
+  method: CamMethod;
+  /** `layer1`..`layer4`. */
+  layer: string;
+  classIndex: number;
+  /** [h, w]: the stage's grid, under the run's transform like every tap. */
+  shape: [number, number];
+  data: Float32Array;
+  passes: number;
+  ms: number;
+}
+export interface CamProgressEvent { type: 'camProgress'; id: number; done: number; total: number }
 export interface CancelledEvent { type: 'cancelled'; id: number }
 export interface ErrorReply {
   type: 'error';
@@ -272,6 +294,8 @@ export type EngineMessage =
   | RunDoneEvent
   | QueryReply
   | ChannelMapReply
+  | CamReply
+  | CamProgressEvent
   | CancelledEvent
   | ErrorReply
   | EngineStatusEvent;
@@ -344,6 +368,12 @@ const checks: { [K in ClientMessageType]: Check } = {
     if (!isStr(m.module, 256)) return 'module must be a module name';
     const p = m.point;
     return isObj(p) && isFiniteNum(p.x) && isFiniteNum(p.y) ? null : 'point must be {x, y} with finite numbers';
+  },
+  cam: (m) => {
+    if (!isStr(m.runId, 256)) return 'runId must be a string';
+    if (!isCamMethod(m.method)) return `method must be one of ${CAM_METHODS.join(', ')}`;
+    if (![1, 2, 3, 4].includes(m.stage as number)) return 'stage must be 1, 2, 3 or 4';
+    return Number.isSafeInteger(m.classIndex) && (m.classIndex as number) >= 0 ? null : 'classIndex must be a class index (an integer from 0)';
   },
   channelMap: (m) => {
     if (!isStr(m.runId, 256)) return 'runId must be a string';

@@ -6,6 +6,7 @@ import { DropZone } from './components/DropZone';
 import { EmptyState } from './components/EmptyState';
 import { ExportDialog } from './components/ExportDialog';
 import { Filmstrip } from './components/Filmstrip';
+import { CompareView } from './components/CompareView';
 import { GridView } from './components/GridView';
 import { InputSettings } from './components/InputSettings';
 import { ImageView } from './components/ImageView';
@@ -74,7 +75,7 @@ export function App() {
         {showCanvas ? (
           <>
             <ViewToolbar />
-            {layout === 'grid' ? <GridView /> : <ImageView />}
+            {layout === 'grid' ? <GridView /> : layout === 'compare' ? <CompareView /> : <ImageView />}
             <Filmstrip />
           </>
         ) : <EmptyState />}

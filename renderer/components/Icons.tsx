@@ -16,6 +16,7 @@ export const EyeOffIcon = (p: P) => svg(<><path d="M2 2l12 12" /><path d="M6.3 4
 export const ChevronDown = (p: P) => svg(<path d="M4 6l4 4 4-4" />, p);
 export const HelpIcon = (p: P) => svg(<><circle cx="8" cy="8" r="6.2" /><path d="M6.2 6.2a1.9 1.9 0 0 1 3.7.4c0 1.3-1.9 1.6-1.9 2.8" /><circle cx="8" cy="11.6" r=".5" fill="currentColor" /></>, p);
 export const GridIcon = (p: P) => svg(<><rect x="2" y="2" width="5" height="5" rx="1" /><rect x="9" y="2" width="5" height="5" rx="1" /><rect x="2" y="9" width="5" height="5" rx="1" /><rect x="9" y="9" width="5" height="5" rx="1" /></>, p);
+export const CompareIcon = (p: P) => svg(<><rect x="1.5" y="3" width="5.5" height="10" rx="1" /><rect x="9" y="3" width="5.5" height="10" rx="1" /></>, p);
 export const SingleIcon = (p: P) => svg(<rect x="2" y="2.5" width="12" height="11" rx="1.5" />, p);
 export const PlusIcon = (p: P) => svg(<path d="M8 3v10M3 8h10" />, p);
 export const MinusIcon = (p: P) => svg(<path d="M3 8h10" />, p);

@@ -1,6 +1,6 @@
 // Top-5 classes; with modules bypassed, each against the same image with every module on.
 import { useMemo } from 'react';
-import { useApp } from '../store';
+import { useActions, useApp } from '../store';
 import { predictionDeltas } from '../store/selectors';
 
 export function Predictions() {
@@ -9,6 +9,8 @@ export function Predictions() {
   const base = useApp((s) => (s.run.imageId ? s.analysis.baseline[s.run.imageId] : undefined));
   const deltas = useMemo(() => predictionDeltas(preds, bypass, base), [preds, bypass, base]);
   const status = useApp((s) => s.run.status);
+  const camClass = useApp((s) => (s.settings.layout === 'compare' ? s.analysis.cam?.classIndex ?? null : null));
+  const a = useActions();
   const hasClasses = useApp((s) => (s.model.info ? s.model.info.numClasses > 0 : true));
   if (!hasClasses) return <div className="placeholder">This model is not a classifier.</div>;
   if (preds.length === 0) return <div className="placeholder">{status === 'running' ? 'Running…' : 'Open an image to see predictions.'}</div>;
@@ -29,7 +31,8 @@ export function Predictions() {
           const d = deltas?.[i];
           const diff = d && d.before !== null ? p.probability - d.before : null;
           return (
-            <li key={p.index}>
+            <li key={p.index} className={camClass === p.index ? 'picked' : undefined} title="Class evidence for this class"
+              onClick={() => a.setCamClass(p.index)} data-class={p.index}>
               <span className="lbl">{p.label}</span>
               <span className="pct">
                 {(p.probability * 100).toFixed(1)}%

@@ -15,6 +15,7 @@ export const SHORTCUTS: Array<[string, string]> = [
   ['G', 'Single view / grid'],
   ['N', 'Cycle normalisation'],
   ['T', 'Cycle tiles (off, 256, 512, 1024 px)'],
+  ['X', 'Compare: attention beside class evidence (Grad-CAM ...)'],
   ['F', 'Fit the image (or double-click)'],
   ['Esc', 'Clear the query point / close'],
   ['?', 'This sheet'],

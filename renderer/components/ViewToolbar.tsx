@@ -5,7 +5,7 @@ import { cssGradient } from '../lib/colormap';
 import { useDisplayed } from '../hooks/useDisplayed';
 import { useActions, useApp } from '../store';
 import type { Layout } from '../store/types';
-import { GridIcon, SingleIcon } from './Icons';
+import { CompareIcon, GridIcon, SingleIcon } from './Icons';
 
 const NORMS: Array<[Normalisation, string, string]> = [
   ['raw', 'Raw', 'Raw values: gates are sigmoid outputs in [0, 1]'],
@@ -27,7 +27,7 @@ export function ViewToolbar() {
   );
   return (
     <div className="viewbar">
-      {seg<Layout>(s.layout, [['single', <SingleIcon key="s" size={14} />, 'One map, large'], ['grid', <GridIcon key="g" size={14} />, 'Every module side by side (G)']], (v) => a.setSetting('layout', v), 'Layout')}
+      {seg<Layout>(s.layout, [['single', <SingleIcon key="s" size={14} />, 'One map, large'], ['grid', <GridIcon key="g" size={14} />, 'Every module side by side (G)'], ['compare', <CompareIcon key="c" size={14} />, 'Attention beside class evidence: Grad-CAM and its family (X)']], (v) => a.setSetting('layout', v), 'Layout')}
       <label className="field" title="Colormap (C cycles)">
         <span className="cmap-swatch" style={{ background: cssGradient(colormap, 'to right') }} />
         <select className="select" aria-label="Colormap" value={colormap.name} onChange={(e) => a.setSetting('colormap', e.target.value)}>

@@ -39,6 +39,7 @@ export function handleKey(e: Pick<KeyboardEvent, 'key' | 'shiftKey' | 'ctrlKey' 
     case '+': case '=': s.nudgeOpacity(0.1); return true;
     case '-': case '_': s.nudgeOpacity(-0.1); return true;
     case 'g': s.setSetting('layout', s.settings.layout === 'grid' ? 'single' : 'grid'); return true;
+    case 'x': s.setSetting('layout', s.settings.layout === 'compare' ? 'single' : 'compare'); return true;
     case 'f': s.resetView(); return true;
     case 'n': s.setSetting('normalisation', NORMS[(NORMS.indexOf(s.settings.normalisation) + 1) % NORMS.length]!); return true;
     case 't': s.setSetting('tile', TILE_SIZES[(TILE_SIZES.indexOf(s.settings.tile) + 1) % TILE_SIZES.length]!); return true;

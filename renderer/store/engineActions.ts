@@ -2,7 +2,7 @@
 // current image (streaming taps into the store), query a non-local point, fetch one
 // channel's map, export. Each run gets a sequence number; events of a superseded run
 // are dropped even if the client delivers them late.
-import type { ChannelMapReply, ExportDoneReply, ExportRequest, ImageSource, ModelInfo, ModelSource, RuntimeName } from '../../engine/protocol';
+import type { CamReply, ChannelMapReply, ExportDoneReply, ExportRequest, ImageSource, ModelInfo, ModelSource, RuntimeName } from '../../engine/protocol';
 import type { EngineClient } from '../client/types';
 import { sortColormaps, type Colormap } from '../lib/colormap';
 import { bundledSamples } from '../lib/samples';
@@ -10,12 +10,12 @@ import type { GetState, ResolvedDeps, SetState } from './base';
 import { emptyRun } from './base';
 import { defaultFocus, isCancelled, newId, toUserError } from './logic';
 import { pushRecent, RUNTIMES, saveRecent } from './persist';
-import type { AppActions, AppState, ImageEntry } from './types';
+import type { AppActions, AppState, CamState, ImageEntry } from './types';
 
 type EngineActionKeys =
   | 'attachClient' | 'addImages' | 'addImagePaths' | 'selectImage' | 'stepImage' | 'removeImage'
   | 'loadModel' | 'reloadModel' | 'runCurrent' | 'toggleBypass' | 'clearBypass' | 'queryPoint' | 'clearQuery'
-  | 'pickChannel' | 'startExport' | 'markHeatmapPainted';
+  | 'pickChannel' | 'requestCam' | 'setCamClass' | 'startExport' | 'markHeatmapPainted';
 
 /** Copy: the client may transfer (detach) the buffer it is given. */
 function sourceForRun(entry: ImageEntry): ImageSource {
@@ -50,10 +50,10 @@ export function engineActions(set: SetState, get: GetState, d: ResolvedDeps): Pi
   const afterModel = (info: ModelInfo, prev: ModelInfo | null = null) => {
     // Queries and channel maps name runs of the previous session: gone either way.
     set((s) => (sameModel(prev, info)
-      ? { analysis: { ...s.analysis, query: null, channel: null }, run: emptyRun(s.run.seq + 1) }
+      ? { analysis: { ...s.analysis, query: null, channel: null, cam: null }, run: emptyRun(s.run.seq + 1) }
       : {
         modules: { focused: defaultFocus(info), hidden: [], bypass: [] },
-        analysis: { baseline: {}, query: null, channel: null },
+        analysis: { baseline: {}, query: null, channel: null, camClass: null, cam: null },
         run: emptyRun(s.run.seq + 1),
       }));
   };
@@ -139,7 +139,7 @@ export function engineActions(set: SetState, get: GetState, d: ResolvedDeps): Pi
     selectImage(id) {
       if (get().images.currentId === id || !get().images.list.some((i) => i.id === id)) return;
       patch('images', { currentId: id });
-      set((s) => ({ analysis: { ...s.analysis, query: null, channel: null }, metrics: { openedAt: d.now(), firstHeatmapMs: null } }));
+      set((s) => ({ analysis: { ...s.analysis, query: null, channel: null, camClass: null, cam: null }, metrics: { openedAt: d.now(), firstHeatmapMs: null } }));
       get().resetView();
       void get().runCurrent();
     },
@@ -254,6 +254,7 @@ export function engineActions(set: SetState, get: GetState, d: ResolvedDeps): Pi
         set((st) => ({ engine: { ...st.engine, backend: done.backend || st.engine.backend } }));
         const pick = get().analysis.channel;
         if (pick) void get().pickChannel(pick.module, pick.channel);
+        if (get().settings.layout === 'compare') void get().requestCam();
       } catch (e) {
         if (isCancelled(e) || !live()) return;
         patch('run', { status: 'error', error: toUserError(e, 'The run failed') });
@@ -316,6 +317,44 @@ export function engineActions(set: SetState, get: GetState, d: ResolvedDeps): Pi
         const status = err.code === 'bad-request' ? 'unsupported' : 'error';
         set((s) => ({ analysis: { ...s.analysis, channel: { module, channel, map: null, status, ...(status === 'error' ? { error: err.message } : {}) } } }));
       }
+    },
+
+    async requestCam() {
+      const s = get();
+      const { client } = s.engine;
+      const runId = s.run.runId;
+      if (!client || !runId || s.run.status !== 'done') return;
+      const top = s.run.predictions[0]?.index;
+      const classIndex = s.analysis.camClass ?? top;
+      if (classIndex === undefined) return;
+      const method = s.settings.camMethod;
+      // CAM is defined on the last stage only.
+      const stage = method === 'cam' ? 4 : s.settings.camStage;
+      const asked = { runId, method, stage, classIndex };
+      const same = () => { const c = get().analysis.cam; return !!c && c.runId === runId && c.method === method && c.stage === stage && c.classIndex === classIndex; };
+      const prev = s.analysis.cam;
+      if (prev && same() && prev.status !== 'error') return;
+      set((st) => ({ analysis: { ...st.analysis, cam: { ...asked, status: 'pending', map: null, progress: null, ms: null, error: null } } }));
+      try {
+        const r = await client.request<CamReply>({ type: 'cam', ...asked }, {
+          onEvent: (ev) => {
+            if (ev.type === 'camProgress' && same()) {
+              set((st) => ({ analysis: { ...st.analysis, cam: { ...(st.analysis.cam as CamState), progress: { done: ev.done, total: ev.total } } } }));
+            }
+          },
+        });
+        if (!same()) return;
+        set((st) => ({ analysis: { ...st.analysis, cam: { ...asked, status: 'done', map: { shape: r.shape, data: r.data }, progress: null, ms: r.ms, error: null } } }));
+      } catch (e) {
+        if (!same()) return;
+        set((st) => ({ analysis: { ...st.analysis, cam: { ...asked, status: 'error', map: null, progress: null, ms: null, error: toUserError(e, 'The class evidence failed') } } }));
+      }
+    },
+
+    setCamClass(index) {
+      set((s) => ({ analysis: { ...s.analysis, camClass: index } }));
+      if (get().settings.layout !== 'compare') get().setSetting('layout', 'compare');
+      else void get().requestCam();
     },
 
     async startExport(destination) {

@@ -1,6 +1,6 @@
 // View settings and recent models survive restarts (localStorage). What is read back is
 // validated field by field: a stale or hand-edited entry falls back to the defaults.
-import type { RuntimeName } from '../../engine/protocol';
+import type { CamMethod, RuntimeName } from '../../engine/protocol';
 import type { RecentModel, Settings } from './types';
 
 export type KeyValueStorage = Pick<Storage, 'getItem' | 'setItem'>;
@@ -21,7 +21,14 @@ export const DEFAULT_SETTINGS: Settings = {
   layout: 'single',
   resize: 'stretch',
   tile: 0,
+  camMethod: 'gradcam',
+  camStage: 4,
   runtime: 'ort',
+};
+/** Class-evidence methods (engine/cam.ts CAM_METHODS; renderer/ imports only types from engine/). */
+export const CAM_METHODS: readonly CamMethod[] = ['cam', 'gradcam', 'gradcam++', 'scorecam', 'eigencam', 'layercam'];
+export const CAM_LABELS: Record<CamMethod, string> = {
+  cam: 'CAM', gradcam: 'Grad-CAM', 'gradcam++': 'Grad-CAM++', scorecam: 'Score-CAM', eigencam: 'Eigen-CAM', layercam: 'Layer-CAM',
 };
 /** Tile sizes the UI offers (0: off); multiples of 32, so they fit every ResNet's coarsest map. */
 export const TILE_SIZES: readonly number[] = [0, 256, 512, 1024];
@@ -45,7 +52,9 @@ export function loadSettings(storage: KeyValueStorage | null): Settings {
     interpolation: oneOf(raw.interpolation, ['bilinear', 'nearest'] as const, d.interpolation),
     theme: oneOf(raw.theme, ['system', 'light', 'dark'] as const, d.theme),
     showColorbar: typeof raw.showColorbar === 'boolean' ? raw.showColorbar : d.showColorbar,
-    layout: oneOf(raw.layout, ['single', 'grid'] as const, d.layout),
+    layout: oneOf(raw.layout, ['single', 'grid', 'compare'] as const, d.layout),
+    camMethod: oneOf(raw.camMethod, CAM_METHODS, d.camMethod),
+    camStage: typeof raw.camStage === 'number' && [1, 2, 3, 4].includes(raw.camStage) ? raw.camStage : d.camStage,
     resize: oneOf(raw.resize, ['stretch', 'pad', 'center-crop'] as const, d.resize),
     tile: typeof raw.tile === 'number' && TILE_SIZES.includes(raw.tile) ? raw.tile : d.tile,
     runtime: oneOf(raw.runtime, RUNTIMES, d.runtime),

@@ -2,6 +2,7 @@
 // zustand docs). Each slice is a plain object under its own key; actions live at the top.
 import type {
   ImageSource, ImageTransform, ModelInfo, ModelSource, Prediction, ResizeMode, RunTimings, RuntimeInfo, RuntimeName, TapName,
+  CamMethod,
 } from '../../engine/protocol';
 import type { EngineClient } from '../client/types';
 import type { Colormap } from '../lib/colormap';
@@ -108,6 +109,22 @@ export interface AnalysisSlice {
   baseline: Record<string, Prediction[]>;
   query: QueryState | null;
   channel: ChannelPick | null;
+  /** The class the class evidence is for (a clicked prediction); null: the top prediction. */
+  camClass: number | null;
+  cam: CamState | null;
+}
+
+/** Class evidence (compare view): what was asked and what came back. */
+export interface CamState {
+  runId: string;
+  method: CamMethod;
+  stage: number;
+  classIndex: number;
+  status: 'pending' | 'done' | 'error';
+  map: MapData | null;
+  progress: { done: number; total: number } | null;
+  ms: number | null;
+  error: UserError | null;
 }
 
 export interface FocusedTap { module: string; tap: TapName }
@@ -119,7 +136,7 @@ export interface ModulesSlice {
 }
 
 export type Theme = 'system' | 'light' | 'dark';
-export type Layout = 'single' | 'grid';
+export type Layout = 'single' | 'grid' | 'compare';
 
 /** Persisted between launches (localStorage). */
 export interface Settings {
@@ -131,6 +148,9 @@ export interface Settings {
   showColorbar: boolean;
   layout: Layout;
   resize: ResizeMode;
+  /** Class evidence method and stage (1-4) of the compare view. */
+  camMethod: CamMethod;
+  camStage: number;
   /** Tile side in px for tiled runs at the image's own resolution (engine/tiles.ts); 0: off. */
   tile: number;
   /** Which runtime the engine runs models on (DESIGN.md "One graph, two runtimes"). */
@@ -187,6 +207,10 @@ export interface AppActions {
   queryPoint(module: string, point: { x: number; y: number }): Promise<void>;
   clearQuery(): void;
   pickChannel(module: string, channel: number | null): Promise<void>;
+  /** The class evidence of the current run (settings' method and stage, analysis.camClass). */
+  requestCam(): Promise<void>;
+  /** Class evidence for this class (null: the top prediction); opens the compare view. */
+  setCamClass(index: number | null): void;
   setSetting<K extends keyof Settings>(key: K, value: Settings[K]): void;
   cycleColormap(delta?: number): void;
   nudgeOpacity(delta: number): void;

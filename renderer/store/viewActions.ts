@@ -63,6 +63,7 @@ export function viewActions(set: SetState, get: GetState, d: ResolvedDeps): Pick
       patch('settings', { [key]: value } as Partial<AppState['settings']>);
       saveSettings(d.storage, get().settings);
       if (key === 'resize' || key === 'tile') void get().runCurrent();
+      if ((key === 'layout' && value === 'compare') || key === 'camMethod' || key === 'camStage') void get().requestCam();
       // Another runtime: the model (loaded or loading) is loaded again on it, then the image re-runs.
       if (key === 'runtime') {
         const { status, info } = get().model;

@@ -456,6 +456,58 @@ describe('AttnScope UI in web mode (real engine)', () => {
     await waitState(page, (s) => s.run.transform?.tiles === undefined && s.run.status === 'done');
   });
 
+  it('compare: attention beside class evidence (Grad-CAM family), their difference and agreement; a clicked prediction changes the class', async () => {
+    await dropFiles(page, [sample('scene-cat-coffee.png')]);
+    await waitState(page, (s) => s.run.image?.name === 'scene-cat-coffee.png' && s.run.status === 'done');
+    await focusModule('layer3.0.cbam', 'spatial');
+    await page.keyboard.press('x');
+    await waitState(page, (s) => s.settings.layout === 'compare' && s.analysis.cam?.status === 'done', 120_000);
+    const first = await state(page, (s) => ({ cam: { ...s.analysis.cam!, map: { shape: s.analysis.cam!.map!.shape } }, top: s.run.predictions[0]!.index }));
+    expect(first.cam).toMatchObject({ method: 'gradcam', stage: 4, classIndex: first.top, map: { shape: [8, 8] } });
+    await page.waitForSelector('[data-testid=compare-cam-canvas]');
+    await page.waitForSelector('[data-testid=compare-diff-canvas]');
+    const figures = await page.locator('[data-testid=agreement]').textContent();
+    expect(figures).toMatch(/Pearson-?\d\.\d\d.*Spearman-?\d\.\d\d.*IoU top 20%\d\.\d\d.*(hit|miss).*(hit|miss)/);
+    // The figures are the ones common/agreement.ts gives for these two maps (checked here independently: Pearson).
+    const maps = await state(page, (s) => ({
+      a: { shape: s.run.taps['layer3.0.cbam']!.spatial!.shape, data: Array.from(s.run.taps['layer3.0.cbam']!.spatial!.data) },
+      b: { shape: s.analysis.cam!.map!.shape, data: Array.from(s.analysis.cam!.map!.data) },
+    }));
+    // b (8x8) onto a's 16x16 grid, bilinear with half-pixel centres, then Pearson.
+    const [h, w] = maps.a.shape as [number, number];
+    const [bh, bw] = maps.b.shape as [number, number];
+    const d = maps.b.data;
+    const up = Array.from({ length: h * w }, (_, i) => {
+      const y = Math.floor(i / w), x = i % w;
+      const sy = Math.max(0, (y + 0.5) * bh / h - 0.5), sx = Math.max(0, (x + 0.5) * bw / w - 0.5);
+      const y0 = Math.min(Math.floor(sy), bh - 1), x0 = Math.min(Math.floor(sx), bw - 1), y1 = Math.min(y0 + 1, bh - 1), x1 = Math.min(x0 + 1, bw - 1);
+      const ty = sy - y0, tx = sx - x0;
+      return (d[y0 * bw + x0]! * (1 - tx) + d[y0 * bw + x1]! * tx) * (1 - ty) + (d[y1 * bw + x0]! * (1 - tx) + d[y1 * bw + x1]! * tx) * ty;
+    });
+    const mean = (v: number[]) => v.reduce((x, y) => x + y, 0) / v.length;
+    const [ma, mb] = [mean(maps.a.data), mean(up)];
+    const cov = maps.a.data.reduce((acc, v, i) => acc + (v - ma) * (up[i]! - mb), 0);
+    const va = maps.a.data.reduce((acc, v) => acc + (v - ma) ** 2, 0);
+    const vb = up.reduce((acc, v) => acc + (v - mb) ** 2, 0);
+    const pearson = cov / Math.sqrt(va * vb);
+    expect(figures).toContain(`Pearson${pearson.toFixed(2)}`);
+    await shot('17-compare-gradcam');
+    // Another method and stage; then another class by clicking its prediction.
+    await page.selectOption('select[aria-label="Class evidence method"]', 'scorecam');
+    await page.click('[aria-label="Class evidence stage"] button:text-is("layer3")');
+    await waitState(page, (s) => s.analysis.cam?.method === 'scorecam' && s.analysis.cam.stage === 3 && s.analysis.cam.status === 'done', 120_000);
+    expect(await state(page, (s) => s.analysis.cam!.map!.shape)).toEqual([16, 16]);
+    const second = await state(page, (s) => s.run.predictions[1]!);
+    await page.click(`[data-testid=predictions] li[data-class="${second.index}"]`);
+    await waitState(page, (s, c: number) => s.analysis.cam?.classIndex === c && s.analysis.cam.status === 'done', 120_000, second.index);
+    expect(await page.locator('[data-testid=cam-class]').textContent()).toBe(second.label);
+    await shot('18-compare-scorecam-second-class');
+    await page.selectOption('select[aria-label="Class evidence method"]', 'gradcam');
+    await page.click('[aria-label="Class evidence stage"] button:text-is("layer4")');
+    await page.keyboard.press('x');
+    expect(await state(page, (s) => s.settings.layout)).toBe('single');
+  });
+
   it('an image the engine cannot decode gets a banner saying so, and can be removed from the filmstrip', async () => {
     const count = await state(page, (s) => s.images.list.length);
     await dropFiles(page, [{ name: 'corrupt.jpg', type: 'image/jpeg', bytes: Buffer.from([0xff, 0xd8, 0xff, 0xe0, 1, 2, 3, 4, 5, 6, 7, 8]) }]);
