@@ -6,56 +6,30 @@
 //   node dist/bench/localisation.js [--scenes tools/data/scenes] [--model emoji-cbam-nl]
 //                                   [--runtime ort|tfjs] [--backend wasm|cpu|tensorflow] [--limit N]
 //
-// The maps come from the chosen runtime (default ort); Grad-CAM always runs on the tfjs
-// runtime's interpreter of the same graph, which has gradients.
+// The maps come from the chosen runtime (default ort); class evidence comes from
+// Session.cam (engine/cam.ts), whose gradient methods run on the tfjs interpreter of the
+// same graph, which has gradients.
 //
 // Figures: classification accuracy; pointing game (peak inside the target box) for every
-// CBAM spatial map, for Grad-CAM on the last stage, for the image centre and for a
+// CBAM spatial map, for every class-evidence method (true class) at layer3 and layer4, for
+// the agreement (Pearson, IoU of the top 20%, attention peak inside the evidence's top
+// 20%) of every attention map with every class-evidence map; for the image centre and for a
 // uniformly random point (its expected hit rate is the box's share of the image); for the
 // non-local block, the attention mass that a query on the box centre puts inside the box,
 // against the box's share of the image. tools/evaluate_torch.py computes the same in PyTorch.
 
-import * as tf from '@tensorflow/tfjs-core';
-// tfjs-core's Node build registers no gradients; the union package's does (Grad-CAM needs
-// them), and its own ESM gradient files cannot be loaded by Node directly.
-import '@tensorflow/tfjs';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { isBackendChoice } from '../engine/backend';
-import { FEATURES, LOGITS } from '../engine/graph/names';
-import { decodeImage, preprocess } from '../engine/image';
 import { isRuntimeName } from '../engine/runtimes';
-import { createTfjsRunner, type TfjsRunner } from '../engine/runtimes/tfjs';
+import { agreement } from '../common/agreement';
+import { CAM_LABELS, CAM_METHODS, type CamMethod } from '../engine/cam';
 import { Session } from '../engine/session';
 import { args, describeMachine, machine, ROOT, table, writeResult } from './lib';
 import { argmax, type Box, boxShare, boxShareGrown, inside, massInBox, peakPoint, TOLERANCE_PX } from './localisationMetrics';
 
 interface Scene { file: string; label: number; cls: string; box: Box; background: string }
 interface TestSet { side: number; classes: string[]; scenes: Scene[] }
-
-/**
- * Grad-CAM (Selvaraju et al., ICCV 2017): ReLU(sum_k mean(d y_c / d A_k) * A_k) for class c,
- * on the last stage's features A [1, C, h, w]. The gradient flows through the graph's head
- * as the tfjs interpreter runs it (the `features` output fed back in as an input).
- */
-function gradCam(cam: TfjsRunner, input: Float32Array, size: number, cls: number): { data: Float32Array; h: number; w: number } {
-  const feeds = cam.feeds({ input: { data: input, dims: [1, 3, size, size], layout: 'nhwc' }, bypass: new Set() });
-  const features = cam.interpreter.run(feeds, [FEATURES]).get(FEATURES) as tf.Tensor4D;
-  const [, , h, w] = features.shape;
-  const map = tf.tidy(() => {
-    const score = (a: tf.Tensor): tf.Scalar => {
-      const logits = cam.interpreter.run(new Map([[FEATURES, { tensor: a }]]), [LOGITS]).get(LOGITS) as tf.Tensor2D;
-      return tf.squeeze(tf.slice(logits, [0, cls], [1, 1])) as tf.Scalar;
-    };
-    const grads = tf.grad(score)(features);
-    const alpha = tf.mean(grads, [2, 3], true);
-    return tf.relu(tf.sum(tf.mul(alpha, features), 1));
-  });
-  const data = map.dataSync() as Float32Array;
-  map.dispose();
-  features.dispose();
-  return { data, h: h as number, w: w as number };
-}
 
 async function main(): Promise<void> {
   const a = args();
@@ -76,10 +50,16 @@ async function main(): Promise<void> {
   const cbam = info.modules.filter((m) => m.kind === 'cbam').map((m) => m.name);
   const nonLocal = info.modules.filter((m) => m.kind === 'nonlocal').map((m) => m.name);
 
-  // Grad-CAM: the same graph on the tfjs runtime (gradients).
-  const cam = await createTfjsRunner(session.graph.model, session.graph.modules.map((m) => m.name), backend);
+  // Class evidence (engine/cam.ts through Session.cam, true class): every method at layer3
+  // and layer4 (CAM: layer4 only), scored like the maps, and compared with each attention
+  // map (common/agreement.ts).
+  const camKeys = CAM_METHODS.flatMap((m) => (m === 'cam' ? [[m, 4]] : [[m, 3], [m, 4]]) as Array<[CamMethod, number]>);
+  const camKey = (m: CamMethod, stage: number): string => (m === 'gradcam' && stage === 4 ? 'gradcam' : `${m}@layer${stage}`);
+  const attentionKeys = [...cbam.map((m) => `${m}.spatial`), ...nonLocal.map((m) => `${m}.attention`)];
+  const agree = new Map<string, { pearson: number; iou: number; pointing: number }>();
+  const camMs = new Map<string, number>();
 
-  const hits = new Map<string, number>([...cbam, 'gradcam', 'centre'].map((k) => [k, 0]));
+  const hits = new Map<string, number>([...cbam, ...camKeys.map(([m, k]) => camKey(m, k)), 'centre'].map((k) => [k, 0]));
   const tolHits = new Map<string, number>([...hits.keys()].map((k) => [k, 0]));
   const score = (key: string, p: { x: number; y: number }, box: Box): void => {
     if (inside(p, box)) hits.set(key, (hits.get(key) as number) + 1);
@@ -113,22 +93,35 @@ async function main(): Promise<void> {
       acc.share += share;
     }
 
-    const pre = await preprocess(await decodeImage(path), { inputSize: info.inputSize, resize: t.resize, mean: info.mean, std: info.std });
-    const got = gradCam(cam, pre.input, info.inputSize, s.label);
+    for (const [method, stage] of camKeys) {
+      const c = await session.cam(r.runId, { method, stage, classIndex: s.label });
+      const key = camKey(method, stage);
+      camMs.set(key, (camMs.get(key) ?? 0) + c.ms);
+      score(key, peakPoint(t, c.data, c.shape[0], c.shape[1]), s.box);
+      for (const att of attentionKeys) {
+        const [module, tapName] = [att.slice(0, att.lastIndexOf('.')), att.slice(att.lastIndexOf('.') + 1)];
+        const tap = r.taps.find((x) => x.module === module && x.tap === tapName);
+        if (!tap) continue;
+        const g = agreement({ shape: tap.shape, data: tap.data }, { shape: c.shape, data: c.data });
+        const acc = agree.get(`${att}|${key}`) ?? { pearson: 0, iou: 0, pointing: 0 };
+        acc.pearson += g.pearson;
+        acc.iou += g.iou;
+        acc.pointing += g.aPeakInB ? 1 : 0;
+        agree.set(`${att}|${key}`, acc);
+      }
+    }
     gradcamSeen++;
-    score('gradcam', peakPoint(pre.transform, got.data, got.h, got.w), s.box);
   }
   const seconds = (performance.now() - started) / 1000;
   const rt = session.runtime;
-  const backendName = `${rt.runtime} ${rt.backend} (Grad-CAM: tfjs ${cam.info.backend})`;
-  await cam.dispose();
+  const backendName = `${rt.runtime} ${rt.backend} (gradients: tfjs cpu)`;
   session.dispose();
 
   const n = scenes.length;
   const pct = (x: number): number => Math.round(x * 1000) / 10;
   const rate = (m: Map<string, number>): Record<string, number | null> => {
     const out: Record<string, number | null> = {};
-    for (const [k, v] of m) out[k] = k === 'gradcam' && gradcamSeen === 0 ? null : v / n;
+    for (const [k, v] of m) out[k] = camKeys.some(([mm, st]) => camKey(mm, st) === k) && gradcamSeen === 0 ? null : v / n;
     return out;
   };
   const pointing = rate(hits);
@@ -136,7 +129,7 @@ async function main(): Promise<void> {
   const cell = (x: number | null | undefined): string | number => (x == null ? '-' : pct(x));
   const rows: Array<Array<string | number>> = [
     ...cbam.map((m) => [`CBAM spatial ${m}`, cell(pointing[m]), cell(pointingTol[m])]),
-    ['Grad-CAM layer4 (true class)', cell(pointing.gradcam), cell(pointingTol.gradcam)],
+    ...camKeys.map(([m, k]) => [`${CAM_LABELS[m]} layer${k} (true class)`, cell(pointing[camKey(m, k)]), cell(pointingTol[camKey(m, k)])]),
     ['centre point', cell(pointing.centre), cell(pointingTol.centre)],
     ['random point (expected)', pct(randomExpected / n), pct(randomExpectedTol / n)],
   ];
@@ -149,10 +142,23 @@ async function main(): Promise<void> {
     nlOut[name] = { massInBox: v.mass / n, boxShare: v.share / n };
     console.log(`${name}: attention mass inside the box from a query at its centre ${pct(v.mass / n)}% vs the box's share of the image ${pct(v.share / n)}%`);
   }
+  // Agreement of each attention map with each class-evidence map, mean over scenes.
+  const classEvidence = camKeys.map(([m, k]) => ({
+    method: m, label: CAM_LABELS[m], layer: `layer${k}`, key: camKey(m, k),
+    pointing: pointing[camKey(m, k)] ?? null, msPerImage: (camMs.get(camKey(m, k)) ?? 0) / n,
+    agreement: Object.fromEntries(attentionKeys.map((att) => {
+      const v = agree.get(`${att}|${camKey(m, k)}`);
+      return [att, v ? { pearson: v.pearson / n, iouTop20: v.iou / n, attentionPeakInEvidence: v.pointing / n } : null];
+    })),
+  }));
+  console.log(table(['class evidence', 'pointing %', 'ms / image', ...attentionKeys.map((k) => `r / IoU vs ${k}`)],
+    classEvidence.map((c) => [`${c.label} ${c.layer}`, cell(c.pointing), Math.round(c.msPerImage),
+      ...attentionKeys.map((att) => { const v = c.agreement[att]; return v ? `${v.pearson.toFixed(2)} / ${v.iouTop20.toFixed(2)}` : '-'; })])));
   const path = writeResult(runtime === 'ort' ? 'localisation' : `localisation-${runtime}`, {
     model: modelName, runtime, backend: backendName, weightsSha256: info.weightsSha256, scenes: n, machine: machine(), seconds,
     accuracy: correct / n, pointing, pointingTolerance15px: pointingTol, bestCbam: best,
     randomPointExpected: randomExpected / n, randomPointExpectedTolerance15px: randomExpectedTol / n, nonLocal: nlOut,
+    classEvidence,
   });
   console.log(`wrote ${path}`);
 }

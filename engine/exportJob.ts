@@ -18,12 +18,13 @@ import { mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve, sep } from 'node:path';
 import { type ColormapName, COLORMAP_NAMES, isColormapName } from './colormaps';
 import type { SessionLike } from './core';
+import { CAM_LABELS, type CamMethod } from './cam';
 import { EngineError } from './errors';
 import { decodeImage } from './image';
 import { encodeNpy } from './npy';
 import type { ExportFileEntry, ExportFileMeta, ExportKind, ExportSettings } from './protocol';
 import {
-  blendIndices, channelCsv, colourIndices, encodePng, type RenderSettings, tapIndices, resampleMap, spatialShape, tapKey, tapRanges, type ValueRange,
+  blendIndices, channelCsv, colourIndices, encodePng, finiteRange, type RenderSettings, tapIndices, resampleMap, spatialShape, tapKey, tapRanges, type ValueRange,
 } from './render';
 import { gridTaps, renderGrid } from './renderGrid';
 import type { ImageTransform, ModelInfo, Tap, TapName } from './types';
@@ -140,8 +141,20 @@ export function planFiles(info: ModelInfo, modules: string[] | null, kinds: Expo
       }
     }
   }
+  if (kinds.includes('cam')) {
+    const { method, stage } = camChoice(settings);
+    const base = `${prefix}cam.${method}.layer${stage}`;
+    files.push({ path: `${base}.overlay.png`, kind: 'cam', module: null, tap: null, format: 'overlay' });
+    files.push({ path: `${base}.npy`, kind: 'cam', module: null, tap: null, format: 'npy' });
+  }
   if (kinds.includes('grid')) files.push({ path: `${prefix}grid.png`, kind: 'grid', module: null, tap: null, format: 'grid' });
   return files;
+}
+
+/** The `cam` kind's method and stage: settings.cam, default Grad-CAM at layer4 (CAM: layer4 only). */
+function camChoice(settings: ExportSettings): { method: CamMethod; stage: number } {
+  const method = settings.cam?.method ?? 'gradcam';
+  return { method, stage: method === 'cam' ? 4 : settings.cam?.stage ?? 4 };
 }
 
 export function metadataFor(
@@ -274,6 +287,15 @@ export async function exportImage(o: ExportImageOptions): Promise<ExportedFile[]
     throw new EngineError('internal', `The run saw ${t.origWidth}x${t.origHeight} but the image decodes to ${image.width}x${image.height}.`);
   }
   const taps = new Map(result.taps.map((x) => [tapKey(x), x]));
+  // Class evidence of the top class, as a tap of its own (its grid cell is labelled by its module).
+  let camTap: Tap | null = null;
+  if (o.kinds.includes('cam')) {
+    const { method, stage } = camChoice(o.settings);
+    let top = 0;
+    for (let i = 1; i < result.logits.length; i++) if ((result.logits[i] as number) > (result.logits[top] as number)) top = i;
+    const c = await o.session.cam(result.runId, { method, stage, classIndex: top });
+    camTap = { module: `${CAM_LABELS[method]} ${c.layer} · ${info.classes?.[top] ?? `class ${top}`}`, tap: 'spatial', shape: c.shape, data: c.data };
+  }
   // heatmap and overlay of a tap share one resampled map (as colour indices).
   let cached: { key: string; indices: Int16Array } | null = null;
   const indicesOf = (tap: Tap, range: ValueRange | null): Int16Array => {
@@ -290,7 +312,8 @@ export async function exportImage(o: ExportImageOptions): Promise<ExportedFile[]
   for (let i = 0; i < plan.length && failure === null; i++) {
     o.signal?.throwIfAborted();
     const f = plan[i]!;
-    const range = f.module && f.tap && f.tap !== 'channel' && f.kind !== 'raw' ? ranges.get(`${f.module}/${f.tap}`) ?? null : null;
+    const range = f.kind === 'cam' && camTap ? camRange(camTap)
+      : f.module && f.tap && f.tap !== 'channel' && f.kind !== 'raw' ? ranges.get(`${f.module}/${f.tap}`) ?? null : null;
     const meta = metadataFor(f, info, o.appVersion, source, o.settings, { transform: t, range });
     if (present[i]) { results[i] = { path: f.path, written: false, meta }; done(results[i]!); continue; }
     let pending: Promise<Uint8Array>;
@@ -298,9 +321,13 @@ export async function exportImage(o: ExportImageOptions): Promise<ExportedFile[]
       const chosen = result.taps.filter((x) => (!o.modules?.length || o.modules.includes(x.module))
         && (!o.settings.taps || o.settings.taps.includes(x.tap)));
       const cells = gridTaps(chosen).map((tap) => ({ tap, range: ranges.get(tapKey(tap)) ?? { lo: 0, hi: 1 } }));
+      if (camTap) cells.push({ tap: camTap, range: camRange(camTap) });
       const header = `${info.name} · ${render.colormap}, ${render.normalise}, ${render.interpolation}, opacity ${render.opacity}`
         + ` · ${meta.inputSize} ${meta.resize}${meta.bypass.length ? ` · bypass ${meta.bypass.join(',')}` : ''}`;
       pending = renderGrid({ image, imageName: source, transform: t, cells, settings: render, header }, pngText(meta));
+    } else if (f.kind === 'cam' && camTap) {
+      const tap = camTap;
+      pending = renderFile(f, tap, t, render, image, meta, () => tapIndices(tap, t, range ?? { lo: 0, hi: 1 }, render));
     } else {
       const tap = taps.get(`${f.module}/${f.tap}`);
       if (!tap) throw new EngineError('internal', `The run produced no ${f.tap} tap for ${f.module}.`);
@@ -316,6 +343,11 @@ export async function exportImage(o: ExportImageOptions): Promise<ExportedFile[]
   await Promise.all(inFlight);
   if (failure !== null) throw failure;
   return results;
+}
+
+/** Class evidence is shown min-max whatever the normalisation (its scale is the method's own). */
+function camRange(tap: Tap): ValueRange {
+  return finiteRange(tap.data);
 }
 
 async function renderFile(

@@ -72,7 +72,8 @@ export interface CamRequest { type: 'cam'; id: number; runId: string; method: Ca
 
 // Export (issue 7): the settings are shared with `attnscope export`, and both end in the
 // same engine/render.ts code, so the files are byte-identical. See engine/exportJob.ts.
-export type ExportKind = 'heatmap' | 'overlay' | 'grid' | 'raw';
+/** `cam`: class evidence of the top class (settings.cam; default Grad-CAM at layer4), overlay + .npy, and a grid cell. */
+export type ExportKind = 'heatmap' | 'overlay' | 'grid' | 'raw' | 'cam';
 export type Normalisation = 'raw' | 'minmax' | 'stage';
 export type Interpolation = 'bilinear' | 'nearest';
 export interface ExportSettings {
@@ -84,6 +85,8 @@ export interface ExportSettings {
   interpolation: Interpolation;
   resize?: ResizeMode;
   inputSize?: number;
+  /** The `cam` kind's method and stage (default gradcam, 4). */
+  cam?: { method: CamMethod; stage?: number };
   /** Run each image in tiles at its own resolution (RunOptions.tile). */
   tile?: { size: number; overlap?: number };
   /** Modules switched off for the export's forward pass. */
@@ -384,7 +387,7 @@ const checks: { [K in ClientMessageType]: Check } = {
   export: (m) => checkSource(m.image, ['bytes', 'path'], 'image') ?? checkExport(m),
 };
 
-const EXPORT_KINDS: readonly ExportKind[] = ['heatmap', 'overlay', 'grid', 'raw'];
+const EXPORT_KINDS: readonly ExportKind[] = ['heatmap', 'overlay', 'grid', 'raw', 'cam'];
 const TAP_NAMES: readonly TapName[] = ['channel', 'spatial', 'attention', 'activation'];
 
 function checkExport(m: Obj): string | null {
@@ -411,6 +414,9 @@ function checkExport(m: Obj): string | null {
   if (m.keepExisting !== undefined && typeof m.keepExisting !== 'boolean') return 'keepExisting must be true or false';
   if (m.manifest !== undefined && typeof m.manifest !== 'boolean') return 'manifest must be true or false';
   if (m.folder !== undefined && !isStr(m.folder, 4096)) return 'folder must be a relative folder name';
+  if (s.cam !== undefined && !(isObj(s.cam) && isCamMethod(s.cam.method) && (s.cam.stage === undefined || [1, 2, 3, 4].includes(s.cam.stage as number)))) {
+    return `settings.cam must be { method: one of ${CAM_METHODS.join(', ')}, stage?: 1 to 4 }`;
+  }
   return checkRunOptions({ resize: s.resize, inputSize: s.inputSize, bypass: s.bypass, ...(s.tile !== undefined ? { tile: s.tile } : {}) });
 }
 

@@ -36,6 +36,27 @@ def pointing_table(torch_r, engine_r):
     return '\n'.join(head + rows)
 
 
+def class_evidence_table(engine_r):
+    """Every class-evidence method (true class): its pointing game and its agreement with the
+    CBAM spatial gates and the non-local summary (Pearson r / IoU of the top 20%, mean over
+    scenes), from the engine bench's `classEvidence`."""
+    ce = (engine_r or {}).get('classEvidence')
+    if not ce:
+        return '_Not measured yet (`npm run bench:localisation`)._'
+    maps = list(ce[0]['agreement'].keys())
+    short = lambda k: k.replace('.cbam.spatial', '').replace('.attention', ' (nl)')  # noqa: E731
+    head = ['| class evidence | pointing | ms / image | ' + ' | '.join(f'r / IoU vs `{short(k)}`' for k in maps) + ' |',
+            '|---|---|---|' + '---|' * len(maps)]
+    rows = []
+    for c in ce:
+        cells = []
+        for k in maps:
+            v = c['agreement'].get(k)
+            cells.append('-' if v is None else f"{v['pearson']:.2f} / {v['iouTop20']:.2f}")
+        rows.append(f"| {c['label']}, {c['layer']} | {pct(c['pointing'])} | {c['msPerImage']:.0f} | " + ' | '.join(cells) + ' |')
+    return '\n'.join(head + rows)
+
+
 def breakdown_figure(torch_r, name, key):
     """{{bd:<map>:<key>}} in the template: one figure of evaluate_torch.py's per-map breakdown
     (rates as percentages, counts as integers; hit_by_clutter_count.N for one clutter count)."""
@@ -92,6 +113,7 @@ def main():
         'acc_torch': pct(torch_r['accuracy']),
         'engine_backend': engine_r.get('backend', '?') if engine_r else '-',
         'pointing_table': pointing_table(torch_r, engine_r),
+        'class_evidence_table': class_evidence_table(engine_r),
         'nl_engine': f"{pct(nl_e['massInBox'])} (box share {pct(nl_e['boxShare'])})" if nl_e else '-',
         'nl_torch': f"{pct(nl_t['mass_in_box'])} (box share {pct(nl_t['box_share'])})",
         'train_log': log.strip(),

@@ -1,6 +1,7 @@
 // `attnscope export <images or folders...>`: batch export of heatmaps, overlays, grids and
 // raw maps with the same renderer and the same `export` request as the GUI.
 
+import { CAM_METHODS, type CamMethod, isCamMethod } from '../cam';
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -35,7 +36,11 @@ Options:
   --model NAME           a built-in model by name
   --modules GLOB[,GLOB]  modules to export, e.g. 'layer3.*' (default: all)
   --taps T[,T]           channel, spatial, attention, activation (default: all)
-  --kinds K[,K]          heatmap, overlay, grid, raw (default: heatmap,overlay)
+  --kinds K[,K]          heatmap, overlay, grid, raw, cam (default: heatmap,overlay); cam: class
+                         evidence of the top class (overlay + .npy, and a grid cell)
+  --cam-method M         the cam kind's method: cam, gradcam, gradcam++, scorecam, eigencam,
+                         layercam (default gradcam)
+  --cam-layer L          the cam kind's stage: layer1..layer4 (default layer4)
   --colormap NAME        ${COLORMAP_NAMES.join(' | ')} (default: viridis)
   --opacity X            heatmap weight in overlays, 0..1 (default: 0.5)
   --normalise MODE       raw | minmax | stage (default: minmax)
@@ -55,7 +60,7 @@ ${runtimeUsage(23, 'cores / jobs')}
 Exit status: 0 when every image exported, 1 when any failed, 2 for a usage error, 130 when
 interrupted (Ctrl-C stops after the images in progress; run again to resume).`;
 
-const KINDS: readonly ExportKind[] = ['heatmap', 'overlay', 'grid', 'raw'];
+const KINDS: readonly ExportKind[] = ['heatmap', 'overlay', 'grid', 'raw', 'cam'];
 const TAPS: readonly TapName[] = ['channel', 'spatial', 'attention', 'activation'];
 const RESIZE: readonly ResizeMode[] = ['stretch', 'pad', 'center-crop'];
 
@@ -96,7 +101,7 @@ export async function exportCommand(argv: string[], opts: { workerUrl?: URL | nu
       modules: { type: 'string' }, taps: { type: 'string' }, kinds: { type: 'string' }, colormap: { type: 'string' },
       opacity: { type: 'string' }, normalise: { type: 'string' }, normalize: { type: 'string' },
       interpolation: { type: 'string' }, resize: { type: 'string' }, 'input-size': { type: 'string' },
-      tile: { type: 'string' }, overlap: { type: 'string' },
+      tile: { type: 'string' }, overlap: { type: 'string' }, 'cam-method': { type: 'string' }, 'cam-layer': { type: 'string' },
       bypass: { type: 'string' }, 'raw-full': { type: 'boolean' }, jobs: { type: 'string', short: 'j' }, ...RUNTIME_OPTIONS,
       force: { type: 'boolean', short: 'f' }, quiet: { type: 'boolean', short: 'q' }, help: { type: 'boolean', short: 'h' },
     },
@@ -125,6 +130,10 @@ export async function exportCommand(argv: string[], opts: { workerUrl?: URL | nu
   if (tileSize !== undefined && (inputSize !== undefined || values.resize !== undefined)) {
     throw usage('--tile runs each image at its own resolution: give --tile or --input-size / --resize, not both.');
   }
+  const camMethod = values['cam-method'];
+  if (camMethod !== undefined && !isCamMethod(camMethod)) throw usage(`--cam-method must be one of ${CAM_METHODS.join(', ')}, not "${camMethod}".`);
+  const camLayer = values['cam-layer'];
+  if (camLayer !== undefined && !/^layer[1-4]$/.test(camLayer)) throw usage(`--cam-layer must be layer1 to layer4, not "${camLayer}".`);
   const jobs = values.jobs === undefined ? availableParallelism() : Number(values.jobs);
   if (!Number.isInteger(jobs) || jobs < 1 || jobs > 256) throw usage(`--jobs must be a whole number from 1 to 256, not "${values.jobs}".`);
   const kinds = list('--kinds', values.kinds, KINDS, ['heatmap', 'overlay']);
@@ -136,6 +145,8 @@ export async function exportCommand(argv: string[], opts: { workerUrl?: URL | nu
     interpolation: oneOf<Interpolation>('--interpolation', values.interpolation, ['bilinear', 'nearest'], 'bilinear'),
     ...(resize ? { resize } : {}),
     ...(inputSize ? { inputSize } : {}),
+    ...(camMethod !== undefined || camLayer !== undefined
+      ? { cam: { method: (camMethod ?? 'gradcam') as CamMethod, ...(camLayer ? { stage: Number(camLayer.slice(5)) } : {}) } } : {}),
     ...(tileSize !== undefined ? { tile: { size: tileSize, ...(overlap !== undefined ? { overlap } : {}) } } : {}),
     bypass: values.bypass ? values.bypass.split(',').map((s) => s.trim()).filter(Boolean) : [],
     ...(values['raw-full'] ? { rawUpsampled: true } : {}),

@@ -181,3 +181,29 @@ describe('names from the input never escape the destination', () => {
     expect(files).toContain('chosen/_/_/_/evil/_/grid.png');
   });
 });
+
+describe('the cam kind: class evidence of the top class', () => {
+  it('writes its overlay and .npy (the stage grid) and adds a grid cell; the method and stage come from settings', async () => {
+    const dir = join(tmp, 'cam-kind');
+    const msgs = await core.request({
+      type: 'export', image: { kind: 'bytes', name: 'photo.jpg', bytes: photoBytes.buffer.slice(photoBytes.byteOffset, photoBytes.byteOffset + photoBytes.byteLength) },
+      modules: ['layer4.1.cbam'], kinds: ['grid', 'cam'],
+      settings: { colormap: 'viridis', opacity: 0.5, normalise: 'minmax', interpolation: 'bilinear', cam: { method: 'layercam', stage: 3 } },
+      destination: { kind: 'dir', path: dir },
+    });
+    const last = msgs.at(-1) as EngineMessage;
+    expect(last.type, JSON.stringify(last)).toBe('exportDone');
+    expect(listFiles(dir).filter((f) => f !== 'export.json')).toEqual(['photo/cam.layercam.layer3.npy', 'photo/cam.layercam.layer3.overlay.png', 'photo/grid.png']);
+    // layer3 of the CIFAR-stem fixture network at its 32 px input: 8 x 8 (stride 4).
+    const npy = readFileSync(join(dir, 'photo/cam.layercam.layer3.npy'));
+    expect(npy.subarray(10, 10 + npy.readUInt16LE(8)).toString('latin1')).toContain("'shape': (8, 8)");
+    const overlay = await sharp(join(dir, 'photo/cam.layercam.layer3.overlay.png')).metadata();
+    expect([overlay.width, overlay.height]).toEqual([48, 64]);
+    const bad = await core.request({
+      type: 'export', image: { kind: 'bytes', name: 'p.jpg', bytes: photoBytes.buffer.slice(photoBytes.byteOffset, photoBytes.byteOffset + photoBytes.byteLength) },
+      kinds: ['cam'], settings: { colormap: 'viridis', opacity: 0.5, normalise: 'minmax', interpolation: 'bilinear', cam: { method: 'magic' } },
+      destination: { kind: 'dir', path: dir },
+    });
+    expect(bad.at(-1)).toMatchObject({ type: 'error', code: 'bad-request' });
+  });
+});
