@@ -34,6 +34,20 @@ export const CAM_LABELS: Record<CamMethod, string> = {
   cam: 'CAM', gradcam: 'Grad-CAM', 'gradcam++': 'Grad-CAM++', scorecam: 'Score-CAM', eigencam: 'Eigen-CAM', layercam: 'Layer-CAM',
 };
 
+/** One class-evidence map, as Session.cam returns it and the `camResult` reply carries it. */
+export interface CamMap {
+  method: CamMethod;
+  /** `layer1`..`layer4`. */
+  layer: string;
+  classIndex: number;
+  /** [h, w]: the stage's grid, under the run's transform like every tap. */
+  shape: [number, number];
+  data: Float32Array;
+  /** Forward passes it took (Score-CAM: one per channel). */
+  passes: number;
+  ms: number;
+}
+
 export function isCamMethod(v: unknown): v is CamMethod {
   return typeof v === 'string' && (CAM_METHODS as readonly string[]).includes(v);
 }

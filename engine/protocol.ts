@@ -25,7 +25,7 @@
 //
 // This file must stay free of Node and DOM APIs: main/ and renderer/ import its types.
 
-import { CAM_METHODS, type CamMethod, isCamMethod } from './cam';
+import { CAM_METHODS, type CamMap, type CamMethod, isCamMethod } from './cam';
 import type { ErrorCode } from './errors';
 import { type ImageTransform, isRuntimeName, type ModelInfo, type Prediction, type ResizeMode, type RunOptions, type RunTimings, type RuntimeInfo, type RuntimeName, RUNTIME_NAMES, type TapName } from './types';
 
@@ -210,20 +210,7 @@ export interface ChannelMapReply {
   shape: [number, number];
   data: Float32Array;
 }
-export interface CamReply {
-  type: 'camResult';
-  id: number;
-  runId: string;
-  method: CamMethod;
-  /** `layer1`..`layer4`. */
-  layer: string;
-  classIndex: number;
-  /** [h, w]: the stage's grid, under the run's transform like every tap. */
-  shape: [number, number];
-  data: Float32Array;
-  passes: number;
-  ms: number;
-}
+export interface CamReply extends CamMap { type: 'camResult'; id: number; runId: string }
 export interface CamProgressEvent { type: 'camProgress'; id: number; done: number; total: number }
 export interface CancelledEvent { type: 'cancelled'; id: number }
 export interface ErrorReply {

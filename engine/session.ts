@@ -11,7 +11,7 @@ import { checkStateDict, describeSpec, detectArchitecture } from './checkpoints/
 import type { ByteSource, CheckpointContents } from './checkpoints/types';
 import { type ChannelMapResult, type FetchedInput, readChannel } from './channelMap';
 import { EngineError } from './errors';
-import { CAM_METHODS, type CamMethod, eigenCam, gradCam, gradCamPlusPlus, isCamMethod, layerCam, minMax, scoreWeights, upsampleBilinear, weightedSum } from './cam';
+import { CAM_METHODS, type CamMap, type CamMethod, eigenCam, gradCam, gradCamPlusPlus, isCamMethod, layerCam, minMax, scoreWeights, upsampleBilinear, weightedSum } from './cam';
 import { affinityOutput, affinityRowsOutput, LOGITS, moduleInputOutput, stageOutput, tapOutput } from './graph/names';
 import { type DecodedImage, decodeImage, decodeToInput, IMAGENET_MEAN, IMAGENET_STD, pointToCell, type Preprocessed, preprocess } from './image';
 import { checkMemory, defaultMemoryLimit } from './memory';
@@ -94,18 +94,7 @@ export interface CamRequest {
   classIndex: number;
 }
 
-export interface CamResult {
-  method: CamMethod;
-  /** `layer1`..`layer4`. */
-  layer: string;
-  classIndex: number;
-  /** [h, w]: the stage's grid (the same transform as the run's maps). */
-  shape: [number, number];
-  data: Float32Array;
-  /** Forward passes it took (Score-CAM: one per channel). */
-  passes: number;
-  ms: number;
-}
+export type CamResult = CamMap;
 
 /** A non-local affinity of a kept run, for query(). */
 export interface AffinityRecord {

@@ -8,11 +8,10 @@ import { parseArgs } from 'node:util';
 import { CAM_LABELS, CAM_METHODS, type CamMethod, isCamMethod } from '../cam';
 import { EngineError } from '../errors';
 import { decodeImage } from '../image';
-import { listBuiltinModels } from '../models';
 import { encodeNpy } from '../npy';
-import type { ModelSource } from '../protocol';
 import { blendIndices, encodePng, finiteRange, resampleIndices } from '../render';
 import { defaultModelsDir, Session } from '../session';
+import { modelSource } from './commonOptions';
 import { topK } from '../types';
 import { parseRuntimeOptions, RUNTIME_OPTIONS, runtimeUsage } from './runtimeOptions';
 
@@ -77,14 +76,7 @@ export async function cam(argv: string[]): Promise<number> {
   const bypass = values.bypass ? values.bypass.split(',').map((s) => s.trim()).filter(Boolean) : [];
 
   const modelsDir = defaultModelsDir();
-  let source: ModelSource;
-  if (values.weights) source = { kind: 'path', path: resolve(values.weights) };
-  else if (values.model) source = { kind: 'builtin', name: values.model };
-  else {
-    const first = listBuiltinModels(modelsDir)[0];
-    if (!first) throw new EngineError('no-model', `No --weights given and no built-in model found in ${modelsDir}.`, 'Pass --weights FILE.');
-    source = { kind: 'builtin', name: first };
-  }
+  const source = modelSource(values, modelsDir);
   const session = await Session.load(source, { modelsDir, ...(values.arch ? { arch: values.arch } : {}), ...runtime });
   try {
     const info = session.info;

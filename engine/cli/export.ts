@@ -10,12 +10,12 @@ import { EngineError } from '../errors';
 import type { ExportedFile } from '../exportJob';
 import { updateManifest, type ManifestFailure } from '../exportManifest';
 import { appVersion } from '../host/paths';
-import { listBuiltinModels } from '../models';
-import type { ExportKind, ExportSettings, Interpolation, ModelInfo, ModelSource, Normalisation, ResizeMode, TapName } from '../protocol';
+import type { ExportKind, ExportSettings, Interpolation, ModelInfo, Normalisation, ResizeMode, TapName } from '../protocol';
 import { defaultModelsDir } from '../session';
 import { collectInputs } from './exportInputs';
 import { defaultWorkerUrl, type ExportTask, inProcessFactory, runPool, workerFactory } from './exportPool';
 import { Progress } from './exportProgress';
+import { modelSource, tileOption } from './commonOptions';
 import { parseRuntimeOptions, RUNTIME_OPTIONS, runtimeUsage } from './runtimeOptions';
 
 export const EXPORT_USAGE = `attnscope export <images or folders...> [options]
@@ -118,18 +118,7 @@ export async function exportCommand(argv: string[], opts: { workerUrl?: URL | nu
     inputSize = Number(values['input-size']);
     if (!Number.isInteger(inputSize) || inputSize < 8 || inputSize > 4096) throw usage('--input-size must be an integer from 8 to 4096.');
   }
-  const whole = (flag: string, text: string | undefined, min: number): number | undefined => {
-    if (text === undefined) return undefined;
-    const v = Number(text);
-    if (!Number.isInteger(v) || v < min || v > 4096) throw usage(`${flag} must be a whole number from ${min} to 4096, not "${text}".`);
-    return v;
-  };
-  const tileSize = whole('--tile', values.tile, 8);
-  const overlap = whole('--overlap', values.overlap, 0);
-  if (overlap !== undefined && tileSize === undefined) throw usage('--overlap goes with --tile.');
-  if (tileSize !== undefined && (inputSize !== undefined || values.resize !== undefined)) {
-    throw usage('--tile runs each image at its own resolution: give --tile or --input-size / --resize, not both.');
-  }
+  const tile = tileOption(values, usage);
   const camMethod = values['cam-method'];
   if (camMethod !== undefined && !isCamMethod(camMethod)) throw usage(`--cam-method must be one of ${CAM_METHODS.join(', ')}, not "${camMethod}".`);
   const camLayer = values['cam-layer'];
@@ -147,21 +136,14 @@ export async function exportCommand(argv: string[], opts: { workerUrl?: URL | nu
     ...(inputSize ? { inputSize } : {}),
     ...(camMethod !== undefined || camLayer !== undefined
       ? { cam: { method: (camMethod ?? 'gradcam') as CamMethod, ...(camLayer ? { stage: Number(camLayer.slice(5)) } : {}) } } : {}),
-    ...(tileSize !== undefined ? { tile: { size: tileSize, ...(overlap !== undefined ? { overlap } : {}) } } : {}),
+    ...(tile ? { tile } : {}),
     bypass: values.bypass ? values.bypass.split(',').map((s) => s.trim()).filter(Boolean) : [],
     ...(values['raw-full'] ? { rawUpsampled: true } : {}),
     ...(taps ? { taps } : {}),
   };
 
   const modelsDir = opts.modelsDir ?? defaultModelsDir();
-  let source: ModelSource;
-  if (values.weights) source = { kind: 'path', path: resolve(values.weights) };
-  else if (values.model) source = { kind: 'builtin', name: values.model };
-  else {
-    const builtin = listBuiltinModels(modelsDir)[0];
-    if (!builtin) throw new EngineError('no-model', `No --weights given and no built-in model in ${modelsDir}.`, 'Pass --weights FILE.');
-    source = { kind: 'builtin', name: builtin };
-  }
+  const source = modelSource(values, modelsDir);
 
   const outDir = resolve(values.out ?? 'attnscope-export');
   const { items, missing, ignored } = await collectInputs(positionals, outDir);

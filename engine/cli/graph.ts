@@ -7,9 +7,8 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { EngineError } from '../errors';
 import { encodeModel } from '../graph/builder';
-import { listBuiltinModels } from '../models';
-import type { ModelSource } from '../protocol';
 import { defaultModelsDir, Session } from '../session';
+import { modelSource } from './commonOptions';
 
 export const GRAPH_USAGE = `attnscope graph --out FILE.onnx [--weights FILE | --model NAME] [--arch NAME]
 
@@ -37,13 +36,7 @@ export async function graph(argv: string[]): Promise<number> {
   if (!values.out) throw usage('--out FILE.onnx is required.');
   if (values.weights && values.model) throw usage('Give --weights or --model, not both.');
   const modelsDir = defaultModelsDir();
-  let source: ModelSource;
-  if (values.weights) source = { kind: 'path', path: resolve(values.weights) };
-  else {
-    const name = values.model ?? listBuiltinModels(modelsDir)[0];
-    if (!name) throw new EngineError('no-model', `No --weights given and no built-in model found in ${modelsDir}.`);
-    source = { kind: 'builtin', name };
-  }
+  const source = modelSource(values, modelsDir);
   const session = await Session.load(source, { modelsDir, ...(values.arch ? { arch: values.arch } : {}) });
   try {
     const bytes = encodeModel(session.graph.model);

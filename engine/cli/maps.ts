@@ -6,11 +6,10 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { EngineError } from '../errors';
-import { listBuiltinModels } from '../models';
 import { encodeNpy } from '../npy';
 import { ARCH_SYNTAX } from '../nets/presets';
-import type { ModelSource } from '../protocol';
 import { defaultModelsDir, Session } from '../session';
+import { modelSource, tileOption } from './commonOptions';
 import { parseRuntimeOptions, RUNTIME_OPTIONS, runtimeUsage } from './runtimeOptions';
 import { topK, type ResizeMode } from '../types';
 
@@ -91,19 +90,8 @@ export async function maps(argv: string[]): Promise<number> {
     inputSize = Number(values['input-size']);
     if (!Number.isInteger(inputSize) || inputSize < 8 || inputSize > 4096) throw usage(`--input-size must be an integer from 8 to 4096, not "${values['input-size']}".`);
   }
-  const whole = (flag: string, text: string | undefined, min: number): number | undefined => {
-    if (text === undefined) return undefined;
-    const v = Number(text);
-    if (!Number.isInteger(v) || v < min || v > 4096) throw usage(`${flag} must be a whole number from ${min} to 4096, not "${text}".`);
-    return v;
-  };
-  const tileSize = whole('--tile', values.tile, 8);
-  const overlap = whole('--overlap', values.overlap, 0);
-  if (overlap !== undefined && tileSize === undefined) throw usage('--overlap goes with --tile.');
-  if (tileSize !== undefined && (inputSize !== undefined || values.resize !== undefined)) {
-    throw usage('--tile runs the image at its own resolution: give --tile or --input-size / --resize, not both.');
-  }
-  if (tileSize !== undefined && repeat) throw usage('--repeat times one forward pass; it does not go with --tile.');
+  const tile = tileOption(values, usage);
+  if (tile && repeat) throw usage('--repeat times one forward pass; it does not go with --tile.');
   const triple = (flag: string, text: string | undefined): [number, number, number] | undefined => {
     if (text === undefined) return undefined;
     const v = text.split(',').map(Number);
@@ -116,17 +104,7 @@ export async function maps(argv: string[]): Promise<number> {
   const bypass = values.bypass ? values.bypass.split(',').map((s) => s.trim()).filter(Boolean) : [];
 
   const modelsDir = defaultModelsDir();
-  let source: ModelSource;
-  if (values.weights) source = { kind: 'path', path: resolve(values.weights) };
-  else if (values.model) source = { kind: 'builtin', name: values.model };
-  else {
-    const first = listBuiltinModels(modelsDir)[0];
-    if (!first) {
-      throw new EngineError('no-model', `No --weights given and no built-in model found in ${modelsDir}.`,
-        'Pass --weights FILE (a .pth, .pth.tar or .safetensors checkpoint).');
-    }
-    source = { kind: 'builtin', name: first };
-  }
+  const source = modelSource(values, modelsDir);
 
   const verbose = values.verbose ? (msg: string) => process.stderr.write(`${msg}\n`) : () => {};
   const session = await Session.load(source, {
@@ -142,7 +120,6 @@ export async function maps(argv: string[]): Promise<number> {
     for (const w of info.warnings) verbose(`warning: ${w}`);
 
     const imagePath = resolve(positionals[0] as string);
-    const tile = tileSize === undefined ? undefined : { size: tileSize, ...(overlap !== undefined ? { overlap } : {}) };
     const result = await session.run({
       image: { kind: 'path', path: imagePath },
       options: {

@@ -2,7 +2,9 @@
 // focuses that module in the single view.
 import { useMemo } from 'react';
 import type { ModuleInfo } from '../../engine/protocol';
+import { dataRange } from '../lib/heatmap';
 import { displayRange } from '../lib/range';
+import { CAM_LABELS } from '../store/persist';
 import { useActions, useApp } from '../store';
 import { groupByStage } from '../store/logic';
 import { selectColormap, selectCurrentImage, thumbnailMap } from '../store/selectors';
@@ -21,8 +23,43 @@ export function GridView() {
       {groups.map((g) => [
         <div className="stage-label" key={`l-${g.stage}`}>{g.stage}</div>,
         ...g.modules.map((m) => <Thumb key={m.name} m={m} />),
+        <CamThumb key={`cam-${g.stage}`} stage={Number(g.stage.replace('layer', ''))} />,
       ])}
     </div>
+  );
+}
+
+/** The stage's class evidence (settings' method, the class of the compare view), beside its attention maps. */
+function CamThumb({ stage }: { stage: number }) {
+  const a = useActions();
+  const image = useApp(selectCurrentImage);
+  const transform = useApp((s) => (s.run.imageId === s.images.currentId ? s.run.transform : null));
+  const cam = useApp((s) => s.analysis.stageCams[stage] ?? null);
+  const classes = useApp((s) => s.model.info?.classes ?? null);
+  const colormap = useApp(selectColormap);
+  const interpolation = useApp((s) => s.settings.interpolation);
+  const opacity = useApp((s) => s.settings.opacity);
+  const method = useApp((s) => s.settings.camMethod);
+  if (!Number.isInteger(stage) || (method === 'cam' && stage !== 4)) return null;
+  const map = cam?.status === 'done' ? cam.map : null;
+  const range = map ? dataRange(map.data) : null;
+  const aspect = transform ? transform.origHeight / transform.origWidth : 0.75;
+  const label = cam ? classes?.[cam.classIndex] ?? `class ${cam.classIndex}` : '';
+  return (
+    <button className="thumb cam-thumb" data-testid={`stage-cam-${stage}`} title="Class evidence at this stage: open the compare view"
+      onClick={() => { a.setSetting('camStage', stage); a.setSetting('layout', 'compare'); }}>
+      <div className="pic" style={{ paddingTop: `${aspect * 100}%` }}>
+        {image?.url && <img src={image.url} alt="" draggable={false} />}
+        {map && transform && range && (
+          <HeatmapCanvas map={map} transform={transform} range={{ min: range.min, max: range.max }} colormap={colormap}
+            interpolation={interpolation} opacity={opacity} cap={240} />
+        )}
+      </div>
+      <div className="cap">
+        <span className="n">{CAM_LABELS[method]}</span>
+        <span className="faint">{cam?.status === 'error' ? 'failed' : cam?.status === 'done' ? label : '…'}</span>
+      </div>
+    </button>
   );
 }
 

@@ -15,7 +15,7 @@ import type { AppActions, AppState, CamState, ImageEntry } from './types';
 type EngineActionKeys =
   | 'attachClient' | 'addImages' | 'addImagePaths' | 'selectImage' | 'stepImage' | 'removeImage'
   | 'loadModel' | 'reloadModel' | 'runCurrent' | 'toggleBypass' | 'clearBypass' | 'queryPoint' | 'clearQuery'
-  | 'pickChannel' | 'requestCam' | 'setCamClass' | 'startExport' | 'markHeatmapPainted';
+  | 'pickChannel' | 'requestCam' | 'requestStageCams' | 'setCamClass' | 'startExport' | 'markHeatmapPainted';
 
 /** Copy: the client may transfer (detach) the buffer it is given. */
 function sourceForRun(entry: ImageEntry): ImageSource {
@@ -50,10 +50,10 @@ export function engineActions(set: SetState, get: GetState, d: ResolvedDeps): Pi
   const afterModel = (info: ModelInfo, prev: ModelInfo | null = null) => {
     // Queries and channel maps name runs of the previous session: gone either way.
     set((s) => (sameModel(prev, info)
-      ? { analysis: { ...s.analysis, query: null, channel: null, cam: null }, run: emptyRun(s.run.seq + 1) }
+      ? { analysis: { ...s.analysis, query: null, channel: null, cam: null, stageCams: {} }, run: emptyRun(s.run.seq + 1) }
       : {
         modules: { focused: defaultFocus(info), hidden: [], bypass: [] },
-        analysis: { baseline: {}, query: null, channel: null, camClass: null, cam: null },
+        analysis: { baseline: {}, query: null, channel: null, camClass: null, cam: null, stageCams: {} },
         run: emptyRun(s.run.seq + 1),
       }));
   };
@@ -139,7 +139,7 @@ export function engineActions(set: SetState, get: GetState, d: ResolvedDeps): Pi
     selectImage(id) {
       if (get().images.currentId === id || !get().images.list.some((i) => i.id === id)) return;
       patch('images', { currentId: id });
-      set((s) => ({ analysis: { ...s.analysis, query: null, channel: null, camClass: null, cam: null }, metrics: { openedAt: d.now(), firstHeatmapMs: null } }));
+      set((s) => ({ analysis: { ...s.analysis, query: null, channel: null, camClass: null, cam: null, stageCams: {} }, metrics: { openedAt: d.now(), firstHeatmapMs: null } }));
       get().resetView();
       void get().runCurrent();
     },
@@ -255,6 +255,7 @@ export function engineActions(set: SetState, get: GetState, d: ResolvedDeps): Pi
         const pick = get().analysis.channel;
         if (pick) void get().pickChannel(pick.module, pick.channel);
         if (get().settings.layout === 'compare') void get().requestCam();
+        if (get().settings.layout === 'grid') void get().requestStageCams();
       } catch (e) {
         if (isCancelled(e) || !live()) return;
         patch('run', { status: 'error', error: toUserError(e, 'The run failed') });
@@ -348,6 +349,34 @@ export function engineActions(set: SetState, get: GetState, d: ResolvedDeps): Pi
       } catch (e) {
         if (!same()) return;
         set((st) => ({ analysis: { ...st.analysis, cam: { ...asked, status: 'error', map: null, progress: null, ms: null, error: toUserError(e, 'The class evidence failed') } } }));
+      }
+    },
+
+    async requestStageCams() {
+      const s = get();
+      const { client } = s.engine;
+      const runId = s.run.runId;
+      if (!client || !runId || s.run.status !== 'done') return;
+      const classIndex = s.analysis.camClass ?? s.run.predictions[0]?.index;
+      if (classIndex === undefined) return;
+      const method = s.settings.camMethod;
+      const stages = method === 'cam' ? [4] : [1, 2, 3, 4];
+      for (const stage of stages) {
+        const asked = { runId, method, stage, classIndex };
+        const cur = get().analysis.stageCams[stage];
+        if (cur && cur.runId === runId && cur.method === method && cur.classIndex === classIndex && cur.status !== 'error') continue;
+        const still = () => get().run.runId === runId && get().settings.camMethod === method;
+        if (!still()) return;
+        const put = (c: CamState) => set((st) => ({ analysis: { ...st.analysis, stageCams: { ...st.analysis.stageCams, [stage]: c } } }));
+        put({ ...asked, status: 'pending', map: null, progress: null, ms: null, error: null });
+        try {
+          const r = await client.request<CamReply>({ type: 'cam', ...asked });
+          if (!still()) return;
+          put({ ...asked, status: 'done', map: { shape: r.shape, data: r.data }, progress: null, ms: r.ms, error: null });
+        } catch (e) {
+          if (!still()) return;
+          put({ ...asked, status: 'error', map: null, progress: null, ms: null, error: toUserError(e, 'The class evidence failed') });
+        }
       }
     },
 

@@ -112,6 +112,8 @@ export interface AnalysisSlice {
   /** The class the class evidence is for (a clicked prediction); null: the top prediction. */
   camClass: number | null;
   cam: CamState | null;
+  /** Grid view: the class evidence of each stage (key: stage number), a row beside its attention maps. */
+  stageCams: Record<number, CamState>;
 }
 
 /** Class evidence (compare view): what was asked and what came back. */
@@ -209,6 +211,8 @@ export interface AppActions {
   pickChannel(module: string, channel: number | null): Promise<void>;
   /** The class evidence of the current run (settings' method and stage, analysis.camClass). */
   requestCam(): Promise<void>;
+  /** Grid view: class evidence at every stage of the current run (settings' method; CAM: layer4 only). */
+  requestStageCams(): Promise<void>;
   /** Class evidence for this class (null: the top prediction); opens the compare view. */
   setCamClass(index: number | null): void;
   setSetting<K extends keyof Settings>(key: K, value: Settings[K]): void;

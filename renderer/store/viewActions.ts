@@ -64,6 +64,7 @@ export function viewActions(set: SetState, get: GetState, d: ResolvedDeps): Pick
       saveSettings(d.storage, get().settings);
       if (key === 'resize' || key === 'tile') void get().runCurrent();
       if ((key === 'layout' && value === 'compare') || key === 'camMethod' || key === 'camStage') void get().requestCam();
+      if ((key === 'layout' && value === 'grid') || (key === 'camMethod' && get().settings.layout === 'grid')) void get().requestStageCams();
       // Another runtime: the model (loaded or loading) is loaded again on it, then the image re-runs.
       if (key === 'runtime') {
         const { status, info } = get().model;

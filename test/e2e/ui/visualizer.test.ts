@@ -504,7 +504,15 @@ describe('AttnScope UI in web mode (real engine)', () => {
     await shot('18-compare-scorecam-second-class');
     await page.selectOption('select[aria-label="Class evidence method"]', 'gradcam');
     await page.click('[aria-label="Class evidence stage"] button:text-is("layer4")');
-    await page.keyboard.press('x');
+    await page.click('[data-testid=cam-class] ~ button:text-is("top class")');
+    // The grid: a class-evidence cell closes each stage's row.
+    await page.keyboard.press('g');
+    await waitState(page, (s) => [1, 2, 3, 4].every((k) => s.analysis.stageCams[k]?.status === 'done'), 120_000);
+    const shapes = await state(page, (s) => [1, 2, 3, 4].map((k) => s.analysis.stageCams[k]!.map!.shape));
+    expect(shapes).toEqual([[32, 32], [16, 16], [16, 16], [8, 8]]);
+    for (const k of [1, 2, 3, 4]) await page.waitForSelector(`[data-testid=stage-cam-${k}] canvas`);
+    await shot('19-grid-class-evidence');
+    await page.keyboard.press('g');
     expect(await state(page, (s) => s.settings.layout)).toBe('single');
   });
 
