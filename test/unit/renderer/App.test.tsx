@@ -140,7 +140,9 @@ describe('App', () => {
     fireEvent.keyDown(window, { key: ']' });
     expect(s().modules.focused?.module).toBe('layer2.0.cbam');
     fireEvent.keyDown(window, { key: 'g' });
-    expect(screen.getByTestId('grid').querySelectorAll('.thumb')).toHaveLength(4);
+    expect(screen.getByTestId('grid').querySelectorAll('.thumb[data-module]')).toHaveLength(4);
+    // ...and a class-evidence cell closing each stage's row.
+    expect(screen.getByTestId('grid').querySelectorAll('.cam-thumb')).toHaveLength(screen.getByTestId('grid').querySelectorAll('.stage-label').length);
     fireEvent.click(screen.getByTestId('grid').querySelector('[data-module="nl3"]')!);
     expect(s().settings.layout).toBe('single');
     expect(s().modules.focused?.module).toBe('nl3');
