@@ -119,9 +119,11 @@ export function registerHandlers(core: EngineCore): void {
 
   core.handle<CamRequest>('cam', {
     serial: true,
-    async handle({ msg, session, send }) {
+    // A newer request (another method, stage or class) stops a long Score-CAM between batches.
+    supersedes: ['cam'],
+    async handle({ msg, session, send, signal }) {
       const r = await session().cam(msg.runId, { method: msg.method, stage: msg.stage, classIndex: msg.classIndex },
-        (done, total) => send({ type: 'camProgress', id: msg.id, done, total }));
+        (done, total) => send({ type: 'camProgress', id: msg.id, done, total }), signal);
       const data = ownBuffer(r.data);
       return { type: 'camResult', id: msg.id, runId: msg.runId, method: r.method, layer: r.layer, classIndex: r.classIndex, shape: r.shape, data, passes: r.passes, ms: r.ms };
     },

@@ -499,7 +499,7 @@ export class Session {
    * runtime (autodiff through the same graph), whatever runtime the session uses; Score-CAM
    * runs one masked pass per channel in batches, reporting progress.
    */
-  async cam(runId: string, req: CamRequest, onProgress?: (done: number, total: number) => void): Promise<CamResult> {
+  async cam(runId: string, req: CamRequest, onProgress?: (done: number, total: number) => void, signal?: AbortSignal): Promise<CamResult> {
     if (this.disposed) throw new EngineError('no-model', 'This model was closed; load it again.');
     const t0 = performance.now();
     const run = this.runs.get(runId);
@@ -525,7 +525,7 @@ export class Session {
     } else if (req.method === 'eigencam') {
       data = eigenCam(a.data, c, hw);
     } else if (req.method === 'scorecam') {
-      const scores = await this.maskedScores(run, a, req.classIndex, onProgress);
+      const scores = await this.maskedScores(run, a, req.classIndex, onProgress, signal);
       passes += c;
       data = weightedSum(a.data, scoreWeights(scores), c, hw, true);
     } else {
@@ -572,13 +572,14 @@ export class Session {
   }
 
   /** Score-CAM: y_c of the run's input times each channel of A, upsampled and min-max normalised. */
-  private async maskedScores(run: KeptRun, a: OutputTensor, classIndex: number, onProgress?: (done: number, total: number) => void): Promise<Float64Array> {
+  private async maskedScores(run: KeptRun, a: OutputTensor, classIndex: number, onProgress?: (done: number, total: number) => void, signal?: AbortSignal): Promise<Float64Array> {
     const [, c, h, w] = a.dims as [number, number, number, number];
     const { inputWidth: W, inputHeight: H } = run.transform;
     const pixels = W * H;
     const batch = Math.max(1, Math.min(16, Math.floor((64 * 2 ** 20) / (pixels * 3 * 4))));
     const scores = new Float64Array(c);
     for (let k0 = 0; k0 < c; k0 += batch) {
+      if (signal?.aborted) throw new EngineError('cancelled', 'The class evidence was cancelled.');
       const n = Math.min(batch, c - k0);
       const input = new Float32Array(n * pixels * 3);
       for (let b = 0; b < n; b++) {

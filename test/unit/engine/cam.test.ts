@@ -52,6 +52,13 @@ describe('cam requests that cannot be answered say why', () => {
       await expect(s.cam(run.runId, { method: 'gradcam', stage: 4, classIndex: 10 })).rejects.toThrow(/classes 0 to 9/);
       await expect(s.cam(run.runId, { method: 'magic' as CamMethod, stage: 4, classIndex: 0 })).rejects.toThrow(/Unknown method/);
       await expect(s.cam('run-none', { method: 'gradcam', stage: 4, classIndex: 0 })).rejects.toThrow(/not kept/);
+      // Score-CAM stops between batches of masked passes when its request is superseded.
+      let passes = 0;
+      const abort = new AbortController();
+      const stopped = s.cam(run.runId, { method: 'scorecam', stage: 4, classIndex: 0 }, (done) => { passes = done; abort.abort(); }, abort.signal);
+      await expect(stopped).rejects.toMatchObject({ code: 'cancelled' });
+      expect(passes).toBe(16); // layer4 has 32 channels here, in batches of 16: stopped after the first
+
     } finally {
       s.dispose();
     }
