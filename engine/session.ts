@@ -21,7 +21,7 @@ import { specFromArchName } from './nets/presets';
 import { type AttentionGraph, describeModules, emitResNet } from './nets/resnet';
 import { customStrides, type NetSpec } from './nets/spec';
 import type { ImageSource, ModelSource } from './protocol';
-import { createRunner, type GraphRunner, type RuntimeName } from './runtimes';
+import { createRunner, type DeviceChoice, type GraphRunner, type RuntimeName } from './runtimes';
 import { createTfjsRunner, type TfjsRunner } from './runtimes/tfjs';
 import type { OutputTensor } from './runtimes/types';
 import { defaultOverlap, planTiles, tileAlignment, tileInput, TileStitcher } from './tiles';
@@ -48,6 +48,8 @@ export interface LoadOptions {
   backend?: BackendChoice;
   /** ort runtime: intra-op threads (default: one per core). */
   threads?: number;
+  /** ort runtime: cpu (default), gpu or auto. */
+  device?: DeviceChoice;
   /** Bytes a run may use; a larger input size is refused before it starts (default: 90% of available memory). */
   maxMemory?: number;
   /** Non-local affinities above this many bytes are computed in row blocks, and recomputed per query instead of kept (default AFFINITY_READBACK_BYTES). */
@@ -254,6 +256,7 @@ export class Session {
       ...(opts.runtime ? { runtime: opts.runtime } : {}),
       ...(opts.backend ? { backend: opts.backend } : {}),
       ...(opts.threads !== undefined ? { threads: opts.threads } : {}),
+      ...(opts.device !== undefined ? { device: opts.device } : {}),
     };
     const runner = await createRunner(graph.model, graph.modules.map((m) => m.name), runnerOptions);
     Session.runnerBuilds++;

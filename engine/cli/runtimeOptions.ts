@@ -3,12 +3,13 @@
 import { BACKEND_CHOICES, type BackendChoice, isBackendChoice } from '../backend';
 import { EngineError } from '../errors';
 import { parseMemory } from '../memory';
-import { DEFAULT_RUNTIME, isRuntimeName, RUNTIME_NAMES, type RuntimeName } from '../runtimes';
+import { DEFAULT_RUNTIME, DEVICE_CHOICES, type DeviceChoice, isDeviceChoice, isRuntimeName, RUNTIME_NAMES, type RuntimeName } from '../runtimes';
 
 export const RUNTIME_OPTIONS = {
   runtime: { type: 'string' },
   backend: { type: 'string' },
   threads: { type: 'string' },
+  device: { type: 'string' },
   'max-memory': { type: 'string' },
 } as const;
 
@@ -18,6 +19,7 @@ export function runtimeUsage(width = 21, threadsDefault = 'one per core'): strin
     ['--runtime NAME', `${RUNTIME_NAMES.join(' | ')} (default: ${DEFAULT_RUNTIME}, ONNX Runtime; tfjs has gradients)`],
     ['--backend NAME', `tfjs runtime only: ${BACKEND_CHOICES.join(' | ')} (default: the fastest that loads)`],
     ['--threads N', `ort runtime only: intra-op threads (default: ${threadsDefault})`],
+    ['--device D', 'ort runtime only: cpu | gpu (WebGPU: Vulkan, Metal, Direct3D) | auto (default: cpu)'],
     ['--max-memory SIZE', 'refuse input sizes whose run would need more (e.g. 4G; default:'],
     ['', '90% of the memory available when the model loads)'],
   ];
@@ -28,11 +30,12 @@ export interface RuntimeChoice {
   runtime: RuntimeName;
   backend?: BackendChoice;
   threads?: number;
+  device?: DeviceChoice;
   maxMemory?: number;
 }
 
 /** Parses the runtime flags; `command` names the help to point to. */
-export function parseRuntimeOptions(values: { runtime?: string; backend?: string; threads?: string; 'max-memory'?: string }, command: string): RuntimeChoice {
+export function parseRuntimeOptions(values: { runtime?: string; backend?: string; threads?: string; device?: string; 'max-memory'?: string }, command: string): RuntimeChoice {
   const usage = (msg: string): EngineError => new EngineError('bad-request', msg, `See \`attnscope ${command} --help\`.`);
   // --backend alone (the flag before runtimes existed) means the tfjs runtime on that backend.
   const runtime = values.runtime ?? (values.backend !== undefined ? 'tfjs' : DEFAULT_RUNTIME);
@@ -47,6 +50,10 @@ export function parseRuntimeOptions(values: { runtime?: string; backend?: string
     if (!Number.isInteger(threads) || threads < 1 || threads > 1024) throw usage(`--threads must be a whole number from 1 to 1024, not "${values.threads}".`);
     if (runtime !== 'ort') throw usage('--threads sets ONNX Runtime\'s threads: it needs --runtime ort.');
   }
+  if (values.device !== undefined) {
+    if (!isDeviceChoice(values.device)) throw usage(`--device must be one of ${DEVICE_CHOICES.join(', ')}, not "${values.device}".`);
+    if (runtime !== 'ort') throw usage('--device chooses where ONNX Runtime runs: it needs --runtime ort (tfjs: --backend).');
+  }
   let maxMemory: number | undefined;
   if (values['max-memory'] !== undefined) {
     maxMemory = parseMemory(values['max-memory']) ?? undefined;
@@ -56,6 +63,7 @@ export function parseRuntimeOptions(values: { runtime?: string; backend?: string
     runtime,
     ...(values.backend !== undefined ? { backend: values.backend as BackendChoice } : {}),
     ...(threads !== undefined ? { threads } : {}),
+    ...(values.device !== undefined ? { device: values.device as DeviceChoice } : {}),
     ...(maxMemory !== undefined ? { maxMemory } : {}),
   };
 }

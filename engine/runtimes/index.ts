@@ -4,7 +4,8 @@
 import type { BackendChoice } from '../backend';
 import { encodeModel } from '../graph/builder';
 import type { OnnxTypes } from '../graph/onnx';
-import { createOrtRunner, ortInfo } from './ort';
+import { createOrtRunner, type DeviceChoice, ortInfo } from './ort';
+export { DEVICE_CHOICES, type DeviceChoice, isDeviceChoice } from './ort';
 import { createTfjsRunner, tfjsInfo } from './tfjs';
 import type { GraphRunner, RuntimeInfo, RuntimeName } from './types';
 
@@ -16,13 +17,18 @@ export interface RunnerOptions {
   backend?: BackendChoice;
   /** ort only: intra-op threads (default: one per core). */
   threads?: number;
+  /** ort only: cpu (default), gpu (WebGPU execution provider) or auto (the GPU when one loads). */
+  device?: DeviceChoice;
 }
 
 /** A runner for one graph; `bypassModules` are the modules with a `<module>.bypass` input. */
 export async function createRunner(model: OnnxTypes.IModelProto, bypassModules: string[], opts: RunnerOptions = {}): Promise<GraphRunner> {
   const runtime = opts.runtime ?? DEFAULT_RUNTIME;
   if (runtime === 'tfjs') return createTfjsRunner(model, bypassModules, opts.backend);
-  return createOrtRunner(encodeModel(model), bypassModules, opts.threads !== undefined ? { threads: opts.threads } : {});
+  return createOrtRunner(encodeModel(model), bypassModules, {
+    ...(opts.threads !== undefined ? { threads: opts.threads } : {}),
+    ...(opts.device !== undefined ? { device: opts.device } : {}),
+  });
 }
 
 export { isRuntimeName, RUNTIME_NAMES, type GraphRunner, type RuntimeInfo, type RuntimeName } from './types';

@@ -22,8 +22,15 @@ function loadOrt(): Promise<Ort> {
   return ortModule;
 }
 
+/** Where the graph runs: the CPU, the GPU (WebGPU execution provider, bundled with onnxruntime-node: Vulkan, Metal or Direct3D through Dawn), or the GPU when one loads, else the CPU. */
+export type DeviceChoice = 'cpu' | 'gpu' | 'auto';
+export const DEVICE_CHOICES: readonly DeviceChoice[] = ['cpu', 'gpu', 'auto'];
+export const isDeviceChoice = (v: unknown): v is DeviceChoice => typeof v === 'string' && (DEVICE_CHOICES as readonly string[]).includes(v);
+
 export interface OrtOptions {
   threads?: number;
+  /** Default cpu. */
+  device?: DeviceChoice;
 }
 
 /** What the ort runtime runs on with `threads` intra-op threads (default: one per core). */
@@ -41,9 +48,27 @@ export async function ortInfo(threads = availableParallelism()): Promise<Runtime
 export async function createOrtRunner(model: Uint8Array, bypassModules: string[], opts: OrtOptions = {}): Promise<GraphRunner> {
   const ort = await loadOrt();
   const threads = opts.threads ?? availableParallelism();
-  let session: import('onnxruntime-node').InferenceSession;
+  const device = opts.device ?? 'cpu';
+  let session: import('onnxruntime-node').InferenceSession | null = null;
+  let gpuFailure: string | null = null;
+  if (device !== 'cpu') {
+    // WebGPU: shape ops and what the EP lacks (If/Loop bookkeeping, Range ...) stay on the
+    // CPU EP; ONNX Runtime copies between them.
+    try {
+      session = await ort.InferenceSession.create(model, {
+        executionProviders: ['webgpu', 'cpu'], graphOptimizationLevel: 'all', intraOpNumThreads: threads, interOpNumThreads: 1,
+        enableCpuMemArena: false, logSeverityLevel: 3,
+      });
+    } catch (err) {
+      gpuFailure = err instanceof Error ? err.message : String(err);
+      if (device === 'gpu') {
+        throw new EngineError('backend', `No GPU for ONNX Runtime's WebGPU execution provider: ${gpuFailure.split('\n')[0]}`,
+          'Use --device cpu (or auto, which falls back to the CPU), or check the GPU driver (Vulkan, Metal or Direct3D 12).');
+      }
+    }
+  }
   try {
-    session = await ort.InferenceSession.create(model, {
+    session ??= await ort.InferenceSession.create(model, {
       executionProviders: ['cpu'],
       graphOptimizationLevel: 'all',
       intraOpNumThreads: threads,
@@ -58,7 +83,12 @@ export async function createOrtRunner(model: Uint8Array, bypassModules: string[]
   } catch (err) {
     throw new EngineError('bad-model', `ONNX Runtime could not build the graph: ${err instanceof Error ? err.message : String(err)}`);
   }
-  const info = await ortInfo(threads);
+  const base = await ortInfo(threads);
+  const onGpu = device !== 'cpu' && gpuFailure === null;
+  const version = base.detail.split(',')[0] as string;
+  const info: RuntimeInfo = onGpu
+    ? { ...base, device: 'gpu', backend: 'webgpu', detail: `${version}, WebGPU execution provider (Dawn; shape ops on the CPU EP, ${threads} thread${threads === 1 ? '' : 's'})` }
+    : gpuFailure ? { ...base, detail: `${base.detail}; no GPU (${(gpuFailure.split('\n')[0] as string).slice(0, 160)})` } : base;
   const rowModules = session.inputNames.filter((n) => n.endsWith(QUERY_ROWS_SUFFIX)).map((n) => n.slice(0, -QUERY_ROWS_SUFFIX.length));
   const bools = new Map<boolean, import('onnxruntime-node').Tensor>();
   const bool = (v: boolean) => {

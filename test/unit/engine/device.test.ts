@@ -1,0 +1,41 @@
+// --device on a machine without a GPU driver Dawn can use: `gpu` says so and stops, `auto`
+// falls back to the CPU and says why (maps.json, --verbose); flags that do not fit are usage
+// errors. (The GPU path itself: test/e2e/gpu/webgpu.test.ts, on SwiftShader.)
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
+import { main } from '../../../engine/cli';
+import { FIXTURES } from './fixtureData';
+
+// No Vulkan driver at all for this process (read by Dawn when a WebGPU session first starts).
+process.env.VK_ICD_FILENAMES = '/nonexistent/attnscope-no-gpu.json';
+
+const SAMPLE = join(FIXTURES, '../../assets/samples/chelsea.png');
+const WEIGHTS = join(FIXTURES, 'cbam-official-basic/model.safetensors');
+const tmp = mkdtempSync(join(tmpdir(), 'attnscope-device-'));
+let stderr: string[] = [];
+
+beforeEach(() => {
+  stderr = [];
+  vi.spyOn(console, 'error').mockImplementation((...a: unknown[]) => { stderr.push(a.join(' ')); });
+  vi.spyOn(console, 'log').mockImplementation(() => {});
+});
+afterEach(() => vi.restoreAllMocks());
+
+describe('--device without a GPU', () => {
+  test('gpu stops with what failed; auto runs on the CPU and records why', async () => {
+    expect(await main(['maps', SAMPLE, '--weights', WEIGHTS, '--device', 'gpu', '--out', join(tmp, 'gpu')])).toBe(1);
+    expect(stderr.join('\n')).toMatch(/No GPU for ONNX Runtime's WebGPU execution provider[\s\S]*--device cpu/);
+    expect(await main(['maps', SAMPLE, '--weights', WEIGHTS, '--device', 'auto', '--out', join(tmp, 'auto')])).toBe(0);
+    const index = JSON.parse(readFileSync(join(tmp, 'auto', 'maps.json'), 'utf8'));
+    expect([index.runtime, index.device, index.backend]).toEqual(['ort', 'cpu', 'cpu']);
+    expect(index.runtimeDetail).toMatch(/no GPU/);
+  });
+
+  test('usage errors', async () => {
+    expect(await main(['maps', SAMPLE, '--weights', WEIGHTS, '--device', 'tpu', '--out', tmp])).toBe(2);
+    expect(await main(['maps', SAMPLE, '--weights', WEIGHTS, '--device', 'gpu', '--runtime', 'tfjs', '--out', tmp])).toBe(2);
+    expect(stderr.join('\n')).toMatch(/--device must be one of cpu, gpu, auto[\s\S]*needs --runtime ort/);
+  });
+});
