@@ -8,7 +8,7 @@ import type { SessionProvider } from './core';
 import { appVersion } from './host/paths';
 import { imageFormats } from './image';
 import { listBuiltinModels } from './models';
-import { DEFAULT_RUNTIME, describeRuntime, RUNTIME_NAMES, type RuntimeName } from './runtimes';
+import { DEFAULT_RUNTIME, describeRuntime, RUNTIME_NAMES, type RuntimeName, type DeviceChoice } from './runtimes';
 import { defaultModelsDir, Session } from './session';
 import type { ModuleKind } from './types';
 
@@ -21,6 +21,8 @@ export interface ProviderOptions {
   backend?: BackendChoice;
   /** ort runtime: intra-op threads. */
   threads?: number;
+  /** ort runtime: cpu, gpu or auto (runtimes/ort.ts). */
+  device?: DeviceChoice;
   /** Bytes a run may use (engine/memory.ts); default: 90% of available memory. */
   maxMemory?: number;
   modelsDir?: string;
@@ -37,6 +39,7 @@ export function defaultProvider(options: ProviderOptions = {}): SessionProvider 
       runtime: request.runtime ?? runtime,
       ...(options.backend ? { backend: options.backend } : {}),
       ...(options.threads !== undefined ? { threads: options.threads } : {}),
+      ...(options.device !== undefined ? { device: options.device } : {}),
       ...(options.maxMemory !== undefined ? { maxMemory: options.maxMemory } : {}),
     }),
     runtime: () => describeRuntime(runtime, options),
