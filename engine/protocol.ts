@@ -27,10 +27,11 @@
 
 import { CAM_METHODS, type CamMap, type CamMethod, isCamMethod } from './cam';
 import type { ErrorCode } from './errors';
-import { type ImageTransform, isRuntimeName, type ModelInfo, type Prediction, type ResizeMode, type RunOptions, type RunTimings, type RuntimeInfo, type RuntimeName, RUNTIME_NAMES, type TapName } from './types';
+import { DEVICE_CHOICES, type DeviceChoice, type ImageTransform, isDeviceChoice, isRuntimeName, type ModelInfo, type Prediction, type ResizeMode, type RunOptions, type RunTimings, type RuntimeInfo, type RuntimeName, RUNTIME_NAMES, type TapName } from './types';
 
 export type { ErrorCode } from './errors';
 export type { CamMethod } from './cam';
+export type { DeviceChoice } from './types';
 export type { ImageTransform, ModelInfo, ModuleInfo, Prediction, RunOptions, RunTimings, RuntimeInfo, RuntimeName, TapName, ResizeMode } from './types';
 export type { AttnScopeBridge, ChosenFile, RecentFile, MenuCommand, PortRelayMessage, StatusRelayMessage } from './bridge';
 
@@ -50,7 +51,7 @@ export type ImageSource =
 
 export interface HelloRequest { type: 'hello'; id: number }
 /** `runtime`: which runtime runs the model's graph (DESIGN.md "One graph, two runtimes"); default: the engine's. */
-export interface LoadModelRequest { type: 'loadModel'; id: number; source: ModelSource; runtime?: RuntimeName }
+export interface LoadModelRequest { type: 'loadModel'; id: number; source: ModelSource; runtime?: RuntimeName; device?: DeviceChoice }
 export interface RunRequest { type: 'run'; id: number; image: ImageSource; options: RunOptions }
 /** A point in original image coordinates (pixels, after EXIF orientation). */
 export interface QueryRequest { type: 'query'; id: number; runId: string; module: string; point: { x: number; y: number } }
@@ -351,7 +352,8 @@ function checkSource(v: unknown, kinds: readonly string[], what: string): string
 const checks: { [K in ClientMessageType]: Check } = {
   hello: () => null,
   loadModel: (m) => checkSource(m.source, ['builtin', 'bytes', 'path'], 'source')
-    ?? (m.runtime === undefined || isRuntimeName(m.runtime) ? null : `runtime must be one of ${RUNTIME_NAMES.join(', ')}`),
+    ?? (m.runtime === undefined || isRuntimeName(m.runtime) ? null : `runtime must be one of ${RUNTIME_NAMES.join(', ')}`)
+    ?? (m.device === undefined || isDeviceChoice(m.device) ? null : `device must be one of ${DEVICE_CHOICES.join(', ')}`),
   run: (m) => checkSource(m.image, ['bytes', 'path'], 'image') ?? checkRunOptions(m.options ?? {}),
   query: (m) => {
     if (!isStr(m.runId, 256)) return 'runId must be a string';

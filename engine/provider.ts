@@ -39,7 +39,7 @@ export function defaultProvider(options: ProviderOptions = {}): SessionProvider 
       runtime: request.runtime ?? runtime,
       ...(options.backend ? { backend: options.backend } : {}),
       ...(options.threads !== undefined ? { threads: options.threads } : {}),
-      ...(options.device !== undefined ? { device: options.device } : {}),
+      ...(request.device ?? options.device ? { device: request.device ?? options.device } : {}),
       ...(options.maxMemory !== undefined ? { maxMemory: options.maxMemory } : {}),
     }),
     runtime: () => describeRuntime(runtime, options),

@@ -146,3 +146,8 @@ export function topK(logits: Float32Array, classes: string[] | null, k = 5): Pre
     .sort((a, b) => b.probability - a.probability)
     .slice(0, k);
 }
+
+/** Where the ort runtime runs a graph: the CPU, the GPU (WebGPU execution provider), or the GPU when one loads. */
+export type DeviceChoice = 'cpu' | 'gpu' | 'auto';
+export const DEVICE_CHOICES: readonly DeviceChoice[] = ['cpu', 'gpu', 'auto'];
+export const isDeviceChoice = (v: unknown): v is DeviceChoice => typeof v === 'string' && (DEVICE_CHOICES as readonly string[]).includes(v);

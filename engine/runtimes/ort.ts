@@ -22,10 +22,10 @@ function loadOrt(): Promise<Ort> {
   return ortModule;
 }
 
-/** Where the graph runs: the CPU, the GPU (WebGPU execution provider, bundled with onnxruntime-node: Vulkan, Metal or Direct3D through Dawn), or the GPU when one loads, else the CPU. */
-export type DeviceChoice = 'cpu' | 'gpu' | 'auto';
-export const DEVICE_CHOICES: readonly DeviceChoice[] = ['cpu', 'gpu', 'auto'];
-export const isDeviceChoice = (v: unknown): v is DeviceChoice => typeof v === 'string' && (DEVICE_CHOICES as readonly string[]).includes(v);
+// Devices (engine/types.ts DeviceChoice): gpu is the WebGPU execution provider bundled with
+// onnxruntime-node (Vulkan, Metal or Direct3D through Dawn); auto, the GPU when one loads.
+export { DEVICE_CHOICES, type DeviceChoice, isDeviceChoice } from '../types';
+import type { DeviceChoice } from '../types';
 
 export interface OrtOptions {
   threads?: number;

@@ -23,7 +23,7 @@
 
 import type {
   EngineMessage, ErrorCode, HelloReply, ImageSource, ModelInfo, ModelSource, PredictionEvent,
-  QueryReply, RunDoneEvent, RunOptions, RunProgressEvent, RunStartedEvent, RuntimeInfo, RuntimeName, TapEvent,
+  DeviceChoice, QueryReply, RunDoneEvent, RunOptions, RunProgressEvent, RunStartedEvent, RuntimeInfo, RuntimeName, TapEvent,
 } from '../../engine/protocol';
 
 export type {
@@ -46,6 +46,8 @@ export interface EngineStatus {
 export interface LoadOptions {
   /** The runtime to run the model on (hello's capabilities.runtimes); omitted: the engine's default. */
   runtime?: RuntimeName;
+  /** ort: cpu, gpu or auto; omitted: the engine's default. */
+  device?: DeviceChoice;
 }
 
 export interface RunHandlers {

@@ -176,7 +176,9 @@ export function engineActions(set: SetState, get: GetState, d: ResolvedDeps): Pi
       const runtime = wantedRuntime(get());
       patch('model', { status: 'loading', label, progress: null, error: null, errorLabel: null });
       try {
-        const info = await client.loadModel(source, (read, total) => { if (live()) patch('model', { progress: { read, total } }); }, runtime ? { runtime } : {});
+        const device = get().settings.device;
+        const info = await client.loadModel(source, (read, total) => { if (live()) patch('model', { progress: { read, total } }); },
+          { ...(runtime ? { runtime } : {}), device });
         if (!live()) return;
         pending = null;
         const prev = get().model.info;

@@ -24,6 +24,7 @@ export const DEFAULT_SETTINGS: Settings = {
   camMethod: 'gradcam',
   camStage: 4,
   runtime: 'ort',
+  device: 'cpu',
 };
 /** Class-evidence methods (engine/cam.ts CAM_METHODS; renderer/ imports only types from engine/). */
 export const CAM_METHODS: readonly CamMethod[] = ['cam', 'gradcam', 'gradcam++', 'scorecam', 'eigencam', 'layercam'];
@@ -58,6 +59,7 @@ export function loadSettings(storage: KeyValueStorage | null): Settings {
     resize: oneOf(raw.resize, ['stretch', 'pad', 'center-crop'] as const, d.resize),
     tile: typeof raw.tile === 'number' && TILE_SIZES.includes(raw.tile) ? raw.tile : d.tile,
     runtime: oneOf(raw.runtime, RUNTIMES, d.runtime),
+    device: oneOf(raw.device, ['cpu', 'gpu', 'auto'] as const, d.device),
   };
 }
 

@@ -2,7 +2,7 @@
 // zustand docs). Each slice is a plain object under its own key; actions live at the top.
 import type {
   ImageSource, ImageTransform, ModelInfo, ModelSource, Prediction, ResizeMode, RunTimings, RuntimeInfo, RuntimeName, TapName,
-  CamMethod,
+  CamMethod, DeviceChoice,
 } from '../../engine/protocol';
 import type { EngineClient } from '../client/types';
 import type { Colormap } from '../lib/colormap';
@@ -157,6 +157,8 @@ export interface Settings {
   tile: number;
   /** Which runtime the engine runs models on (DESIGN.md "One graph, two runtimes"). */
   runtime: RuntimeName;
+  /** ort: where it runs (cpu, gpu: WebGPU, auto). */
+  device: DeviceChoice;
 }
 
 export interface UiSlice {

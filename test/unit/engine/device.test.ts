@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
 import { main } from '../../../engine/cli';
+import { defaultProvider } from '../../../engine/provider';
 import { FIXTURES } from './fixtureData';
 
 // No Vulkan driver at all for this process (read by Dawn when a WebGPU session first starts).
@@ -31,6 +32,16 @@ describe('--device without a GPU', () => {
     const index = JSON.parse(readFileSync(join(tmp, 'auto', 'maps.json'), 'utf8'));
     expect([index.runtime, index.device, index.backend]).toEqual(['ort', 'cpu', 'cpu']);
     expect(index.runtimeDetail).toMatch(/no GPU/);
+  });
+
+  test('a loadModel request\'s device reaches the session (the app\'s Device setting)', async () => {
+    const session = await defaultProvider().open({ type: 'loadModel', id: 1, source: { kind: 'path', path: WEIGHTS }, runtime: 'ort', device: 'auto' }, () => {}, new AbortController().signal);
+    try {
+      expect(session.info.runtime).toMatchObject({ runtime: 'ort', device: 'cpu' });
+      expect(session.info.runtime?.detail).toMatch(/no GPU/);
+    } finally {
+      session.dispose();
+    }
   });
 
   test('usage errors', async () => {

@@ -18,6 +18,7 @@ describe('parseClientMessage', () => {
       { type: 'cancel', id: 8, target: 5 },
       { type: 'channelMap', id: 10, runId: 'run-1', module: 'layer1.0.cbam', channel: 0 },
       { type: 'run', id: 11, image: { kind: 'path', path: '/big.jpg' }, options: { tile: { size: 512 } } },
+      { type: 'loadModel', id: 13, source: { kind: 'builtin', name: 'x' }, runtime: 'ort', device: 'auto' },
       { type: 'run', id: 12, image: { kind: 'path', path: '/big.jpg' }, options: { tile: { size: 512, overlap: 64 } } },
     ];
     for (const m of good) expect(parseClientMessage(m)).toEqual(m);
@@ -51,6 +52,7 @@ describe('parseClientMessage', () => {
       [{ type: 'run', id: 24, image: { kind: 'path', path: '/a' }, options: { tile: { size: 5000 } } }, 24],
       [{ type: 'run', id: 25, image: { kind: 'path', path: '/a' }, options: { tile: { size: 512, overlap: 512 } } }, 25],
       [{ type: 'run', id: 26, image: { kind: 'path', path: '/a' }, options: { tile: { size: 512, overlap: -1 } } }, 26],
+      [{ type: 'loadModel', id: 27, source: { kind: 'builtin', name: 'x' }, device: 'tpu' }, 27],
     ];
     for (const [msg, id] of cases) {
       const r = parseClientMessage(msg);

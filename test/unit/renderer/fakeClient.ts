@@ -47,6 +47,8 @@ export class FakeClient implements EngineClient {
   runs: Array<{ image: ImageSource; options: RunOptions }> = [];
   /** Every loadModel, with the runtime it asked for (undefined: the engine's default, ort). */
   loads: Array<{ source: ModelSource; runtime: RuntimeName | undefined }> = [];
+  /** The device each load asked for. */
+  devices: Array<string | undefined> = [];
   /** The runtime of the model loaded last. */
   loadedRuntime: RuntimeName = 'ort';
   requests: ExtraRequest[] = [];
@@ -75,6 +77,7 @@ export class FakeClient implements EngineClient {
 
   async loadModel(source: ModelSource, onProgress?: (read: number, total: number) => void, options: LoadOptions = {}): Promise<ModelInfo> {
     this.loads.push({ source, runtime: options.runtime });
+    this.devices.push(options.device);
     onProgress?.(50, 100);
     if (this.loadError) throw this.loadError;
     onProgress?.(100, 100);

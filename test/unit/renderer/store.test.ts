@@ -274,6 +274,19 @@ describe('store: settings and export', () => {
     }
   });
 
+  it('the device setting goes with every load, persists, and loads the model again where it changes', async () => {
+    const storage = memoryStorage();
+    const { s, client } = await ready({ storage });
+    expect(client.devices).toEqual(['cpu']);
+    s().setSetting('device', 'auto');
+    await flush();
+    expect(client.devices).toEqual(['cpu', 'auto']);
+    expect(client.loads).toHaveLength(2);
+    expect(createAppStore({ storage }).getState().settings.device).toBe('auto');
+    const other = memoryStorage({ 'attnscope.settings.v1': JSON.stringify({ device: 'tpu' }) });
+    expect(createAppStore({ storage: other }).getState().settings.device).toBe('cpu');
+  });
+
   it('cycles through the engine colormaps', async () => {
     const { s } = await ready();
     expect(s().settings.colormap).toBe('viridis');
