@@ -3,22 +3,15 @@
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
+import { afterAll, describe, expect, test, vi } from 'vitest';
 import { main } from '../../../engine/cli';
 import { encodeNpy } from '../../../engine/npy';
-import { FIXTURES, readCase } from './fixtureData';
+import { captureConsole, FIXTURES, readCase } from './fixtureData';
 
 const SAMPLE = join(FIXTURES, '../../assets/samples/chelsea.png');
 const WEIGHTS = join(FIXTURES, 'cbam-official-bottleneck/model.pth.tar');
 const tmp = mkdtempSync(join(tmpdir(), 'attnscope-cli-'));
-let stderr: string[] = [];
-
-beforeEach(() => {
-  stderr = [];
-  vi.spyOn(console, 'error').mockImplementation((...a: unknown[]) => { stderr.push(a.join(' ')); });
-  vi.spyOn(console, 'log').mockImplementation(() => {});
-});
-afterEach(() => vi.restoreAllMocks());
+const stderr = captureConsole();
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 function readNpy(path: string): { shape: number[]; data: Float32Array } {
@@ -38,7 +31,7 @@ describe('attnscope maps', () => {
   test('writes one .npy per tap, logits.npy and maps.json for a real photo', async () => {
     const out = join(tmp, 'maps');
     const code = await main(['maps', SAMPLE, '--weights', WEIGHTS, '--input-size', '96', '--resize', 'pad', '--backend', 'wasm', '--out', out]);
-    expect(stderr.join('\n')).toBe('');
+    expect(stderr.text()).toBe('');
     expect(code).toBe(0);
     const index = JSON.parse(readFileSync(join(out, 'maps.json'), 'utf8'));
     expect(index).toMatchObject({ runtime: 'tfjs', device: 'cpu', backend: 'wasm' });
@@ -80,9 +73,9 @@ describe('attnscope maps', () => {
       for (let i = 0; i < a.length; i++) expect(Math.abs(a[i]! - b[i]!)).toBeLessThan(1e-4);
     }
     expect(await main(['maps', SAMPLE, '--out', tmp, '--runtime', 'onnx'])).toBe(2);
-    expect(stderr.join('\n')).toMatch(/--runtime must be one of ort, tfjs/);
+    expect(stderr.text()).toMatch(/--runtime must be one of ort, tfjs/);
     expect(await main(['maps', SAMPLE, '--out', tmp, '--runtime', 'ort', '--backend', 'wasm'])).toBe(2);
-    expect(stderr.join('\n')).toMatch(/needs --runtime tfjs/);
+    expect(stderr.text()).toMatch(/needs --runtime tfjs/);
     expect(await main(['maps', SAMPLE, '--out', tmp, '--repeat', '0'])).toBe(2);
   });
 
@@ -97,11 +90,11 @@ describe('attnscope maps', () => {
 
   test('usage errors exit 2 with a message', async () => {
     expect(await main(['maps', SAMPLE, '--weights', WEIGHTS])).toBe(2);
-    expect(stderr.join('\n')).toMatch(/--out DIR is required/);
+    expect(stderr.text()).toMatch(/--out DIR is required/);
     expect(await main(['maps', SAMPLE, '--out', tmp, '--resize', 'squash'])).toBe(2);
     expect(await main(['maps', SAMPLE, '--out', tmp, '--frobnicate'])).toBe(2);
     expect(await main(['nosuch'])).toBe(2);
-    expect(stderr.join('\n')).toMatch(/unknown command "nosuch"/);
+    expect(stderr.text()).toMatch(/unknown command "nosuch"/);
     expect(await main(['--help'])).toBe(0);
   });
 
@@ -109,11 +102,11 @@ describe('attnscope maps', () => {
     const notImage = join(tmp, 'not-an-image.jpg');
     writeFileSync(notImage, 'hello');
     expect(await main(['maps', notImage, '--weights', WEIGHTS, '--out', join(tmp, 'bad')])).toBe(1);
-    expect(stderr.join('\n')).toMatch(/not-an-image\.jpg.*not an image/);
+    expect(stderr.text()).toMatch(/not-an-image\.jpg.*not an image/);
     expect(existsSync(join(tmp, 'bad', 'maps.json'))).toBe(false);
-    stderr = [];
+    stderr.lines.length = 0;
     expect(await main(['maps', SAMPLE, '--weights', join(tmp, 'missing.pth'), '--out', join(tmp, 'bad')])).toBe(1);
-    expect(stderr.join('\n')).toMatch(/missing\.pth/);
+    expect(stderr.text()).toMatch(/missing\.pth/);
   });
 
   test('--tile runs the photo in tiles at its own resolution; bad tile options are usage errors or say what fits', async () => {
@@ -132,10 +125,10 @@ describe('attnscope maps', () => {
     expect(await main(['maps', SAMPLE, '--weights', WEIGHTS, '--tile', '128', '--input-size', '96', '--out', out])).toBe(2);
     expect(await main(['maps', SAMPLE, '--weights', WEIGHTS, '--overlap', '32', '--out', out])).toBe(2);
     expect(await main(['maps', SAMPLE, '--weights', WEIGHTS, '--tile', 'big', '--out', out])).toBe(2);
-    expect(stderr.join('\n')).toMatch(/--tile or --input-size[\s\S]*--overlap goes with --tile[\s\S]*--tile must be a whole number/);
-    stderr = [];
+    expect(stderr.text()).toMatch(/--tile or --input-size[\s\S]*--overlap goes with --tile[\s\S]*--tile must be a whole number/);
+    stderr.lines.length = 0;
     expect(await main(['maps', SAMPLE, '--weights', WEIGHTS, '--tile', '100', '--out', out])).toBe(2);
-    expect(stderr.join('\n')).toMatch(/tile size of 100 px[\s\S]*multiple of 32 px[\s\S]*--tile 96 or 128/);
+    expect(stderr.text()).toMatch(/tile size of 100 px[\s\S]*multiple of 32 px[\s\S]*--tile 96 or 128/);
   });
 
   test('without --weights it runs the first built-in model, with its class names', async () => {
@@ -160,7 +153,7 @@ describe('attnscope maps', () => {
 
       vi.stubEnv('ATTNSCOPE_MODELS', join(tmp, 'no-models-here'));
       expect(await main(['maps', SAMPLE, '--out', out])).toBe(1);
-      expect(stderr.join('\n')).toMatch(/no built-in model found.*\n.*--weights/);
+      expect(stderr.text()).toMatch(/no built-in model found.*\n.*--weights/);
     } finally {
       vi.unstubAllEnvs();
     }
@@ -185,7 +178,7 @@ describe('attnscope cam', () => {
 
     expect(await main(['cam', SAMPLE, '--weights', WEIGHTS, '--method', 'magic', '--out', out])).toBe(2);
     expect(await main(['cam', SAMPLE, '--weights', WEIGHTS, '--layer', 'layer9', '--out', out])).toBe(2);
-    expect(stderr.join('\n')).toMatch(/--method must be one of[\s\S]*--layer must be layer1 to layer4/);
+    expect(stderr.text()).toMatch(/--method must be one of[\s\S]*--layer must be layer1 to layer4/);
   });
 });
 

@@ -4,10 +4,10 @@
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { main } from '../../../engine/cli';
 import { defaultProvider } from '../../../engine/provider';
-import { FIXTURES } from './fixtureData';
+import { captureConsole, FIXTURES } from './fixtureData';
 
 // No Vulkan driver at all for this process (read by Dawn when a WebGPU session first starts).
 process.env.VK_ICD_FILENAMES = '/nonexistent/attnscope-no-gpu.json';
@@ -15,19 +15,12 @@ process.env.VK_ICD_FILENAMES = '/nonexistent/attnscope-no-gpu.json';
 const SAMPLE = join(FIXTURES, '../../assets/samples/chelsea.png');
 const WEIGHTS = join(FIXTURES, 'cbam-official-basic/model.safetensors');
 const tmp = mkdtempSync(join(tmpdir(), 'attnscope-device-'));
-let stderr: string[] = [];
-
-beforeEach(() => {
-  stderr = [];
-  vi.spyOn(console, 'error').mockImplementation((...a: unknown[]) => { stderr.push(a.join(' ')); });
-  vi.spyOn(console, 'log').mockImplementation(() => {});
-});
-afterEach(() => vi.restoreAllMocks());
+const stderr = captureConsole();
 
 describe('--device without a GPU', () => {
   test('gpu stops with what failed; auto runs on the CPU and records why', async () => {
     expect(await main(['maps', SAMPLE, '--weights', WEIGHTS, '--device', 'gpu', '--out', join(tmp, 'gpu')])).toBe(1);
-    expect(stderr.join('\n')).toMatch(/No GPU for ONNX Runtime's WebGPU execution provider[\s\S]*--device cpu/);
+    expect(stderr.text()).toMatch(/No GPU for ONNX Runtime's WebGPU execution provider[\s\S]*--device cpu/);
     expect(await main(['maps', SAMPLE, '--weights', WEIGHTS, '--device', 'auto', '--out', join(tmp, 'auto')])).toBe(0);
     const index = JSON.parse(readFileSync(join(tmp, 'auto', 'maps.json'), 'utf8'));
     expect([index.runtime, index.device, index.backend]).toEqual(['ort', 'cpu', 'cpu']);
@@ -47,6 +40,6 @@ describe('--device without a GPU', () => {
   test('usage errors', async () => {
     expect(await main(['maps', SAMPLE, '--weights', WEIGHTS, '--device', 'tpu', '--out', tmp])).toBe(2);
     expect(await main(['maps', SAMPLE, '--weights', WEIGHTS, '--device', 'gpu', '--runtime', 'tfjs', '--out', tmp])).toBe(2);
-    expect(stderr.join('\n')).toMatch(/--device must be one of cpu, gpu, auto[\s\S]*needs --runtime ort/);
+    expect(stderr.text()).toMatch(/--device must be one of cpu, gpu, auto[\s\S]*needs --runtime ort/);
   });
 });

@@ -5,6 +5,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { afterEach, beforeEach, vi } from 'vitest';
 import type { TensorRecord } from '../../../engine/checkpoints/types';
 import type { NetSpec } from '../../../engine/nets/spec';
 
@@ -73,4 +74,19 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
     if (!(d <= m)) m = Number.isNaN(d) ? Infinity : d;
   }
   return m;
+}
+
+/**
+ * For CLI tests: console.error lines of the running test in `lines` (emptied before each
+ * test, or by the test itself), console.log silenced.
+ */
+export function captureConsole(): { lines: string[]; text(): string } {
+  const box = { lines: [] as string[], text: () => box.lines.join('\n') };
+  beforeEach(() => {
+    box.lines.length = 0;
+    vi.spyOn(console, 'error').mockImplementation((...a: unknown[]) => { box.lines.push(a.join(' ')); });
+    vi.spyOn(console, 'log').mockImplementation(() => {});
+  });
+  afterEach(() => vi.restoreAllMocks());
+  return box;
 }
