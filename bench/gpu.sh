@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# GPU check and bench (issue 13): every PyTorch fixture on ort --device gpu, and forward +
+# taps ms on the CPU and the GPU in one process (bench/gpuBench.ts).
+#
+#   bash bench/gpu.sh prepare   here (needs the npm install and Debian's apt): bundles the bench
+#                               with the engine into .gpu/, with Node, onnxruntime-node's Linux
+#                               build and the Vulkan loader, compressed (what a bare GPU machine
+#                               without a package registry needs; about 45 MB)
+#   bash bench/gpu.sh run [OUT] on the GPU machine, in the repository root, with .gpu/ beside it:
+#                               prints the results and writes OUT/gpu-bench.json
+# On a machine that has Node and this repo's node_modules, `node .gpu/gpu-bench.mjs` alone does.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+case "${1:-}" in
+  prepare)
+    rm -rf .gpu && mkdir -p .gpu
+    grep -qx '/.gpu/' .git/info/exclude 2>/dev/null || echo '/.gpu/' >> .git/info/exclude
+    npx esbuild bench/gpuBench.ts --bundle --platform=node --format=esm --target=node20 \
+      --external:onnxruntime-node --outfile=.gpu/gpu-bench.mjs --log-level=warning
+    ort=node_modules/onnxruntime-node
+    tar -cJf .gpu/ort.tar.xz node_modules/onnxruntime-common \
+      $ort/package.json $ort/dist $ort/bin/napi-v6/linux/x64
+    xz -T0 -c "$(readlink -f "$(command -v node)")" > .gpu/node.xz
+    o='-oAPT::Architecture=amd64 -oAPT::Architectures=amd64 -oDir::State::Lists=/tmp/amd64'
+    mkdir -p /tmp/amd64/partial
+    apt-get $o update -qq >/dev/null
+    (cd .gpu && apt-get $o download -qq libvulkan1 >/dev/null)
+    du -sh .gpu
+    ;;
+  run)
+    out="${2:-.}"
+    for f in .gpu/*.deb; do dpkg -x "$f" /; done
+    ldconfig
+    mkdir -p /tmp/gpu-node && xz -dc .gpu/node.xz > /tmp/gpu-node/node && chmod +x /tmp/gpu-node/node
+    tar -xJf .gpu/ort.tar.xz -C .gpu
+    # The bundle imports onnxruntime-node from .gpu/node_modules (beside it).
+    export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp/xdg}"
+    mkdir -p "$XDG_RUNTIME_DIR"
+    # The NVIDIA Vulkan driver, where the loader does not find it by itself.
+    for icd in /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json /usr/share/vulkan/icd.d/nvidia_icd.json /etc/vulkan/icd.d/nvidia_icd.json; do
+      [ -f "$icd" ] && export VK_ICD_FILENAMES="$icd" VK_DRIVER_FILES="$icd" && break
+    done
+    nvidia-smi --query-gpu=name,driver_version --format=csv,noheader || true
+    echo "node $(/tmp/gpu-node/node --version), Vulkan ICD ${VK_ICD_FILENAMES:-none found}"
+    shift 2 2>/dev/null || shift $#
+    /tmp/gpu-node/node .gpu/gpu-bench.mjs --root "$PWD" --out "$out/gpu-bench.json" "$@"
+    ;;
+  *) echo "usage: bash bench/gpu.sh prepare | run [OUT]" >&2; exit 2 ;;
+esac
