@@ -24,7 +24,8 @@ case "${1:-}" in
     o='-oAPT::Architecture=amd64 -oAPT::Architectures=amd64 -oDir::State::Lists=/tmp/amd64'
     mkdir -p /tmp/amd64/partial
     apt-get $o update -qq >/dev/null
-    (cd .gpu && apt-get $o download -qq libvulkan1 >/dev/null)
+    # The Vulkan loader, and the GL vendor libraries the NVIDIA Vulkan driver loads through.
+    (cd .gpu && apt-get $o download -qq libvulkan1 libegl1 libglvnd0 libopengl0 libgl1 libglx0 libgles2 >/dev/null)
     du -sh .gpu
     ;;
   run)
