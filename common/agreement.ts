@@ -125,16 +125,19 @@ export function agreement(a: Grid, b: Grid, fraction = 0.2): Agreement {
   };
 }
 
+/** A map min-max normalised to [0, 1] (a constant map: zeros). */
+export function minMax(map: Float32Array): Float32Array {
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const v of map) { if (v < lo) lo = v; if (v > hi) hi = v; }
+  const span = hi - lo;
+  return span > 0 ? map.map((v) => (v - lo) / span) : new Float32Array(map.length);
+}
+
 /** min-max(a) - min-max(b) on the common grid: the difference view, in [-1, 1]. */
 export function difference(a: Grid, b: Grid): { shape: [number, number]; data: Float32Array } {
   const g = commonGrid(a, b);
-  const norm = (v: Float32Array): Float32Array => {
-    let lo = Infinity;
-    let hi = -Infinity;
-    for (const x of v) { if (x < lo) lo = x; if (x > hi) hi = x; }
-    return hi > lo ? v.map((x) => (x - lo) / (hi - lo)) : new Float32Array(v.length);
-  };
-  const na = norm(g.a);
-  const nb = norm(g.b);
+  const na = minMax(g.a);
+  const nb = minMax(g.b);
   return { shape: g.shape, data: na.map((x, i) => x - (nb[i] as number)) };
 }

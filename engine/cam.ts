@@ -22,8 +22,6 @@
 //              of A. Not rectified.
 //   Layer-CAM  Jiang et al., IEEE TIP 2021: ReLU(sum_k ReLU(G_k) * A_k), per position.
 
-import { resizeBilinear } from '../common/agreement';
-
 export const CAM_METHODS = ['cam', 'gradcam', 'gradcam++', 'scorecam', 'eigencam', 'layercam'] as const;
 export type CamMethod = typeof CAM_METHODS[number];
 
@@ -161,16 +159,4 @@ export function eigenCam(a: Float32Array, c: number, hw: number): Float32Array {
     corr += (proj[p] as number) * cm;
   }
   return Float32Array.from(proj, (x) => (corr < 0 ? -x : x));
-}
-
-/** Score-CAM's upsampling: bilinear with half-pixel centres (common/agreement.ts). */
-export const upsampleBilinear = resizeBilinear;
-
-/** A map min-max normalised to [0, 1] (a constant map: zeros). */
-export function minMax(map: Float32Array): Float32Array {
-  let lo = Infinity;
-  let hi = -Infinity;
-  for (const v of map) { if (v < lo) lo = v; if (v > hi) hi = v; }
-  const span = hi - lo;
-  return span > 0 ? map.map((v) => (v - lo) / span) : new Float32Array(map.length);
 }

@@ -11,7 +11,8 @@ import { checkStateDict, describeSpec, detectArchitecture } from './checkpoints/
 import type { ByteSource, CheckpointContents } from './checkpoints/types';
 import { type ChannelMapResult, type FetchedInput, readChannel } from './channelMap';
 import { EngineError } from './errors';
-import { CAM_METHODS, type CamMap, type CamMethod, eigenCam, gradCam, gradCamPlusPlus, isCamMethod, layerCam, minMax, scoreWeights, upsampleBilinear, weightedSum } from './cam';
+import { minMax, resizeBilinear } from '../common/agreement';
+import { CAM_METHODS, type CamMap, type CamMethod, eigenCam, gradCam, gradCamPlusPlus, isCamMethod, layerCam, scoreWeights, weightedSum } from './cam';
 import { affinityOutput, affinityRowsOutput, LOGITS, moduleInputOutput, stageOutput, tapOutput } from './graph/names';
 import { type DecodedImage, decodeImage, decodeToInput, IMAGENET_MEAN, IMAGENET_STD, pointToCell, type Preprocessed, preprocess } from './image';
 import { checkMemory, defaultMemoryLimit } from './memory';
@@ -435,8 +436,7 @@ export class Session {
    * `attnscope maps --repeat`.
    */
   async time(runId: string, repeat: number): Promise<number[]> {
-    const run = this.runs.get(runId);
-    if (!run) throw new EngineError('not-found', `Run "${runId}" is not kept any more.`);
+    const run = this.keptRun(runId, 'Run the image again.');
     await this.rerun(run, this.tapFetch);
     const times: number[] = [];
     for (let i = 0; i < repeat; i++) {
@@ -466,13 +466,10 @@ export class Session {
 
   /** The non-local attention row of the query cell under `point` (original image pixels). */
   async query(runId: string, module: string, point: { x: number; y: number }): Promise<QueryResult> {
-    const run = this.runs.get(runId);
-    if (!run) {
-      throw new EngineError('not-found', `Run "${runId}" is not kept any more (only the last ${KEPT_RUNS} runs are).`, 'Run the image again, then query.');
-    }
+    const run = this.keptRun(runId, 'Run the image again, then query.');
     const mod = this.info.modules.find((m) => m.name === module);
     if (!mod) throw new EngineError('not-found', `The model has no module "${module}".`);
-    if (run.tiled) throw new EngineError('bad-request', 'This run was tiled: each tile has its own attention rows, so there is no single row to show for a point.', 'Run the image without tiles to click a query point.');
+    untiled(run, 'each tile has its own attention rows, so there is no single row to show for a point', 'to click a query point');
     const rec = run.affinities.get(module);
     if (!rec) throw new EngineError('bad-request', `"${module}" is a ${mod.kind} module; only non-local modules have an attention row to query.`);
     const cell = pointToCell(run.transform, point, rec.query);
@@ -505,9 +502,8 @@ export class Session {
   async cam(runId: string, req: CamRequest, onProgress?: (done: number, total: number) => void, signal?: AbortSignal): Promise<CamResult> {
     if (this.disposed) throw new EngineError('no-model', 'This model was closed; load it again.');
     const t0 = performance.now();
-    const run = this.runs.get(runId);
-    if (!run) throw new EngineError('not-found', `Run "${runId}" is not kept any more (only the last ${KEPT_RUNS} runs are).`, 'Run the image again.');
-    if (run.tiled) throw new EngineError('bad-request', 'This run was tiled: class evidence comes from one pass over the image.', 'Run the image without tiles.');
+    const run = this.keptRun(runId, 'Run the image again.');
+    untiled(run, 'class evidence comes from one pass over the image', '');
     if (!isCamMethod(req.method)) throw new EngineError('bad-request', `Unknown method "${String(req.method)}"; one of ${CAM_METHODS.join(', ')}.`);
     if (![1, 2, 3, 4].includes(req.stage)) throw new EngineError('bad-request', `Stage ${req.stage} does not exist; layer1 to layer4.`);
     const classes = this.info.numClasses;
@@ -586,7 +582,7 @@ export class Session {
       const n = Math.min(batch, c - k0);
       const input = new Float32Array(n * pixels * 3);
       for (let b = 0; b < n; b++) {
-        const mask = minMax(upsampleBilinear(a.data.subarray((k0 + b) * h * w, (k0 + b + 1) * h * w), h, w, H, W));
+        const mask = minMax(resizeBilinear(a.data.subarray((k0 + b) * h * w, (k0 + b + 1) * h * w), h, w, H, W));
         const base = b * pixels * 3;
         for (let p = 0; p < pixels; p++) {
           const m = mask[p] as number;
@@ -610,16 +606,13 @@ export class Session {
    */
   async channelMap(runId: string, module: string, channel: number): Promise<ChannelMapResult> {
     if (this.disposed) throw new EngineError('no-model', 'This model was closed; load it again.');
-    const run = this.runs.get(runId);
-    if (!run) {
-      throw new EngineError('not-found', `Run "${runId}" is not kept any more (only the last ${KEPT_RUNS} runs are).`, 'Run the image again, then pick the channel.');
-    }
+    const run = this.keptRun(runId, 'Run the image again, then pick the channel.');
     const mod = this.info.modules.find((m) => m.name === module);
     if (!mod) throw new EngineError('not-found', `The model has no module "${module}".`);
     if (!Number.isInteger(channel) || channel < 0 || channel >= mod.channels) {
       throw new EngineError('not-found', `"${module}" has ${mod.channels} channels (0 to ${mod.channels - 1}); there is no channel ${channel}.`);
     }
-    if (run.tiled) throw new EngineError('bad-request', 'This run was tiled: channel maps come from one pass over the image.', 'Run the image without tiles to see a channel.');
+    untiled(run, 'channel maps come from one pass over the image', 'to see a channel');
     if (this.fetched?.runId !== runId || this.fetched.module !== module) {
       const output = moduleInputOutput(module);
       this.fetched = { runId, module, features: (await this.rerun(run, [output])).get(output) as OutputTensor };
@@ -635,6 +628,13 @@ export class Session {
     void this.runner.dispose();
     for (const r of this.rowRunners.values()) void r.dispose();
     void this.gradRunner?.then((r) => r.dispose(), () => {});
+  }
+
+  /** Kept run `runId`, or EngineError('not-found') with `hint`. */
+  private keptRun(runId: string, hint: string): KeptRun {
+    const run = this.runs.get(runId);
+    if (!run) throw new EngineError('not-found', `Run "${runId}" is not kept any more (only the last ${KEPT_RUNS} runs are).`, hint);
+    return run;
   }
 
   private keep(runId: string, run: KeptRun): void {
@@ -691,6 +691,11 @@ function identityInput(src: { input: Float32Array; size: number }): Preprocessed
       scaleX: 1, scaleY: 1, offsetX: 0, offsetY: 0, resize: 'stretch',
     },
   };
+}
+
+/** What needs one pass over the image refuses a tiled run, saying why (`what`) and what to do (`todo`). */
+function untiled(run: KeptRun, what: string, todo: string): void {
+  if (run.tiled) throw new EngineError('bad-request', `This run was tiled: ${what}.`, `Run the image without tiles${todo ? ` ${todo}` : ''}.`);
 }
 
 function sumBytes(affinities: Map<string, AffinityRecord>): number {

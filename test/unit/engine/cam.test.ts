@@ -5,7 +5,8 @@
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
 import { initBackend } from '../../../engine/backend';
-import { CAM_METHODS, eigenCam, upsampleBilinear, type CamMethod } from '../../../engine/cam';
+import { resizeBilinear } from '../../../common/agreement';
+import { CAM_METHODS, eigenCam, type CamMethod } from '../../../engine/cam';
 import { Session } from '../../../engine/session';
 import { FIXTURES, maxAbsDiff, nchwToNhwc, readCase, readSafetensors } from './fixtureData';
 
@@ -68,7 +69,7 @@ describe('cam requests that cannot be answered say why', () => {
 describe('cam maths', () => {
   test('bilinear upsampling matches half-pixel centres with clamped edges', () => {
     // [0, 1] upsampled to 4: centres at -0.25, 0.25, 0.75, 1.25 -> 0, 0.25, 0.75, 1.
-    expect(Array.from(upsampleBilinear([0, 1], 1, 2, 1, 4))).toEqual([0, 0.25, 0.75, 1]);
+    expect(Array.from(resizeBilinear([0, 1], 1, 2, 1, 4))).toEqual([0, 0.25, 0.75, 1]);
   });
 
   test('eigen-CAM finds the dominant direction and signs it with the activations', () => {
