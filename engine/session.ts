@@ -4,6 +4,7 @@
 
 import { createHash } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { BackendChoice } from './backend';
 import { BufferSource, FileSource, openCheckpoint } from './checkpoints';
@@ -22,11 +23,12 @@ import { specFromArchName } from './nets/presets';
 import { type AttentionGraph, describeModules, emitResNet } from './nets/resnet';
 import { customStrides, type NetSpec } from './nets/spec';
 import type { ImageSource, ModelSource } from './protocol';
-import { createRunner, type DeviceChoice, type GraphRunner, type RuntimeName } from './runtimes';
+import { createRunner, type DeviceChoice, type GraphRunner, probeShapes, type RuntimeName } from './runtimes';
+import { type ImportedMap, type ImportedModel, importOnnx, looksLikeOnnx } from './import';
 import { createTfjsRunner, type TfjsRunner } from './runtimes/tfjs';
 import type { OutputTensor } from './runtimes/types';
 import { defaultOverlap, planTiles, tileAlignment, tileInput, TileStitcher } from './tiles';
-import type { ImageTransform, ModelInfo, RunOptions, RunResult, Tap, TapName } from './types';
+import type { ImageTransform, ImportedPartKind, ModelInfo, RunOptions, RunResult, Tap, TapName } from './types';
 
 /** Runs whose non-local affinities (and decoded images) are kept for query(). */
 export const KEPT_RUNS = 4;
@@ -55,8 +57,22 @@ export interface LoadOptions {
   maxMemory?: number;
   /** Non-local affinities above this many bytes are computed in row blocks, and recomputed per query instead of kept (default AFFINITY_READBACK_BYTES). */
   affinityReadbackBytes?: number;
+  /** Imported (.onnx) models: the input size to run at when the model's is dynamic. */
+  inputSize?: number;
+  /** Class names, one per output (a labels file), over the model's own. */
+  labels?: string[];
   onProgress?: (bytesRead: number, totalBytes: number) => void;
   signal?: AbortSignal;
+}
+
+/** A full map of an imported model, as `attnscope maps` writes it (`<module>.<map>.npy`). */
+export interface RunMap {
+  module: string;
+  map: string;
+  kind: ImportedPartKind;
+  node: string;
+  shape: number[];
+  data: Float32Array;
 }
 
 /**
@@ -135,14 +151,17 @@ export class Session {
     readonly graph: AttentionGraph,
     private readonly runner: GraphRunner,
     private readonly defaults: { resize: NonNullable<RunOptions['resize']> },
-    readonly spec: NetSpec,
+    /** The network's spec; null for an imported ONNX model. */
+    readonly spec: NetSpec | null,
     private readonly maxMemory: number | undefined,
     private readonly affinityReadbackBytes = AFFINITY_READBACK_BYTES,
     /** Per non-local module: the runner of its rows graph (GraphModule.rowsModel). */
     private readonly rowRunners = new Map<string, GraphRunner>(),
+    /** An imported ONNX model: its full maps, fetched with every run. */
+    readonly imported: ImportedModel | null = null,
   ) {
     this.taps = graph.modules.flatMap((m) => m.taps.map((tap) => ({ module: m.name, tap, output: tapOutput(m.name, tap) })));
-    this.tapFetch = [LOGITS, ...this.taps.map((t) => t.output)];
+    this.tapFetch = [LOGITS, ...this.taps.map((t) => t.output), ...(imported?.maps.map((m) => m.output) ?? [])];
   }
 
   private readonly availableAtLoad = defaultMemoryLimit();
@@ -203,6 +222,9 @@ export class Session {
     }
 
     const bytes = source.kind === 'bytes' ? new Uint8Array(source.bytes) : null;
+    if (!manifest && ((source.kind === 'path' && /\.onnx$/i.test(source.path)) || (bytes && looksLikeOnnx(bytes.subarray(0, 16), name)))) {
+      return Session.loadOnnx(bytes ?? await readModelFile(weightsPath as string), name, source.kind === 'path' ? source.path : null, opts);
+    }
     const byteSource = source.kind === 'source' ? source.source
       : bytes ? new BufferSource(bytes, name) : await FileSource.open(weightsPath as string);
     let contents: CheckpointContents;
@@ -274,6 +296,44 @@ export class Session {
       opts.affinityReadbackBytes ?? AFFINITY_READBACK_BYTES, rowRunners);
   }
 
+  /** An .onnx model: attention found by engine/import, run like a built-in model. */
+  private static async loadOnnx(bytes: Uint8Array, name: string, path: string | null, opts: LoadOptions): Promise<Session> {
+    opts.onProgress?.(bytes.length, bytes.length);
+    const sha256 = createHash('sha256').update(bytes).digest('hex');
+    const imported = await importOnnx(bytes, name, path, probeShapes, opts.inputSize ? { inputSize: opts.inputSize } : {});
+    if (opts.signal?.aborted) throw new EngineError('cancelled', 'Loading the model was cancelled.');
+    const warnings = [...imported.warnings];
+    let classes = imported.classes;
+    if (opts.labels) {
+      if (opts.labels.length === imported.numClasses) classes = opts.labels;
+      else warnings.push(`The labels file has ${opts.labels.length} names but the model has ${imported.numClasses} outputs; showing ${classes ? 'the model\'s own names' : 'indices'}.`);
+    }
+    const info: ModelInfo = {
+      name,
+      arch: 'onnx',
+      description: imported.description,
+      modules: imported.infos,
+      classes,
+      numClasses: imported.numClasses,
+      inputSize: imported.inputSize,
+      mean: imported.mean ?? IMAGENET_MEAN,
+      std: imported.std ?? IMAGENET_STD,
+      weightsSha256: sha256,
+      warnings,
+    };
+    const graph: AttentionGraph = { model: imported.model, modules: imported.modules, unusedKeys: [], fcWeight: new Float32Array(0) };
+    const runner = await createRunner(graph.model, graph.modules.map((m) => m.name), {
+      ...(opts.runtime ? { runtime: opts.runtime } : {}),
+      ...(opts.backend ? { backend: opts.backend } : {}),
+      ...(opts.threads !== undefined ? { threads: opts.threads } : {}),
+      ...(opts.device !== undefined ? { device: opts.device } : {}),
+      externalDataDir: imported.externalDir,
+    });
+    Session.runnerBuilds++;
+    info.runtime = runner.info;
+    return new Session(info, graph, runner, { resize: 'stretch' }, null, opts.maxMemory, opts.affinityReadbackBytes ?? AFFINITY_READBACK_BYTES, new Map(), imported);
+  }
+
   async run(request: { image: RunImage; options?: RunOptions }, hooks: RunHooks = {}): Promise<RunResult> {
     if (this.disposed) throw new EngineError('no-model', 'This model was closed; load it again.');
     const opts = request.options ?? {};
@@ -284,7 +344,10 @@ export class Session {
     const cancelled = (): boolean => hooks.signal?.aborted === true;
     if (opts.tile) return this.runTiled(request.image, opts, opts.tile, hooks);
     // Refused before anything is decoded: a size the machine cannot hold never starts.
-    const estimate = checkMemory(this.spec, opts.inputSize ?? this.info.inputSize, this.memoryLimit(), this.affinityReadbackBytes);
+    const estimate = this.spec ? checkMemory(this.spec, opts.inputSize ?? this.info.inputSize, this.memoryLimit(), this.affinityReadbackBytes) : null;
+    if (this.imported && !this.imported.dynamic && opts.inputSize !== undefined && opts.inputSize !== this.info.inputSize) {
+      throw new EngineError('bad-request', `This ONNX model takes ${this.info.inputSize}x${this.info.inputSize} inputs only (its input size is fixed in the file).`, `Use --input-size ${this.info.inputSize}, or export the model with dynamic axes.`);
+    }
     const t0 = performance.now();
     const src = request.image;
     const prep = {
@@ -324,7 +387,7 @@ export class Session {
     // Affinities are read back for query() only while small: at 1024 px the built-in model's
     // would be 1 GB. A larger one is never computed whole (the graph runs it in row blocks),
     // and query() computes the clicked row alone (the same numbers).
-    const readBack = new Set(withAffinity.filter((m) => (estimate.affinities.find((a) => a.module === m.name)?.bytes ?? 0) <= this.affinityReadbackBytes).map((m) => m.name));
+    const readBack = new Set(withAffinity.filter((m) => (estimate?.affinities.find((a) => a.module === m.name)?.bytes ?? 0) <= this.affinityReadbackBytes).map((m) => m.name));
     // A block whose affinity is not kept keeps its input instead (1 / keys of the affinity's size).
     const fetch = [...this.tapFetch, ...withAffinity.map((m) => (readBack.has(m.name) ? affinityOutput(m.name) : moduleInputOutput(m.name)))];
     const t3 = performance.now();
@@ -344,7 +407,7 @@ export class Session {
     for (const m of withAffinity) {
       const o = readBack.has(m.name) ? out.get(affinityOutput(m.name)) as OutputTensor : null;
       // (Empty if the graph's own size test chose the row blocks after all.)
-      const query = (out.get(tapOutput(m.name, 'activation')) as OutputTensor).dims.slice(1) as [number, number];
+      const query = (out.get(tapOutput(m.name, m.taps.includes('activation') ? 'activation' : 'attention')) as OutputTensor).dims.slice(1) as [number, number];
       const key = (out.get(tapOutput(m.name, 'attention')) as OutputTensor).dims.slice(1) as [number, number];
       const data = o?.data.length ? o.data : null;
       const input = data ? null : out.get(moduleInputOutput(m.name)) ?? null;
@@ -356,6 +419,7 @@ export class Session {
       runId,
       logits: (out.get(LOGITS) as OutputTensor).data,
       taps: result,
+      ...(this.imported ? { maps: this.imported.maps.map((m) => runMap(m, out.get(m.output) as OutputTensor, result)) } : {}),
       transform: pre.transform,
       timings: {
         decodeMs: t1 - t0,
@@ -376,6 +440,7 @@ export class Session {
    */
   private async runTiled(src: RunImage, opts: RunOptions, asked: { size: number; overlap?: number }, hooks: RunHooks): Promise<RunResult> {
     const cancelled = (): boolean => hooks.signal?.aborted === true;
+    if (!this.spec) throw new EngineError('bad-request', 'Tiles are for the built-in ResNet families for now: an imported ONNX model\'s map grid is not known before it runs.', 'Run it without tiles, at a larger --input-size if the model allows it.');
     const align = tileAlignment(this.spec);
     const tile = { size: asked.size, overlap: asked.overlap ?? defaultOverlap(asked.size, align) };
     planTiles(tile.size, tile.size, tile, align); // the options' own checks, before any work
@@ -471,7 +536,7 @@ export class Session {
     if (!mod) throw new EngineError('not-found', `The model has no module "${module}".`);
     untiled(run, 'each tile has its own attention rows, so there is no single row to show for a point', 'to click a query point');
     const rec = run.affinities.get(module);
-    if (!rec) throw new EngineError('bad-request', `"${module}" is a ${mod.kind} module; only non-local modules have an attention row to query.`);
+    if (!rec) throw new EngineError('bad-request', `"${module}" is a ${mod.kind} module; only affinity modules (non-local, self-attention, heads) have an attention row to query.`);
     const cell = pointToCell(run.transform, point, rec.query);
     if (!cell) {
       throw new EngineError('bad-request', `The point (${point.x.toFixed(1)}, ${point.y.toFixed(1)}) is outside the part of the image the network saw.`,
@@ -504,6 +569,7 @@ export class Session {
     const t0 = performance.now();
     const run = this.keptRun(runId, 'Run the image again.');
     untiled(run, 'class evidence comes from one pass over the image', '');
+    if (!this.spec) throw new EngineError('bad-request', 'Class evidence (CAM, Grad-CAM ...) is for the built-in ResNet families for now; an imported ONNX model has no known stages.');
     if (!isCamMethod(req.method)) throw new EngineError('bad-request', `Unknown method "${String(req.method)}"; one of ${CAM_METHODS.join(', ')}.`);
     if (![1, 2, 3, 4].includes(req.stage)) throw new EngineError('bad-request', `Stage ${req.stage} does not exist; layer1 to layer4.`);
     const classes = this.info.numClasses;
@@ -613,6 +679,7 @@ export class Session {
       throw new EngineError('not-found', `"${module}" has ${mod.channels} channels (0 to ${mod.channels - 1}); there is no channel ${channel}.`);
     }
     untiled(run, 'channel maps come from one pass over the image', 'to see a channel');
+    if (mod.noChannelMaps) throw new EngineError('bad-request', `"${module}" does not gate a feature map of [C, H, W], so it has no channel maps.`);
     if (this.fetched?.runId !== runId || this.fetched.module !== module) {
       const output = moduleInputOutput(module);
       this.fetched = { runId, module, features: (await this.rerun(run, [output])).get(output) as OutputTensor };
@@ -702,6 +769,36 @@ function sumBytes(affinities: Map<string, AffinityRecord>): number {
   let n = 0;
   for (const r of affinities.values()) n += r.data?.byteLength ?? r.input?.data.byteLength ?? 0;
   return n;
+}
+
+/** An .onnx file's bytes (a protobuf is at most 2 GiB; larger weights live in external data). */
+async function readModelFile(path: string): Promise<Uint8Array> {
+  try {
+    const size = statSync(path).size;
+    if (size >= 2 ** 31) throw new EngineError('bad-model', `${basename(path)}: ${size} bytes is larger than an ONNX protobuf can be (2 GiB).`, 'Save the model with external data (onnx.save(..., save_as_external_data=True)).');
+    return new Uint8Array(await readFile(path));
+  } catch (err) {
+    if (err instanceof EngineError) throw err;
+    const code = (err as { code?: string }).code;
+    throw new EngineError('not-found', code === 'ENOENT' ? `No file at ${path}.` : `${path} could not be read: ${(err as Error).message}`);
+  }
+}
+
+/** An imported map of a run, batch dimension removed, in the shape maps.json states (engine/import). */
+function runMap(m: ImportedMap, o: OutputTensor, taps: Tap[]): RunMap {
+  const dims = o.dims.slice(1);
+  let shape: number[];
+  if (m.kind === 'channel-gate') {
+    shape = dims.filter((d) => d !== 1);
+    if (!shape.length) shape = [1];
+  } else if (m.kind === 'spatial-gate') {
+    shape = dims.slice(-2);
+  } else if (m.kind === 'spatial-softmax') {
+    shape = taps.find((t) => t.module === m.module && t.tap === 'spatial')?.shape ?? dims;
+  } else {
+    shape = dims;
+  }
+  return { module: m.module, map: m.map, kind: m.kind, node: m.node, shape, data: o.data };
 }
 
 /** SHA-256 of a ByteSource, read in 8 MiB pieces so large checkpoints are never whole in memory twice. */

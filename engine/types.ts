@@ -5,7 +5,12 @@
 export type TapName = 'channel' | 'spatial' | 'attention' | 'activation';
 
 /** Kinds of attention mechanism the engine implements (engine/modules/*). */
-export type ModuleKind = 'cbam' | 'se' | 'bam' | 'nonlocal' | 'gc';
+export type ModuleKind = 'cbam' | 'se' | 'bam' | 'nonlocal' | 'gc'
+  // Found in an imported ONNX model (engine/import): what it computes, not which paper.
+  | 'gate' | 'affinity' | 'heads';
+
+/** What a part of an imported module computes (engine/import/discover.ts). */
+export type ImportedPartKind = 'channel-gate' | 'spatial-gate' | 'gate' | 'affinity' | 'channel-affinity' | 'heads' | 'spatial-softmax';
 
 export type ResizeMode = 'stretch' | 'pad' | 'center-crop';
 
@@ -43,6 +48,10 @@ export interface ModuleInfo {
   channels: number;
   /** Spatial size of its maps at the model's default input size [h, w]. */
   mapSize: [number, number];
+  /** Imported models: what each found part computes (a CBAM has a channel and a spatial gate). */
+  parts?: ImportedPartKind[];
+  /** Imported models: the gated value is not a 4-D feature map, so there are no channel maps. */
+  noChannelMaps?: boolean;
 }
 
 /** The runtimes that run a model's attention graph (DESIGN.md "One graph, two runtimes"). */
@@ -122,6 +131,8 @@ export interface RunTimings {
 export interface RunResult {
   runId: string;
   logits: Float32Array;
+  /** Imported ONNX models: every found map in full, batch removed (`attnscope maps` writes them as .npy). */
+  maps?: Array<{ module: string; map: string; kind: ImportedPartKind; node: string; shape: number[]; data: Float32Array }>;
   taps: Tap[];
   transform: ImageTransform;
   timings: RunTimings;

@@ -2,10 +2,11 @@
 // or for what needs gradients.
 
 import type { BackendChoice } from '../backend';
+import { EngineError } from '../errors';
 import { encodeModel } from '../graph/builder';
 import type { OnnxTypes } from '../graph/onnx';
 import { createOrtRunner, type DeviceChoice, ortInfo } from './ort';
-export { DEVICE_CHOICES, type DeviceChoice, isDeviceChoice } from './ort';
+export { DEVICE_CHOICES, type DeviceChoice, isDeviceChoice, probeShapes } from './ort';
 import { createTfjsRunner, tfjsInfo } from './tfjs';
 import type { GraphRunner, RuntimeInfo, RuntimeName } from './types';
 
@@ -19,15 +20,21 @@ export interface RunnerOptions {
   threads?: number;
   /** ort only: cpu (default), gpu (WebGPU execution provider) or auto (the GPU when one loads). */
   device?: DeviceChoice;
+  /** ort only: where an imported model's external data lives. */
+  externalDataDir?: string | null;
 }
 
 /** A runner for one graph; `bypassModules` are the modules with a `<module>.bypass` input. */
 export async function createRunner(model: OnnxTypes.IModelProto, bypassModules: string[], opts: RunnerOptions = {}): Promise<GraphRunner> {
   const runtime = opts.runtime ?? DEFAULT_RUNTIME;
-  if (runtime === 'tfjs') return createTfjsRunner(model, bypassModules, opts.backend);
+  if (runtime === 'tfjs') {
+    if (opts.externalDataDir) throw new EngineError('bad-request', 'This model keeps its weights in external data files, which only the ort runtime reads.', 'Use --runtime ort.');
+    return createTfjsRunner(model, bypassModules, opts.backend);
+  }
   return createOrtRunner(encodeModel(model), bypassModules, {
     ...(opts.threads !== undefined ? { threads: opts.threads } : {}),
     ...(opts.device !== undefined ? { device: opts.device } : {}),
+    ...(opts.externalDataDir ? { externalDataDir: opts.externalDataDir } : {}),
   });
 }
 

@@ -31,6 +31,47 @@ export interface OrtOptions {
   threads?: number;
   /** Default cpu. */
   device?: DeviceChoice;
+  /** Imported models: the folder ONNX Runtime reads external data from (checked by engine/import/onnxFile.ts). */
+  externalDataDir?: string | null;
+}
+
+/** Session options that let a model given as bytes read its external data from `dir`. */
+function externalData(dir: string | null | undefined): { extra?: Record<string, unknown> } {
+  return dir ? { extra: { session: { model_external_initializers_file_folder_path: dir } } } : {};
+}
+
+/**
+ * One pass of a model (engine/import's probe): zeros of `input.dims` fed to `input.name`,
+ * the dims of every value in `outputs` that the graph computed.
+ */
+export async function probeShapes(model: Uint8Array, input: { name: string; dims: number[] }, outputs: string[], externalDir: string | null): Promise<Map<string, number[]>> {
+  const ort = await loadOrt();
+  let session: import('onnxruntime-node').InferenceSession;
+  try {
+    session = await ort.InferenceSession.create(model, { executionProviders: ['cpu'], graphOptimizationLevel: 'basic', enableCpuMemArena: false, logSeverityLevel: 3, ...externalData(externalDir) });
+  } catch (err) {
+    throw new EngineError('bad-model', `ONNX Runtime could not load the model: ${firstLine(err)}`, unknownOpHint(err));
+  }
+  try {
+    const count = input.dims.reduce((a, b) => a * b, 1);
+    const data = new Float32Array(count);
+    for (let i = 0; i < count; i++) data[i] = Math.sin(i * 0.37) * 0.5; // not all zeros: softmaxes and gates stay generic
+    const out = await session.run({ [input.name]: new ort.Tensor('float32', data, input.dims) }, outputs);
+    return new Map(Object.entries(out).map(([k, t]) => [k, [...t.dims]]));
+  } finally {
+    await session.release();
+  }
+}
+
+function firstLine(err: unknown): string {
+  return ((err instanceof Error ? err.message : String(err)).split('\n')[0] as string).slice(0, 400);
+}
+
+/** ONNX Runtime's words for an op it does not implement, as advice. */
+function unknownOpHint(err: unknown): string | undefined {
+  const m = /Could not find an implementation for (\w+)\((\d+)\)|No opset import for domain '([^']*)'|(\w+) is not a registered function\/op/.exec(err instanceof Error ? err.message : String(err));
+  if (!m) return undefined;
+  return m[1] ? `ONNX Runtime has no ${m[1]} (opset ${m[2]}); export with another opset or replace the op.` : m[3] !== undefined ? `The model uses the custom op domain "${m[3]}", which ONNX Runtime does not know.` : `ONNX Runtime does not know the op ${m[4]}; it may come from a custom exporter.`;
 }
 
 /** What the ort runtime runs on with `threads` intra-op threads (default: one per core). */
@@ -57,7 +98,7 @@ export async function createOrtRunner(model: Uint8Array, bypassModules: string[]
     try {
       session = await ort.InferenceSession.create(model, {
         executionProviders: ['webgpu', 'cpu'], graphOptimizationLevel: 'all', intraOpNumThreads: threads, interOpNumThreads: 1,
-        enableCpuMemArena: false, logSeverityLevel: 3,
+        enableCpuMemArena: false, logSeverityLevel: 3, ...externalData(opts.externalDataDir),
       });
     } catch (err) {
       gpuFailure = err instanceof Error ? err.message : String(err);
@@ -79,9 +120,10 @@ export async function createOrtRunner(model: Uint8Array, bypassModules: string[]
       // A/B at the models' own sizes, 2 threads: built-in model 2-3 ms, CBAM ResNet-50
       // 74-85 ms, either way (within this machine's noise).
       enableCpuMemArena: false,
+      ...externalData(opts.externalDataDir),
     });
   } catch (err) {
-    throw new EngineError('bad-model', `ONNX Runtime could not build the graph: ${err instanceof Error ? err.message : String(err)}`);
+    throw new EngineError('bad-model', `ONNX Runtime could not build the graph: ${err instanceof Error ? err.message : String(err)}`, unknownOpHint(err));
   }
   const base = await ortInfo(threads);
   const onGpu = device !== 'cpu' && gpuFailure === null;

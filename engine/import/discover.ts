@@ -1,0 +1,336 @@
+// Attention discovery in someone else's ONNX graph (issue 14): candidates by graph pattern,
+// then classified by the shapes one probe pass reports.
+//
+// Patterns (ONNX ops as torch.onnx.export and other exporters write them):
+// - gate: a Mul of a feature map by a value that comes, through shape-only ops (Reshape,
+//   Unsqueeze, Expand, Transpose, ... and "+ constant"), from Sigmoid, HardSigmoid,
+//   relu6(x + 3) / 6 written out, or a Softmax (over paths: SK). By shape: broadcast over H
+//   and W = channel gate; over C = spatial gate; neither = full gate (BAM). Not a gate: the
+//   same Mul when the gated value is the gate's own input (SiLU x*sigmoid(x), hard-swish).
+// - affinity: a Softmax whose output a MatMul or Einsum reads, or a scores / constant (the
+//   non-local dot and concat modes) whose scores come from a MatMul of two computed values
+//   or a ReLU. By shape: [N, heads, T, T] = transformer heads; [N, Q, K] with Q = H*W of a
+//   feature map upstream = positional affinity (key grid from a map with H'*W' = K); Q = K
+//   = channels = channel affinity (DANet CAM); [N, K] or [N, 1, K] = a spatial softmax (GC).
+// Sigmoids that gate nothing (a multi-label head, a loss) are not candidates at all.
+
+import type { OnnxTypes } from '../graph/onnx';
+import type { ImportedPartKind } from '../types';
+import type { GraphIndex } from './graphEdit';
+
+type Node = OnnxTypes.INodeProto;
+
+/** What a found module part computes (maps.json `kind`). */
+export type PartKind = ImportedPartKind;
+
+export interface GateCandidate {
+  type: 'gate';
+  /** The gate op's output: what a forward hook on the gate sees. */
+  value: string;
+  op: Node;
+  mul: Node;
+  /** The gated feature (the Mul's other operand). */
+  feature: string;
+  /** The gate as it broadcasts against the feature (before any Expand). */
+  operand: string;
+  softmax: boolean;
+}
+
+export interface AffinityCandidate {
+  type: 'affinity';
+  value: string;
+  op: Node;
+  /** Values upstream of the scores, for finding the feature maps the positions come from. */
+  ancestors: string[];
+}
+
+export type Candidate = GateCandidate | AffinityCandidate;
+
+/** Ops that move or broadcast values without computing new ones. */
+const TRANSPARENT = new Set(['Unsqueeze', 'Squeeze', 'Reshape', 'Expand', 'Transpose', 'Flatten', 'Identity', 'Cast']);
+const GATE_OPS = new Set(['Sigmoid', 'HardSigmoid', 'Softmax']);
+
+/** Finds gate and affinity candidates by pattern. */
+export function findCandidates(ix: GraphIndex): Candidate[] {
+  const out: Candidate[] = [];
+  const seen = new Set<string>();
+  const nodes = ix.graph.node ?? [];
+  for (const mul of nodes) {
+    if (mul.opType !== 'Mul' || (mul.input ?? []).length !== 2) continue;
+    for (let side = 0; side < 2; side++) {
+      const operand = mul.input?.[side] as string;
+      const feature = mul.input?.[1 - side] as string;
+      if (ix.isConstant(feature)) continue;
+      const traced = traceGate(ix, operand);
+      if (!traced) continue;
+      // x * gate(x): an activation (SiLU, hard-swish), not attention.
+      if (sameValue(ix, traced.input, feature)) continue;
+      if (seen.has(traced.value)) continue;
+      seen.add(traced.value);
+      out.push({ type: 'gate', value: traced.value, op: traced.op, mul, feature, operand: traced.broadcast ?? operand, softmax: traced.op.opType === 'Softmax' });
+    }
+  }
+  for (const n of nodes) {
+    const value = n.output?.[0];
+    if (!value || seen.has(value)) continue;
+    if (n.opType === 'Softmax' || n.opType === 'LogSoftmax') {
+      if (n.opType === 'Softmax' && readByMatMul(ix, value, 0)) {
+        seen.add(value);
+        out.push({ type: 'affinity', value, op: n, ancestors: ancestors(ix, n) });
+      }
+      continue;
+    }
+    // Scores / N (non-local dot and concat): Div or Mul by a constant or a shape-derived scalar.
+    if ((n.opType === 'Div' || n.opType === 'Mul') && (n.input ?? []).length === 2) {
+      const [a, b] = n.input as [string, string];
+      const scalarSide = isShapeScalar(ix, b) ? a : n.opType === 'Mul' && isShapeScalar(ix, a) ? b : null;
+      if (!scalarSide || !readByMatMul(ix, value, 0, true)) continue;
+      if (!pairwiseScores(ix, scalarSide, 0)) continue;
+      seen.add(value);
+      out.push({ type: 'affinity', value, op: n, ancestors: ancestors(ix, n) });
+    }
+  }
+  return out;
+}
+
+/** From a Mul operand back through shape-only ops to a gate op; `broadcast` is the value before an Expand. */
+function traceGate(ix: GraphIndex, v: string): { value: string; op: Node; input: string; broadcast: string | null } | null {
+  let broadcast: string | null = null;
+  for (let depth = 0; depth < 12; depth++) {
+    const p = ix.producer.get(v);
+    if (!p) return null;
+    const op = p.opType as string;
+    if (GATE_OPS.has(op)) return { value: v, op: p, input: p.input?.[0] as string, broadcast };
+    const hs = writtenHardSigmoid(ix, p);
+    if (hs) return { value: v, op: p, input: hs, broadcast };
+    if (TRANSPARENT.has(op)) {
+      if (op === 'Expand') broadcast = p.input?.[0] as string;
+      v = p.input?.[0] as string;
+      continue;
+    }
+    // gate[:, :, 0, 0], gate[:, 0]: constant indexing of size-1 dims.
+    if ((op === 'Gather' || op === 'Slice') && (p.input ?? []).slice(1).every((i) => !i || ix.isConstant(i))) {
+      v = p.input?.[0] as string;
+      continue;
+    }
+    // 1 + gate (BAM), gate + constant.
+    if (op === 'Add' && (p.input ?? []).length === 2) {
+      const [a, b] = p.input as [string, string];
+      if (ix.isConstant(b)) { v = a; broadcast = null; continue; }
+      if (ix.isConstant(a)) { v = b; broadcast = null; continue; }
+    }
+    return null;
+  }
+  return null;
+}
+
+/** relu6(x + 3) / 6 (or * 1/6) as ops: returns x, else null. */
+function writtenHardSigmoid(ix: GraphIndex, n: Node): string | null {
+  const [a, b] = (n.input ?? []) as [string, string];
+  const k = b ? ix.scalarValue(b) : null;
+  if (!((n.opType === 'Div' && k !== null && Math.abs(k - 6) < 1e-6) || (n.opType === 'Mul' && k !== null && Math.abs(k - 1 / 6) < 1e-6))) return null;
+  let clip = ix.producer.get(a);
+  if (clip?.opType === 'Relu') clip = undefined;
+  if (!clip || clip.opType !== 'Clip') return null;
+  let add = ix.producer.get(clip.input?.[0] as string);
+  if (add?.opType === 'Relu') add = ix.producer.get(add.input?.[0] as string); // clamp(min 0) written as a Relu first
+  if (!add || add.opType !== 'Add') return null;
+  const [x, three] = add.input as [string, string];
+  const t = ix.scalarValue(three) ?? ix.scalarValue(x);
+  if (t === null || Math.abs(t - 3) > 1e-6) return null;
+  return ix.scalarValue(three) !== null ? x : three;
+}
+
+/** Whether two values are the same, seen through shape-only ops. */
+function sameValue(ix: GraphIndex, a: string, b: string): boolean {
+  const root = (v: string): string => {
+    for (let i = 0; i < 8; i++) {
+      const p = ix.producer.get(v);
+      if (!p || !TRANSPARENT.has(p.opType as string)) return v;
+      v = p.input?.[0] as string;
+    }
+    return v;
+  };
+  return root(a) === root(b);
+}
+
+/** Whether a MatMul / Einsum reads v (through shape-only ops). */
+function readByMatMul(ix: GraphIndex, v: string, depth: number, direct = false): boolean {
+  for (const c of ix.consumers.get(v) ?? []) {
+    if (c.opType === 'MatMul' || c.opType === 'Einsum') return true;
+    if (!direct && depth < 4 && TRANSPARENT.has(c.opType as string) && readByMatMul(ix, c.output?.[0] as string, depth + 1)) return true;
+  }
+  return false;
+}
+
+/** A scalar computed from shapes or constants (the N of f / N). */
+function isShapeScalar(ix: GraphIndex, v: string): boolean {
+  if (ix.scalarValue(v) !== null) return true;
+  const p = ix.producer.get(v);
+  if (!p) return false;
+  if (p.opType === 'Cast' || p.opType === 'Identity') return isShapeScalar(ix, p.input?.[0] as string);
+  if (p.opType === 'Gather') return ix.producer.get(p.input?.[0] as string)?.opType === 'Shape';
+  return false;
+}
+
+/** Whether scores come from a MatMul of two computed values, or a ReLU of a conv (pairwise scores). */
+function pairwiseScores(ix: GraphIndex, v: string, depth: number): boolean {
+  const p = ix.producer.get(v);
+  if (!p || depth > 6) return false;
+  if (p.opType === 'MatMul') return (p.input ?? []).every((i) => !ix.isConstant(i));
+  if (p.opType === 'Relu') return true;
+  if (TRANSPARENT.has(p.opType as string) || p.opType === 'Gather' || p.opType === 'Slice') return pairwiseScores(ix, p.input?.[0] as string, depth + 1);
+  return false;
+}
+
+/** Values upstream of node n (breadth first, constants skipped), for the feature maps positions come from. */
+function ancestors(ix: GraphIndex, n: Node, limit = 48): string[] {
+  const out: string[] = [];
+  const seen = new Set<string>();
+  let frontier = (n.input ?? []).filter(Boolean) as string[];
+  for (let depth = 0; depth < 24 && frontier.length && out.length < limit; depth++) {
+    const next: string[] = [];
+    for (const v of frontier) {
+      if (seen.has(v) || ix.isConstant(v)) continue;
+      seen.add(v);
+      out.push(v);
+      const p = ix.producer.get(v);
+      if (p && p.opType !== 'Shape') next.push(...((p.input ?? []).filter(Boolean) as string[]));
+    }
+    frontier = next;
+  }
+  return out;
+}
+
+// --- classification --------------------------------------------------------------------
+
+export interface FoundPart {
+  kind: PartKind;
+  candidate: Candidate;
+  /** Map name in the DESIGN vocabulary: the npy file is `<module>.<map>.npy`. */
+  map: 'channel' | 'spatial' | 'gate' | 'affinity' | 'heads';
+  /** Affinities: the feature maps whose positions the queries and keys are (4-D values). */
+  queryGrid?: string;
+  keyGrid?: string;
+  /** Heads: tokens before the patch grid (CLS, distillation). */
+  prefix?: number;
+  /** Channels of the gated feature (gates) or of the grid map. */
+  channels: number;
+  /** Map size at the probe's input size [h, w]. */
+  mapSize: [number, number];
+  note?: string;
+}
+
+export interface Rejected {
+  value: string;
+  node: string;
+  reason: string;
+}
+
+/** Classifies candidates by the shapes of a probe pass (`shapes`: value -> dims). */
+export function classify(candidates: Candidate[], shapes: Map<string, number[]>): { parts: FoundPart[]; rejected: Rejected[] } {
+  const parts: FoundPart[] = [];
+  const rejected: Rejected[] = [];
+  const reject = (c: Candidate, reason: string): void => { rejected.push({ value: c.value, node: c.op.name || (c.op.opType as string), reason }); };
+  for (const c of candidates) {
+    const g = shapes.get(c.value);
+    if (!g) { reject(c, 'the probe pass did not compute it'); continue; }
+    if (c.type === 'gate') {
+      const f = shapes.get(c.feature);
+      const b = shapes.get(c.operand);
+      if (!f || !b || f.length < 4) { reject(c, `it gates a ${f ? `${f.length}-D` : 'missing'} value, not a feature map`); continue; }
+      const r = f.length;
+      const bb = [...Array(Math.max(0, r - b.length)).fill(1), ...b];
+      const [fh, fw, fc] = [f[r - 2] as number, f[r - 1] as number, f[r - 3] as number];
+      const overHW = bb[r - 2] === 1 && bb[r - 1] === 1 && fh * fw > 1;
+      const overC = bb[r - 3] === 1 && fc > 1;
+      if (overHW && overC) { reject(c, 'one scalar per image: it scales the whole map, no channel or position is singled out'); continue; }
+      const kind: PartKind = overHW ? 'channel-gate' : overC ? 'spatial-gate' : 'gate';
+      if (c.softmax && kind !== 'channel-gate') { reject(c, 'a softmax that weights positions of a map it multiplies (not over paths)'); continue; }
+      parts.push({ kind, candidate: c, map: kind === 'channel-gate' ? 'channel' : kind === 'spatial-gate' ? 'spatial' : 'gate', channels: fc, mapSize: [fh, fw] });
+      continue;
+    }
+    // Affinities: the 4-D values upstream give the grids.
+    const grids = c.ancestors.map((v) => ({ v, s: shapes.get(v) })).filter((x): x is { v: string; s: number[] } => !!x.s && x.s.length === 4);
+    const byPositions = (n: number) => grids.find((x) => (x.s[2] as number) * (x.s[3] as number) === n);
+    if (g.length === 4) {
+      const [, heads, q, k] = g as [number, number, number, number];
+      if (q !== k) { reject(c, `a [${g.join(', ')}] softmax: queries and keys differ, not self-attention heads`); continue; }
+      const grid = byPositions(q) ?? byPositions(q - 1) ?? byPositions(q - 2);
+      if (!grid) { reject(c, `[${g.join(', ')}] heads over ${q} tokens, but no patch grid upstream has ${q}, ${q - 1} or ${q - 2} positions`); continue; }
+      const prefix = q - (grid.s[2] as number) * (grid.s[3] as number);
+      parts.push({ kind: 'heads', candidate: c, map: 'heads', keyGrid: grid.v, prefix, channels: heads, mapSize: [grid.s[2] as number, grid.s[3] as number] });
+      continue;
+    }
+    const dims = g.length === 2 ? [g[0], 1, g[1]] : g;
+    if (dims.length !== 3) { reject(c, `a ${g.length}-D softmax, not an affinity`); continue; }
+    const [, q, k] = dims as [number, number, number];
+    if (q === 1) {
+      const grid = byPositions(k);
+      if (!grid) { reject(c, `a softmax over ${k} values, but no feature map upstream has ${k} positions`); continue; }
+      parts.push({ kind: 'spatial-softmax', candidate: c, map: 'spatial', keyGrid: grid.v, channels: grid.s[1] as number, mapSize: [grid.s[2] as number, grid.s[3] as number] });
+      continue;
+    }
+    const qGrid = byPositions(q);
+    const kGrid = byPositions(k);
+    const channelMap = grids.find((x) => x.s[1] === q);
+    if (qGrid && kGrid) {
+      parts.push({
+        kind: 'affinity', candidate: c, map: 'affinity', queryGrid: qGrid.v, keyGrid: kGrid.v, channels: qGrid.s[1] as number,
+        mapSize: [qGrid.s[2] as number, qGrid.s[3] as number],
+        ...(channelMap && q === k ? { note: `${q} is both a position count and a channel count upstream; read as positions` } : {}),
+      });
+      continue;
+    }
+    if (q === k && channelMap) {
+      parts.push({ kind: 'channel-affinity', candidate: c, map: 'affinity', queryGrid: channelMap.v, channels: q, mapSize: [channelMap.s[2] as number, channelMap.s[3] as number] });
+      continue;
+    }
+    reject(c, `a [${g.join(', ')}] softmax whose ${q} queries or ${k} keys match no feature map upstream`);
+  }
+  return { parts, rejected };
+}
+
+/**
+ * PyTorch module path of an exporter scope: `/layer1/layer1.0/cbam/ChannelGate/Sigmoid` ->
+ * `layer1.0.cbam.ChannelGate` (torch.onnx.export writes one component per module, Sequential
+ * children as `parent.index`). Empty when the node name has no scope.
+ */
+export function scopePath(nodeName: string | null | undefined): string {
+  if (!nodeName || !nodeName.startsWith('/')) return '';
+  const parts = nodeName.split('/').filter(Boolean);
+  parts.pop(); // the op's own name
+  let path = '';
+  let prev = '';
+  for (const c of parts) {
+    if (prev && c.startsWith(`${prev}.`)) path += c.slice(prev.length);
+    else path = path ? `${path}.${c}` : c;
+    prev = c;
+  }
+  return path;
+}
+
+export interface NamedPart extends FoundPart {
+  module: string;
+}
+
+/**
+ * Module names: gates by the scope of the Mul that applies them (CBAM's two gates share
+ * `layer1.0.cbam`), affinities by their own scope; a name that would hold the same map twice
+ * takes the gate's own scope, then a number.
+ */
+export function nameParts(parts: FoundPart[]): NamedPart[] {
+  const used = new Set<string>();
+  const out: NamedPart[] = [];
+  parts.forEach((p, i) => {
+    const c = p.candidate;
+    const own = scopePath(c.op.name);
+    const first = (c.type === 'gate' ? scopePath(c.mul.name) : own) || own || `attention${i + 1}`;
+    let name = first;
+    if (used.has(`${name}|${p.map}`) && own && own !== name) name = own;
+    for (let k = 2; used.has(`${name}|${p.map}`); k++) name = `${first}#${k}`;
+    used.add(`${name}|${p.map}`);
+    out.push({ ...p, module: name });
+  });
+  return out;
+}

@@ -1,0 +1,317 @@
+// Any model as ONNX (issue 14): read the file (onnxFile.ts), find its attention
+// (discover.ts) with one probe pass on ONNX Runtime, and rewrite the graph into the
+// engine's conventions (graph/names.ts): input `input` NCHW, `logits`, taps
+// `<module>.<tap>`, bypass inputs `<module>.bypass`, the full maps `<module>.map.<map>`.
+// The Session then runs it like a built-in model.
+
+import { EngineError } from '../errors';
+import { encodeModel } from '../graph/builder';
+import { affinityOutput, bypassInput, INPUT, LOGITS, moduleInputOutput, tapOutput } from '../graph/names';
+import { DataType, type OnnxTypes, toInt } from '../graph/onnx';
+import type { GraphModule } from '../nets/resnet';
+import type { ModuleInfo, TapName } from '../types';
+import { classify, findCandidates, type NamedPart, nameParts, type PartKind, type Rejected } from './discover';
+import { GraphIndex, GraphWriter } from './graphEdit';
+import { parseOnnx } from './onnxFile';
+
+export { looksLikeOnnx } from './onnxFile';
+export type { PartKind } from './discover';
+
+/** A full map the model computed, as written to `<module>.<map>.npy`. */
+export interface ImportedMap {
+  module: string;
+  map: NamedPart['map'];
+  kind: PartKind;
+  /** Graph output holding it, batch first. */
+  output: string;
+  /** The ONNX node that computes it. */
+  node: string;
+}
+
+export interface ImportedModel {
+  model: OnnxTypes.ModelProto;
+  modules: GraphModule[];
+  infos: ModuleInfo[];
+  maps: ImportedMap[];
+  rejected: Rejected[];
+  externalDir: string | null;
+  inputSize: number;
+  layout: 'nchw' | 'nhwc';
+  dynamic: boolean;
+  numClasses: number;
+  classes: string[] | null;
+  mean: [number, number, number] | null;
+  std: [number, number, number] | null;
+  description: string;
+  warnings: string[];
+}
+
+/** Runs the probe pass: value name -> dims, on ONNX Runtime (CPU). */
+export type ShapeProbe = (model: Uint8Array, input: { name: string; dims: number[] }, outputs: string[], externalDir: string | null) => Promise<Map<string, number[]>>;
+
+const INT_MAX = 2 ** 31 - 1;
+const DEFAULT_SIZE = 224;
+
+export async function importOnnx(bytes: Uint8Array, name: string, path: string | null, probe: ShapeProbe, opts: { inputSize?: number } = {}): Promise<ImportedModel> {
+  const file = parseOnnx(bytes, name, path);
+  const { model } = file;
+  const graph = reserveNames(model.graph as OnnxTypes.GraphProto);
+  const opset = toInt(model.opsetImport.find((o) => !o.domain || o.domain === 'ai.onnx')?.version as number);
+  const warnings: string[] = [];
+
+  // The image input: the one graph input that is not an initializer.
+  const ix = new GraphIndex(graph);
+  const inputs = graph.input.filter((v) => ix.inputs.has(v.name as string));
+  if (inputs.length !== 1) {
+    throw new EngineError('bad-model', `${name}: the model has ${inputs.length} inputs (${inputs.map((v) => v.name).join(', ')}); AttnScope runs models with one image input.`);
+  }
+  const image = inputs[0] as OnnxTypes.ValueInfoProto;
+  const tt = image.type?.tensorType;
+  if (tt?.elemType !== DataType.FLOAT) throw new EngineError('bad-model', `${name}: its input "${image.name}" is not float32 (ONNX type ${tt?.elemType ?? 'unknown'}).`);
+  const dims = (tt.shape?.dim ?? []).map((d) => (d.dimValue !== null && d.dimValue !== undefined && toInt(d.dimValue as number) > 0 ? toInt(d.dimValue as number) : null));
+  if (dims.length !== 4) throw new EngineError('bad-model', `${name}: its input "${image.name}" has ${dims.length} dimensions; an image input has 4 (N, C, H, W).`);
+  const layout: 'nchw' | 'nhwc' = dims[3] === 3 && dims[1] !== 3 ? 'nhwc' : 'nchw';
+  const [hDim, wDim] = layout === 'nchw' ? [dims[2], dims[3]] : [dims[1], dims[2]];
+  const channels = layout === 'nchw' ? dims[1] : dims[3];
+  if (channels !== null && channels !== 3) throw new EngineError('bad-model', `${name}: its input has ${channels} channels; AttnScope feeds RGB images (3).`);
+  const meta = new Map<string, string>(model.metadataProps.map((p) => [(p.key ?? '').toLowerCase(), p.value ?? '']));
+  const metaSize = Number(meta.get('input_size') ?? meta.get('inputsize') ?? meta.get('image_size') ?? NaN);
+  const dynamic = hDim === null || wDim === null;
+  if (hDim !== null && wDim !== null && hDim !== wDim) warnings.push(`The model's input is ${hDim}x${wDim}; AttnScope feeds square inputs, so it runs at ${hDim}x${hDim} only if the model allows it.`);
+  const inputSize = opts.inputSize ?? hDim ?? (Number.isInteger(metaSize) && metaSize >= 8 ? metaSize : DEFAULT_SIZE);
+
+  // Probe: every candidate's values as extra outputs, one pass at the input size.
+  const candidates = findCandidates(ix);
+  const firstOutput = graph.output[0]?.name;
+  if (!firstOutput) throw new EngineError('bad-model', `${name}: the model has no outputs.`);
+  const wanted = new Set<string>([firstOutput]);
+  for (const c of candidates) {
+    wanted.add(c.value);
+    if (c.type === 'gate') { wanted.add(c.feature); wanted.add(c.operand); } else for (const a of c.ancestors) wanted.add(a);
+  }
+  const probeModel = { ...model, graph: { ...graph, output: [...graph.output, ...[...wanted].filter((v) => v !== firstOutput && !ix.constants.has(v)).map((v) => ({ name: v }))] } };
+  const probeDims = layout === 'nchw' ? [1, 3, inputSize, inputSize] : [1, inputSize, inputSize, 3];
+  let shapes: Map<string, number[]>;
+  try {
+    shapes = await probe(encodeModel(probeModel), { name: image.name, dims: probeDims }, [...wanted], file.externalDir);
+  } catch (err) {
+    throw err instanceof EngineError && err.code !== 'internal' ? err
+      : new EngineError('bad-model', `${name}: ONNX Runtime could not run the model at ${inputSize}x${inputSize}: ${(err as Error).message}`, dynamic ? undefined : 'The model has a fixed input size; open it without --input-size.');
+  }
+  const outDims = shapes.get(firstOutput) ?? [];
+  const numClasses = outDims.slice(1).reduce((a, b) => a * b, 1);
+  if (outDims.length > 2) warnings.push(`The first output is [${outDims.join(', ')}], not class scores [N, classes]; the predictions show its ${numClasses} values flattened.`);
+
+  const { parts: found, rejected } = classify(candidates, shapes);
+  const parts = nameParts(found);
+  for (const p of parts) if (p.note) warnings.push(`${p.module}: ${p.note}.`);
+  for (const r of rejected) warnings.push(`Not listed as attention: ${r.node} (${r.reason}).`);
+  if (!parts.length) warnings.push('No attention found: no gate multiplies a feature map and no softmax weights positions or tokens.');
+
+  // The rewritten graph.
+  const w = new GraphWriter(opset);
+  const outputs: OnnxTypes.IValueInfoProto[] = [];
+  const output = (value: string, outName: string): void => {
+    w.node('Identity', [value], {}, outName);
+    outputs.push({ name: outName, type: { tensorType: { elemType: DataType.FLOAT } } });
+  };
+  const newInputs: OnnxTypes.IValueInfoProto[] = [{
+    name: INPUT, type: { tensorType: { elemType: DataType.FLOAT, shape: { dim: [{ dimParam: 'N' }, { dimValue: 3 }, { dimParam: 'H' }, { dimParam: 'W' }] } } },
+  }];
+  if (layout === 'nhwc') w.node('Transpose', [INPUT], { perm: [0, 2, 3, 1] }, image.name);
+  else if (image.name !== INPUT) w.node('Identity', [INPUT], {}, image.name);
+  output(w.node('Flatten', [firstOutput], { axis: 1 }), LOGITS);
+
+  const rewire = new Map<string, string>();
+  const byModule = new Map<string, NamedPart[]>();
+  for (const p of parts) byModule.set(p.module, [...(byModule.get(p.module) ?? []), p]);
+  const modules: GraphModule[] = [];
+  const infos: ModuleInfo[] = [];
+  const maps: ImportedMap[] = [];
+  for (const [module, list] of byModule) {
+    const bypass = bypassInput(module);
+    newInputs.push({ name: bypass, type: { tensorType: { elemType: DataType.BOOL, shape: { dim: [] } } } });
+    const taps = new Map<TapName, string>();
+    let affinity: string | null = null;
+    let featureOut: string | null = null;
+    for (const p of list) {
+      const c = p.candidate;
+      const v = c.value;
+      maps.push({ module, map: p.map, kind: p.kind, output: `${module}.map.${p.map}`, node: c.op.name || (c.op.opType as string) });
+      output(v, `${module}.map.${p.map}`);
+      if (c.type === 'gate') {
+        const mulOut = c.mul.output?.[0] as string;
+        const feat = shapes.get(c.feature) ?? [];
+        if (c.softmax) {
+          const axis = softmaxAxis(ix, c.op, opset, shapes.get(v)?.length ?? 0);
+          rewire.set(v, w.node('Where', [bypass, w.mean(v, [axis], 1), v]));
+        } else {
+          rewire.set(mulOut, w.node('Where', [bypass, c.feature, mulOut]));
+        }
+        if (p.kind === 'channel-gate') {
+          taps.set('channel', w.node('Flatten', [v], { axis: 1 }));
+          if (feat.length === 4 && !taps.has('activation')) taps.set('activation', w.mean(mulOut, [1], 0));
+        } else if (p.kind === 'spatial-gate') {
+          taps.set('spatial', w.reshapeBatchTail(v, v, w.shapeSlice(v, -2, INT_MAX)));
+        } else if ((shapes.get(v)?.length ?? 0) === 4) {
+          taps.set('channel', w.mean(v, [2, 3], 0));
+          taps.set('spatial', w.mean(v, [1], 0));
+        }
+        if (feat.length === 4 && !featureOut) featureOut = c.feature;
+        continue;
+      }
+      const rank = shapes.get(v)?.length ?? 3;
+      const axis = c.op.opType === 'Softmax' ? softmaxAxis(ix, c.op, opset, rank) : rank - 1;
+      rewire.set(v, w.node('Where', [bypass, w.mean(v, [axis], 1), v]));
+      if (p.kind === 'spatial-softmax') {
+        taps.set('spatial', w.reshapeBatchTail(v, v, w.shapeSlice(p.keyGrid as string, 2, 4)));
+      } else if (p.kind === 'affinity') {
+        const a = rank === 3 ? v : w.reshapeBatchTail(v, v, w.shapeSlice(v, -2, INT_MAX));
+        taps.set('attention', w.reshapeBatchTail(w.mean(a, [1], 0), v, w.shapeSlice(p.keyGrid as string, 2, 4)));
+        taps.set('activation', w.mean(p.queryGrid as string, [1], 0));
+        affinity = a;
+      } else if (p.kind === 'channel-affinity') {
+        taps.set('channel', w.mean(v, [1], 0));
+        taps.set('activation', w.mean(p.queryGrid as string, [1], 0));
+      } else if (p.kind === 'heads') {
+        const m = w.mean(v, [1], 0); // [N, T, T], mean over heads
+        const grid = w.shapeSlice(p.keyGrid as string, 2, 4);
+        const pre = p.prefix ?? 0;
+        const rows = pre ? w.node('Slice', [m, w.ints([pre, pre]), w.ints([INT_MAX, INT_MAX]), w.ints([1, 2])]) : m;
+        const cls = pre ? w.node('Gather', [m, w.ints([0])], { axis: 1 }) : w.mean(rows, [1], 1);
+        const clsKeys = w.node('Slice', [cls, w.ints([pre]), w.ints([INT_MAX]), w.ints([2])]);
+        taps.set('attention', w.reshapeBatchTail(clsKeys, v, grid));
+        taps.set('activation', w.mean(p.keyGrid as string, [1], 0));
+        affinity = rows;
+      }
+    }
+    const order: TapName[] = ['channel', 'spatial', 'attention', 'activation'];
+    const tapNames = order.filter((t) => taps.has(t));
+    for (const t of tapNames) output(taps.get(t) as string, tapOutput(module, t));
+    if (featureOut) output(featureOut, moduleInputOutput(module));
+    if (affinity) output(affinity, affinityOutput(module));
+    const first = list[0] as NamedPart;
+    const stage = module.split('.')[0] as string;
+    const kind = list.some((p) => p.kind === 'heads') ? 'heads' : list.some((p) => p.kind === 'affinity' || p.kind === 'channel-affinity' || p.kind === 'spatial-softmax') ? 'affinity' : 'gate';
+    modules.push({ name: module, kind, taps: tapNames, channels: first.channels, affinity: affinity !== null, stage });
+    infos.push({ name: module, kind, stage, taps: tapNames, channels: first.channels, mapSize: first.mapSize, parts: list.map((p) => p.kind), ...(featureOut ? {} : { noChannelMaps: true }) });
+  }
+
+  // Original consumers read the bypass switch's output; the new nodes read the originals.
+  const original = graph.node.map((n) => ({ ...n, input: (n.input ?? []).map((i) => rewire.get(i) ?? i) }));
+  const nodes = topoSort([...original, ...w.added]);
+  const rewritten: OnnxTypes.IModelProto = {
+    ...model,
+    graph: {
+      ...graph,
+      node: nodes,
+      input: [...newInputs, ...graph.input.filter((v) => v.name !== image.name && !(layout === 'nchw' && image.name === INPUT && v.name === INPUT))],
+      output: outputs,
+      initializer: [...graph.initializer, ...w.initializers],
+    },
+  };
+  const kinds = countKinds(parts);
+  return {
+    model: rewritten as OnnxTypes.ModelProto,
+    modules,
+    infos,
+    maps,
+    rejected,
+    externalDir: file.externalDir,
+    inputSize,
+    layout,
+    dynamic,
+    numClasses,
+    classes: parseClasses(meta, numClasses, warnings),
+    mean: parseTriple(meta.get('mean')),
+    std: parseTriple(meta.get('std')),
+    description: `ONNX model (opset ${opset}${model.producerName ? `, from ${model.producerName} ${model.producerVersion}` : ''}, input ${layout.toUpperCase()}${dynamic ? ', any size' : ` ${inputSize}x${inputSize}`}): ${kinds || 'no attention found'}`,
+    warnings,
+  };
+}
+
+/**
+ * The graph with its own values renamed away from the names the engine gives its inputs and
+ * outputs (`logits`, and `input` unless that is the image input itself), so the rewrite can
+ * use them (a PyTorch export often names its output "logits").
+ */
+function reserveNames(graph: OnnxTypes.GraphProto): OnnxTypes.GraphProto {
+  const imageIsInput = graph.input.some((v) => v.name === INPUT);
+  const reserved = new Set([LOGITS, ...(imageIsInput ? [] : [INPUT])]);
+  const used = new Set<string>();
+  for (const n of graph.node) for (const o of n.output ?? []) used.add(o);
+  if (![...reserved].some((r) => used.has(r))) return graph;
+  const rename = (v: string): string => (reserved.has(v) ? `${v}:model` : v);
+  return {
+    ...graph,
+    node: graph.node.map((n) => ({ ...n, input: (n.input ?? []).map(rename), output: (n.output ?? []).map(rename) })),
+    output: graph.output.map((o) => ({ ...o, name: rename(o.name as string) })),
+  } as OnnxTypes.GraphProto;
+}
+
+function softmaxAxis(ix: GraphIndex, n: OnnxTypes.INodeProto, opset: number, rank: number): number {
+  const axis = ix.attrInt(n, 'axis', opset >= 13 ? -1 : 1);
+  return axis < 0 ? axis + rank : axis;
+}
+
+function countKinds(parts: NamedPart[]): string {
+  const names: Record<PartKind, string> = {
+    'channel-gate': 'channel gate', 'spatial-gate': 'spatial gate', gate: 'full gate', affinity: 'affinity',
+    'channel-affinity': 'channel affinity', heads: 'attention heads layer', 'spatial-softmax': 'spatial softmax',
+  };
+  const counts = new Map<PartKind, number>();
+  for (const p of parts) counts.set(p.kind, (counts.get(p.kind) ?? 0) + 1);
+  return [...counts].map(([k, n]) => `${n} ${names[k]}${n === 1 ? '' : 's'}`).join(', ');
+}
+
+/** Kahn's order, stable: the original order wherever the dependencies allow it. */
+function topoSort(nodes: OnnxTypes.INodeProto[]): OnnxTypes.INodeProto[] {
+  const producer = new Map<string, number>();
+  nodes.forEach((n, i) => { for (const o of n.output ?? []) if (o) producer.set(o, i); });
+  const deps = nodes.map((n) => new Set((n.input ?? []).map((v) => producer.get(v)).filter((p): p is number => p !== undefined)));
+  const users: number[][] = nodes.map(() => []);
+  deps.forEach((d, i) => { for (const p of d) users[p]?.push(i); });
+  const remaining = deps.map((d) => d.size);
+  const ready: number[] = [];
+  remaining.forEach((r, i) => { if (r === 0) ready.push(i); });
+  const out: OnnxTypes.INodeProto[] = [];
+  // A simple min-heap would keep the order exact; sorting the ready list is enough at these sizes.
+  while (ready.length) {
+    ready.sort((a, b) => b - a);
+    const i = ready.pop() as number;
+    out.push(nodes[i] as OnnxTypes.INodeProto);
+    for (const u of users[i] as number[]) if (--(remaining[u] as number) === 0) ready.push(u);
+  }
+  if (out.length !== nodes.length) throw new EngineError('internal', 'The rewritten graph has a cycle.');
+  return out;
+}
+
+/** Class names from metadata_props: a JSON list, a JSON/Python dict {index: name}, or one name per line. */
+export function parseClasses(meta: Map<string, string>, numClasses: number, warnings: string[]): string[] | null {
+  const raw = meta.get('classes') ?? meta.get('labels') ?? meta.get('class_names') ?? meta.get('names');
+  if (!raw) return null;
+  let names: string[] | null = null;
+  const text = raw.trim();
+  try {
+    const v = JSON.parse(text.startsWith('{') ? text.replace(/'/g, '"').replace(/([{,]\s*)(\d+)\s*:/g, '$1"$2":') : text) as unknown;
+    if (Array.isArray(v)) names = v.map(String);
+    else if (v && typeof v === 'object') {
+      const entries = Object.entries(v as Record<string, unknown>);
+      names = [];
+      for (const [k, n] of entries) names[Number(k)] = String(n);
+    }
+  } catch {
+    names = text.split(/\r?\n/).map((s) => s.trim()).filter(Boolean);
+  }
+  if (!names || names.length !== numClasses || names.some((n) => n === undefined)) {
+    warnings.push(`The model's class names (${names?.length ?? 0}) do not match its ${numClasses} outputs; showing indices.`);
+    return null;
+  }
+  return names;
+}
+
+function parseTriple(raw: string | undefined): [number, number, number] | null {
+  if (!raw) return null;
+  const v = raw.replace(/[[\]()]/g, '').split(/[,\s]+/).filter(Boolean).map(Number);
+  return v.length === 3 && v.every((x) => Number.isFinite(x)) ? (v as [number, number, number]) : null;
+}

@@ -1,0 +1,53 @@
+// Issue 14: ONNX models exported by Debian PyTorch (tools/make_onnx_fixtures.py) open, their
+// attention is found by itself, and every map equals what PyTorch computed, within 1e-4.
+// Nothing else is listed as attention (SiLU, hard-swish and a sigmoid output head are in the
+// fixtures as negative controls).
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { Session } from '../../../engine/session';
+import { FIXTURES, maxAbsDiff, nchwToNhwc, readSafetensors } from './fixtureData';
+
+const DIR = join(FIXTURES, 'onnx');
+const CASES = readdirSync(DIR).filter((d) => !d.startsWith('.') && !d.includes('.')).sort();
+
+interface OnnxCase {
+  opset: number;
+  inputSize: number;
+  dynamic: boolean;
+  modules: Array<{ name: string; kind: string; map: string; shape: number[] }>;
+}
+
+const sessions: Session[] = [];
+afterAll(() => { for (const s of sessions) s.dispose(); });
+
+async function open(name: string): Promise<{ session: Session; c: OnnxCase; expected: ReturnType<typeof readSafetensors> }> {
+  const session = await Session.load({ kind: 'path', path: join(DIR, name, 'model.onnx') }, { threads: 1 });
+  sessions.push(session);
+  const c = JSON.parse(readFileSync(join(DIR, name, 'case.json'), 'utf8')) as OnnxCase;
+  return { session, c, expected: readSafetensors(join(DIR, name, 'expected.safetensors')) };
+}
+
+describe('ONNX import: PyTorch fixtures', () => {
+  it('has the fixtures the issue names', () => {
+    expect(CASES).toEqual(expect.arrayContaining(['cbam-resnet', 'se-resnet', 'eca', 'sk', 'gc-resnet', 'bam-resnet', 'nl-embedded', 'nl-gaussian', 'nl-dot', 'nl-concat', 'danet', 'mobilenetv3', 'mbconv', 'vit']));
+  });
+
+  for (const name of CASES) {
+    it(`${name}: finds exactly the attention PyTorch has, and every map matches`, async () => {
+      const { session, c, expected } = await open(name);
+      const found = session.imported?.maps.map((m) => `${m.module}:${m.kind}`).sort();
+      expect(found).toEqual(c.modules.map((m) => `${m.name}:${m.kind}`).sort());
+      const input = nchwToNhwc(expected.get('input') as never);
+      const r = await session.run({ image: { kind: 'input', name, input: input.data, size: c.inputSize } });
+      expect(maxAbsDiff(r.logits, expected.get('logits')?.data as Float32Array)).toBeLessThan(1e-4);
+      for (const m of c.modules) {
+        const got = r.maps?.find((x) => x.module === m.name && x.map === m.map);
+        expect(got, `${m.name}.${m.map}`).toBeDefined();
+        expect(got?.shape, `${m.name}.${m.map} shape`).toEqual(m.shape);
+        const want = expected.get(`${m.name}.${m.map}`)?.data as Float32Array;
+        expect(maxAbsDiff(got?.data as Float32Array, want), `${m.name}.${m.map}`).toBeLessThan(1e-4);
+      }
+    });
+  }
+});

@@ -1,0 +1,387 @@
+"""Writes test/fixtures/onnx/<case>/: a small seeded attention network exported by Debian
+PyTorch's torch.onnx.export, and every attention map PyTorch computes for one real photo,
+to check the ONNX importer's discovery (engine/import/) against.
+
+Run from the repository root:  /usr/bin/python3 tools/make_onnx_fixtures.py [case ...]
+
+Per case:
+  model.onnx            torch.onnx.export(net, x, opset_version=case's opset), input "image"
+                        with dynamic height and width (the engine renames it)
+  expected.safetensors  'input' [1,3,H,W], 'logits' [classes], and per attention module
+                        '<module>.<map>' without the batch dim (the engine's .npy names)
+  case.json             {opset, inputSize, modules: [{name, kind, map, shape}]}: what the
+                        importer must list, and nothing else
+
+The maps are what the modules compute, read from the PyTorch forward pass: the torchref
+ResNets' own taps (tools/torchref, forward_with_taps), forward hooks on the submodules
+that output a gate, and, for the blocks written here, the values their forward records.
+
+The blocks written here follow the papers (semantics only; code not copied):
+  ECA   Wang et al., "ECA-Net", CVPR 2020: GAP, 1-D conv over channels (k 3), sigmoid.
+  SK    Li et al., "Selective Kernel Networks", CVPR 2019: two branches (3x3, 3x3 dilated
+        2), fuse by sum, GAP, fc, one fc per branch, softmax over branches per channel.
+  DANet Fu et al., "Dual Attention Network", CVPR 2019: PAM (softmax(Q^T K) over positions,
+        gamma) and CAM (softmax(max(E) - E), E = X X^T over channels, gamma).
+  MobileNetV3 (Howard et al., ICCV 2019) block: 1x1 expand, hard-swish, depthwise 3x3,
+        SE with hard-sigmoid (F.hardsigmoid), and one with relu6(x + 3) / 6 written out.
+  MBConv (EfficientNet, Tan & Le, ICML 2019): SiLU activations, SE with SiLU inside and a
+        sigmoid gate.
+  ViT   Dosovitskiy et al., ICLR 2021, tiny: patch 4, dim 32, 2 blocks of 2 heads, CLS token;
+        attention softmax(q k^T / sqrt(d)) shaped [B, heads, T, T] as timm writes it.
+Negative controls the importer must not list: SiLU (x * sigmoid(x)) and hard-swish
+activations, and a sigmoid "multi-label head" output (eca case's second output).
+"""
+import json
+import os
+import sys
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from make_fixtures import cifar, nl, randomise, sample_image, write_safetensors  # noqa: E402
+from torchref import build_resnet  # noqa: E402
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..')
+OUT = os.path.join(ROOT, 'test', 'fixtures', 'onnx')
+
+
+# --- blocks written here ----------------------------------------------------------------
+
+class ECA(nn.Module):
+    def __init__(self, k=3):
+        super().__init__()
+        self.conv = nn.Conv1d(1, 1, k, padding=k // 2, bias=False)
+        self.gate = None
+
+    def forward(self, x):
+        y = F.adaptive_avg_pool2d(x, 1)                     # [B, C, 1, 1]
+        y = self.conv(y.squeeze(-1).transpose(-1, -2))      # [B, 1, C]
+        y = torch.sigmoid(y.transpose(-1, -2).unsqueeze(-1))  # [B, C, 1, 1]
+        self.gate = y
+        return x * y.expand_as(x)
+
+
+class SK(nn.Module):
+    def __init__(self, c, r=2):
+        super().__init__()
+        self.branches = nn.ModuleList([
+            nn.Sequential(nn.Conv2d(c, c, 3, padding=1, bias=False), nn.BatchNorm2d(c), nn.ReLU()),
+            nn.Sequential(nn.Conv2d(c, c, 3, padding=2, dilation=2, bias=False), nn.BatchNorm2d(c), nn.ReLU())])
+        d = max(c // r, 4)
+        self.fc = nn.Sequential(nn.Conv2d(c, d, 1, bias=False), nn.BatchNorm2d(d), nn.ReLU())
+        self.fcs = nn.Conv2d(d, c * 2, 1)
+        self.weights = None
+
+    def forward(self, x):
+        feats = torch.stack([b(x) for b in self.branches], dim=1)   # [B, 2, C, H, W]
+        s = self.fc(F.adaptive_avg_pool2d(feats.sum(1), 1))
+        b, m, c = feats.shape[:3]
+        a = torch.softmax(self.fcs(s).view(b, m, c, 1, 1), dim=1)   # [B, 2, C, 1, 1]
+        self.weights = a
+        return (feats * a).sum(1)
+
+
+class PAM(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.query_conv = nn.Conv2d(c, c // 4, 1)
+        self.key_conv = nn.Conv2d(c, c // 4, 1)
+        self.value_conv = nn.Conv2d(c, c, 1)
+        self.gamma = nn.Parameter(torch.zeros(1))
+        self.attention = None
+
+    def forward(self, x):
+        b, c, h, w = x.shape
+        q = self.query_conv(x).view(b, -1, h * w).permute(0, 2, 1)
+        k = self.key_conv(x).view(b, -1, h * w)
+        att = torch.softmax(torch.bmm(q, k), dim=-1)                # [B, HW, HW]
+        self.attention = att
+        v = self.value_conv(x).view(b, -1, h * w)
+        out = torch.bmm(v, att.permute(0, 2, 1)).view(b, c, h, w)
+        return self.gamma * out + x
+
+
+class CAM(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.gamma = nn.Parameter(torch.zeros(1))
+        self.attention = None
+
+    def forward(self, x):
+        b, c, h, w = x.shape
+        q = x.view(b, c, -1)
+        energy = torch.bmm(q, q.permute(0, 2, 1))                    # [B, C, C]
+        energy = torch.max(energy, -1, keepdim=True)[0].expand_as(energy) - energy
+        att = torch.softmax(energy, dim=-1)
+        self.attention = att
+        out = torch.bmm(att, q).view(b, c, h, w)
+        return self.gamma * out + x
+
+
+def conv_bn(cin, cout, stride=1, groups=1, k=3):
+    return nn.Sequential(nn.Conv2d(cin, cout, k, stride, k // 2, groups=groups, bias=False), nn.BatchNorm2d(cout))
+
+
+class SEGate(nn.Module):
+    """Squeeze-excite with a chosen inner activation and gate: returns x * gate."""
+
+    def __init__(self, c, hidden, act, gate):
+        super().__init__()
+        self.conv_reduce = nn.Conv2d(c, hidden, 1)
+        self.conv_expand = nn.Conv2d(hidden, c, 1)
+        self.act, self.gate_fn = act, gate
+        self.gate = None
+
+    def forward(self, x):
+        s = self.conv_expand(self.act(self.conv_reduce(F.adaptive_avg_pool2d(x, 1))))
+        g = self.gate_fn(s)
+        self.gate = g
+        return x * g
+
+
+class InvertedResidual(nn.Module):
+    def __init__(self, c, expand, act, se):
+        super().__init__()
+        e = c * expand
+        self.conv_pw = conv_bn(c, e, k=1)
+        self.conv_dw = conv_bn(e, e, groups=e)
+        self.act = act
+        self.se = se(e)
+        self.conv_pwl = conv_bn(e, c, k=1)
+
+    def forward(self, x):
+        y = self.act(self.conv_pw(x))
+        y = self.act(self.conv_dw(y))
+        y = self.se(y)
+        return x + self.conv_pwl(y)
+
+
+class SmallNet(nn.Module):
+    """stem conv (stride 2) -> blocks -> GAP -> fc; `extra_sigmoid_head` adds a second output."""
+
+    def __init__(self, width, blocks, classes=10, extra_sigmoid_head=False, stem_act=nn.ReLU()):
+        super().__init__()
+        self.stem = conv_bn(3, width, stride=2)
+        self.stem_act = stem_act
+        self.blocks = nn.Sequential(*blocks)
+        self.fc = nn.Linear(width, classes)
+        self.extra = extra_sigmoid_head
+
+    def forward(self, x):
+        x = self.blocks(self.stem_act(self.stem(x)))
+        logits = self.fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
+        if self.extra:
+            return logits, torch.sigmoid(logits)
+        return logits
+
+
+class ResidualWrap(nn.Module):
+    """conv-bn-relu then an attention block (named `att`)."""
+
+    def __init__(self, c, att):
+        super().__init__()
+        self.conv = conv_bn(c, c)
+        self.att = att
+
+    def forward(self, x):
+        return self.att(F.relu(self.conv(x)))
+
+
+class ViTAttention(nn.Module):
+    def __init__(self, dim, heads):
+        super().__init__()
+        self.heads = heads
+        self.scale = (dim // heads) ** -0.5
+        self.qkv = nn.Linear(dim, dim * 3)
+        self.proj = nn.Linear(dim, dim)
+        self.attn = None
+
+    def forward(self, x):
+        b, n, c = x.shape
+        qkv = self.qkv(x).reshape(b, n, 3, self.heads, c // self.heads).permute(2, 0, 3, 1, 4)
+        q, k, v = qkv.unbind(0)
+        attn = (q @ k.transpose(-2, -1)) * self.scale
+        attn = attn.softmax(dim=-1)                                  # [B, heads, T, T]
+        self.attn = attn
+        return self.proj((attn @ v).transpose(1, 2).reshape(b, n, c))
+
+
+class ViTBlock(nn.Module):
+    def __init__(self, dim, heads):
+        super().__init__()
+        self.norm1 = nn.LayerNorm(dim)
+        self.attn = ViTAttention(dim, heads)
+        self.norm2 = nn.LayerNorm(dim)
+        self.mlp = nn.Sequential(nn.Linear(dim, dim * 2), nn.GELU(), nn.Linear(dim * 2, dim))
+
+    def forward(self, x):
+        x = x + self.attn(self.norm1(x))
+        return x + self.mlp(self.norm2(x))
+
+
+class TinyViT(nn.Module):
+    def __init__(self, size=32, patch=4, dim=32, heads=2, depth=2, classes=10):
+        super().__init__()
+        self.patch_embed = nn.Conv2d(3, dim, patch, patch)
+        self.cls_token = nn.Parameter(torch.zeros(1, 1, dim))
+        self.pos_embed = nn.Parameter(torch.zeros(1, (size // patch) ** 2 + 1, dim))
+        self.blocks = nn.Sequential(*[ViTBlock(dim, heads) for _ in range(depth)])
+        self.norm = nn.LayerNorm(dim)
+        self.head = nn.Linear(dim, classes)
+
+    def forward(self, x):
+        x = self.patch_embed(x).flatten(2).transpose(1, 2)
+        x = torch.cat([self.cls_token.expand(x.shape[0], -1, -1), x], dim=1) + self.pos_embed
+        x = self.norm(self.blocks(x))
+        return self.head(x[:, 0])
+
+
+def hsig_written(x):
+    return F.relu6(x + 3) / 6
+
+
+def hswish(x):
+    return F.hardswish(x)
+
+
+# --- cases ------------------------------------------------------------------------------
+
+CBAM_OFF = {'kind': 'cbam', 'layout': 'official', 'reduction': 4, 'attr': 'cbam'}
+
+
+def resnet_case(spec):
+    return {'build': lambda: build_resnet(spec), 'torchref': True}
+
+
+def danet():
+    return SmallNet(16, [ResidualWrap(16, PAM(16)), ResidualWrap(16, CAM())])
+
+
+CASES = {
+    'cbam-resnet': dict(resnet_case(cifar(CBAM_OFF, width=8)), opset=13),
+    'se-resnet': dict(resnet_case(cifar({'kind': 'se', 'layout': 'timm', 'reduction': 4, 'attr': 'se'}, width=8)), opset=14),
+    'gc-resnet': dict(resnet_case(cifar({'kind': 'gc', 'reduction': 2, 'attr': 'gc'}, width=8)), opset=15),
+    'bam-resnet': dict(resnet_case(cifar(inserts=[{'kind': 'bam', 'name': f'bam{k}', 'after': k, 'reduction': 2, 'dilation': 4}
+                                                  for k in (1, 2)], width=8)), opset=17),
+    'eca': dict(build=lambda: SmallNet(16, [ResidualWrap(16, ECA()), ResidualWrap(16, ECA())], extra_sigmoid_head=True), opset=13),
+    'sk': dict(build=lambda: SmallNet(16, [SK(16), SK(16)]), opset=14),
+    'danet': dict(build=danet, opset=16, gamma=True),
+    'mobilenetv3': dict(build=lambda: SmallNet(8, [
+        InvertedResidual(8, 3, hswish, lambda e: SEGate(e, 8, F.relu, F.hardsigmoid)),
+        InvertedResidual(8, 3, hswish, lambda e: SEGate(e, 8, F.relu, hsig_written))], stem_act=nn.Hardswish()), opset=14),
+    'mbconv': dict(build=lambda: SmallNet(8, [
+        InvertedResidual(8, 4, F.silu, lambda e: SEGate(e, 4, F.silu, torch.sigmoid)),
+        InvertedResidual(8, 4, F.silu, lambda e: SEGate(e, 4, F.silu, torch.sigmoid))], stem_act=nn.SiLU()), opset=17),
+    'vit': dict(build=TinyViT, opset=17, dynamic=False),
+}
+for i, mode in enumerate(('embedded', 'gaussian', 'dot', 'concat')):
+    CASES[f'nl-{mode}'] = dict(resnet_case(cifar(inserts=[nl('nl3', 3, mode, mode in ('embedded', 'concat'))], width=8)),
+                               opset=13 + i)
+
+
+def expected_maps(name, net, x):
+    """(logits, {map key: tensor without batch}, [module descriptions]) from the PyTorch pass."""
+    maps, modules = {}, []
+
+    def add(module, kind, key, value):
+        maps[f'{module}.{key}'] = value[0]
+        modules.append({'name': module, 'kind': kind, 'map': key, 'shape': list(value.shape[1:])})
+
+    if hasattr(net, 'forward_with_taps'):
+        captured = {}
+        hooks = []
+        for mname, m in net.named_modules():
+            if type(m).__name__ == 'BAM':
+                def hook(mod, inp, out, mname=mname):
+                    mc = mod.channel_att(inp[0])
+                    ms = mod.spatial_att(inp[0])
+                    captured[mname] = torch.sigmoid(mc[:, :, None, None] * ms[:, None])
+                hooks.append(m.register_forward_hook(hook))
+        logits, taps = net.forward_with_taps(x)
+        for h in hooks:
+            h.remove()
+        for mname, m in net.attention_modules().items():
+            kind = type(m).__name__
+            if kind == 'CBAMOfficial':
+                add(mname, 'channel-gate', 'channel', taps[f'{mname}.channel'])
+                add(mname, 'spatial-gate', 'spatial', taps[f'{mname}.spatial'])
+            elif kind == 'SETimm':
+                add(mname, 'channel-gate', 'channel', taps[f'{mname}.channel'])
+            elif kind == 'GCBlock':
+                add(mname, 'spatial-softmax', 'spatial', taps[f'{mname}.spatial'])
+            elif kind == 'BAM':
+                add(mname, 'gate', 'gate', captured[mname])
+            elif kind == 'NonLocal':
+                add(mname, 'affinity', 'affinity', taps[f'{mname}.affinity'])
+        return logits, maps, modules
+    out = net(x)
+    logits = out[0] if isinstance(out, tuple) else out
+    for mname, m in net.named_modules():
+        if isinstance(m, (ECA, SEGate)):
+            g = m.gate
+            add(mname, 'channel-gate', 'channel', g.reshape(g.shape[0], -1))
+        elif isinstance(m, SK):
+            add(mname, 'channel-gate', 'channel', m.weights.reshape(*m.weights.shape[:3]))
+        elif isinstance(m, PAM):
+            add(mname, 'affinity', 'affinity', m.attention)
+        elif isinstance(m, CAM):
+            add(mname, 'channel-affinity', 'affinity', m.attention)
+        elif isinstance(m, ViTAttention):
+            add(mname, 'heads', 'heads', m.attn)
+    return logits, maps, modules
+
+
+def make(name, cfg, seed):
+    torch.manual_seed(seed)
+    gen = torch.Generator().manual_seed(seed)
+    net = cfg['build']()
+    size = 32
+    x = sample_image(size)
+    if cfg.get('torchref'):
+        randomise(net, x, gen, False)
+    else:
+        with torch.no_grad():
+            for pname, p in net.named_parameters():
+                if 'gamma' in pname:
+                    p.fill_(0.7)  # DANet initialises gamma to 0: the attention would not matter
+                elif p.dim() == 1 and 'bn' not in pname:
+                    p.copy_(torch.randn(p.shape, generator=gen) * 0.1)
+                elif p.dim() > 1 or 'cls' in pname or 'pos' in pname:
+                    p.copy_(torch.randn(p.shape, generator=gen) * (1.0 / max(1, p[0].numel()) ** 0.5))
+            for m in net.modules():
+                if isinstance(m, nn.BatchNorm2d):
+                    m.running_mean.copy_(torch.randn(m.running_mean.shape, generator=gen) * 0.1)
+                    m.running_var.copy_(torch.rand(m.running_var.shape, generator=gen) + 0.5)
+                    m.weight.copy_(torch.rand(m.weight.shape, generator=gen) + 0.5)
+    net.eval()
+    d = os.path.join(OUT, name)
+    os.makedirs(d, exist_ok=True)
+    dynamic = cfg.get('dynamic', True)
+    with torch.no_grad():
+        torch.onnx.export(net, x, os.path.join(d, 'model.onnx'), opset_version=cfg['opset'], input_names=['image'],
+                          output_names=['logits', 'multilabel'] if name == 'eca' else ['logits'],
+                          dynamic_axes={'image': {2: 'height', 3: 'width'}} if dynamic else None,
+                          do_constant_folding=True)
+        net64 = net.double()
+        logits, maps, modules = expected_maps(name, net64, x.double())
+    tensors = {'input': x, 'logits': logits[0].float()}
+    tensors.update({k: v.float().contiguous() for k, v in maps.items()})
+    write_safetensors(os.path.join(d, 'expected.safetensors'), tensors)
+    with open(os.path.join(d, 'case.json'), 'w') as f:
+        json.dump({'opset': cfg['opset'], 'inputSize': size, 'dynamic': dynamic, 'modules': modules}, f, indent=1)
+        f.write('\n')
+    print(f'{name}: opset {cfg["opset"]}, {len(modules)} maps: ' + ', '.join(f"{m['name']}:{m['kind']}" for m in modules))
+
+
+def main(argv):
+    names = argv or list(CASES)
+    for i, name in enumerate(CASES):
+        if name in names:
+            make(name, CASES[name], 2000 + i)
+
+
+if __name__ == '__main__':
+    main(sys.argv[1:])
