@@ -2,7 +2,7 @@
 // (float32, C order) plus logits.npy and a maps.json index. Scriptable ground truth for
 // papers and for checking the engine against PyTorch.
 
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { EngineError } from '../errors';
@@ -21,11 +21,18 @@ Runs the model on one image and writes every attention map:
   logits.npy           [numClasses]
   maps.json            index: module, tap, shape, file, runtime, device, backend, timing,
                        transform, top-5
+An .onnx model's attention is found by itself (gates, affinities, transformer heads); per
+found module it also writes the full tensor the model computed, batch removed:
+  <module>.map.<map>.npy  channel gates [C] ([paths, C] for SK), spatial gates [H,W], full
+                       gates [C,H,W], affinities [queries, keys], heads [heads, T, T]
+and maps.json lists them under "attention" (module, kind, ONNX node, shape, file).
 
 Options:
   --out DIR            output directory (created if missing)
-  --weights FILE       checkpoint (.pth, .pth.tar, .safetensors) or a model directory with
+  --weights FILE       checkpoint (.pth, .pth.tar, .safetensors), an ONNX model (.onnx, with
+                       its external data files beside it) or a model directory with
                        manifest.json; default: the first built-in model
+  --labels FILE        class names, one per line (over the model's own)
   --model NAME         a built-in model by name (assets/models/NAME)
   --arch NAME          architecture instead of detecting it from the keys:
                        ${ARCH_SYNTAX}
@@ -42,6 +49,17 @@ ${runtimeUsage()}
   --repeat N           time the forward pass: N passes after one warm-up, then print one
                        JSON line {"runtime","device","backend","forward_ms":{"median","min"}}
   --verbose            print runtime, model, warnings and timings to stderr`;
+
+/** A labels file: one class name per line (blank lines at the end ignored). */
+async function readLabels(path: string): Promise<string[]> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    throw new EngineError('not-found', `The labels file ${path} could not be read: ${(err as Error).message}`);
+  }
+  return text.replace(/\s+$/, '').split(/\r?\n/).map((l) => l.trim());
+}
 
 const RESIZE_MODES: ResizeMode[] = ['stretch', 'pad', 'center-crop'];
 
@@ -62,6 +80,7 @@ export async function maps(argv: string[]): Promise<number> {
       bypass: { type: 'string' },
       mean: { type: 'string' },
       std: { type: 'string' },
+      labels: { type: 'string' },
       ...RUNTIME_OPTIONS,
       repeat: { type: 'string' },
       verbose: { type: 'boolean', short: 'v' },
@@ -107,9 +126,12 @@ export async function maps(argv: string[]): Promise<number> {
   const source = modelSource(values, modelsDir);
 
   const verbose = values.verbose ? (msg: string) => process.stderr.write(`${msg}\n`) : () => {};
+  const labels = values.labels ? await readLabels(values.labels) : undefined;
   const session = await Session.load(source, {
     modelsDir,
     ...(values.arch ? { arch: values.arch } : {}),
+    ...(inputSize ? { inputSize } : {}),
+    ...(labels ? { labels } : {}),
     ...runtime,
   });
   try {
@@ -140,6 +162,12 @@ export async function maps(argv: string[]): Promise<number> {
       await writeFile(join(outDir, file), encodeNpy(tap.data, tap.shape));
       written.push({ module: tap.module, tap: tap.tap, shape: tap.shape, file });
     }
+    const attention = [];
+    for (const m of result.maps ?? []) {
+      const file = `${m.module}.map.${m.map}.npy`;
+      await writeFile(join(outDir, file), encodeNpy(m.data, m.shape));
+      attention.push({ module: m.module, map: m.map, kind: m.kind, node: m.node, shape: m.shape, file });
+    }
     await writeFile(join(outDir, 'logits.npy'), encodeNpy(result.logits, [result.logits.length]));
     const index = {
       image: imagePath,
@@ -155,11 +183,12 @@ export async function maps(argv: string[]): Promise<number> {
       top5: topK(result.logits, info.classes, 5),
       logits: { file: 'logits.npy', shape: [result.logits.length] },
       maps: written,
+      ...(result.maps ? { attention } : {}),
     };
     await writeFile(join(outDir, 'maps.json'), `${JSON.stringify(index, null, 2)}\n`);
     const t = result.timings;
     verbose(`timing: decode ${t.decodeMs.toFixed(1)} ms, preprocess ${t.preprocessMs.toFixed(1)} ms, forward ${t.forwardMs.toFixed(1)} ms, readback ${t.readbackMs.toFixed(1)} ms, total ${t.totalMs.toFixed(1)} ms`);
-    console.log(`Wrote ${written.length} maps and logits.npy to ${outDir}`);
+    console.log(`Wrote ${written.length} maps${attention.length ? `, ${attention.length} full attention tensors` : ''} and logits.npy to ${outDir}`);
     if (repeat > 0) {
       const size = result.transform.inputWidth;
       const times = (await session.time(result.runId, repeat)).sort((a, b) => a - b);

@@ -51,6 +51,7 @@ export type ShapeProbe = (model: Uint8Array, input: { name: string; dims: number
 
 const INT_MAX = 2 ** 31 - 1;
 const DEFAULT_SIZE = 224;
+const PROBE_SIZE = 128;
 
 export async function importOnnx(bytes: Uint8Array, name: string, path: string | null, probe: ShapeProbe, opts: { inputSize?: number } = {}): Promise<ImportedModel> {
   const file = parseOnnx(bytes, name, path);
@@ -90,13 +91,17 @@ export async function importOnnx(bytes: Uint8Array, name: string, path: string |
     if (c.type === 'gate') { wanted.add(c.feature); wanted.add(c.operand); } else for (const a of c.ancestors) wanted.add(a);
   }
   const probeModel = { ...model, graph: { ...graph, output: [...graph.output, ...[...wanted].filter((v) => v !== firstOutput && !ix.constants.has(v)).map((v) => ({ name: v }))] } };
-  const probeDims = layout === 'nchw' ? [1, 3, inputSize, inputSize] : [1, inputSize, inputSize, 3];
+  // A dynamic model is probed at no more than PROBE_SIZE: the shapes' relations are what
+  // matters, and an affinity over 224 px positions can take gigabytes (DANet's PAM at
+  // stride 2: 2.5 GB). Large enough that a stride-32 stage still has a 4x4 grid.
+  const probeSize = dynamic ? Math.min(inputSize, PROBE_SIZE) : inputSize;
+  const probeDims = layout === 'nchw' ? [1, 3, probeSize, probeSize] : [1, probeSize, probeSize, 3];
   let shapes: Map<string, number[]>;
   try {
     shapes = await probe(encodeModel(probeModel), { name: image.name, dims: probeDims }, [...wanted], file.externalDir);
   } catch (err) {
     throw err instanceof EngineError && err.code !== 'internal' ? err
-      : new EngineError('bad-model', `${name}: ONNX Runtime could not run the model at ${inputSize}x${inputSize}: ${(err as Error).message}`, dynamic ? undefined : 'The model has a fixed input size; open it without --input-size.');
+      : new EngineError('bad-model', `${name}: ONNX Runtime could not run the model at ${probeSize}x${probeSize}: ${(err as Error).message}`, dynamic ? undefined : 'The model has a fixed input size; open it without --input-size.');
   }
   const outDims = shapes.get(firstOutput) ?? [];
   const numClasses = outDims.slice(1).reduce((a, b) => a * b, 1);
@@ -194,7 +199,8 @@ export async function importOnnx(bytes: Uint8Array, name: string, path: string |
     const stage = module.split('.')[0] as string;
     const kind = list.some((p) => p.kind === 'heads') ? 'heads' : list.some((p) => p.kind === 'affinity' || p.kind === 'channel-affinity' || p.kind === 'spatial-softmax') ? 'affinity' : 'gate';
     modules.push({ name: module, kind, taps: tapNames, channels: first.channels, affinity: affinity !== null, stage });
-    infos.push({ name: module, kind, stage, taps: tapNames, channels: first.channels, mapSize: first.mapSize, parts: list.map((p) => p.kind), ...(featureOut ? {} : { noChannelMaps: true }) });
+    const scale = inputSize / probeSize;
+    infos.push({ name: module, kind, stage, taps: tapNames, channels: first.channels, mapSize: [Math.round(first.mapSize[0] * scale), Math.round(first.mapSize[1] * scale)], parts: list.map((p) => p.kind), ...(featureOut ? {} : { noChannelMaps: true }) });
   }
 
   // Original consumers read the bypass switch's output; the new nodes read the originals.
