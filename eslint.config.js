@@ -11,7 +11,7 @@ const engineValueImport = {
 
 export default tseslint.config(
   {
-    ignores: ['dist/**', 'node_modules/**', 'out/**', 'test-results/**', 'bench/results/**', '.gpu/**', 'tools/data/**', '**/*.cjs'],
+    ignores: ['dist/**', 'node_modules/**', 'out/**', 'test-results/**', 'bench/results/**', '.gpu/**', 'tmp/**', 'tools/data/**', '**/*.cjs'],
   },
   ...tseslint.configs.recommended,
   {

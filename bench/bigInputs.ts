@@ -7,6 +7,7 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { NetSpec } from '../engine/nets/spec';
 import { estimateRun, formatBytes } from '../engine/memory';
 import { isRuntimeName } from '../engine/runtimes';
 import { Session } from '../engine/session';
@@ -26,7 +27,7 @@ async function worker(model: string, runtime: string, size: number): Promise<Cel
   const w = benchWeights(model);
   const job = BENCH_MODELS[model];
   const session = await Session.load({ kind: 'path', path: w.path }, { runtime, ...(job ? { arch: normaliseSpec(job.spec) } : {}) });
-  const est = estimateRun(session.spec, size);
+  const est = estimateRun(session.spec as NetSpec, size);
   const largest = [...est.affinities].sort((x, y) => y.bytes - x.bytes)[0];
   const cell: Cell = {
     model: w.label, runtime, size, estimate: est.total, activations: est.activations,

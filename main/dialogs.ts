@@ -16,7 +16,7 @@ export interface DialogApi {
 }
 
 export const IMAGE_EXTENSIONS = ['jpg', 'jpeg', 'png', 'webp', 'gif', 'bmp', 'tif', 'tiff', 'avif'];
-export const MODEL_EXTENSIONS = ['pth', 'pt', 'tar', 'safetensors', 'bin'];
+export const MODEL_EXTENSIONS = ['pth', 'pt', 'tar', 'safetensors', 'bin', 'onnx'];
 
 const chosen = (path: string): ChosenFile => ({ path, name: basename(path) });
 
@@ -49,7 +49,7 @@ export class Dialogs {
     const r = await this.dialog.showOpenDialog({
       title: 'Open a checkpoint',
       properties: ['openFile'],
-      filters: [{ name: 'PyTorch checkpoints', extensions: MODEL_EXTENSIONS }, { name: 'All files', extensions: ['*'] }],
+      filters: [{ name: 'Models (PyTorch, safetensors, ONNX)', extensions: MODEL_EXTENSIONS }, { name: 'All files', extensions: ['*'] }],
     });
     const path = r.canceled ? undefined : r.filePaths[0];
     if (!path) return null;

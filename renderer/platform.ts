@@ -8,8 +8,8 @@ export function bridge(): AttnScopeBridge | null {
 }
 
 export const IMAGE_ACCEPT = 'image/jpeg,image/png,image/webp,image/gif,image/bmp,image/tiff,.jpg,.jpeg,.png,.webp,.gif,.bmp,.tif,.tiff';
-export const MODEL_ACCEPT = '.pth,.pt,.tar,.safetensors,.bin';
-const MODEL_RE = /\.(pth|pt|pth\.tar|tar|safetensors|bin)$/i;
+export const MODEL_ACCEPT = '.pth,.pt,.tar,.safetensors,.bin,.onnx';
+const MODEL_RE = /\.(pth|pt|pth\.tar|tar|safetensors|bin|onnx)$/i;
 
 export function isModelFile(name: string): boolean {
   return MODEL_RE.test(name);

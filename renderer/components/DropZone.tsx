@@ -33,7 +33,7 @@ export function DropZone() {
       const images = files.filter(isImageFile);
       if (model) await cmd.openModelFile(model);
       if (images.length) a.addImages(await readFiles(images));
-      else if (!model && files.length) a.showToast(`Not an image or a checkpoint: ${files[0]!.name}. Drop a JPEG/PNG/WebP image, or a .pth / .safetensors model.`, 'error');
+      else if (!model && files.length) a.showToast(`Not an image or a checkpoint: ${files[0]!.name}. Drop a JPEG/PNG/WebP image, or a .pth / .safetensors / .onnx model.`, 'error');
     };
     window.addEventListener('dragenter', onEnter);
     window.addEventListener('dragover', onOver);

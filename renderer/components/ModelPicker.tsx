@@ -59,7 +59,7 @@ export function ModelPicker() {
           ))}
           <hr />
           <button className="it" role="menuitem" onClick={() => { setOpen(false); void cmd.openModel(); }}>
-            <FolderIcon size={14} /> Open checkpoint… <span className="sub">.pth · .pth.tar · .safetensors &nbsp;<kbd>M</kbd></span>
+            <FolderIcon size={14} /> Open model… <span className="sub">.pth · .safetensors · .onnx &nbsp;<kbd>M</kbd></span>
           </button>
           {info && (
             <div className="note" style={{ padding: '4px 8px 2px' }}>{info.description}</div>
@@ -70,7 +70,7 @@ export function ModelPicker() {
         <div className="model-error" role="alert" data-testid="model-load-error">
           <div className="t">Couldn’t load {errorLabel ?? 'the model'}</div>
           <div className="m">{error.message}</div>
-          <div className="h">{error.hint ?? 'Choose a PyTorch checkpoint (.pth, .pth.tar) or a .safetensors file of a supported network.'}</div>
+          <div className="h">{error.hint ?? 'Choose a PyTorch checkpoint (.pth, .pth.tar), a .safetensors file of a supported network, or any .onnx model.'}</div>
           <div className="actions">
             <button className="btn small" onClick={() => setErrorOpen(false)}>Dismiss</button>
             <button className="btn small" onClick={() => { setErrorOpen(false); void cmd.openModel(); }}>Open another…</button>

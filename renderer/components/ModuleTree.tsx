@@ -5,7 +5,13 @@ import { useActions, useApp, useAppShallow } from '../store';
 import { groupByStage } from '../store/logic';
 import { EyeIcon, EyeOffIcon } from './Icons';
 
-const KIND_LABEL: Record<string, string> = { cbam: 'CBAM', se: 'SE', bam: 'BAM', gc: 'GC', nonlocal: 'Non-local' };
+const KIND_LABEL: Record<string, string> = { cbam: 'CBAM', se: 'SE', bam: 'BAM', gc: 'GC', nonlocal: 'Non-local', gate: 'Gate', affinity: 'Affinity', heads: 'Heads' };
+/** Imported (ONNX) modules: what was found in the graph, e.g. "Channel+Spatial" for a CBAM. */
+const PART_LABEL: Record<string, string> = {
+  'channel-gate': 'Channel', 'spatial-gate': 'Spatial', gate: 'Gate', affinity: 'Affinity',
+  'channel-affinity': 'Ch. affinity', heads: 'Heads', 'spatial-softmax': 'Softmax',
+};
+const kindLabel = (m: ModuleInfo): string => (m.parts?.length ? m.parts.map((p) => PART_LABEL[p] ?? p).join('+') : KIND_LABEL[m.kind] ?? m.kind);
 
 export function ModuleTree() {
   const a = useActions();
@@ -76,7 +82,7 @@ function ModuleRow({ m }: { m: ModuleInfo }) {
       </button>
       <div className="mod-name">
         <span className="n" title={`${m.name} · ${m.channels} channels · ${m.mapSize[0]}×${m.mapSize[1]}`}>{m.name}</span>
-        <span className={`badge kind-${m.kind}`}>{KIND_LABEL[m.kind] ?? m.kind}</span>
+        <span className={`badge kind-${m.kind}`} title={m.parts ? 'Found in the ONNX graph' : undefined}>{kindLabel(m)}</span>
       </div>
       <label className="bypass-wrap" title="Bypass: re-run the network without this module" onClick={(e) => e.stopPropagation()}>
         <button

@@ -2,6 +2,7 @@
 // blend weights, and the quadrant check: an image made of four known 256 px photos, run in
 // 256 px tiles without overlap, gives in each quadrant exactly the maps of that photo run
 // alone (within 1e-5), on both runtimes.
+import type { NetSpec } from '../../../engine/nets/spec';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -27,7 +28,7 @@ describe('tile planning', () => {
     const s = await Session.load({ kind: 'builtin', name: 'emoji-cbam-nl' });
     try {
       // Output stride 16, and nl3's sub-sampled keys after layer3 (stride 8): 16.
-      expect(tileAlignment(s.spec)).toBe(16);
+      expect(tileAlignment(s.spec as NetSpec)).toBe(16);
     } finally {
       s.dispose();
     }
