@@ -619,6 +619,30 @@ describe('AttnScope UI in web mode (real engine)', () => {
     await shot('00-hero');
   });
 
+  it('an ONNX model dropped in: its attention is found, shown like built-in modules, and a ViT head map answers a clicked query', async () => {
+    const onnxFile = (c: string) => ({ name: `${c}.onnx`, type: 'application/octet-stream', bytes: readFileSync(join(root, 'test/fixtures/onnx', c, 'model.onnx')) });
+    await dropFiles(page, [onnxFile('cbam-resnet')]);
+    await waitState(page, (s) => s.model.status === 'ready' && s.model.info?.arch === 'onnx' && s.model.info.name === 'cbam-resnet.onnx');
+    await waitState(page, (s) => s.run.status === 'done' && Object.keys(s.run.taps).length === 4);
+    expect(await page.textContent('.mod[data-module="layer2.0.cbam"] .badge')).toBe('Channel+Spatial');
+    await focusModule('layer2.0.cbam', 'spatial');
+    await page.mouse.move(10, 10);
+    await shot('20-onnx-cbam');
+
+    await dropFiles(page, [onnxFile('vit')]);
+    await waitState(page, (s) => s.model.status === 'ready' && s.model.info?.name === 'vit.onnx');
+    await waitState(page, (s) => s.run.status === 'done' && s.run.taps['blocks.1.attn']?.attention !== undefined);
+    expect(await page.textContent('.mod[data-module="blocks.1.attn"] .badge')).toBe('Heads');
+    await focusModule('blocks.1.attn', 'attention');
+    const box = (await page.locator('[data-testid=stage]').boundingBox())!;
+    await page.mouse.click(box.x + box.width * 0.7, box.y + box.height * 0.3);
+    const q = await waitState(page, (s) => (s.analysis.query?.status === 'done' ? s.analysis.query : null));
+    expect(q!.module).toBe('blocks.1.attn');
+    expect(q!.map!.shape).toEqual([8, 8]);
+    await page.waitForSelector('[data-testid=query-marker]');
+    await shot('21-onnx-vit-query');
+  });
+
   it('raised no page errors and no console errors (CSP included)', () => {
     expect(pageErrors).toEqual([]);
   });
