@@ -11,7 +11,12 @@ const PART_LABEL: Record<string, string> = {
   'channel-gate': 'Channel', 'spatial-gate': 'Spatial', gate: 'Gate', affinity: 'Affinity',
   'channel-affinity': 'Ch. affinity', heads: 'Heads', 'spatial-softmax': 'Softmax',
 };
-const kindLabel = (m: ModuleInfo): string => (m.parts?.length ? m.parts.map((p) => PART_LABEL[p] ?? p).join('+') : KIND_LABEL[m.kind] ?? m.kind);
+const PART_SHORT: Record<string, string> = { 'channel-gate': 'Ch', 'spatial-gate': 'Sp' };
+const kindLabel = (m: ModuleInfo): string => {
+  if (!m.parts?.length) return KIND_LABEL[m.kind] ?? m.kind;
+  if (m.parts.length === 1) return PART_LABEL[m.parts[0] as string] ?? (m.parts[0] as string);
+  return m.parts.map((p) => PART_SHORT[p] ?? PART_LABEL[p] ?? p).join('+');
+};
 
 export function ModuleTree() {
   const a = useActions();
@@ -82,7 +87,7 @@ function ModuleRow({ m }: { m: ModuleInfo }) {
       </button>
       <div className="mod-name">
         <span className="n" title={`${m.name} · ${m.channels} channels · ${m.mapSize[0]}×${m.mapSize[1]}`}>{m.name}</span>
-        <span className={`badge kind-${m.kind}`} title={m.parts ? 'Found in the ONNX graph' : undefined}>{kindLabel(m)}</span>
+        <span className={`badge kind-${m.kind}`} title={m.parts ? `Found in the ONNX graph: ${m.parts.map((p) => PART_LABEL[p] ?? p).join(', ').toLowerCase()}` : undefined}>{kindLabel(m)}</span>
       </div>
       <label className="bypass-wrap" title="Bypass: re-run the network without this module" onClick={(e) => e.stopPropagation()}>
         <button

@@ -236,7 +236,7 @@ export class GraphInterpreter {
       if (!w) continue;
       const v = this.weights.get(w);
       if (v?.kind !== 'tensor') continue;
-      if (node.op === 'Conv' && !this.filters.has(w)) {
+      if (node.op === 'Conv' && v.t.rank === 4 && !this.filters.has(w)) {
         this.filters.set(w, tf.tidy(() => {
           const p = prepareFilter(v.t, typeof node.attrs.group === 'number' ? node.attrs.group : 1);
           return { filter: tf.keep(p.filter), depthwise: p.depthwise };

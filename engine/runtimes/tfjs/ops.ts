@@ -131,7 +131,29 @@ function padFor(ctx: OpContext, x: tf.Tensor4D, p: [number, number, number, numb
   return { x, pad: [[0, 0], [t, b], [l, r], [0, 0]] };
 }
 
+/** A 1-D conv ([N, C, L], ECA's conv over channels) as a 2-D conv of height 1. */
+const conv1d: Op = (ctx, node, x) => {
+  const v = canonical(need(x, 0, node));
+  const [n, c, l] = v.shape as [number, number, number];
+  const w = canonical(need(x, 1, node));
+  const [o, i, k] = w.shape as [number, number, number];
+  const pads = ints(node.attrs.pads, [0, 0]);
+  const attrs = {
+    ...node.attrs,
+    kernel_shape: [1, k],
+    pads: [0, pads[0] ?? 0, 0, pads[1] ?? 0],
+    strides: [1, ints(node.attrs.strides, [1])[0] ?? 1],
+    dilations: [1, ints(node.attrs.dilations, [1])[0] ?? 1],
+  };
+  const inputs = [...node.inputs];
+  inputs[1] = `${inputs[1] as string}#1d`; // not the cached 2-D filter of that name
+  const [y] = conv(ctx, { ...node, attrs, inputs }, [tensor(tf.reshape(v, [n, c, 1, l])), tensor(tf.reshape(w, [o, i, 1, k])), ...x.slice(2)]);
+  const out = canonical(y as Value);
+  return [tensor(tf.reshape(out, [n, o, out.shape[3] as number]))];
+};
+
 const conv: Op = (ctx, node, x) => {
+  if (shapeOf(need(x, 0, node)).length === 3) return conv1d(ctx, node, x);
   const input = asNhwc(need(x, 0, node));
   const wName = node.inputs[1] as string;
   const prepared = ctx.filter(wName) ?? prepareFilter(canonical(need(x, 1, node)), num(node.attrs.group, 1));
@@ -250,6 +272,35 @@ const reshape: Op = (_ctx, node, x) => {
     return [host(v.data, dims.map((d) => (d === -1 ? v.data.length / known : d)), v.type)];
   }
   return [tensor(tf.reshape(canonical(v), dims))];
+};
+
+/** ONNX Split: sizes from the `split` input (opset 13+) or attribute, else equal parts (num_outputs or one per output). */
+const split: Op = (_ctx, node, x) => {
+  const v = canonical(need(x, 0, node));
+  const axis = normAxis(num(node.attrs.axis, 0), v.shape.length);
+  const sizes = x[1] ? hostData(x[1]) : Array.isArray(node.attrs.split) ? node.attrs.split : null;
+  const parts = tf.split(v, sizes ?? num(node.attrs.num_outputs, node.outputs.length), axis);
+  return parts.map((t) => tensor(t));
+};
+
+/** ONNX Expand: broadcast to the bidirectional broadcast of the input's shape and the given one. */
+const expand: Op = (_ctx, node, x) => {
+  const v = need(x, 0, node);
+  const target = hostData(need(x, 1, node));
+  const shape = tf.broadcast_util.assertAndGetBroadcastShape(shapeOf(v), target);
+  if (v.kind === 'host' && v.data.length === shape.reduce((a, b) => a * b, 1)) return [host(v.data, shape, v.type)];
+  return [tensor(tf.broadcastTo(canonical(v), shape))];
+};
+
+/** ONNX Einsum through tf.einsum (two operands at most, each letter once per operand: what tfjs supports). */
+const einsum: Op = (_ctx, node, x) => {
+  const equation = str(node.attrs.equation, '').replace(/\s+/g, '');
+  const vs = node.inputs.map((_, i) => canonical(need(x, i, node)));
+  try {
+    return [tensor(tf.einsum(equation, ...vs))];
+  } catch (err) {
+    throw new Error(`Einsum "${equation}" (node "${node.name}") is beyond what the tfjs runtime's einsum supports: ${(err as Error).message}`);
+  }
 };
 
 const transpose: Op = (_ctx, node, x) => {
@@ -562,6 +613,9 @@ export const OPS: Record<string, Op> = {
   ReduceMin: reduce((t, a, k) => tf.min(t, a, k)),
   ReduceSum: reduce((t, a, k) => tf.sum(t, a, k)),
   Reshape: reshape,
+  Expand: expand,
+  Split: split,
+  Einsum: einsum,
   Transpose: transpose,
   Flatten: flatten,
   Squeeze: squeeze,

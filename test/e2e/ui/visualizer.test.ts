@@ -624,7 +624,7 @@ describe('AttnScope UI in web mode (real engine)', () => {
     await dropFiles(page, [onnxFile('cbam-resnet')]);
     await waitState(page, (s) => s.model.status === 'ready' && s.model.info?.arch === 'onnx' && s.model.info.name === 'cbam-resnet.onnx');
     await waitState(page, (s) => s.run.status === 'done' && Object.keys(s.run.taps).length === 4);
-    expect(await page.textContent('.mod[data-module="layer2.0.cbam"] .badge')).toBe('Channel+Spatial');
+    expect(await page.textContent('.mod[data-module="layer2.0.cbam"] .badge')).toBe('Ch+Sp');
     await focusModule('layer2.0.cbam', 'spatial');
     await page.mouse.move(10, 10);
     await shot('20-onnx-cbam');
