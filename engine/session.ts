@@ -24,7 +24,8 @@ import { type AttentionGraph, describeModules, emitResNet } from './nets/resnet'
 import { customStrides, type NetSpec } from './nets/spec';
 import type { ImageSource, ModelSource } from './protocol';
 import { createRunner, type DeviceChoice, type GraphRunner, probeShapes, type RuntimeName } from './runtimes';
-import { type ImportedMap, type ImportedModel, importOnnx, looksLikeOnnx } from './import';
+import { type ImportedMap, type ImportedModel, importOnnx, looksLikeOnnx, ROLLOUT } from './import';
+import { attentionRollout } from './import/rollout';
 import { createTfjsRunner, type TfjsRunner } from './runtimes/tfjs';
 import type { OutputTensor } from './runtimes/types';
 import { defaultOverlap, planTiles, tileAlignment, tileInput, TileStitcher } from './tiles';
@@ -339,6 +340,7 @@ export class Session {
     const opts = request.options ?? {};
     const known = new Set(this.info.modules.map((m) => m.name));
     for (const b of opts.bypass ?? []) {
+      if (this.info.modules.find((m) => m.name === b)?.derived) throw new EngineError('bad-request', `"${b}" is computed from other modules' maps after the pass; there is nothing to switch off.`);
       if (!known.has(b)) throw new EngineError('not-found', `Cannot bypass "${b}": the model has no such module.`, `Modules: ${[...known].join(', ')}`);
     }
     const cancelled = (): boolean => hooks.signal?.aborted === true;
@@ -402,6 +404,15 @@ export class Session {
       result.push(tap);
       await hooks.onTap?.(tap);
       if (cancelled()) throw new EngineError('cancelled', 'The run was cancelled.');
+    }
+    if (this.imported?.rollout) {
+      const { outputs, prefix } = this.imported.rollout;
+      const layers = outputs.map((o) => out.get(o) as OutputTensor);
+      const [, heads, tokens] = (layers[0] as OutputTensor).dims as [number, number, number, number];
+      const grid = (result.find((t) => t.tap === 'attention' && layers.length && t.module === outputs[outputs.length - 1]?.slice(0, -'.map.heads'.length)) as Tap).shape;
+      const tap: Tap = { module: ROLLOUT, tap: 'spatial', shape: grid, data: attentionRollout(layers.map((l) => l.data), heads, tokens, prefix) };
+      result.push(tap);
+      await hooks.onTap?.(tap);
     }
     const affinities = new Map<string, AffinityRecord>();
     for (const m of withAffinity) {

@@ -52,6 +52,8 @@ export interface ModuleInfo {
   parts?: ImportedPartKind[];
   /** Imported models: the gated value is not a 4-D feature map, so there are no channel maps. */
   noChannelMaps?: boolean;
+  /** Computed from other modules' maps after the pass (attention rollout): nothing to bypass. */
+  derived?: boolean;
 }
 
 /** The runtimes that run a model's attention graph (DESIGN.md "One graph, two runtimes"). */

@@ -28,6 +28,8 @@ The blocks written here follow the papers (semantics only; code not copied):
         sigmoid gate.
   ViT   Dosovitskiy et al., ICLR 2021, tiny: patch 4, dim 32, 2 blocks of 2 heads, CLS token;
         attention softmax(q k^T / sqrt(d)) shaped [B, heads, T, T] as timm writes it.
+The vit case also stores 'rollout.attention' [8, 8]: attention rollout (Abnar & Zuidema, ACL
+2020) over its two layers, the CLS row over the patches.
 Negative controls the importer must not list: SiLU (x * sigmoid(x)) and hard-swish
 activations, and a sigmoid "multi-label head" output (eca case's second output).
 """
@@ -368,6 +370,18 @@ def make(name, cfg, seed):
         net64 = net.double()
         logits, maps, modules = expected_maps(name, net64, x.double())
     tensors = {'input': x, 'logits': logits[0].float()}
+    heads = [m.attn for m in net64.modules() if isinstance(m, ViTAttention)]
+    if heads:
+        # Attention rollout (Abnar & Zuidema, ACL 2020): per layer 0.5 * mean over heads + 0.5 * I,
+        # rows renormalised, multiplied from the first layer up; the CLS row over the patches.
+        t = heads[0].shape[-1]
+        r = torch.eye(t, dtype=torch.float64)
+        for a in heads:
+            a = 0.5 * a[0].mean(0) + 0.5 * torch.eye(t, dtype=torch.float64)
+            a = a / a.sum(-1, keepdim=True)
+            r = a @ r
+        g = int(round((t - 1) ** 0.5))
+        tensors['rollout.attention'] = r[0, 1:].reshape(g, g).float()
     tensors.update({k: v.float().contiguous() for k, v in maps.items()})
     write_safetensors(os.path.join(d, 'expected.safetensors'), tensors)
     with open(os.path.join(d, 'case.json'), 'w') as f:

@@ -44,7 +44,12 @@ export interface ImportedModel {
   std: [number, number, number] | null;
   description: string;
   warnings: string[];
+  /** A transformer with a class token: attention rollout over its heads layers (derived module ROLLOUT). */
+  rollout: { outputs: string[]; prefix: number } | null;
 }
+
+/** The derived module of attention rollout (engine/import/rollout.ts). */
+export const ROLLOUT = 'rollout';
 
 /** Runs the probe pass: value name -> dims, on ONNX Runtime (CPU). */
 export type ShapeProbe = (model: Uint8Array, input: { name: string; dims: number[] }, outputs: string[], externalDir: string | null) => Promise<Map<string, number[]>>;
@@ -217,6 +222,14 @@ export async function importOnnx(bytes: Uint8Array, name: string, path: string |
     },
   };
   const kinds = countKinds(parts);
+  const headParts = parts.filter((p) => p.kind === 'heads');
+  const prefix = headParts[0]?.prefix ?? 0;
+  const rollout = headParts.length && prefix >= 1 && headParts.every((p) => p.prefix === prefix && shapes.get(p.candidate.value)?.[3] === shapes.get(headParts[0]?.candidate.value as string)?.[3])
+    ? { outputs: headParts.map((p) => `${p.module}.map.heads`), prefix } : null;
+  if (rollout) {
+    const last = infos.find((i) => i.name === headParts[headParts.length - 1]?.module) as ModuleInfo;
+    infos.push({ name: ROLLOUT, kind: 'heads', stage: ROLLOUT, taps: ['spatial'], channels: last.channels, mapSize: last.mapSize, derived: true });
+  }
   return {
     model: rewritten as OnnxTypes.ModelProto,
     modules,
@@ -233,6 +246,7 @@ export async function importOnnx(bytes: Uint8Array, name: string, path: string |
     std: parseTriple(meta.get('std')),
     description: `ONNX model (opset ${opset}${model.producerName ? `, from ${model.producerName} ${model.producerVersion}` : ''}, input ${layout.toUpperCase()}${dynamic ? ', any size' : ` ${inputSize}x${inputSize}`}): ${kinds || 'no attention found'}`,
     warnings,
+    rollout,
   };
 }
 

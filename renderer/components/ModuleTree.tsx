@@ -13,6 +13,7 @@ const PART_LABEL: Record<string, string> = {
 };
 const PART_SHORT: Record<string, string> = { 'channel-gate': 'Ch', 'spatial-gate': 'Sp' };
 const kindLabel = (m: ModuleInfo): string => {
+  if (m.derived) return 'Rollout';
   if (!m.parts?.length) return KIND_LABEL[m.kind] ?? m.kind;
   if (m.parts.length === 1) return PART_LABEL[m.parts[0] as string] ?? (m.parts[0] as string);
   return m.parts.map((p) => PART_SHORT[p] ?? PART_LABEL[p] ?? p).join('+');
@@ -89,15 +90,19 @@ function ModuleRow({ m }: { m: ModuleInfo }) {
         <span className="n" title={`${m.name} · ${m.channels} channels · ${m.mapSize[0]}×${m.mapSize[1]}`}>{m.name}</span>
         <span className={`badge kind-${m.kind}`} title={m.parts ? `Found in the ONNX graph: ${m.parts.map((p) => PART_LABEL[p] ?? p).join(', ').toLowerCase()}` : undefined}>{kindLabel(m)}</span>
       </div>
-      <label className="bypass-wrap" title="Bypass: re-run the network without this module" onClick={(e) => e.stopPropagation()}>
-        <button
-          role="switch"
-          className="switch"
-          aria-checked={bypassed}
-          aria-label={`Bypass ${m.name}`}
-          onClick={() => a.toggleBypass(m.name)}
-        />
-      </label>
+      {m.derived ? (
+        <span className="bypass-wrap faint" title="Computed from the other modules' maps after the pass: nothing to bypass">derived</span>
+      ) : (
+        <label className="bypass-wrap" title="Bypass: re-run the network without this module" onClick={(e) => e.stopPropagation()}>
+          <button
+            role="switch"
+            className="switch"
+            aria-checked={bypassed}
+            aria-label={`Bypass ${m.name}`}
+            onClick={() => a.toggleBypass(m.name)}
+          />
+        </label>
+      )}
       <div className="taps">
         {m.taps.map((t) => (
           <button

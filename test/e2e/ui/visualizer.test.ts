@@ -641,6 +641,13 @@ describe('AttnScope UI in web mode (real engine)', () => {
     expect(q!.map!.shape).toEqual([8, 8]);
     await page.waitForSelector('[data-testid=query-marker]');
     await shot('21-onnx-vit-query');
+    await page.keyboard.press('Escape');
+    // Attention rollout: a derived map, no bypass switch.
+    expect(await page.locator('.mod[data-module="rollout"] [role=switch]').count()).toBe(0);
+    await focusModule('rollout', 'spatial');
+    await waitState(page, (s) => s.run.taps.rollout?.spatial !== undefined);
+    await page.mouse.move(10, 10);
+    await shot('22-onnx-vit-rollout');
   });
 
   it('raised no page errors and no console errors (CSP included)', () => {

@@ -180,6 +180,22 @@ describe('ONNX import: an imported model behaves like a built-in one', () => {
     }
   });
 
+  it('a ViT with a class token gets attention rollout as a derived map, equal to PyTorch\'s', async () => {
+    const s = await load(join(DIR, 'vit', 'model.onnx'));
+    try {
+      const expected = readSafetensors(join(DIR, 'vit', 'expected.safetensors'));
+      expect(s.info.modules.find((m) => m.name === 'rollout')).toMatchObject({ derived: true, taps: ['spatial'] });
+      const input = nchwToNhwc(expected.get('input') as never).data;
+      const r = await s.run({ image: { kind: 'input', name: 'x', input, size: 32 } });
+      const tap = r.taps.find((t) => t.module === 'rollout');
+      expect(tap?.shape).toEqual([8, 8]);
+      expect(maxAbsDiff(tap?.data as Float32Array, expected.get('rollout.attention')?.data as Float32Array)).toBeLessThan(1e-5);
+      await expect(s.run({ image: { kind: 'input', name: 'x', input, size: 32 }, options: { bypass: ['rollout'] } })).rejects.toThrow(/nothing to switch off/);
+    } finally {
+      s.dispose();
+    }
+  });
+
   it('class names from the model metadata, and a model with no attention loads with a warning', async () => {
     const m = fixture('eca');
     m.metadataProps = [{ key: 'classes', value: JSON.stringify(Array.from({ length: 10 }, (_, i) => `thing ${i}`)) }];
