@@ -23,8 +23,8 @@ import { specFromArchName } from './nets/presets';
 import { type AttentionGraph, describeModules, emitResNet } from './nets/resnet';
 import { customStrides, type NetSpec } from './nets/spec';
 import type { ImageSource, ModelSource } from './protocol';
-import { createRunner, type DeviceChoice, type GraphRunner, probeShapes, type RuntimeName } from './runtimes';
-import { type ImportedMap, type ImportedModel, importOnnx, looksLikeOnnx, ROLLOUT } from './import';
+import { createRunner, type DeviceChoice, type GraphRunner, probeShapes, type RunnerOptions, type RuntimeName } from './runtimes';
+import { type ImportedMap, type ImportedModel, importOnnx, looksLikeOnnx, mapShape, ROLLOUT } from './import';
 import { attentionRollout } from './import/rollout';
 import { createTfjsRunner, type TfjsRunner } from './runtimes/tfjs';
 import type { OutputTensor } from './runtimes/types';
@@ -276,17 +276,12 @@ export class Session {
       warnings,
       ...(manifest?.defaultVisible ? { defaultVisible: manifest.defaultVisible } : {}),
     };
-    const runnerOptions = {
-      ...(opts.runtime ? { runtime: opts.runtime } : {}),
-      ...(opts.backend ? { backend: opts.backend } : {}),
-      ...(opts.threads !== undefined ? { threads: opts.threads } : {}),
-      ...(opts.device !== undefined ? { device: opts.device } : {}),
-    };
-    const runner = await createRunner(graph.model, graph.modules.map((m) => m.name), runnerOptions);
+    const options = runnerOptions(opts);
+    const runner = await createRunner(graph.model, graph.modules.map((m) => m.name), options);
     Session.runnerBuilds++;
     const rowRunners = new Map<string, GraphRunner>();
     try {
-      for (const m of graph.modules) if (m.rowsModel) rowRunners.set(m.name, await createRunner(m.rowsModel, [], runnerOptions));
+      for (const m of graph.modules) if (m.rowsModel) rowRunners.set(m.name, await createRunner(m.rowsModel, [], options));
       if (opts.signal?.aborted) throw new EngineError('cancelled', 'Loading the model was cancelled.');
     } catch (err) {
       await Promise.all([runner, ...rowRunners.values()].map((r) => r.dispose()));
@@ -323,13 +318,7 @@ export class Session {
       warnings,
     };
     const graph: AttentionGraph = { model: imported.model, modules: imported.modules, unusedKeys: [], fcWeight: new Float32Array(0) };
-    const runner = await createRunner(graph.model, graph.modules.map((m) => m.name), {
-      ...(opts.runtime ? { runtime: opts.runtime } : {}),
-      ...(opts.backend ? { backend: opts.backend } : {}),
-      ...(opts.threads !== undefined ? { threads: opts.threads } : {}),
-      ...(opts.device !== undefined ? { device: opts.device } : {}),
-      externalDataDir: imported.externalDir,
-    });
+    const runner = await createRunner(graph.model, graph.modules.map((m) => m.name), { ...runnerOptions(opts), externalDataDir: imported.externalDir });
     Session.runnerBuilds++;
     info.runtime = runner.info;
     return new Session(info, graph, runner, { resize: 'stretch' }, null, opts.maxMemory, opts.affinityReadbackBytes ?? AFFINITY_READBACK_BYTES, new Map(), imported);
@@ -406,11 +395,13 @@ export class Session {
       if (cancelled()) throw new EngineError('cancelled', 'The run was cancelled.');
     }
     if (this.imported?.rollout) {
-      const { outputs, prefix } = this.imported.rollout;
-      const layers = outputs.map((o) => out.get(o) as OutputTensor);
-      const [, heads, tokens] = (layers[0] as OutputTensor).dims as [number, number, number, number];
-      const grid = (result.find((t) => t.tap === 'attention' && layers.length && t.module === outputs[outputs.length - 1]?.slice(0, -'.map.heads'.length)) as Tap).shape;
-      const tap: Tap = { module: ROLLOUT, tap: 'spatial', shape: grid, data: attentionRollout(layers.map((l) => l.data), heads, tokens, prefix) };
+      const { layers, prefix } = this.imported.rollout;
+      const heads = layers.map((l) => out.get(l.output) as OutputTensor);
+      const [, count, tokens] = (heads[0] as OutputTensor).dims as [number, number, number, number];
+      // On the patch grid of the last layer's class-token map.
+      const last = layers[layers.length - 1] as ImportedMap;
+      const grid = (result.find((t) => t.module === last.module && t.tap === 'attention') as Tap).shape;
+      const tap: Tap = { module: ROLLOUT, tap: 'spatial', shape: grid, data: attentionRollout(heads.map((l) => l.data), count, tokens, prefix) };
       result.push(tap);
       await hooks.onTap?.(tap);
     }
@@ -795,21 +786,20 @@ async function readModelFile(path: string): Promise<Uint8Array> {
   }
 }
 
-/** An imported map of a run, batch dimension removed, in the shape maps.json states (engine/import). */
+/** An imported map of a run, batch dimension removed, in the shape maps.json states. */
 function runMap(m: ImportedMap, o: OutputTensor, taps: Tap[]): RunMap {
-  const dims = o.dims.slice(1);
-  let shape: number[];
-  if (m.kind === 'channel-gate') {
-    shape = dims.filter((d) => d !== 1);
-    if (!shape.length) shape = [1];
-  } else if (m.kind === 'spatial-gate') {
-    shape = dims.slice(-2);
-  } else if (m.kind === 'spatial-softmax') {
-    shape = taps.find((t) => t.module === m.module && t.tap === 'spatial')?.shape ?? dims;
-  } else {
-    shape = dims;
-  }
-  return { module: m.module, map: m.map, kind: m.kind, node: m.node, shape, data: o.data };
+  const tap = m.kind === 'spatial-softmax' ? taps.find((t) => t.module === m.module && t.tap === 'spatial')?.shape : undefined;
+  return { module: m.module, map: m.map, kind: m.kind, node: m.node, shape: mapShape(m.kind, o.dims, tap), data: o.data };
+}
+
+/** The runtime options a load asks for. */
+function runnerOptions(opts: LoadOptions): RunnerOptions {
+  return {
+    ...(opts.runtime ? { runtime: opts.runtime } : {}),
+    ...(opts.backend ? { backend: opts.backend } : {}),
+    ...(opts.threads !== undefined ? { threads: opts.threads } : {}),
+    ...(opts.device !== undefined ? { device: opts.device } : {}),
+  };
 }
 
 /** SHA-256 of a ByteSource, read in 8 MiB pieces so large checkpoints are never whole in memory twice. */

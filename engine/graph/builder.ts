@@ -193,7 +193,7 @@ function valueInfo(v: ValueInfo): OnnxTypes.IValueInfoProto {
 
 const AttrType = onnx.AttributeProto.AttributeType;
 
-function attribute(name: string, v: AttrValue): OnnxTypes.IAttributeProto {
+export function attribute(name: string, v: AttrValue): OnnxTypes.IAttributeProto {
   if (typeof v === 'number') return { name, type: AttrType.INT, i: v };
   if (typeof v === 'string') return { name, type: AttrType.STRING, s: new TextEncoder().encode(v) };
   if (Array.isArray(v)) return { name, type: AttrType.INTS, ints: v };

@@ -1,7 +1,9 @@
 // Small editing helpers over a decoded ONNX graph (someone else's): who produces and who
-// consumes each value, constants, and appending nodes and int64 constants under unique names.
+// consumes each value, constants, a topological order, and appending nodes and int64
+// constants under unique names.
 
-import { DataType, onnx, type OnnxTypes, toInt } from '../graph/onnx';
+import { attribute, type AttrValue } from '../graph/builder';
+import { DataType, type OnnxTypes, tensorNumbers, toInt } from '../graph/onnx';
 
 type Node = OnnxTypes.INodeProto;
 
@@ -9,13 +11,11 @@ export class GraphIndex {
   readonly producer = new Map<string, Node>();
   readonly consumers = new Map<string, Node[]>();
   readonly constants = new Set<string>();
-  readonly index = new Map<Node, number>();
   readonly inputs: Set<string>;
+  private readonly initializers = new Map<string, OnnxTypes.ITensorProto>();
 
   constructor(readonly graph: OnnxTypes.IGraphProto) {
-    const nodes = graph.node ?? [];
-    nodes.forEach((n, i) => {
-      this.index.set(n, i);
+    for (const n of graph.node ?? []) {
       for (const o of n.output ?? []) if (o) this.producer.set(o, n);
       for (const v of n.input ?? []) {
         if (!v) continue;
@@ -24,12 +24,16 @@ export class GraphIndex {
         list.push(n);
       }
       if (n.opType === 'Constant') for (const o of n.output ?? []) this.constants.add(o);
-    });
-    for (const t of graph.initializer ?? []) if (t.name) this.constants.add(t.name);
+    }
+    for (const t of graph.initializer ?? []) {
+      if (!t.name) continue;
+      this.constants.add(t.name);
+      this.initializers.set(t.name, t);
+    }
     this.inputs = new Set((graph.input ?? []).map((v) => v.name as string).filter((n) => !this.constants.has(n)));
   }
 
-  /** Whether a value is computed from constants only (initializers, Constant nodes, shapes of nothing). */
+  /** Whether a value is computed from constants only (initializers, Constant nodes), looking 8 ops up. */
   isConstant(v: string, depth = 0): boolean {
     if (this.constants.has(v)) return true;
     const p = this.producer.get(v);
@@ -37,45 +41,61 @@ export class GraphIndex {
     return (p.input ?? []).filter(Boolean).every((i) => this.isConstant(i, depth + 1));
   }
 
-  /** A constant's float value when it is a one-element tensor (initializer or Constant node), else null. */
+  /** A constant's value when it is a one-element tensor (initializer or Constant node, through Cast / Identity), else null. */
   scalarValue(v: string): number | null {
-    let t: OnnxTypes.ITensorProto | undefined = (this.graph.initializer ?? []).find((i) => i.name === v);
+    let t = this.initializers.get(v);
     if (!t) {
       const p = this.producer.get(v);
       if (p?.opType === 'Constant') t = p.attribute?.find((a) => a.name === 'value')?.t ?? undefined;
       else if (p?.opType === 'Cast' || p?.opType === 'Identity') return p.input?.[0] ? this.scalarValue(p.input[0]) : null;
     }
-    if (!t) return null;
-    const count = (t.dims ?? []).reduce<number>((a, d) => a * toInt(d as number), 1);
-    if (count !== 1) return null;
-    if (t.floatData?.length) return t.floatData[0] as number;
-    if (t.int64Data?.length) return toInt(t.int64Data[0] as number);
-    if (t.int32Data?.length) return t.int32Data[0] as number;
-    const raw = t.rawData;
-    if (raw && raw.length) {
-      const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
-      if (t.dataType === DataType.FLOAT) return view.getFloat32(0, true);
-      if (t.dataType === 11) return view.getFloat64(0, true);
-      if (t.dataType === DataType.INT64) return Number(view.getBigInt64(0, true));
-      if (t.dataType === DataType.INT32) return view.getInt32(0, true);
-    }
-    return null;
+    const values = t ? tensorNumbers(t) : null;
+    return values?.length === 1 ? (values[0] as number) : null;
   }
 
   attrInt(n: Node, name: string, fallback: number): number {
     const a = n.attribute?.find((x) => x.name === name);
     return a?.i !== undefined && a.i !== null ? toInt(a.i as number) : fallback;
   }
+}
 
-  attrInts(n: Node, name: string): number[] | null {
-    const a = n.attribute?.find((x) => x.name === name);
-    return a?.ints?.length ? a.ints.map((v) => toInt(v as number)) : null;
+/**
+ * The nodes in an order where each comes after the producers of its inputs, as close to the
+ * given order as that allows (depth-first, so an already sorted graph keeps its order).
+ * Throws `onCycle(node)` with a node on a cycle when there is no such order.
+ */
+export function topoOrder<T extends Node>(nodes: T[], onCycle: (node: T) => Error): T[] {
+  const producer = new Map<string, number>();
+  nodes.forEach((n, i) => { for (const o of n.output ?? []) if (o) producer.set(o, i); });
+  const state = new Uint8Array(nodes.length); // 0 new, 1 on the stack, 2 placed
+  const out: T[] = [];
+  for (let start = 0; start < nodes.length; start++) {
+    if (state[start]) continue;
+    const stack: Array<[number, number]> = [[start, 0]];
+    state[start] = 1;
+    while (stack.length) {
+      const top = stack[stack.length - 1] as [number, number];
+      const inputs = nodes[top[0]]?.input ?? [];
+      if (top[1] >= inputs.length) {
+        state[top[0]] = 2;
+        out.push(nodes[top[0]] as T);
+        stack.pop();
+        continue;
+      }
+      const p = producer.get(inputs[top[1]++] as string);
+      if (p === undefined || state[p] === 2) continue;
+      if (state[p] === 1) throw onCycle(nodes[p] as T);
+      state[p] = 1;
+      stack.push([p, 0]);
+    }
   }
+  return out;
 }
 
 /** Appends nodes to a graph being rewritten, with names under `attnscope/`. */
 export class GraphWriter {
   private counter = 0;
+  private readonly constCache = new Map<string, string>();
   readonly added: Node[] = [];
   readonly initializers: OnnxTypes.ITensorProto[] = [];
 
@@ -85,25 +105,21 @@ export class GraphWriter {
     return `attnscope/${hint}/${this.counter++}`;
   }
 
-  node(op: string, inputs: string[], attrs: Record<string, number | number[]> = {}, output?: string): string {
+  node(op: string, inputs: string[], attrs: Record<string, AttrValue> = {}, output?: string): string {
     const out = output ?? this.name(op);
-    const attribute: OnnxTypes.IAttributeProto[] = Object.entries(attrs).map(([name, v]) => Array.isArray(v)
-      ? { name, type: onnx.AttributeProto.AttributeType.INTS, ints: v }
-      : { name, type: onnx.AttributeProto.AttributeType.INT, i: v });
-    this.added.push({ opType: op, input: inputs, output: [out], name: out, attribute });
+    this.added.push({ opType: op, input: inputs, output: [out], name: out, attribute: Object.entries(attrs).map(([k, v]) => attribute(k, v)) });
     return out;
   }
 
+  /** An int64 constant (shapes, axes, indices), shared between users of the same values. */
   ints(values: number[]): string {
-    const name = this.name('const');
-    const data = new BigInt64Array(values.map((v) => BigInt(v)));
-    this.initializers.push({ name, dataType: DataType.INT64, dims: [values.length], rawData: new Uint8Array(data.buffer) });
-    return name;
-  }
-
-  float(value: number): string {
-    const name = this.name('const');
-    this.initializers.push({ name, dataType: DataType.FLOAT, dims: [], rawData: new Uint8Array(Float32Array.of(value).buffer) });
+    const key = values.join(',');
+    let name = this.constCache.get(key);
+    if (!name) {
+      name = this.name('const');
+      this.initializers.push({ name, dataType: DataType.INT64, dims: [values.length], rawData: new Uint8Array(BigInt64Array.from(values, BigInt).buffer) });
+      this.constCache.set(key, name);
+    }
     return name;
   }
 

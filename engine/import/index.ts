@@ -11,7 +11,7 @@ import { DataType, type OnnxTypes, toInt } from '../graph/onnx';
 import type { GraphModule } from '../nets/resnet';
 import type { ModuleInfo, TapName } from '../types';
 import { classify, findCandidates, type NamedPart, nameParts, type PartKind, type Rejected } from './discover';
-import { GraphIndex, GraphWriter } from './graphEdit';
+import { GraphIndex, GraphWriter, topoOrder } from './graphEdit';
 import { parseOnnx } from './onnxFile';
 
 export { looksLikeOnnx } from './onnxFile';
@@ -44,12 +44,28 @@ export interface ImportedModel {
   std: [number, number, number] | null;
   description: string;
   warnings: string[];
-  /** A transformer with a class token: attention rollout over its heads layers (derived module ROLLOUT). */
-  rollout: { outputs: string[]; prefix: number } | null;
+  /** A transformer with a class token: attention rollout over its heads layers (derived module ROLLOUT), in forward order. */
+  rollout: { layers: ImportedMap[]; prefix: number } | null;
 }
 
 /** The derived module of attention rollout (engine/import/rollout.ts). */
 export const ROLLOUT = 'rollout';
+
+/**
+ * The shape maps.json gives a map: `dims` (batch first) without the batch, channel gates
+ * without their size-1 dims ([C], [paths, C]), spatial gates [H, W], a spatial softmax on its
+ * tap's grid (`tapShape`); the rest as computed.
+ */
+export function mapShape(kind: PartKind, dims: number[], tapShape?: number[]): number[] {
+  const own = dims.slice(1);
+  if (kind === 'channel-gate') {
+    const kept = own.filter((d) => d !== 1);
+    return kept.length ? kept : [1];
+  }
+  if (kind === 'spatial-gate') return own.slice(-2);
+  if (kind === 'spatial-softmax' && tapShape) return tapShape;
+  return own;
+}
 
 /** Runs the probe pass: value name -> dims, on ONNX Runtime (CPU). */
 export type ShapeProbe = (model: Uint8Array, input: { name: string; dims: number[] }, outputs: string[], externalDir: string | null) => Promise<Map<string, number[]>>;
@@ -176,10 +192,10 @@ export async function importOnnx(bytes: Uint8Array, name: string, path: string |
       if (p.kind === 'spatial-softmax') {
         taps.set('spatial', w.reshapeBatchTail(v, v, w.shapeSlice(p.keyGrid as string, 2, 4)));
       } else if (p.kind === 'affinity') {
-        const a = rank === 3 ? v : w.reshapeBatchTail(v, v, w.shapeSlice(v, -2, INT_MAX));
-        taps.set('attention', w.reshapeBatchTail(w.mean(a, [1], 0), v, w.shapeSlice(p.keyGrid as string, 2, 4)));
+        // [N, queries, keys]: classify() takes positional affinities from 3-D values only.
+        taps.set('attention', w.reshapeBatchTail(w.mean(v, [1], 0), v, w.shapeSlice(p.keyGrid as string, 2, 4)));
         taps.set('activation', w.mean(p.queryGrid as string, [1], 0));
-        affinity = a;
+        affinity = v;
       } else if (p.kind === 'channel-affinity') {
         taps.set('channel', w.mean(v, [1], 0));
         taps.set('activation', w.mean(p.queryGrid as string, [1], 0));
@@ -210,7 +226,7 @@ export async function importOnnx(bytes: Uint8Array, name: string, path: string |
 
   // Original consumers read the bypass switch's output; the new nodes read the originals.
   const original = graph.node.map((n) => ({ ...n, input: (n.input ?? []).map((i) => rewire.get(i) ?? i) }));
-  const nodes = topoSort([...original, ...w.added]);
+  const nodes = topoOrder([...original, ...w.added], () => new EngineError('internal', `${name}: rewriting the graph made a cycle.`));
   const rewritten: OnnxTypes.IModelProto = {
     ...model,
     graph: {
@@ -225,7 +241,7 @@ export async function importOnnx(bytes: Uint8Array, name: string, path: string |
   const headParts = parts.filter((p) => p.kind === 'heads');
   const prefix = headParts[0]?.prefix ?? 0;
   const rollout = headParts.length && prefix >= 1 && headParts.every((p) => p.prefix === prefix && shapes.get(p.candidate.value)?.[3] === shapes.get(headParts[0]?.candidate.value as string)?.[3])
-    ? { outputs: headParts.map((p) => `${p.module}.map.heads`), prefix } : null;
+    ? { layers: maps.filter((m) => m.kind === 'heads'), prefix } : null;
   if (rollout) {
     const last = infos.find((i) => i.name === headParts[headParts.length - 1]?.module) as ModuleInfo;
     infos.push({ name: ROLLOUT, kind: 'heads', stage: ROLLOUT, taps: ['spatial'], channels: last.channels, mapSize: last.mapSize, derived: true });
@@ -282,28 +298,6 @@ function countKinds(parts: NamedPart[]): string {
   const counts = new Map<PartKind, number>();
   for (const p of parts) counts.set(p.kind, (counts.get(p.kind) ?? 0) + 1);
   return [...counts].map(([k, n]) => `${n} ${names[k]}${n === 1 ? '' : 's'}`).join(', ');
-}
-
-/** Kahn's order, stable: the original order wherever the dependencies allow it. */
-function topoSort(nodes: OnnxTypes.INodeProto[]): OnnxTypes.INodeProto[] {
-  const producer = new Map<string, number>();
-  nodes.forEach((n, i) => { for (const o of n.output ?? []) if (o) producer.set(o, i); });
-  const deps = nodes.map((n) => new Set((n.input ?? []).map((v) => producer.get(v)).filter((p): p is number => p !== undefined)));
-  const users: number[][] = nodes.map(() => []);
-  deps.forEach((d, i) => { for (const p of d) users[p]?.push(i); });
-  const remaining = deps.map((d) => d.size);
-  const ready: number[] = [];
-  remaining.forEach((r, i) => { if (r === 0) ready.push(i); });
-  const out: OnnxTypes.INodeProto[] = [];
-  // A simple min-heap would keep the order exact; sorting the ready list is enough at these sizes.
-  while (ready.length) {
-    ready.sort((a, b) => b - a);
-    const i = ready.pop() as number;
-    out.push(nodes[i] as OnnxTypes.INodeProto);
-    for (const u of users[i] as number[]) if (--(remaining[u] as number) === 0) ready.push(u);
-  }
-  if (out.length !== nodes.length) throw new EngineError('internal', 'The rewritten graph has a cycle.');
-  return out;
 }
 
 /** Class names from metadata_props: a JSON list, a JSON/Python dict {index: name}, or one name per line. */

@@ -8,6 +8,7 @@ import { closeSync, fstatSync, lstatSync, openSync, realpathSync } from 'node:fs
 import { basename, dirname, isAbsolute, join, normalize, sep } from 'node:path';
 import { EngineError } from '../errors';
 import { onnx, type OnnxTypes, toInt } from '../graph/onnx';
+import { topoOrder } from './graphEdit';
 
 /** A protobuf ModelProto cannot exceed 2 GiB; larger models keep their weights in external data. */
 export const MAX_PROTO_BYTES = 2 ** 31 - 1;
@@ -154,22 +155,5 @@ export function checkExternalPath(location: string, dir: string, name: string): 
 
 /** Refuses a graph whose nodes depend on each other in a cycle (ONNX graphs are DAGs). */
 function checkAcyclic(graph: OnnxTypes.IGraphProto, name: string): void {
-  const producer = new Map<string, number>();
-  const nodes = graph.node ?? [];
-  nodes.forEach((n, i) => { for (const o of n.output ?? []) if (o) producer.set(o, i); });
-  const state = new Uint8Array(nodes.length); // 0 new, 1 on the stack, 2 done
-  for (let start = 0; start < nodes.length; start++) {
-    if (state[start]) continue;
-    const stack: Array<[number, number]> = [[start, 0]];
-    state[start] = 1;
-    while (stack.length) {
-      const top = stack[stack.length - 1] as [number, number];
-      const inputs = nodes[top[0]]?.input ?? [];
-      if (top[1] >= inputs.length) { state[top[0]] = 2; stack.pop(); continue; }
-      const p = producer.get(inputs[top[1]++] as string);
-      if (p === undefined) continue;
-      if (state[p] === 1) throw new EngineError('bad-model', `${name}: the graph has a cycle through node "${nodes[p]?.name || nodes[p]?.opType}".`, 'ONNX graphs must be acyclic; the file is corrupt or hand-edited.');
-      if (state[p] === 0) { state[p] = 1; stack.push([p, 0]); }
-    }
-  }
+  topoOrder(graph.node ?? [], (n) => new EngineError('bad-model', `${name}: the graph has a cycle through node "${n.name || n.opType}".`, 'ONNX graphs must be acyclic; the file is corrupt or hand-edited.'));
 }

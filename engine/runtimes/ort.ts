@@ -103,7 +103,7 @@ export async function createOrtRunner(model: Uint8Array, bypassModules: string[]
     } catch (err) {
       gpuFailure = err instanceof Error ? err.message : String(err);
       if (device === 'gpu') {
-        throw new EngineError('backend', `No GPU for ONNX Runtime's WebGPU execution provider: ${gpuFailure.split('\n')[0]}`,
+        throw new EngineError('backend', `No GPU for ONNX Runtime's WebGPU execution provider: ${firstLine(gpuFailure)}`,
           'Use --device cpu (or auto, which falls back to the CPU), or check the GPU driver (Vulkan, Metal or Direct3D 12).');
       }
     }
@@ -130,7 +130,7 @@ export async function createOrtRunner(model: Uint8Array, bypassModules: string[]
   const version = base.detail.split(',')[0] as string;
   const info: RuntimeInfo = onGpu
     ? { ...base, device: 'gpu', backend: 'webgpu', detail: `${version}, WebGPU execution provider (Dawn; shape ops on the CPU EP, ${threads} thread${threads === 1 ? '' : 's'})` }
-    : gpuFailure ? { ...base, detail: `${base.detail}; no GPU (${(gpuFailure.split('\n')[0] as string).slice(0, 160)})` } : base;
+    : gpuFailure ? { ...base, detail: `${base.detail}; no GPU (${firstLine(gpuFailure).slice(0, 160)})` } : base;
   const rowModules = session.inputNames.filter((n) => n.endsWith(QUERY_ROWS_SUFFIX)).map((n) => n.slice(0, -QUERY_ROWS_SUFFIX.length));
   const bools = new Map<boolean, import('onnxruntime-node').Tensor>();
   const bool = (v: boolean) => {

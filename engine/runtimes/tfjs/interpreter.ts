@@ -9,7 +9,7 @@
 // consumer, so a run holds the live activations, not all of them.
 
 import * as tf from '@tensorflow/tfjs-core';
-import { DataType, onnx, type OnnxTypes, toInt } from '../../graph/onnx';
+import { DataType, onnx, type OnnxTypes, tensorNumbers, toInt } from '../../graph/onnx';
 import { EngineError } from '../../errors';
 import { type Attr, OPS, type OpContext, type OpNode, type PreparedFilter, prepareFilter, type Subgraph } from './ops';
 import { canonical, disposeValue, host, hostData, tensor, type Value } from './values';
@@ -362,27 +362,11 @@ function toHost(v: Value): Value {
 export function fromTensorProto(t: OnnxTypes.ITensorProto): Value {
   const dims = (t.dims ?? []).map(toInt);
   const count = dims.reduce((a, b) => a * b, 1);
-  const raw = t.rawData && t.rawData.length ? t.rawData : null;
-  const aligned = (bytes: Uint8Array): ArrayBuffer => bytes.slice().buffer;
-  switch (t.dataType) {
-    case DataType.FLOAT: {
-      const data = raw ? new Float32Array(aligned(raw)) : Float32Array.from(t.floatData ?? []);
-      if (data.length !== count) throw new EngineError('bad-model', `Initializer "${t.name}" has ${data.length} values for shape [${dims.join(', ')}].`);
-      return tensor(tf.tensor(data, dims, 'float32'));
-    }
-    case DataType.INT64: {
-      const data = raw ? Array.from(new BigInt64Array(aligned(raw)), Number) : (t.int64Data ?? []).map(toInt);
-      return host(data, dims, 'int');
-    }
-    case DataType.INT32: {
-      const data = raw ? Array.from(new Int32Array(aligned(raw))) : [...(t.int32Data ?? [])];
-      return host(data, dims, 'int');
-    }
-    case DataType.BOOL: {
-      const data = raw ? Array.from(raw) : [...(t.int32Data ?? [])];
-      return host(data.map((v) => (v ? 1 : 0)), dims, 'bool');
-    }
-    default:
-      throw new EngineError('unsupported-op', `Initializer "${t.name}" has ONNX data type ${t.dataType}, which the tfjs runtime does not read.`);
+  const data = t.dataType === DataType.DOUBLE ? null : tensorNumbers(t);
+  if (!data) throw new EngineError('unsupported-op', `Initializer "${t.name}" has ONNX data type ${t.dataType}, which the tfjs runtime does not read.`);
+  if (t.dataType === DataType.FLOAT) {
+    if (data.length !== count) throw new EngineError('bad-model', `Initializer "${t.name}" has ${data.length} values for shape [${dims.join(', ')}].`);
+    return tensor(tf.tensor(data as Float32Array, dims, 'float32'));
   }
+  return host(Array.from(data), dims, t.dataType === DataType.BOOL ? 'bool' : 'int');
 }

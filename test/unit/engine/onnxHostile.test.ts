@@ -42,6 +42,16 @@ function writeModel(m: Model, folder: string, location?: string): string {
 
 const load = (path: string) => Session.load({ kind: 'path', path }, { threads: 1 });
 
+/** Loads the model at `path`, runs `use` on it, and disposes of it whatever happens. */
+async function withSession(path: string, use: (s: Session) => Promise<void>): Promise<void> {
+  const s = await load(path);
+  try {
+    await use(s);
+  } finally {
+    s.dispose();
+  }
+}
+
 describe('ONNX import: hostile files are refused with a reason', () => {
   it('a protobuf whose lengths run past the end', () => {
     const bytes = readFileSync(join(DIR, 'eca', 'model.onnx'));
@@ -109,22 +119,18 @@ describe('ONNX import: hostile files are refused with a reason', () => {
 
 describe('ONNX import: an imported model behaves like a built-in one', () => {
   it('external data beside the model loads, and the maps still match PyTorch', async () => {
-    const s = await load(writeModel(fixture('se-resnet'), 'external', 'weights.bin'));
-    try {
+    await withSession(writeModel(fixture('se-resnet'), 'external', 'weights.bin'), async (s) => {
       const expected = readSafetensors(join(DIR, 'se-resnet', 'expected.safetensors'));
       const input = nchwToNhwc(expected.get('input') as never);
       const r = await s.run({ image: { kind: 'input', name: 'x', input: input.data, size: 32 } });
       expect(maxAbsDiff(r.logits, expected.get('logits')?.data as Float32Array)).toBeLessThan(1e-4);
       const gate = r.maps?.find((m) => m.module === 'layer2.0.se');
       expect(maxAbsDiff(gate?.data as Float32Array, expected.get('layer2.0.se.channel')?.data as Float32Array)).toBeLessThan(1e-4);
-    } finally {
-      s.dispose();
-    }
+    });
   });
 
   it('bypass: a gate switched off passes its input on (gate = 1), an affinity becomes uniform', async () => {
-    const s = await load(join(DIR, 'cbam-resnet', 'model.onnx'));
-    try {
+    await withSession(join(DIR, 'cbam-resnet', 'model.onnx'), async (s) => {
       const expected = readSafetensors(join(DIR, 'cbam-resnet', 'expected.safetensors'));
       const input = nchwToNhwc(expected.get('input') as never).data;
       const run = (bypass: string[]) => s.run({ image: { kind: 'input', name: 'x', input, size: 32 }, options: { bypass } });
@@ -138,24 +144,18 @@ describe('ONNX import: an imported model behaves like a built-in one', () => {
         off.taps.find((t) => t.module === 'layer3.0.cbam' && t.tap === 'channel')?.data as Float32Array)).toBeGreaterThan(1e-4);
       const back = await run([]);
       expect(maxAbsDiff(on.logits, back.logits)).toBe(0);
-    } finally {
-      s.dispose();
-    }
-    const nl = await load(join(DIR, 'nl-embedded', 'model.onnx'));
-    try {
+    });
+    await withSession(join(DIR, 'nl-embedded', 'model.onnx'), async (nl) => {
       const input = nchwToNhwc(readSafetensors(join(DIR, 'nl-embedded', 'expected.safetensors')).get('input') as never).data;
       const off = await nl.run({ image: { kind: 'input', name: 'x', input, size: 32 }, options: { bypass: ['nl3'] } });
       const on = await nl.run({ image: { kind: 'input', name: 'x', input, size: 32 } });
       expect(maxAbsDiff(on.logits, off.logits)).toBeGreaterThan(1e-4);
-    } finally {
-      nl.dispose();
-    }
+    });
   });
 
   it('click a query point: the affinity row of a non-local block, and of a ViT layer (CLS removed)', async () => {
     for (const [name, module, grid] of [['nl-embedded', 'nl3', [8, 8]], ['vit', 'blocks.1.attn', [8, 8]]] as const) {
-      const s = await load(join(DIR, name, 'model.onnx'));
-      try {
+      await withSession(join(DIR, name, 'model.onnx'), async (s) => {
         const expected = readSafetensors(join(DIR, name, 'expected.safetensors'));
         const input = nchwToNhwc(expected.get('input') as never).data;
         const r = await s.run({ image: { kind: 'input', name: 'x', input, size: 32 } });
@@ -174,15 +174,12 @@ describe('ONNX import: an imported model behaves like a built-in one', () => {
           want = (full?.data as Float32Array).slice((grid[1] - 1) * keys, grid[1] * keys);
         }
         expect(maxAbsDiff(q.data, want)).toBeLessThan(1e-5);
-      } finally {
-        s.dispose();
-      }
+      });
     }
   });
 
   it('a ViT with a class token gets attention rollout as a derived map, equal to PyTorch\'s', async () => {
-    const s = await load(join(DIR, 'vit', 'model.onnx'));
-    try {
+    await withSession(join(DIR, 'vit', 'model.onnx'), async (s) => {
       const expected = readSafetensors(join(DIR, 'vit', 'expected.safetensors'));
       expect(s.info.modules.find((m) => m.name === 'rollout')).toMatchObject({ derived: true, taps: ['spatial'] });
       const input = nchwToNhwc(expected.get('input') as never).data;
@@ -191,9 +188,7 @@ describe('ONNX import: an imported model behaves like a built-in one', () => {
       expect(tap?.shape).toEqual([8, 8]);
       expect(maxAbsDiff(tap?.data as Float32Array, expected.get('rollout.attention')?.data as Float32Array)).toBeLessThan(1e-5);
       await expect(s.run({ image: { kind: 'input', name: 'x', input, size: 32 }, options: { bypass: ['rollout'] } })).rejects.toThrow(/nothing to switch off/);
-    } finally {
-      s.dispose();
-    }
+    });
   });
 
   it('class names from the model metadata, and a model with no attention loads with a warning', async () => {
@@ -212,15 +207,12 @@ describe('ONNX import: an imported model behaves like a built-in one', () => {
   });
 
   it('a fixed-size model refuses another input size, and tiles and class evidence say why they do not apply', async () => {
-    const s = await load(join(DIR, 'vit', 'model.onnx'));
-    try {
+    await withSession(join(DIR, 'vit', 'model.onnx'), async (s) => {
       const input = new Float32Array(64 * 64 * 3);
       await expect(s.run({ image: { kind: 'input', name: 'x', input, size: 64 } , options: { inputSize: 64 } })).rejects.toThrow(/takes 32x32 inputs only/);
       await expect(s.run({ image: { kind: 'path', path: join(FIXTURES, '..', '..', 'assets', 'samples', 'chelsea.png') }, options: { tile: { size: 32 } } })).rejects.toThrow(/Tiles are for the built-in ResNet families/);
       const r = await s.run({ image: { kind: 'input', name: 'x', input: new Float32Array(32 * 32 * 3), size: 32 } });
       await expect(s.cam(r.runId, { method: 'gradcam', stage: 4, classIndex: 0 })).rejects.toThrow(/Class evidence .* for the built-in ResNet families/);
-    } finally {
-      s.dispose();
-    }
+    });
   });
 });
