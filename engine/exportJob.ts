@@ -180,6 +180,8 @@ export function metadataFor(
     inputSize: t ? `${t.inputWidth}x${t.inputHeight}` : `${size}x${size}`,
     resize: t?.resize ?? settings.resize ?? 'stretch',
     ...(t?.tiles ? { tiles: { size: t.tiles.size, overlap: t.tiles.overlap } } : {}),
+    ...(settings.mean ? { mean: settings.mean } : {}),
+    ...(settings.std ? { std: settings.std } : {}),
     bypass: [...(settings.bypass ?? [])].sort(),
   };
 }
@@ -203,6 +205,8 @@ export function pngText(meta: ExportMetadata): Array<[string, string]> {
   add('input-size', meta.inputSize);
   add('resize', meta.resize);
   if (meta.tiles) add('tiles', `${meta.tiles.size} overlap ${meta.tiles.overlap}`);
+  if (meta.mean) add('mean', meta.mean.join(' '));
+  if (meta.std) add('std', meta.std.join(' '));
   add('bypass', meta.bypass.length > 0 ? meta.bypass.join(',') : 'none');
   return entries;
 }
@@ -275,6 +279,8 @@ export async function exportImage(o: ExportImageOptions): Promise<ExportedFile[]
       options: {
         ...(o.settings.resize ? { resize: o.settings.resize } : {}),
         ...(o.settings.inputSize ? { inputSize: o.settings.inputSize } : {}),
+        ...(o.settings.mean ? { mean: o.settings.mean } : {}),
+        ...(o.settings.std ? { std: o.settings.std } : {}),
         ...(o.settings.tile ? { tile: o.settings.tile } : {}),
         bypass: o.settings.bypass ?? [],
       },

@@ -86,6 +86,9 @@ export interface ExportSettings {
   interpolation: Interpolation;
   resize?: ResizeMode;
   inputSize?: number;
+  /** Normalisation over the model's own (the app's Preprocess fields). */
+  mean?: [number, number, number];
+  std?: [number, number, number];
   /** The `cam` kind's method and stage (default gradcam, 4). */
   cam?: { method: CamMethod; stage?: number };
   /** Run each image in tiles at its own resolution (RunOptions.tile). */
@@ -253,6 +256,9 @@ export interface ExportFileMeta {
   resize: ResizeMode;
   /** A tiled run's tiles (the input is then the image padded to whole tiles, at scale 1). */
   tiles?: { size: number; overlap: number };
+  /** Normalisation, when the export set one over the model's. */
+  mean?: [number, number, number];
+  std?: [number, number, number];
   bypass: string[];
 }
 export interface ExportFileEntry { path: string; written: boolean; meta: ExportFileMeta }
@@ -332,7 +338,8 @@ function checkRunOptions(v: unknown): string | null {
       return 'options.tile must be { size: 8 to 4096, overlap?: 0 to size - 1 } (integers)';
     }
   }
-  return checkTriple(v.mean, 'options.mean') ?? checkTriple(v.std, 'options.std');
+  return checkTriple(v.mean, 'options.mean') ?? checkTriple(v.std, 'options.std')
+    ?? (Array.isArray(v.std) && v.std.some((x) => (x as number) <= 0) ? 'options.std must be positive' : null);
 }
 
 function checkSource(v: unknown, kinds: readonly string[], what: string): string | null {
@@ -406,7 +413,7 @@ function checkExport(m: Obj): string | null {
   if (s.cam !== undefined && !(isObj(s.cam) && isCamMethod(s.cam.method) && (s.cam.stage === undefined || [1, 2, 3, 4].includes(s.cam.stage as number)))) {
     return `settings.cam must be { method: one of ${CAM_METHODS.join(', ')}, stage?: 1 to 4 }`;
   }
-  return checkRunOptions({ resize: s.resize, inputSize: s.inputSize, bypass: s.bypass, ...(s.tile !== undefined ? { tile: s.tile } : {}) });
+  return checkRunOptions({ resize: s.resize, inputSize: s.inputSize, bypass: s.bypass, mean: s.mean, std: s.std, ...(s.tile !== undefined ? { tile: s.tile } : {}) });
 }
 
 function badRequest(id: number | null, message: string): ErrorReply {

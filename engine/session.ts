@@ -316,6 +316,7 @@ export class Session {
       std: imported.std ?? IMAGENET_STD,
       weightsSha256: sha256,
       warnings,
+      ...(imported.dynamic ? {} : { fixedInputSize: true }),
     };
     const graph: AttentionGraph = { model: imported.model, modules: imported.modules, unusedKeys: [], fcWeight: new Float32Array(0) };
     const runner = await createRunner(graph.model, graph.modules.map((m) => m.name), { ...runnerOptions(opts), externalDataDir: imported.externalDir });

@@ -94,6 +94,8 @@ export interface ModelInfo {
   weightsSha256: string;
   /** Warnings found while loading (NaN/Inf weights, ignored keys...). */
   warnings: string[];
+  /** The model runs at inputSize only (an ONNX file with a fixed input shape). */
+  fixedInputSize?: boolean;
   /** Modules the manifest suggests showing first (built-in models). */
   defaultVisible?: string[];
   /** The runtime the engine runs this model on. */

@@ -3,7 +3,7 @@
 // assembles the store) and the action slices import it, and not each other.
 import type { StoreApi } from 'zustand';
 import type { KeyValueStorage } from './persist';
-import type { AppState, ExportSlice, RunSlice, UiSlice } from './types';
+import type { AppState, ExportSlice, Preprocess, RunSlice, UiSlice } from './types';
 
 export interface StoreDeps {
   storage?: KeyValueStorage | null;
@@ -21,6 +21,18 @@ export type AppStore = StoreApi<AppState>;
 export type SetState = AppStore['setState'];
 export type GetState = AppStore['getState'];
 export type ResolvedDeps = Required<StoreDeps>;
+
+/** The model's own preprocessing: no overrides. */
+export const NO_PREPROCESS: Preprocess = { inputSize: null, mean: null, std: null };
+
+/** RunOptions fields of the user's preprocessing (no input size for tiled runs, which run at the image's own resolution). */
+export function preprocessOptions(p: Preprocess, tiled: boolean): { inputSize?: number; mean?: [number, number, number]; std?: [number, number, number] } {
+  return {
+    ...(p.inputSize !== null && !tiled ? { inputSize: p.inputSize } : {}),
+    ...(p.mean ? { mean: p.mean } : {}),
+    ...(p.std ? { std: p.std } : {}),
+  };
+}
 
 export const emptyRun = (seq = 0): RunSlice => ({
   status: 'idle', seq, runId: null, imageId: null, image: null, transform: null, taps: {},

@@ -7,14 +7,14 @@ import type { EngineClient } from '../client/types';
 import { sortColormaps, type Colormap } from '../lib/colormap';
 import { bundledSamples } from '../lib/samples';
 import type { GetState, ResolvedDeps, SetState } from './base';
-import { emptyRun } from './base';
+import { emptyRun, NO_PREPROCESS, preprocessOptions } from './base';
 import { defaultFocus, isCancelled, newId, toUserError } from './logic';
 import { pushRecent, RUNTIMES, saveRecent } from './persist';
 import type { AppActions, AppState, CamState, ImageEntry } from './types';
 
 type EngineActionKeys =
   | 'attachClient' | 'addImages' | 'addImagePaths' | 'selectImage' | 'stepImage' | 'removeImage'
-  | 'loadModel' | 'reloadModel' | 'runCurrent' | 'toggleBypass' | 'clearBypass' | 'queryPoint' | 'clearQuery'
+  | 'loadModel' | 'reloadModel' | 'runCurrent' | 'toggleBypass' | 'clearBypass' | 'setPreprocess' | 'queryPoint' | 'clearQuery'
   | 'pickChannel' | 'requestCam' | 'requestStageCams' | 'setCamClass' | 'startExport' | 'markHeatmapPainted';
 
 /** Copy: the client may transfer (detach) the buffer it is given. */
@@ -52,6 +52,7 @@ export function engineActions(set: SetState, get: GetState, d: ResolvedDeps): Pi
     set((s) => (sameModel(prev, info)
       ? { analysis: { ...s.analysis, query: null, channel: null, cam: null, stageCams: {} }, run: emptyRun(s.run.seq + 1) }
       : {
+        model: { ...s.model, preprocess: NO_PREPROCESS },
         modules: { focused: defaultFocus(info), hidden: [], bypass: [] },
         analysis: { baseline: {}, query: null, channel: null, camClass: null, cam: null, stageCams: {} },
         run: emptyRun(s.run.seq + 1),
@@ -222,7 +223,8 @@ export function engineActions(set: SetState, get: GetState, d: ResolvedDeps): Pi
       }));
       const live = () => get().run.seq === seq;
       try {
-        const options = s.settings.tile ? { tile: { size: s.settings.tile }, bypass } : { resize: s.settings.resize, bypass };
+        const tiled = s.settings.tile > 0;
+        const options = { ...(tiled ? { tile: { size: s.settings.tile } } : { resize: s.settings.resize }), bypass, ...preprocessOptions(s.model.preprocess, tiled) };
         const done = await client.run(sourceForRun(image), options, {
           onStarted: (e) => {
             if (!live()) return;
@@ -268,6 +270,11 @@ export function engineActions(set: SetState, get: GetState, d: ResolvedDeps): Pi
       const { bypass } = get().modules;
       const next = bypass.includes(module) ? bypass.filter((b) => b !== module) : [...bypass, module];
       patch('modules', { bypass: next });
+      void get().runCurrent();
+    },
+
+    setPreprocess(p) {
+      patch('model', { preprocess: { ...get().model.preprocess, ...p } });
       void get().runCurrent();
     },
 
@@ -407,6 +414,7 @@ export function engineActions(set: SetState, get: GetState, d: ResolvedDeps): Pi
           interpolation: s.settings.interpolation, bypass: [...s.modules.bypass],
           // The maps the user sees: tiled when tiles are on, else at the model's input.
           ...(s.settings.tile ? { tile: { size: s.settings.tile } } : { resize: s.settings.resize }),
+          ...preprocessOptions(s.model.preprocess, s.settings.tile > 0),
         },
         // Electron: a folder the user chose; web mode: the engine sends back a zip.
         destination: destination.dir ? { kind: 'dir', path: destination.dir } : { kind: 'download' },

@@ -6,7 +6,7 @@ import { createStore, useStore } from 'zustand';
 import { useShallow } from 'zustand/react/shallow';
 import { GRAY } from '../lib/colormap';
 import { engineActions } from './engineActions';
-import { emptyRun, initialExport, initialUi, type AppStore, type ResolvedDeps, type StoreDeps } from './base';
+import { emptyRun, initialExport, NO_PREPROCESS, initialUi, type AppStore, type ResolvedDeps, type StoreDeps } from './base';
 import { loadRecent, loadSettings, type KeyValueStorage } from './persist';
 import type { AppState } from './types';
 import { viewActions } from './viewActions';
@@ -43,7 +43,7 @@ export function createAppStore(deps: StoreDeps = {}): AppStore {
       colormaps: [GRAY], builtinModels: [], sources: ['builtin', 'bytes'], samples: [],
     },
     images: { list: [], currentId: null },
-    model: { info: null, source: null, status: 'none', label: null, progress: null, error: null, errorLabel: null, recent: loadRecent(d.storage) },
+    model: { info: null, preprocess: NO_PREPROCESS, source: null, status: 'none', label: null, progress: null, error: null, errorLabel: null, recent: loadRecent(d.storage) },
     run: emptyRun(),
     analysis: { baseline: {}, query: null, channel: null, camClass: null, cam: null, stageCams: {} },
     modules: { focused: null, hidden: [], bypass: [] },

@@ -59,3 +59,24 @@ export function formatBytes(n: number): string {
 
 let nextId = 0;
 export const newId = (prefix: string): string => `${prefix}${++nextId}`;
+
+/** A field the user typed: its value (null: empty, the model's own), or what is wrong with it. */
+export type Parsed<T> = { value: T | null } | { error: string };
+
+/** Input size field: empty, or a whole number of pixels from 8 to 4096. */
+export function parseInputSize(text: string): Parsed<number> {
+  const t = text.trim();
+  if (!t) return { value: null };
+  const n = Number(t);
+  return Number.isInteger(n) && n >= 8 && n <= 4096 ? { value: n } : { error: `Input size must be a whole number of pixels from 8 to 4096, not "${t}".` };
+}
+
+/** Mean / std field: empty, or three numbers separated by commas or spaces (std: positive). */
+export function parseTriple(text: string, what: 'Mean' | 'Std'): Parsed<[number, number, number]> {
+  const t = text.trim();
+  if (!t) return { value: null };
+  const v = t.split(/[\s,]+/).filter(Boolean).map(Number);
+  if (v.length !== 3 || v.some((x) => !Number.isFinite(x))) return { error: `${what} takes three numbers (R, G, B) like 0.485, 0.456, 0.406, not "${t}".` };
+  if (what === 'Std' && v.some((x) => x <= 0)) return { error: 'Std values must be positive.' };
+  return { value: v as [number, number, number] };
+}

@@ -48,8 +48,16 @@ export interface EngineSlice {
 
 export interface RecentModel { label: string; source: Extract<ModelSource, { kind: 'builtin' } | { kind: 'path' }> }
 
+/** The user's preprocessing over the model's own (Input panel); null: the model's. Reset when another model loads. */
+export interface Preprocess {
+  inputSize: number | null;
+  mean: [number, number, number] | null;
+  std: [number, number, number] | null;
+}
+
 export interface ModelSlice {
   info: ModelInfo | null;
+  preprocess: Preprocess;
   /** Where `info` came from, to load it again (another runtime); null when unknown (a model the host preloaded from a path). */
   source: ModelSource | null;
   status: 'none' | 'loading' | 'ready' | 'error';
@@ -208,6 +216,8 @@ export interface AppActions {
   setAllVisible(visible: boolean): void;
   toggleBypass(module: string): void;
   clearBypass(): void;
+  /** Sets preprocessing over the model's own (null fields: the model's) and re-runs. */
+  setPreprocess(patch: Partial<Preprocess>): void;
   queryPoint(module: string, point: { x: number; y: number }): Promise<void>;
   clearQuery(): void;
   pickChannel(module: string, channel: number | null): Promise<void>;

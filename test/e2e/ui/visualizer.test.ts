@@ -628,11 +628,29 @@ describe('AttnScope UI in web mode (real engine)', () => {
     await focusModule('layer2.0.cbam', 'spatial');
     await page.mouse.move(10, 10);
     await shot('20-onnx-cbam');
+    // Preprocessing in the Input panel: a dynamic-size model runs at the size typed.
+    expect(await page.getAttribute('[aria-label="Input size"]', 'placeholder')).toBe('224');
+    await page.fill('[aria-label="Input size"]', '96');
+    await page.press('[aria-label="Input size"]', 'Enter');
+    await waitState(page, (s) => s.run.status === 'done' && s.run.transform?.inputWidth === 96);
+    const runs = await state(page, (s) => s.run.seq);
+    await page.fill('[aria-label="Input std"]', '0.2, 0, 0.2');
+    await page.press('[aria-label="Input std"]', 'Enter');
+    expect(await page.textContent('[data-testid=preprocess-error]')).toBe('Std values must be positive.');
+    expect(await state(page, (s) => [s.run.seq, s.model.preprocess.std])).toEqual([runs, null]);
+    await page.fill('[aria-label="Input std"]', '0.2, 0.2, 0.2');
+    await page.press('[aria-label="Input std"]', 'Enter');
+    await waitState(page, (s, n: number) => s.run.status === 'done' && s.run.seq > n && s.model.preprocess.std?.[0] === 0.2, 60_000, runs);
+    expect(await page.locator('[data-testid=preprocess-error]').count()).toBe(0);
+    await shot('20b-onnx-preprocess');
 
     await dropFiles(page, [onnxFile('vit')]);
     await waitState(page, (s) => s.model.status === 'ready' && s.model.info?.name === 'vit.onnx');
     await waitState(page, (s) => s.run.status === 'done' && s.run.taps['blocks.1.attn']?.attention !== undefined);
     expect(await page.textContent('.mod[data-module="blocks.1.attn"] .badge')).toBe('Heads');
+    // A fixed-size ONNX input: the size cannot be changed; another model resets the preprocessing.
+    expect(await page.isDisabled('[aria-label="Input size"]')).toBe(true);
+    expect(await state(page, (s) => s.model.preprocess)).toEqual({ inputSize: null, mean: null, std: null });
     await focusModule('blocks.1.attn', 'attention');
     const box = (await page.locator('[data-testid=stage]').boundingBox())!;
     await page.mouse.click(box.x + box.width * 0.7, box.y + box.height * 0.3);

@@ -134,6 +134,18 @@ describe('GUI and CLI export', () => {
     expect(grid.has('AttnScope:module')).toBe(false);
   });
 
+  it('normalisation set over the model\'s (the app\'s Mean and Std) runs the export with it and says so in the PNG', async () => {
+    const dir = join(tmp, 'gui-norm');
+    await guiExport(dir, { settings: { ...SETTINGS, mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25] } });
+    const text = new Map(readPngInfo(readFileSync(join(dir, 'photo/layer4.1.cbam.spatial.overlay.png'))).text);
+    expect(text.get('AttnScope:mean')).toBe('0.5 0.5 0.5');
+    expect(text.get('AttnScope:std')).toBe('0.25 0.25 0.25');
+    expect(new Map(readPngInfo(readFileSync(join(gui, 'photo/layer4.1.cbam.spatial.overlay.png'))).text).has('AttnScope:mean')).toBe(false);
+    // Another normalisation, other maps.
+    expect(readFileSync(join(dir, 'photo/layer4.1.cbam.spatial.npy')).equals(readFileSync(join(gui, 'photo/layer4.1.cbam.spatial.npy')))).toBe(false);
+    await expect(guiExport(join(tmp, 'gui-bad-std'), { settings: { ...SETTINGS, std: [0.2, 0, 0.2] } })).rejects.toThrow(/std must be positive/);
+  });
+
   it('refuses a destination the host did not allow, and unknown modules, with clear errors', async () => {
     const chosen = join(tmp, 'chosen');
     const strict = engineCore({ canRead: (p) => p === WEIGHTS, canWrite: (p) => p.startsWith(chosen + '/') });

@@ -57,6 +57,8 @@ export class FakeClient implements EngineClient {
   gate: Promise<void> | null = null;
   helloExtra: Partial<HelloReply> = {};
   loadError: Error | null = null;
+  /** Fields of the model the next loads return over MODEL's (another model: another weightsSha256). */
+  modelOverride: Partial<ModelInfo> = {};
   /** False: an older engine that refuses `channelMap` (bad-request). */
   channelMapSupported = true;
   private statusListeners: Array<(s: EngineStatus) => void> = [];
@@ -82,7 +84,7 @@ export class FakeClient implements EngineClient {
     if (this.loadError) throw this.loadError;
     onProgress?.(100, 100);
     this.loadedRuntime = options.runtime ?? 'ort';
-    return { ...MODEL, runtime: RUNTIMES[this.loadedRuntime] };
+    return { ...MODEL, ...this.modelOverride, runtime: RUNTIMES[this.loadedRuntime] };
   }
 
   async run(image: ImageSource, options: RunOptions, handlers: RunHandlers = {}): Promise<RunDoneEvent> {

@@ -137,6 +137,31 @@ describe('store: runs', () => {
     expect(client.runs[2]!.options.bypass).toEqual([]);
   });
 
+  it('preprocessing over the model\'s own: the input size, mean and std go with the run; tiles drop the size; another model resets them', async () => {
+    const { s, client } = await ready();
+    s().addImages([{ name: 'a.png', bytes: png() }]);
+    await flush();
+    expect(client.runs[0]!.options).not.toHaveProperty('inputSize');
+    s().setPreprocess({ inputSize: 320, mean: [0.5, 0.5, 0.5] });
+    await flush();
+    expect(client.runs[1]!.options).toMatchObject({ inputSize: 320, mean: [0.5, 0.5, 0.5] });
+    expect(client.runs[1]!.options).not.toHaveProperty('std');
+    s().setSetting('tile', 256);
+    await flush();
+    expect(client.runs[2]!.options).toMatchObject({ tile: { size: 256 }, mean: [0.5, 0.5, 0.5] });
+    expect(client.runs[2]!.options).not.toHaveProperty('inputSize');
+    s().setSetting('tile', 0);
+    // The same model on another runtime keeps them.
+    s().setSetting('runtime', 'tfjs');
+    await flush();
+    expect(client.runs[client.runs.length - 1]!.options).toMatchObject({ inputSize: 320, mean: [0.5, 0.5, 0.5] });
+    client.modelOverride = { weightsSha256: 'another' };
+    await s().loadModel({ kind: 'path', path: '/models/other.pth' }, 'other.pth');
+    await flush();
+    expect(s().model.preprocess).toEqual({ inputSize: null, mean: null, std: null });
+    expect(client.runs[client.runs.length - 1]!.options).not.toHaveProperty('mean');
+  });
+
   it('a run error is kept with its message, and cancellation is not an error', async () => {
     const { s, client } = await ready();
     client.run = async () => { throw Object.assign(new Error('"x.png" is not an image'), { code: 'bad-image', hint: 'Use JPEG or PNG.' }); };
