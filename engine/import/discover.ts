@@ -317,7 +317,8 @@ export interface NamedPart extends FoundPart {
 /**
  * Module names: gates by the scope of the Mul that applies them (CBAM's two gates share
  * `layer1.0.cbam`), affinities by their own scope; a name that would hold the same map twice
- * takes the gate's own scope, then a number.
+ * takes the gate's own scope, then a number. A channel gate then a spatial gate in sibling
+ * scopes are one module named after their parent.
  */
 export function nameParts(parts: FoundPart[]): NamedPart[] {
   const used = new Set<string>();
@@ -332,5 +333,22 @@ export function nameParts(parts: FoundPart[]): NamedPart[] {
     used.add(`${name}|${p.map}`);
     out.push({ ...p, module: name });
   });
+  // A spatial gate applied right after a channel gate, in sibling scopes (timm's CbamModule:
+  // `se.channel`, `se.spatial`), is one CBAM: both take their common parent's name.
+  for (const sp of out) {
+    const c = sp.candidate;
+    if (sp.kind !== 'spatial-gate' || c.type !== 'gate') continue;
+    const ch = out.find((o) => o.kind === 'channel-gate' && o.candidate.type === 'gate' && o.candidate.mul.output?.[0] === c.feature);
+    if (!ch || ch.module === sp.module) continue;
+    const a = ch.module.split('.');
+    const b = sp.module.split('.');
+    let k = 0;
+    while (k < a.length - 1 && k < b.length - 1 && a[k] === b[k]) k++;
+    const parent = a.slice(0, k).join('.');
+    if (k === a.length - 1 && k === b.length - 1 && parent && !out.some((o) => o.module === parent)) {
+      ch.module = parent;
+      sp.module = parent;
+    }
+  }
   return out;
 }

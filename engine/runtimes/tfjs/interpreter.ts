@@ -11,7 +11,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { DataType, onnx, type OnnxTypes, tensorNumbers, toInt } from '../../graph/onnx';
 import { EngineError } from '../../errors';
-import { type Attr, OPS, type OpContext, type OpNode, type PreparedFilter, prepareFilter, type Subgraph } from './ops';
+import { type Attr, explicitDilation, OPS, type OpContext, type OpNode, type PreparedFilter, prepareFilter, type Subgraph } from './ops';
 import { canonical, disposeValue, host, hostData, tensor, type Value } from './values';
 
 /** A feed: float data in ONNX layout, or already NHWC for a 4-D input; or a bool. */
@@ -238,7 +238,7 @@ export class GraphInterpreter {
       if (v?.kind !== 'tensor') continue;
       if (node.op === 'Conv' && v.t.rank === 4 && !this.filters.has(w)) {
         this.filters.set(w, tf.tidy(() => {
-          const p = prepareFilter(v.t, typeof node.attrs.group === 'number' ? node.attrs.group : 1);
+          const p = prepareFilter(v.t, typeof node.attrs.group === 'number' ? node.attrs.group : 1, explicitDilation(node));
           return { filter: tf.keep(p.filter), depthwise: p.depthwise };
         }));
       }

@@ -156,11 +156,13 @@ const conv: Op = (ctx, node, x) => {
   if (shapeOf(need(x, 0, node)).length === 3) return conv1d(ctx, node, x);
   const input = asNhwc(need(x, 0, node));
   const wName = node.inputs[1] as string;
-  const prepared = ctx.filter(wName) ?? prepareFilter(canonical(need(x, 1, node)), num(node.attrs.group, 1));
+  const explicit = explicitDilation(node);
+  const prepared = ctx.filter(wName) ?? prepareFilter(canonical(need(x, 1, node)), num(node.attrs.group, 1), explicit);
   const bias = x[2] ? canonical(x[2]) as tf.Tensor1D : undefined;
   const [kh, kw] = prepared.filter.shape;
   const strides = ints(node.attrs.strides, [1, 1]);
-  const dilations = ints(node.attrs.dilations, [1, 1]);
+  // A filter dilated explicitly (explicitDilation) is then run undilated.
+  const dilations = explicit ? [1, 1] : ints(node.attrs.dilations, [1, 1]);
   const [, h, w] = input.shape;
   const { x: padded, pad } = padFor(ctx, input, pads2d(node, [kh, kw], strides, dilations, h, w));
   const activation = node.fusedRelu ? 'relu' : 'linear';
@@ -193,8 +195,36 @@ const conv: Op = (ctx, node, x) => {
   return [tensor(tf.concat(parts, 3), true)];
 };
 
+/**
+ * tf convolutions take a stride or a dilation, not both (SK's dilated path with stride 2): such
+ * a conv runs undilated with the holes written into its filter. The dilation, else null.
+ */
+export function explicitDilation(node: OpNode): [number, number] | null {
+  const d = ints(node.attrs.dilations, [1, 1]);
+  return ints(node.attrs.strides, [1, 1]).some((v) => v > 1) && d.some((v) => v > 1) ? [d[0] ?? 1, d[1] ?? 1] : null;
+}
+
+/** A tf filter [kh, kw, a, b] with dilation d made explicit: zeros between the taps. */
+function dilateFilter(f: tf.Tensor4D, [dh, dw]: [number, number]): tf.Tensor4D {
+  const [kh, kw, ci, co] = f.shape;
+  const src = f.dataSync();
+  const eh = (kh - 1) * dh + 1;
+  const ew = (kw - 1) * dw + 1;
+  const out = new Float32Array(eh * ew * ci * co);
+  const plane = ci * co;
+  for (let y = 0; y < kh; y++) {
+    for (let x = 0; x < kw; x++) out.set(src.subarray((y * kw + x) * plane, (y * kw + x + 1) * plane), (y * dh * ew + x * dw) * plane);
+  }
+  return tf.tensor4d(out, [eh, ew, ci, co]);
+}
+
 /** ONNX conv weight [out, in/group, kh, kw] as a tf filter. */
-export function prepareFilter(w: tf.Tensor, group: number): PreparedFilter {
+export function prepareFilter(w: tf.Tensor, group: number, dilation: [number, number] | null = null): PreparedFilter {
+  const p = prepareUndilated(w, group);
+  return dilation ? { ...p, filter: dilateFilter(p.filter, dilation) } : p;
+}
+
+function prepareUndilated(w: tf.Tensor, group: number): PreparedFilter {
   const [out, inPer] = w.shape as [number, number, number, number];
   if (group > 1 && inPer === 1) {
     // Depthwise: output channel o = c * mult + m, the same order as tf's depthwise filter [kh, kw, C, mult].
@@ -205,15 +235,37 @@ export function prepareFilter(w: tf.Tensor, group: number): PreparedFilter {
   return { filter: tf.transpose(w, [2, 3, 1, 0]) as tf.Tensor4D, depthwise: false };
 }
 
+/** Extra padding at the end that ceil_mode's last window needs (0 when it adds none). */
+function ceilExtra(size: number, k: number, s: number, before: number, after: number): number {
+  const padded = size + before + after;
+  let out = Math.ceil((padded - k) / s) + 1;
+  if ((out - 1) * s >= size + before) out--; // the last window must start inside the input or its left pad
+  return Math.max(0, (out - 1) * s + k - padded);
+}
+
 function pool(kind: 'max' | 'avg'): Op {
   return (ctx, node, x) => {
     const input = asNhwc(need(x, 0, node));
     const kernel = ints(node.attrs.kernel_shape, [1, 1]) as [number, number];
     const strides = ints(node.attrs.strides, [1, 1]) as [number, number];
-    if (num(node.attrs.ceil_mode, 0) !== 0) throw new Error(`${node.op} "${node.name}": ceil_mode=1 is not supported`);
     if (ints(node.attrs.dilations, [1, 1]).some((d) => d !== 1)) throw new Error(`${node.op} "${node.name}": dilated pooling is not supported`);
     const [, h, w] = input.shape;
     const p = pads2d(node, kernel, strides, [1, 1], h, w);
+    // ceil_mode (timm's average-pool downsampling): windows that start inside the input may
+    // run past its end; those parts are padding that is never counted (PyTorch's rule).
+    const ext = num(node.attrs.ceil_mode, 0) !== 0
+      ? [ceilExtra(h, kernel[0], strides[0], p[0], p[2]), ceilExtra(w, kernel[1], strides[1], p[1], p[3])] : [0, 0];
+    if ((ext[0] as number) > 0 || (ext[1] as number) > 0) {
+      const all: [number, number][] = [[0, 0], [p[0], p[2] + (ext[0] as number)], [p[1], p[3] + (ext[1] as number)], [0, 0]];
+      if (kind === 'max') return [tensor(tf.maxPool(tf.pad(input, all, -Infinity), kernel, strides, 'valid'), true)];
+      const includePad = num(node.attrs.count_include_pad, 0) === 1;
+      // Which cells a window counts: the input, the explicit pads when counted, never the extension.
+      let mask: tf.Tensor4D = tf.ones([1, h, w, 1]);
+      mask = includePad ? tf.pad(mask, [[0, 0], [p[0], p[2]], [p[1], p[3]], [0, 0]], 1) : tf.pad(mask, [[0, 0], [p[0], p[2]], [p[1], p[3]], [0, 0]]);
+      mask = tf.pad(mask, [[0, 0], [0, ext[0] as number], [0, ext[1] as number], [0, 0]]);
+      const sum = tf.avgPool(tf.pad(input, all), kernel, strides, 'valid');
+      return [tensor(tf.div(sum, tf.avgPool(mask, kernel, strides, 'valid')), true)];
+    }
     if (kind === 'max') {
       const { x: padded, pad } = padFor(ctx, input, p, ctx.numericPadding ? 0 : -Infinity);
       return [tensor(tf.maxPool(padded, kernel, strides, pad as never), true)];

@@ -31,6 +31,8 @@ async function open(name: string, runtime: 'ort' | 'tfjs' = 'ort'): Promise<{ se
 describe('ONNX import: PyTorch fixtures', () => {
   it('has the fixtures the issue names', () => {
     expect(CASES).toEqual(expect.arrayContaining(['cbam-resnet', 'se-resnet', 'eca', 'sk', 'gc-resnet', 'bam-resnet', 'nl-embedded', 'nl-gaussian', 'nl-dot', 'nl-concat', 'danet', 'mobilenetv3', 'mbconv', 'vit']));
+    // The same mechanisms as timm writes them (tools/make_timm_onnx_fixtures.py).
+    expect(CASES.filter((c) => c.startsWith('timm-'))).toHaveLength(8);
   });
 
   for (const [name, runtime] of CASES.flatMap((c) => [[c, 'ort'], [c, 'tfjs']] as const)) {
@@ -54,6 +56,15 @@ describe('ONNX import: PyTorch fixtures', () => {
         const want = expected.get(`${m.name}.${m.map}`)?.data as Float32Array;
         expect(maxAbsDiff(got?.data as Float32Array, want), `${m.name}.${m.map}`).toBeLessThan(1e-4);
       }
+    });
+  }
+
+  for (const runtime of ['ort', 'tfjs'] as const) {
+    it(`timm's average-pool downsampling with windows past the input (ceil_mode, 40 px) matches PyTorch on ${runtime}`, async () => {
+      const { session, expected } = await open('timm-ecaresnet-d', runtime);
+      const input = nchwToNhwc(expected.get('input40') as never);
+      const r = await session.run({ image: { kind: 'input', name: 'x', input: input.data, size: 40 } });
+      expect(maxAbsDiff(r.logits, expected.get('logits40')?.data as Float32Array)).toBeLessThan(1e-4);
     });
   }
 });
