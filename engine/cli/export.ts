@@ -16,6 +16,7 @@ import { collectInputs } from './exportInputs';
 import { defaultWorkerUrl, type ExportTask, inProcessFactory, runPool, workerFactory } from './exportPool';
 import { Progress } from './exportProgress';
 import { modelSource, tileOption } from './commonOptions';
+import { mergeShards, parseShard, shardOf } from './exportShards';
 import { parseRuntimeOptions, RUNTIME_OPTIONS, runtimeUsage } from './runtimeOptions';
 
 export const EXPORT_USAGE = `attnscope export <images or folders...> [options]
@@ -54,6 +55,11 @@ Options:
   --raw-full             with raw: also write maps resampled to the image size
   --jobs N               engines in parallel (default: number of cores)
 ${runtimeUsage(23, 'cores / jobs')}
+  --shard i/n            export only shard i of n (0-based): inputs i, i+n, i+2n... of the
+                         sorted list; writes export.shard-i-of-n.json (docs/cluster.md)
+  --merge                join shard manifests: the positional arguments are the shards'
+                         output folders; writes --out/export.json (copying files from
+                         folders other than --out) once every shard is there
   --force                replace files that exist (default: keep them, so a rerun resumes)
   --quiet                no progress, only the summary and failures
 
@@ -104,9 +110,19 @@ export async function exportCommand(argv: string[], opts: { workerUrl?: URL | nu
       tile: { type: 'string' }, overlap: { type: 'string' }, 'cam-method': { type: 'string' }, 'cam-layer': { type: 'string' },
       bypass: { type: 'string' }, 'raw-full': { type: 'boolean' }, jobs: { type: 'string', short: 'j' }, ...RUNTIME_OPTIONS,
       force: { type: 'boolean', short: 'f' }, quiet: { type: 'boolean', short: 'q' }, help: { type: 'boolean', short: 'h' },
+      shard: { type: 'string' }, merge: { type: 'boolean' },
     },
   });
   if (values.help) { console.log(EXPORT_USAGE); return 0; }
+  if (values.merge) {
+    if (positionals.length === 0) throw usage('--merge needs the shards\' output folders.');
+    if (values.shard) throw usage('Give --shard or --merge, not both.');
+    const outDir = resolve(values.out ?? 'attnscope-export');
+    const r = await mergeShards(positionals, outDir);
+    console.log(`Merged ${r.shards} shards: ${r.manifest.files.length} file(s), ${r.manifest.failed.length} failed input(s)${r.copied ? `, ${r.copied} file(s) copied` : ''} -> ${outDir}/export.json`);
+    return r.manifest.failed.length > 0 ? 1 : 0;
+  }
+  const shard = values.shard === undefined ? null : parseShard(values.shard);
   if (positionals.length === 0) throw usage('Give at least one image or folder.');
   if (values.weights && values.model) throw usage('Give --weights or --model, not both.');
   const colormap = values.colormap ?? 'viridis';
@@ -146,7 +162,12 @@ export async function exportCommand(argv: string[], opts: { workerUrl?: URL | nu
   const source = modelSource(values, modelsDir);
 
   const outDir = resolve(values.out ?? 'attnscope-export');
-  const { items, missing, ignored } = await collectInputs(positionals, outDir);
+  const collected = await collectInputs(positionals, outDir);
+  const { ignored } = collected;
+  // A shard takes its slice of the whole list (output folders were given over the whole list);
+  // inputs that do not exist are reported once, by shard 0.
+  const items = shard ? shardOf(collected.items, shard) : collected.items;
+  const missing = !shard || shard.index === 0 ? collected.missing : [];
   const progress = new Progress(process.stderr, items.length, values.quiet === true);
   const version = appVersion();
   const workerUrl = opts.workerUrl === undefined ? defaultWorkerUrl() : opts.workerUrl;
@@ -210,11 +231,12 @@ export async function exportCommand(argv: string[], opts: { workerUrl?: URL | nu
     process.off('SIGINT', onSigint);
     progress.end();
   }
-  await updateManifest(outDir, files, failures, items.map((it) => display.get(it.path) ?? it.path));
+  await updateManifest(outDir, files, failures, items.map((it) => display.get(it.path) ?? it.path),
+    shard ? { ...shard, inputs: collected.items.length } : undefined);
   const seconds = (performance.now() - started) / 1000;
   const notDone = items.length - exported - (failures.length - missing.length);
   const parts = [
-    `${exported} of ${items.length + missing.length} image(s) exported (${written} file(s) written, ${kept} kept)`,
+    `${shard ? `shard ${shard.index} of ${shard.count}: ` : ''}${exported} of ${items.length + missing.length} image(s) exported (${written} file(s) written, ${kept} kept)`,
     `${failures.length} failed`,
     ...(ignored ? [`${ignored} non-image file(s) ignored`] : []),
     ...(notDone > 0 ? [`${notDone} not started (interrupted)`] : []),
