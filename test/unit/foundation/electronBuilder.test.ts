@@ -4,6 +4,9 @@ import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
 import yaml from 'js-yaml';
 import Ajv from 'ajv';
+import { minimatch } from 'minimatch';
+import { readdirSync } from 'node:fs';
+import { join, relative } from 'node:path';
 
 const root = fileURLToPath(new URL('../../..', import.meta.url));
 const require = createRequire(import.meta.url);
@@ -39,5 +42,23 @@ describe('electron-builder.yml', () => {
     expect(unpack).toContain('sharp');
     expect(unpack).toContain('tfjs-node');
     expect(unpack).toContain('onnxruntime-node/bin');
+  });
+
+  it('unpacks every native file ONNX Runtime loads (CPU, WebGPU and DirectML builds) and every .node addon, so the engine process can load them', () => {
+    const patterns = config.asarUnpack as string[];
+    const unpacked = (rel: string) => patterns.some((p) => minimatch(rel, p, { dot: true }));
+    const walk = (dir: string): string[] => readdirSync(dir, { withFileTypes: true })
+      .flatMap((e) => (e.isDirectory() ? walk(join(dir, e.name)) : [join(dir, e.name)]));
+    const natives = walk(join(root, 'node_modules/onnxruntime-node/bin')).map((f) => relative(root, f));
+    // Every platform's binding and runtime library: .node, .so, .dylib, .dll (DirectML and the shader compiler on Windows).
+    expect(natives.some((f) => f.endsWith('.dll')) && natives.some((f) => f.endsWith('.dylib')) && natives.some((f) => /\.so(\.|$)/.test(f))).toBe(true);
+    expect(natives.filter((f) => !unpacked(f))).toEqual([]);
+    // Any native addon among the runtime dependencies (sharp's libvips, tfjs-node's libtensorflow).
+    const addons = ['@img', 'sharp'].flatMap((d) => { try { return walk(join(root, 'node_modules', d)); } catch { return []; } })
+      .map((f) => relative(root, f)).filter((f) => /\.(node|so(\.\d+)*|dylib|dll)$/.test(f));
+    expect(addons.length).toBeGreaterThan(0);
+    expect(addons.filter((f) => !unpacked(f))).toEqual([]);
+    // A pattern is matched against paths in the app; an unrelated file stays in the asar.
+    expect(unpacked('node_modules/react/index.js')).toBe(false);
   });
 });
