@@ -94,6 +94,7 @@ export function registerHandlers(core: EngineCore): void {
       const done: EngineMessage = {
         type: 'runDone', id: msg.id, runId: result.runId, timings: result.timings,
         backend: `${result.runtime} ${result.backend}`, runtime: result.runtime, tapCount: index,
+        ...(result.notice ? { notice: result.notice } : {}),
       };
       return done;
     },

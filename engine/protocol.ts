@@ -191,6 +191,8 @@ export interface RunDoneEvent {
   runtime?: RuntimeName;
   /** How many taps were sent. */
   tapCount?: number;
+  /** Something that happened to the runtime during the run (the GPU lost, the CPU took over): show it. */
+  notice?: string;
 }
 export interface QueryReply {
   type: 'queryResult';

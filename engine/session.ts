@@ -433,6 +433,7 @@ export class Session {
       },
       backend: this.runner.info.backend,
       runtime: this.runner.info.runtime,
+      ...this.notice(),
     };
   }
 
@@ -495,7 +496,16 @@ export class Session {
       timings: { decodeMs: t1 - t0, preprocessMs: 0, forwardMs, readbackMs: 0, totalMs: t5 - t0 },
       backend: this.runner.info.backend,
       runtime: this.runner.info.runtime,
+      ...this.notice(),
     };
+  }
+
+  /** The runner's notice since the last run (GPU lost, now on the CPU), with the model's runtime info brought up to date. */
+  private notice(): { notice?: string } {
+    const notice = this.runner.takeNotice?.() ?? null;
+    if (!notice) return {};
+    this.info.runtime = this.runner.info;
+    return { notice };
   }
 
   /**

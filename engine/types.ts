@@ -142,6 +142,8 @@ export interface RunResult {
   timings: RunTimings;
   backend: string;
   runtime: RuntimeName;
+  /** Something that happened to the runtime during the run (the GPU lost, the CPU took over). */
+  notice?: string;
 }
 
 export interface Prediction {

@@ -31,11 +31,53 @@ export async function createRunner(model: OnnxTypes.IModelProto, bypassModules: 
     if (opts.externalDataDir) throw new EngineError('bad-request', 'This model keeps its weights in external data files, which only the ort runtime reads.', 'Use --runtime ort.');
     return createTfjsRunner(model, bypassModules, opts.backend);
   }
-  return createOrtRunner(encodeModel(model), bypassModules, {
+  const bytes = encodeModel(model);
+  const ortOptions = {
     ...(opts.threads !== undefined ? { threads: opts.threads } : {}),
-    ...(opts.device !== undefined ? { device: opts.device } : {}),
     ...(opts.externalDataDir ? { externalDataDir: opts.externalDataDir } : {}),
-  });
+  };
+  const runner = await createOrtRunner(bytes, bypassModules, { ...ortOptions, ...(opts.device !== undefined ? { device: opts.device } : {}) });
+  if (runner.info.device !== 'gpu') return runner;
+  return withCpuFallback(runner, () => createOrtRunner(bytes, bypassModules, { ...ortOptions, device: 'cpu' }));
+}
+
+/**
+ * A GPU runner that survives its GPU: when a run fails on it (the device lost or reset, the
+ * driver gone), the graph is built on the CPU, the same run repeated there, and every later
+ * run stays on the CPU; takeNotice() says so once. A run that fails on the CPU too was not
+ * the GPU's fault: that error is thrown.
+ */
+export function withCpuFallback(gpu: GraphRunner, makeCpu: () => Promise<GraphRunner>): GraphRunner {
+  let active = gpu;
+  let cpu: Promise<GraphRunner> | null = null;
+  let notice: string | null = null;
+  return {
+    get info() { return active.info; },
+    get memoryCap() { return active.memoryCap; },
+    async run(request) {
+      if (active !== gpu) return active.run(request);
+      try {
+        return await gpu.run(request);
+      } catch (err) {
+        const why = (err instanceof Error ? err.message : String(err)).split('\n')[0] as string;
+        cpu ??= makeCpu();
+        const fallback = await cpu;
+        const out = await fallback.run(request);
+        active = fallback;
+        notice = `The GPU failed during a run (${why.slice(0, 200)}); AttnScope switched to the CPU and ran it again. Later runs stay on the CPU; reload the model to try the GPU again.`;
+        void gpu.dispose().catch(() => {});
+        return out;
+      }
+    },
+    takeNotice() {
+      const n = notice;
+      notice = null;
+      return n;
+    },
+    async dispose() {
+      await Promise.all([active.dispose(), ...(active !== gpu ? [] : cpu ? [cpu.then((c) => c.dispose())] : [])]);
+    },
+  };
 }
 
 export { isRuntimeName, RUNTIME_NAMES, type GraphRunner, type RuntimeInfo, type RuntimeName } from './types';

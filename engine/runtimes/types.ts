@@ -32,6 +32,8 @@ export interface GraphRunner {
   readonly memoryCap?: number;
   run(request: RunRequest): Promise<Map<string, OutputTensor>>;
   dispose(): Promise<void>;
+  /** Something the user should know about the runs so far (a GPU lost, the CPU took over), once; then null. */
+  takeNotice?(): string | null;
 }
 
 /** NHWC data of a [n, c, h, w] value -> NCHW data. */

@@ -256,6 +256,7 @@ export function engineActions(set: SetState, get: GetState, d: ResolvedDeps): Pi
         if (!live()) return;
         patch('run', { status: 'done', timings: done.timings, runId: done.runId });
         set((st) => ({ engine: { ...st.engine, backend: done.backend || st.engine.backend } }));
+        if (done.notice) get().showToast(done.notice, 'error');
         const pick = get().analysis.channel;
         if (pick) void get().pickChannel(pick.module, pick.channel);
         if (get().settings.layout === 'compare') void get().requestCam();

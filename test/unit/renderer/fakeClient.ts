@@ -57,6 +57,8 @@ export class FakeClient implements EngineClient {
   gate: Promise<void> | null = null;
   helloExtra: Partial<HelloReply> = {};
   loadError: Error | null = null;
+  /** A runDone notice the engine sends (a GPU lost mid-run). */
+  notice: string | null = null;
   /** Fields of the model the next loads return over MODEL's (another model: another weightsSha256). */
   modelOverride: Partial<ModelInfo> = {};
   /** False: an older engine that refuses `channelMap` (bad-request). */
@@ -112,7 +114,7 @@ export class FakeClient implements EngineClient {
       if (cancelled) throw cancelError;
       handlers.onPrediction?.({ type: 'prediction', id: n, runId, logits: new Float32Array(6), top: predictions(options.bypass ?? []) });
       const rt = RUNTIMES[this.loadedRuntime];
-      return { type: 'runDone', id: n, runId, backend: `${rt.runtime} ${rt.backend}`, runtime: rt.runtime, timings: { decodeMs: 1, preprocessMs: 1, forwardMs: 10, readbackMs: 1, totalMs: 13 } };
+      return { type: 'runDone', id: n, runId, backend: `${rt.runtime} ${rt.backend}`, runtime: rt.runtime, timings: { decodeMs: 1, preprocessMs: 1, forwardMs: 10, readbackMs: 1, totalMs: 13 }, ...(this.notice ? { notice: this.notice } : {}) };
     };
     return Promise.race([body(), cancelledP]);
   }

@@ -162,6 +162,15 @@ describe('store: runs', () => {
     expect(client.runs[client.runs.length - 1]!.options).not.toHaveProperty('mean');
   });
 
+  it('a runtime notice with a run (the GPU lost, the CPU took over) is shown, and the run is done', async () => {
+    const { s, client } = await ready();
+    client.notice = 'The GPU failed during a run (Device was lost); AttnScope switched to the CPU and ran it again.';
+    s().addImages([{ name: 'a.png', bytes: png() }]);
+    await flush();
+    expect(s().run.status).toBe('done');
+    expect(s().ui.toast).toMatchObject({ kind: 'error', text: expect.stringContaining('switched to the CPU') });
+  });
+
   it('a run error is kept with its message, and cancellation is not an error', async () => {
     const { s, client } = await ready();
     client.run = async () => { throw Object.assign(new Error('"x.png" is not an image'), { code: 'bad-image', hint: 'Use JPEG or PNG.' }); };
