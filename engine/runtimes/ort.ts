@@ -14,7 +14,12 @@ let ortModule: Promise<Ort> | null = null;
 
 /** Loaded on first use: the native binding is only paid for by processes that run a graph. */
 function loadOrt(): Promise<Ort> {
-  ortModule ??= import('onnxruntime-node').catch((err: unknown) => {
+  ortModule ??= import('onnxruntime-node').then((ort) => {
+    // ONNX Runtime's own log: fatal only. Its errors reach the user as exceptions, with advice
+    // (a GPU provider that does not load is expected and said in the runtime detail).
+    ort.env.logLevel = 'fatal';
+    return ort;
+  }, (err: unknown) => {
     ortModule = null;
     throw new EngineError('backend', `ONNX Runtime could not be loaded: ${err instanceof Error ? err.message : String(err)}`,
       'Reinstall the app dependencies (npm ci), or use --runtime tfjs.');
@@ -86,26 +91,53 @@ export async function ortInfo(threads = availableParallelism()): Promise<Runtime
   };
 }
 
+/**
+ * GPU execution providers in the order `--device gpu|auto` tries them, the first that loads
+ * wins: the native providers first (CUDA where the user installed onnxruntime-node's CUDA
+ * build, DirectML on Windows, CoreML on macOS), then WebGPU (Vulkan, Metal, Direct3D through
+ * Dawn), bundled everywhere. The order is an assumption from the issue's H200 figures (PyTorch
+ * on CUDA 12.8 ms, ONNX Runtime on WebGPU 30.5 ms, CBAM ResNet-50); ONNX Runtime's own CUDA,
+ * DirectML and CoreML providers have not been measured on a GPU machine yet. Only those this build of
+ * onnxruntime-node lists are tried (an unlisted one would be dropped silently, CPU instead).
+ */
+const GPU_ORDER = ['cuda', 'dml', 'coreml', 'webgpu'] as const;
+export type GpuProvider = (typeof GPU_ORDER)[number];
+const GPU_LABEL: Record<GpuProvider, string> = { cuda: 'CUDA', dml: 'DirectML', coreml: 'CoreML', webgpu: 'WebGPU' };
+
+export async function gpuProviders(): Promise<GpuProvider[]> {
+  const ort = await loadOrt();
+  const listed = new Set(ort.listSupportedBackends().map((b) => b.name));
+  return GPU_ORDER.filter((ep) => listed.has(ep));
+}
+
 export async function createOrtRunner(model: Uint8Array, bypassModules: string[], opts: OrtOptions = {}): Promise<GraphRunner> {
   const ort = await loadOrt();
   const threads = opts.threads ?? availableParallelism();
   const device = opts.device ?? 'cpu';
   let session: import('onnxruntime-node').InferenceSession | null = null;
-  let gpuFailure: string | null = null;
+  /** The GPU execution provider the session runs on, and why each one tried before it did not load. */
+  let chosen: GpuProvider | null = null;
+  const failures: string[] = [];
   if (device !== 'cpu') {
-    // WebGPU: shape ops and what the EP lacks (If/Loop bookkeeping, Range ...) stay on the
-    // CPU EP; ONNX Runtime copies between them.
-    try {
-      session = await ort.InferenceSession.create(model, {
-        executionProviders: ['webgpu', 'cpu'], graphOptimizationLevel: 'all', intraOpNumThreads: threads, interOpNumThreads: 1,
-        enableCpuMemArena: false, logSeverityLevel: 3, ...externalData(opts.externalDataDir),
-      });
-    } catch (err) {
-      gpuFailure = err instanceof Error ? err.message : String(err);
-      if (device === 'gpu') {
-        throw new EngineError('backend', `No GPU for ONNX Runtime's WebGPU execution provider: ${firstLine(gpuFailure)}`,
-          'Use --device cpu (or auto, which falls back to the CPU), or check the GPU driver (Vulkan, Metal or Direct3D 12).');
+    // Shape ops and what a GPU provider lacks (If/Loop bookkeeping, Range ...) stay on the CPU
+    // provider; ONNX Runtime copies between them.
+    for (const ep of await gpuProviders()) {
+      try {
+        session = await ort.InferenceSession.create(model, {
+          executionProviders: [ep, 'cpu'], graphOptimizationLevel: 'all', intraOpNumThreads: threads, interOpNumThreads: 1,
+          enableCpuMemArena: false, logSeverityLevel: 4, ...externalData(opts.externalDataDir),
+        });
+        chosen = ep;
+        break;
+      } catch (err) {
+        failures.push(`${GPU_LABEL[ep]}: ${ep === 'cuda' && /Failed to load shared library/.test(String(err)) ? 'not installed (npm install --onnxruntime-node-install=cuda12)' : firstLine(err).slice(0, 200)}`);
       }
+    }
+    if (!chosen && device === 'gpu') {
+      const webgpu = failures.find((f) => f.startsWith('WebGPU: '));
+      const others = failures.filter((f) => f !== webgpu);
+      throw new EngineError('backend', `No GPU for ONNX Runtime's WebGPU execution provider: ${webgpu ? webgpu.slice('WebGPU: '.length) : 'not in this build'}${others.length ? ` (also tried ${others.join('; ')})` : ''}`,
+        'Use --device cpu (or auto, which falls back to the CPU), or check the GPU driver (Vulkan, Metal or Direct3D 12).');
     }
   }
   try {
@@ -126,11 +158,11 @@ export async function createOrtRunner(model: Uint8Array, bypassModules: string[]
     throw new EngineError('bad-model', `ONNX Runtime could not build the graph: ${err instanceof Error ? err.message : String(err)}`, unknownOpHint(err));
   }
   const base = await ortInfo(threads);
-  const onGpu = device !== 'cpu' && gpuFailure === null;
   const version = base.detail.split(',')[0] as string;
-  const info: RuntimeInfo = onGpu
-    ? { ...base, device: 'gpu', backend: 'webgpu', detail: `${version}, WebGPU execution provider (Dawn; shape ops on the CPU EP, ${threads} thread${threads === 1 ? '' : 's'})` }
-    : gpuFailure ? { ...base, detail: `${base.detail}; no GPU (${firstLine(gpuFailure).slice(0, 160)})` } : base;
+  const notChosen = failures.length ? `; not ${failures.join('; ')}` : '';
+  const info: RuntimeInfo = chosen
+    ? { ...base, device: 'gpu', backend: chosen, detail: `${version}, ${GPU_LABEL[chosen]} execution provider (${chosen === 'webgpu' ? 'Dawn; ' : ''}shape ops on the CPU EP, ${threads} thread${threads === 1 ? '' : 's'})${notChosen}` }
+    : failures.length ? { ...base, detail: `${base.detail}; no GPU (${failures.join('; ')})` } : base;
   const rowModules = session.inputNames.filter((n) => n.endsWith(QUERY_ROWS_SUFFIX)).map((n) => n.slice(0, -QUERY_ROWS_SUFFIX.length));
   const bools = new Map<boolean, import('onnxruntime-node').Tensor>();
   const bool = (v: boolean) => {

@@ -25,6 +25,9 @@ describe('--device without a GPU', () => {
     const index = JSON.parse(readFileSync(join(tmp, 'auto', 'maps.json'), 'utf8'));
     expect([index.runtime, index.device, index.backend]).toEqual(['ort', 'cpu', 'cpu']);
     expect(index.runtimeDetail).toMatch(/no GPU/);
+    // Every GPU provider this build lists was tried, each with its reason (--verbose, the app's Runtime section).
+    expect(index.runtimeDetail).toMatch(/CUDA: not installed \(npm install --onnxruntime-node-install=cuda12\)/);
+    expect(index.runtimeDetail).toMatch(/WebGPU: /);
   });
 
   test('a loadModel request\'s device reaches the session (the app\'s Device setting)', async () => {
