@@ -11,9 +11,14 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { EngineError } from './errors';
 
-export type BackendChoice = 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
+export type BackendChoice = 'tensorflow-gpu' | 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
 
-export const BACKEND_CHOICES: readonly BackendChoice[] = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'];
+export const BACKEND_CHOICES: readonly BackendChoice[] = ['tensorflow-gpu', 'tensorflow', 'webgpu', 'wasm', 'cpu'];
+/**
+ * What loads without being asked for. WebGPU is not among them: it is what `--device gpu`
+ * (or auto) asks for on the tfjs runtime, like the ort runtime's GPU providers.
+ */
+const DEFAULT_ORDER: readonly BackendChoice[] = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'];
 
 export interface BackendInfo {
   /** The tfjs backend name actually in use: `tensorflow`, `wasm` or `cpu`. */
@@ -29,9 +34,9 @@ export function isBackendChoice(value: string): value is BackendChoice {
   return (BACKEND_CHOICES as readonly string[]).includes(value);
 }
 
-/** Whether the backend chosen so far runs on a GPU (tfjs-node-gpu's CUDA TensorFlow). */
+/** Whether the backend chosen so far runs on a GPU (tfjs-node-gpu's CUDA TensorFlow, WebGPU on Dawn). */
 export function backendOnGpu(): boolean {
-  return current?.choice === 'tensorflow-gpu';
+  return current?.choice === 'tensorflow-gpu' || current?.choice === 'webgpu';
 }
 
 /** The backend chosen so far, or null before initBackend. */
@@ -56,7 +61,7 @@ export function initBackend(preferred?: BackendChoice): Promise<BackendInfo> {
 }
 
 async function choose(preferred?: BackendChoice): Promise<BackendInfo> {
-  const order = preferred ? [preferred] : BACKEND_CHOICES;
+  const order = preferred ? [preferred] : DEFAULT_ORDER;
   const skipped: string[] = [];
   for (const choice of order) {
     try {
@@ -96,6 +101,12 @@ async function tryBackend(choice: BackendChoice): Promise<string> {
       await activate('tensorflow');
       return `tensorflow (${pkg})`;
     }
+    case 'webgpu': {
+      const adapter = await installWebGpu();
+      await import('@tensorflow/tfjs-backend-webgpu');
+      await activate('webgpu');
+      return `webgpu (Dawn, ${adapter})`;
+    }
     case 'wasm': {
       setWasmPaths(wasmDir());
       await activate('wasm');
@@ -106,6 +117,35 @@ async function tryBackend(choice: BackendChoice): Promise<string> {
       await activate('cpu');
       return 'cpu (plain JavaScript)';
   }
+}
+
+/**
+ * navigator.gpu from the `webgpu` package (Dawn, prebuilt for Linux, macOS and Windows; an
+ * optional dependency), for tfjs's WebGPU backend in Node. Returns the adapter's description.
+ */
+interface DawnGpu { requestAdapter(): Promise<{ info?: { vendor?: string; architecture?: string; description?: string } } | null> }
+
+async function installWebGpu(): Promise<string> {
+  let dawn: { create(flags: string[]): DawnGpu; globals: Record<string, unknown> };
+  try {
+    const pkg = 'webgpu'; // optional dependency: resolved at run time only
+    dawn = await import(/* @vite-ignore */ pkg) as typeof dawn;
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') throw new Error('the webgpu package (Dawn) is not installed');
+    throw err;
+  }
+  const g = globalThis as unknown as { navigator?: { gpu?: DawnGpu } };
+  if (!g.navigator?.gpu) {
+    for (const [k, v] of Object.entries(dawn.globals)) if (!(k in globalThis)) (globalThis as Record<string, unknown>)[k] = v;
+    const gpu = dawn.create([]);
+    if (g.navigator) Object.defineProperty(g.navigator, 'gpu', { value: gpu, configurable: true });
+    else Object.defineProperty(globalThis, 'navigator', { value: { gpu }, configurable: true, writable: true });
+  }
+  const adapter = await (g.navigator?.gpu as DawnGpu).requestAdapter();
+  if (!adapter) throw new Error('no WebGPU adapter (no Vulkan, Metal or Direct3D 12 driver Dawn can use)');
+  const a = adapter.info;
+  return [a?.vendor, a?.architecture, a?.description].filter(Boolean).join(' ') || 'adapter';
 }
 
 async function activate(name: string): Promise<void> {
@@ -132,6 +172,8 @@ function hintFor(choice: BackendChoice): string {
       return 'Install @tensorflow/tfjs-node-gpu (needs CUDA and a libtensorflow download), or use --backend wasm.';
     case 'tensorflow':
       return 'Install @tensorflow/tfjs-node (needs a libtensorflow download), or use --backend wasm.';
+    case 'webgpu':
+      return 'Use --device cpu, or check the GPU driver (Vulkan, Metal or Direct3D 12) and that the optional webgpu package installed.';
     default:
       return 'Reinstall the app dependencies (npm ci), or try --backend cpu.';
   }

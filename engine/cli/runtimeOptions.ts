@@ -19,7 +19,8 @@ export function runtimeUsage(width = 21, threadsDefault = 'one per core'): strin
     ['--runtime NAME', `${RUNTIME_NAMES.join(' | ')} (default: ${DEFAULT_RUNTIME}, ONNX Runtime; tfjs has gradients)`],
     ['--backend NAME', `tfjs runtime only: ${BACKEND_CHOICES.join(' | ')} (default: the fastest that loads)`],
     ['--threads N', `ort runtime only: intra-op threads (default: ${threadsDefault})`],
-    ['--device D', 'ort runtime only: cpu | gpu (WebGPU: Vulkan, Metal, Direct3D) | auto (default: cpu)'],
+    ['--device D', 'cpu | gpu | auto (default: cpu); gpu on ort: CUDA, DirectML, CoreML or WebGPU,'],
+    ['', 'the first that loads; on tfjs: WebGPU (Dawn: Vulkan, Metal, Direct3D 12)'],
     ['--max-memory SIZE', 'refuse input sizes whose run would need more (e.g. 4G; default:'],
     ['', '90% of the memory available when the model loads)'],
   ];
@@ -52,7 +53,7 @@ export function parseRuntimeOptions(values: { runtime?: string; backend?: string
   }
   if (values.device !== undefined) {
     if (!isDeviceChoice(values.device)) throw usage(`--device must be one of ${DEVICE_CHOICES.join(', ')}, not "${values.device}".`);
-    if (runtime !== 'ort') throw usage('--device chooses where ONNX Runtime runs: it needs --runtime ort (tfjs: --backend).');
+    if (values.backend !== undefined) throw usage('Give --device or --backend, not both: on tfjs, --device gpu is --backend webgpu.');
   }
   let maxMemory: number | undefined;
   if (values['max-memory'] !== undefined) {

@@ -1,7 +1,7 @@
 // Runtime choice (DESIGN.md "One graph, two runtimes"): `ort` by default, `tfjs` on request
 // or for what needs gradients.
 
-import type { BackendChoice } from '../backend';
+import { type BackendChoice, initBackend } from '../backend';
 import { EngineError } from '../errors';
 import { encodeModel } from '../graph/builder';
 import type { OnnxTypes } from '../graph/onnx';
@@ -29,7 +29,7 @@ export async function createRunner(model: OnnxTypes.IModelProto, bypassModules: 
   const runtime = opts.runtime ?? DEFAULT_RUNTIME;
   if (runtime === 'tfjs') {
     if (opts.externalDataDir) throw new EngineError('bad-request', 'This model keeps its weights in external data files, which only the ort runtime reads.', 'Use --runtime ort.');
-    return createTfjsRunner(model, bypassModules, opts.backend);
+    return createTfjsRunner(model, bypassModules, await tfjsBackendFor(opts));
   }
   const bytes = encodeModel(model);
   const ortOptions = {
@@ -39,6 +39,25 @@ export async function createRunner(model: OnnxTypes.IModelProto, bypassModules: 
   const runner = await createOrtRunner(bytes, bypassModules, { ...ortOptions, ...(opts.device !== undefined ? { device: opts.device } : {}) });
   if (runner.info.device !== 'gpu') return runner;
   return withCpuFallback(runner, () => createOrtRunner(bytes, bypassModules, { ...ortOptions, device: 'cpu' }));
+}
+
+/**
+ * The tfjs backend a load asks for: --backend as given; else --device gpu is WebGPU (Dawn),
+ * auto is WebGPU when it loads (else the default chain, the reason kept for the detail), cpu
+ * the default chain.
+ */
+async function tfjsBackendFor(opts: RunnerOptions): Promise<BackendChoice | undefined> {
+  if (opts.backend) return opts.backend;
+  if (opts.device === 'gpu') return 'webgpu';
+  if (opts.device === 'auto') {
+    try {
+      await initBackend('webgpu');
+      return 'webgpu';
+    } catch {
+      return undefined;
+    }
+  }
+  return undefined;
 }
 
 /**

@@ -66,8 +66,8 @@ export function viewActions(set: SetState, get: GetState, d: ResolvedDeps): Pick
       if ((key === 'layout' && value === 'compare') || key === 'camMethod' || key === 'camStage') void get().requestCam();
       if ((key === 'layout' && value === 'grid') || (key === 'camMethod' && get().settings.layout === 'grid')) void get().requestStageCams();
       // Another runtime: the model (loaded or loading) is loaded again on it, then the image re-runs.
-      // Another device: the model loads again there (ort only; tfjs chooses its backend itself).
-      if (key === 'device' && get().model.info?.runtime?.runtime === 'ort') void get().reloadModel();
+      // Another device: the model loads again there (ort: its GPU providers; tfjs: WebGPU).
+      if (key === 'device' && get().model.info) void get().reloadModel();
       if (key === 'runtime') {
         const { status, info } = get().model;
         if (status === 'loading' || (info && info.runtime?.runtime !== value)) void get().reloadModel();

@@ -204,18 +204,19 @@ export function explicitDilation(node: OpNode): [number, number] | null {
   return ints(node.attrs.strides, [1, 1]).some((v) => v > 1) && d.some((v) => v > 1) ? [d[0] ?? 1, d[1] ?? 1] : null;
 }
 
-/** A tf filter [kh, kw, a, b] with dilation d made explicit: zeros between the taps. */
+/**
+ * A tf filter [kh, kw, a, b] with dilation d made explicit: zeros between the taps. With tf
+ * ops only (no read back: GPU backends cannot read synchronously): each tap followed by d - 1
+ * zero rows / columns, the trailing ones cut off.
+ */
 function dilateFilter(f: tf.Tensor4D, [dh, dw]: [number, number]): tf.Tensor4D {
+  // Rank 4 at most (tfjs's WebGPU shaders index vectors up to 4 wide): rows, then columns.
   const [kh, kw, ci, co] = f.shape;
-  const src = f.dataSync();
+  const rows = tf.pad(tf.reshape(f, [kh, 1, kw * ci * co]), [[0, 0], [0, dh - 1], [0, 0]]);
   const eh = (kh - 1) * dh + 1;
-  const ew = (kw - 1) * dw + 1;
-  const out = new Float32Array(eh * ew * ci * co);
-  const plane = ci * co;
-  for (let y = 0; y < kh; y++) {
-    for (let x = 0; x < kw; x++) out.set(src.subarray((y * kw + x) * plane, (y * kw + x + 1) * plane), (y * dh * ew + x * dw) * plane);
-  }
-  return tf.tensor4d(out, [eh, ew, ci, co]);
+  const tall = tf.slice(tf.reshape(rows, [kh * dh, kw, ci, co]), [0, 0, 0, 0], [eh, kw, ci, co]);
+  const cols = tf.pad(tf.reshape(tall, [eh * kw, 1, ci * co]), [[0, 0], [0, dw - 1], [0, 0]]);
+  return tf.slice(tf.reshape(cols, [eh, kw * dw, ci, co]) as tf.Tensor4D, [0, 0, 0, 0], [eh, (kw - 1) * dw + 1, ci, co]);
 }
 
 /** ONNX conv weight [out, in/group, kh, kw] as a tf filter. */
@@ -503,7 +504,19 @@ const where: Op = (_ctx, node, x) => {
     if (shape.join() === shapeOf(chosen).join()) return [chosen.kind === 'tensor' ? tensor(tf.clone(chosen.t), chosen.nhwc) : chosen];
     return [tensor(tf.broadcastTo(canonical(chosen), shape))];
   }
-  return elementwise((c, a, b) => tf.where(castTo(c as tf.Tensor, 'bool'), a as tf.Tensor, b as tf.Tensor))(_ctx, node, x);
+  // Shape arithmetic (torch's expand exports Where(Equal(shape, -1), 1, shape)) stays on the
+  // host, as the other shape ops do: a GPU backend cannot read a tensor back synchronously.
+  const b = need(x, 2, node);
+  const a = need(x, 1, node);
+  if (cond.kind === 'host' && a.kind === 'host' && b.kind === 'host') {
+    const n = Math.max(cond.data.length, a.data.length, b.data.length);
+    const at = (v: HostValue, i: number) => v.data[v.data.length === 1 ? 0 : i] as number;
+    if ([cond, a, b].every((v) => v.data.length === 1 || v.data.length === n)) {
+      const dims = [cond, a, b].find((v) => v.data.length === n)?.dims ?? [];
+      return [host(Array.from({ length: n }, (_, i) => (at(cond, i) ? at(a, i) : at(b, i))), dims, a.type)];
+    }
+  }
+  return elementwise((c, t, f) => tf.where(castTo(c as tf.Tensor, 'bool'), t as tf.Tensor, f as tf.Tensor))(_ctx, node, x);
 };
 
 const layerNorm: Op = (_ctx, node, x) => {

@@ -42,7 +42,15 @@ describe('--device without a GPU', () => {
 
   test('usage errors', async () => {
     expect(await main(['maps', SAMPLE, '--weights', WEIGHTS, '--device', 'tpu', '--out', tmp])).toBe(2);
-    expect(await main(['maps', SAMPLE, '--weights', WEIGHTS, '--device', 'gpu', '--runtime', 'tfjs', '--out', tmp])).toBe(2);
-    expect(stderr.text()).toMatch(/--device must be one of cpu, gpu, auto[\s\S]*needs --runtime ort/);
+    expect(await main(['maps', SAMPLE, '--weights', WEIGHTS, '--device', 'gpu', '--backend', 'wasm', '--out', tmp])).toBe(2);
+    expect(stderr.text()).toMatch(/--device must be one of cpu, gpu, auto[\s\S]*Give --device or --backend, not both/);
+  });
+
+  test('tfjs: --device gpu is WebGPU on Dawn, which says why it cannot run here; auto falls back to the CPU backends', async () => {
+    expect(await main(['maps', SAMPLE, '--weights', WEIGHTS, '--runtime', 'tfjs', '--device', 'gpu', '--out', join(tmp, 'tfjs-gpu')])).toBe(1);
+    expect(stderr.text()).toMatch(/The webgpu backend could not be loaded: no WebGPU adapter/);
+    expect(await main(['maps', SAMPLE, '--weights', WEIGHTS, '--runtime', 'tfjs', '--device', 'auto', '--out', join(tmp, 'tfjs-auto')])).toBe(0);
+    const index = JSON.parse(readFileSync(join(tmp, 'tfjs-auto', 'maps.json'), 'utf8'));
+    expect([index.runtime, index.device]).toEqual(['tfjs', 'cpu']);
   });
 });

@@ -44,7 +44,7 @@ describe('electron-builder.yml', () => {
     expect(unpack).toContain('onnxruntime-node/bin');
   });
 
-  it('unpacks every native file ONNX Runtime loads (CPU, WebGPU and DirectML builds) and every .node addon, so the engine process can load them', () => {
+  it('unpacks every native file ONNX Runtime loads (CPU, WebGPU and DirectML builds), Dawn for tfjs WebGPU and every .node addon, so the engine process can load them', () => {
     const patterns = config.asarUnpack as string[];
     const unpacked = (rel: string) => patterns.some((p) => minimatch(rel, p, { dot: true }));
     const walk = (dir: string): string[] => readdirSync(dir, { withFileTypes: true })
@@ -53,6 +53,9 @@ describe('electron-builder.yml', () => {
     // Every platform's binding and runtime library: .node, .so, .dylib, .dll (DirectML and the shader compiler on Windows).
     expect(natives.some((f) => f.endsWith('.dll')) && natives.some((f) => f.endsWith('.dylib')) && natives.some((f) => /\.so(\.|$)/.test(f))).toBe(true);
     expect(natives.filter((f) => !unpacked(f))).toEqual([]);
+    // Dawn for tfjs's WebGPU backend (optional: checked where it installed).
+    const dawn = (() => { try { return walk(join(root, 'node_modules/webgpu/dist')); } catch { return []; } })().map((f) => relative(root, f));
+    expect(dawn.filter((f) => f.endsWith('dawn.node') && !unpacked(f))).toEqual([]);
     // Any native addon among the runtime dependencies (sharp's libvips, tfjs-node's libtensorflow).
     const addons = ['@img', 'sharp'].flatMap((d) => { try { return walk(join(root, 'node_modules', d)); } catch { return []; } })
       .map((f) => relative(root, f)).filter((f) => /\.(node|so(\.\d+)*|dylib|dll)$/.test(f));
