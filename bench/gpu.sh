@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# GPU check and bench (issue 13): every PyTorch fixture on ort --device gpu, and forward +
-# taps ms on the CPU and the GPU in one process (bench/gpuBench.ts).
+# GPU check and bench (issue 13): every PyTorch fixture on every GPU path (ort --device gpu,
+# tfjs WebGPU), and forward + taps ms on the CPU and each GPU path in one process, beside
+# PyTorch eager (bench/gpuBench.ts, bench/torchRef.py: CUDA where python3's torch sees it).
 #
 #   bash bench/gpu.sh prepare   here (needs the npm install and Debian's apt): bundles the bench
 #                               with the engine into .gpu/, with Node, onnxruntime-node's Linux
@@ -15,11 +16,15 @@ case "${1:-}" in
   prepare)
     rm -rf .gpu && mkdir -p .gpu
     grep -qx '/.gpu/' .git/info/exclude 2>/dev/null || echo '/.gpu/' >> .git/info/exclude
+    # tfjs is CommonJS inside: the ESM bundle gets a require.
     npx esbuild bench/gpuBench.ts --bundle --platform=node --format=esm --target=node20 \
-      --external:onnxruntime-node --outfile=.gpu/gpu-bench.mjs --log-level=warning
+      --external:onnxruntime-node --outfile=.gpu/gpu-bench.mjs --log-level=error \
+      "--banner:js=import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);"
     ort=node_modules/onnxruntime-node
+    # ONNX Runtime's Linux build, and Dawn's (tfjs's WebGPU backend imports the webgpu package at run time).
     tar -cJf .gpu/ort.tar.xz node_modules/onnxruntime-common \
-      $ort/package.json $ort/dist $ort/bin/napi-v6/linux/x64
+      $ort/package.json $ort/dist $ort/bin/napi-v6/linux/x64 \
+      node_modules/webgpu/package.json node_modules/webgpu/index.js node_modules/webgpu/dist/linux-x64
     xz -T0 -c "$(readlink -f "$(command -v node)")" > .gpu/node.xz
     o='-oAPT::Architecture=amd64 -oAPT::Architectures=amd64 -oDir::State::Lists=/tmp/amd64'
     mkdir -p /tmp/amd64/partial

@@ -1,14 +1,19 @@
 // GPU check and bench (issue 13), for a machine with a GPU: bench/gpu.sh bundles this with
 // the engine (onnxruntime-node stays external) and runs it there.
-//   1. Every PyTorch fixture (test/fixtures) on ort --device gpu (WebGPU execution provider):
-//      the worst max abs error against PyTorch per case, the row-block path of the
-//      non-local cases included.
-//   2. Forward pass + every tap read back, ort on the CPU (all cores) and on the GPU, same
+//   1. Every PyTorch fixture (test/fixtures) on every GPU path: ort --device gpu (the first GPU
+//      execution provider that loads) and tfjs --device gpu (WebGPU on Dawn): the worst max
+//      abs error against PyTorch per case, the row-block path of the non-local cases included.
+//   2. Forward pass + every tap read back, on the CPU (ort, all cores) and every GPU path, same
 //      process: CBAM ResNet-50 (seeded random weights in the official checkpoint's layout,
-//      test/fixtures/keysets) at 224 and 896 px, and the built-in model at 1024 px (non-local
-//      affinity of 1 GB, in row blocks). Median of 20 passes after 3 warm-up passes.
+//      test/fixtures/keysets) at 224 and 896 px batch 1 and 224 px batch 32, and the built-in
+//      model at 1024 px (non-local affinity of 1 GB, in row blocks). Median of 20 passes after
+//      3 warm-up passes (3 passes for the CPU at batch 32). Beside it, PyTorch eager on the same
+//      network (bench/torchRef.py, CUDA where torch sees the GPU), from whatever python3 has
+//      torch: each path's time as a ratio of PyTorch's (issue 13's goals: batch 1 <= 1.5x,
+//      batch 32 images/s >= 0.7x PyTorch's, i.e. time <= 1.43x).
 //
-//   node gpu-bench.mjs [--root REPO] [--out results.json] [--cases a,b] [--no-speed]
+//   node gpu-bench.mjs [--root REPO] [--out results.json] [--cases a,b] [--no-speed] [--quick]
+//   (--quick: 64 px, batches 1 and 4, 3 passes: a smoke run, e.g. on SwiftShader)
 
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
@@ -16,11 +21,11 @@ import { join } from 'node:path';
 import { openCheckpointFile } from '../engine/checkpoints';
 import type { StateDict } from '../engine/checkpoints/types';
 import { affinityOutput, LOGITS, tapOutput } from '../engine/graph/names';
-import { encodeModel } from '../engine/graph/builder';
 import { readManifest } from '../engine/models';
 import { emitResNet, type GraphOptions } from '../engine/nets/resnet';
 import type { NetSpec } from '../engine/nets/spec';
-import { createOrtRunner, type DeviceChoice } from '../engine/runtimes/ort';
+import { spawnSync } from 'node:child_process';
+import { createRunner } from '../engine/runtimes';
 import type { GraphRunner } from '../engine/runtimes/types';
 
 const arg = (name: string, d: string): string => {
@@ -50,11 +55,33 @@ const maxAbs = (a: Float32Array, b: Float32Array): number => {
   return m;
 };
 
-async function runner(model: ReturnType<typeof emitResNet>, device: DeviceChoice): Promise<GraphRunner> {
-  return createOrtRunner(encodeModel(model.model), model.modules.map((m) => m.name), { device, threads: availableParallelism() });
+/** The paths timed: ort on the CPU, and each GPU path that loads here. */
+type Path = 'ort-cpu' | 'ort-gpu' | 'tfjs-gpu';
+async function runner(model: ReturnType<typeof emitResNet>, path: Path): Promise<GraphRunner> {
+  const names = model.modules.map((m) => m.name);
+  if (path === 'tfjs-gpu') return createRunner(model.model, names, { runtime: 'tfjs', device: 'gpu' });
+  return createRunner(model.model, names, { runtime: 'ort', device: path === 'ort-gpu' ? 'gpu' : 'cpu', threads: availableParallelism() });
 }
 
-async function fixtures(): Promise<Array<{ case: string; path: string; worst: number }>> {
+/** GPU paths that load on this machine (a tiny graph each), and why the others do not. */
+async function gpuPaths(): Promise<Path[]> {
+  const fc = JSON.parse(readFileSync(join(FIXTURES, 'cbam-timm', 'case.json'), 'utf8')) as { spec: NetSpec };
+  const graph = emitResNet(fc.spec, (await openCheckpointFile(join(FIXTURES, 'cbam-timm', 'model.safetensors'))).tensors, 'probe');
+  const ok: Path[] = [];
+  for (const p of ['ort-gpu', 'tfjs-gpu'] as const) {
+    try {
+      const r = await runner(graph, p);
+      console.log(`${p}: ${r.info.detail}`);
+      if (r.info.device === 'gpu') ok.push(p);
+      await r.dispose();
+    } catch (err) {
+      console.log(`${p}: not available (${(err as Error).message.split('\n')[0]})`);
+    }
+  }
+  return ok;
+}
+
+async function fixtures(paths: Path[]): Promise<Array<{ case: string; path: string; worst: number }>> {
   const only = arg('cases', '');
   const cases = readdirSync(FIXTURES).filter((d) => existsSync(join(FIXTURES, d, 'case.json')) && (!only || only.split(',').includes(d))).sort();
   const rows: Array<{ case: string; path: string; worst: number }> = [];
@@ -62,18 +89,18 @@ async function fixtures(): Promise<Array<{ case: string; path: string; worst: nu
     const fc = JSON.parse(readFileSync(join(FIXTURES, name, 'case.json'), 'utf8')) as { spec: NetSpec; bypass: string[]; affinityModule: string | null };
     const expected = readSafetensors(join(FIXTURES, name, 'expected.safetensors'));
     const weights = (await openCheckpointFile(join(FIXTURES, name, 'model.safetensors'))).tensors;
-    for (const path of fc.affinityModule ? ['whole', 'row blocks'] : ['whole']) {
+    for (const [gpu, path] of paths.flatMap((g) => (fc.affinityModule ? ['whole', 'row blocks'] : ['whole']).map((p) => [g, p] as const))) {
       const opts: GraphOptions = path === 'row blocks' ? { keepAffinityBytes: 0, chunkBytes: 4096 } : {};
       const graph = emitResNet(fc.spec, weights, name, opts);
-      const r = await runner(graph, 'gpu');
+      const r = await runner(graph, gpu);
       const input = expected.get('input')!;
       const fetch = [LOGITS, ...graph.modules.flatMap((m) => [...m.taps.map((t) => tapOutput(m.name, t)), ...(m.affinity && path === 'whole' ? [affinityOutput(m.name)] : [])])];
       const out = await r.run({ input: { data: input.data, dims: input.shape }, bypass: new Set(fc.bypass), fetch });
       let worst = 0;
       for (const k of fetch) { const e = expected.get(k); if (e) worst = Math.max(worst, maxAbs(out.get(k)!.data, e.data)); }
       await r.dispose();
-      rows.push({ case: name, path, worst });
-      console.log(`fixture ${name} (${path}): worst ${worst.toExponential(2)} on ${r.info.backend}`);
+      rows.push({ case: name, path: `${gpu} ${path}`, worst });
+      console.log(`fixture ${name} (${gpu}, ${path}): worst ${worst.toExponential(2)} on ${r.info.backend}`);
     }
   }
   return rows;
@@ -99,47 +126,81 @@ function randomWeights(keys: Record<string, number[]>): StateDict {
   return dict;
 }
 
-async function time(r: GraphRunner, fetch: string[], size: number): Promise<number> {
-  const input = new Float32Array(3 * size * size).map((_, i) => Math.sin(i * 0.01));
-  const req = { input: { data: input, dims: [1, 3, size, size] }, bypass: new Set<string>(), fetch };
-  for (let i = 0; i < 3; i++) await r.run(req);
+const QUICK = process.argv.includes('--quick');
+/** [size, batch] of the ResNet-50 rows. */
+const CASES: Array<[number, number]> = QUICK ? [[64, 1], [64, 4]] : [[224, 1], [896, 1], [224, 32]];
+
+async function time(r: GraphRunner, fetch: string[], size: number, batch: number, passes: number): Promise<number> {
+  const input = new Float32Array(batch * 3 * size * size).map((_, i) => Math.sin(i * 0.01));
+  const req = { input: { data: input, dims: [batch, 3, size, size] }, bypass: new Set<string>(), fetch };
+  for (let i = 0; i < Math.min(3, passes); i++) await r.run(req);
   const t: number[] = [];
-  for (let i = 0; i < 20; i++) { const t0 = performance.now(); await r.run(req); t.push(performance.now() - t0); }
+  for (let i = 0; i < passes; i++) { const t0 = performance.now(); await r.run(req); t.push(performance.now() - t0); }
   t.sort((a, b) => a - b);
-  return t[10] as number;
+  return t[Math.floor(t.length / 2)] as number;
 }
 
-async function speed(): Promise<Array<Record<string, unknown>>> {
+/** PyTorch eager's ms per [size, batch] from bench/torchRef.py, or why there is none. */
+function torchReference(): { rows: Map<string, number>; device: string } | { missing: string } {
+  const sizes = [...new Set(CASES.map((c) => c[0]))].join(',');
+  const batches = [...new Set(CASES.map((c) => c[1]))].join(',');
+  // $PYTHON, else the first python3 on the way that imports torch (Debian's is /usr/bin/python3).
+  const pythons = [...new Set([process.env.PYTHON, 'python3', '/usr/bin/python3'].filter((p): p is string => !!p))];
+  let why = 'no python3';
+  for (const py of pythons) {
+    const r = spawnSync(py, [join(ROOT, 'bench', 'torchRef.py'), '--sizes', sizes, '--batches', batches, '--passes', QUICK ? '3' : '20'], { encoding: 'utf8', timeout: 30 * 60_000 });
+    const last = (r.stdout ?? '').trim().split('\n').pop() ?? '';
+    try {
+      const j = JSON.parse(last) as { device: string; rows: Array<{ input: number; batch: number; ms: number }> };
+      return { device: `${j.device} (${py})`, rows: new Map(j.rows.map((x) => [`${x.input}x${x.batch}`, x.ms])) };
+    } catch {
+      why = `${py}: ${(r.error?.message ?? r.stderr ?? 'no output').split('\n').filter(Boolean).slice(-1)[0] ?? 'no output'}`;
+    }
+  }
+  return { missing: why };
+}
+
+async function speed(gpus: Path[]): Promise<{ rows: Array<Record<string, unknown>>; torch: string }> {
   const keyset = JSON.parse(readFileSync(join(FIXTURES, 'keysets', 'cbam-resnet50-official.json'), 'utf8')) as { spec: NetSpec; keys: Record<string, number[]> };
   const r50 = emitResNet(keyset.spec, randomWeights(keyset.keys), 'cbam-resnet50');
   const dir = join(ROOT, 'assets', 'models', 'emoji-cbam-nl');
   const manifest = readManifest(dir);
   const builtin = emitResNet(manifest.spec as NetSpec, (await openCheckpointFile(join(dir, manifest.weights))).tensors, 'emoji-cbam-nl');
+  const torch = torchReference();
+  console.log('missing' in torch ? `PyTorch reference: none (${torch.missing})` : `PyTorch reference: ${torch.device}`);
   const rows: Array<Record<string, unknown>> = [];
-  for (const [label, graph, sizes] of [['CBAM ResNet-50', r50, [224, 896]], ['built-in emoji-cbam-nl', builtin, [1024]]] as const) {
+  const runs: Array<[string, ReturnType<typeof emitResNet>, Array<[number, number]>]> = [['CBAM ResNet-50', r50, CASES], ...(QUICK ? [] : [['built-in emoji-cbam-nl', builtin, [[1024, 1]]] as [string, ReturnType<typeof emitResNet>, Array<[number, number]>]])];
+  for (const [label, graph, cases] of runs) {
     const fetch = [LOGITS, ...graph.modules.flatMap((m) => m.taps.map((t) => tapOutput(m.name, t)))];
-    const byDevice: Record<string, GraphRunner> = { cpu: await runner(graph, 'cpu'), gpu: await runner(graph, 'gpu') };
-    for (const size of sizes) {
-      const row: Record<string, unknown> = { model: label, input: size, taps: fetch.length - 1 };
-      const outs: Record<string, Float32Array> = {};
-      for (const [d, r] of Object.entries(byDevice)) {
-        row[`${d}_ms`] = Math.round((await time(r, fetch, size)) * 10) / 10;
-        row[`${d}_backend`] = r.info.backend;
+    const byPath: Partial<Record<Path, GraphRunner>> = {};
+    for (const p of ['ort-cpu', ...gpus] as Path[]) byPath[p] = await runner(graph, p);
+    for (const [size, batch] of cases) {
+      const row: Record<string, unknown> = { model: label, input: size, batch, taps: fetch.length - 1 };
+      const ref = 'rows' in torch && label === 'CBAM ResNet-50' ? torch.rows.get(`${size}x${batch}`) : undefined;
+      if (ref !== undefined) row.torch_ms = ref;
+      const outs: Partial<Record<Path, Float32Array>> = {};
+      for (const [p, r] of Object.entries(byPath) as Array<[Path, GraphRunner]>) {
+        const passes = QUICK ? 3 : p === 'ort-cpu' && batch > 1 ? 3 : 20;
+        const ms = await time(r, fetch, size, batch, passes);
+        row[`${p}_ms`] = Math.round(ms * 10) / 10;
+        row[`${p}_backend`] = r.info.backend;
+        if (ref !== undefined) row[`${p}_vs_torch`] = Math.round((ms / ref) * 100) / 100;
         const input = new Float32Array(3 * size * size).map((_, i) => Math.sin(i * 0.01));
-        outs[d] = (await r.run({ input: { data: input, dims: [1, 3, size, size] }, bypass: new Set(), fetch: [LOGITS] })).get(LOGITS)!.data;
+        outs[p] = (await r.run({ input: { data: input, dims: [1, 3, size, size] }, bypass: new Set(), fetch: [LOGITS] })).get(LOGITS)!.data;
       }
-      row.logits_max_abs_diff_gpu_vs_cpu = maxAbs(outs.cpu!, outs.gpu!);
+      for (const g of gpus) row[`logits_max_abs_diff_${g}_vs_cpu`] = maxAbs(outs['ort-cpu']!, outs[g]!);
       console.log(JSON.stringify(row));
       rows.push(row);
     }
-    for (const r of Object.values(byDevice)) await r.dispose();
+    for (const r of Object.values(byPath)) await r.dispose();
   }
-  return rows;
+  return { rows, torch: 'missing' in torch ? `none: ${torch.missing}` : torch.device };
 }
 
 const t0 = performance.now();
-const fix = await fixtures();
-const sp = process.argv.includes('--no-speed') ? [] : await speed();
-const result = { cores: availableParallelism(), fixtures: fix, worstFixture: Math.max(...fix.map((f) => f.worst)), speed: sp, seconds: (performance.now() - t0) / 1000 };
-console.log(`fixtures on the GPU: ${fix.length} runs, worst ${result.worstFixture.toExponential(2)} (${fix.every((f) => f.worst <= 1e-4) ? 'all within 1e-4' : 'SOME OVER 1e-4'})`);
+const gpus = await gpuPaths();
+const fix = await fixtures(gpus);
+const sp = process.argv.includes('--no-speed') ? { rows: [], torch: 'not run' } : await speed(gpus);
+const result = { cores: availableParallelism(), gpuPaths: gpus, fixtures: fix, worstFixture: fix.length ? Math.max(...fix.map((f) => f.worst)) : null, speed: sp.rows, torch: sp.torch, seconds: (performance.now() - t0) / 1000 };
+console.log(fix.length ? `fixtures on the GPU: ${fix.length} runs, worst ${(result.worstFixture as number).toExponential(2)} (${fix.every((f) => f.worst <= 1e-4) ? 'all within 1e-4' : 'SOME OVER 1e-4'})` : 'fixtures on the GPU: none run (no GPU path loaded)');
 writeFileSync(arg('out', 'gpu-bench.json'), `${JSON.stringify(result, null, 2)}\n`);
