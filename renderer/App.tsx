@@ -103,7 +103,7 @@ export function App() {
             <dl className="kv">
               <dt>Kind</dt><dd>{focused.kind}</dd>
               <dt>Stage</dt><dd>{focused.stage}</dd>
-              <dt>Channels</dt><dd>{focused.channels}</dd>
+              <dt>{focused.kind === 'heads' ? 'Heads' : 'Channels'}</dt><dd>{focused.channels}</dd>
               <dt>Map size</dt><dd>{focused.mapSize[0]}×{focused.mapSize[1]}</dd>
               <dt>Taps</dt><dd>{focused.taps.join(', ')}</dd>
             </dl>

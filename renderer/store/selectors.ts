@@ -55,7 +55,9 @@ export function selectDisplayedMap(s: AppState): DisplayedMap | null {
   }
   const map = taps[f.tap];
   if (!map) return null;
-  const label = f.tap === 'spatial' ? 'spatial gate' : f.tap;
+  const info = s.model.info?.modules.find((m) => m.name === f.module);
+  const spatialLabel = info?.derived ? 'attention rollout (class token)' : info?.parts?.includes('spatial-softmax') ? 'context softmax' : info?.parts?.includes('gate') ? 'gate (mean over channels)' : 'spatial gate';
+  const label = f.tap === 'spatial' ? spatialLabel : f.tap;
   return { module: f.module, tap: f.tap, map, label, query: null };
 }
 

@@ -11,7 +11,7 @@ import { openCheckpointFile } from '../../../engine/checkpoints';
 import { affinityOutput, LOGITS, tapOutput } from '../../../engine/graph/names';
 import { emitResNet } from '../../../engine/nets/resnet';
 import { createRunner } from '../../../engine/runtimes';
-import { FIXTURES, fixtureCases, maxAbsDiff, readCase, readSafetensors } from '../../unit/engine/fixtureData';
+import { expectOutputsMatch, FIXTURES, fixtureCases, readCase, readSafetensors } from '../../unit/engine/fixtureData';
 
 const ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
 const cases = fixtureCases();
@@ -35,14 +35,7 @@ describe.skipIf(!existsSync(ICD))('ort on the GPU (WebGPU on SwiftShader)', () =
         const input = expected.get('input')!;
         const fetch = [LOGITS, ...graph.modules.flatMap((m) => [...m.taps.map((t) => tapOutput(m.name, t)), ...(m.affinity && path === 'whole' ? [affinityOutput(m.name)] : [])])];
         const out = await runner.run({ input: { data: input.data, dims: input.shape }, bypass: new Set(fc.bypass), fetch });
-        let compared = 0;
-        for (const key of fetch) {
-          const exp = expected.get(key);
-          if (!exp) continue;
-          expect(maxAbsDiff(out.get(key)!.data, exp.data), key).toBeLessThanOrEqual(1e-4);
-          compared++;
-        }
-        expect(compared).toBeGreaterThan(1);
+        expect(expectOutputsMatch(out, expected, fetch)).toBeGreaterThan(1);
       } finally {
         await runner.dispose();
       }

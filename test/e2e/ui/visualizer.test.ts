@@ -664,6 +664,7 @@ describe('AttnScope UI in web mode (real engine)', () => {
     expect(await page.locator('.mod[data-module="rollout"] [role=switch]').count()).toBe(0);
     await focusModule('rollout', 'spatial');
     await waitState(page, (s) => s.run.taps.rollout?.spatial !== undefined);
+    expect(await page.textContent('[data-testid=caption]')).toContain('attention rollout (class token)');
     await page.mouse.move(10, 10);
     await shot('22-onnx-vit-rollout');
   });

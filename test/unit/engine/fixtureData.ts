@@ -5,7 +5,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterEach, beforeEach, vi } from 'vitest';
+import { afterEach, beforeEach, expect, vi } from 'vitest';
 import type { TensorRecord } from '../../../engine/checkpoints/types';
 import type { NetSpec } from '../../../engine/nets/spec';
 
@@ -64,6 +64,21 @@ export function nchwToNhwc(rec: TensorRecord): { data: Float32Array; shape: [num
     }
   }
   return { data, shape: [n, h, w, c] };
+}
+
+/**
+ * Every fetched output that the fixture has an expected value for is within `tol` of it;
+ * returns how many were compared (the caller checks that some were).
+ */
+export function expectOutputsMatch(out: Map<string, { data: Float32Array }>, expected: Map<string, TensorRecord>, fetch: string[], tol = 1e-4): number {
+  let compared = 0;
+  for (const key of fetch) {
+    const exp = expected.get(key);
+    if (!exp) continue;
+    expect(maxAbsDiff((out.get(key) as { data: Float32Array }).data, exp.data), key).toBeLessThanOrEqual(tol);
+    compared++;
+  }
+  return compared;
 }
 
 export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
