@@ -44,7 +44,8 @@ export interface PlannedFile {
 }
 
 export interface ExportImageOptions {
-  session: SessionLike;
+  /** The session, or what stands for it in a batched export (runBatcher.ts). */
+  session: Pick<SessionLike, 'info' | 'run' | 'cam'>;
   appVersion: string;
   /** Display name of the image (its file name); only the last path segment is used. */
   imageName: string;

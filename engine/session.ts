@@ -438,6 +438,69 @@ export class Session {
   }
 
   /**
+   * Decoded images through one forward pass of batch N (`attnscope export --batch N`): the
+   * same preprocessing as run(), the inputs stacked along the graph's batch dimension, each
+   * image's taps and logits split back out. The runs are kept (for class evidence) without
+   * their affinities, so they answer no clicked query. Options must be the same for all; a
+   * tiled run, or a single image, goes through run().
+   */
+  async runBatch(items: Array<{ image: DecodedImage; options?: RunOptions }>): Promise<RunResult[]> {
+    if (this.disposed) throw new EngineError('no-model', 'This model was closed; load it again.');
+    const opts = items[0]?.options ?? {};
+    if (items.length <= 1 || opts.tile || this.imported?.rollout) {
+      const out: RunResult[] = [];
+      for (const it of items) out.push(await this.run({ image: { kind: 'decoded', image: it.image }, options: it.options ?? {} }));
+      return out;
+    }
+    const key = (o: RunOptions | undefined) => JSON.stringify([o?.inputSize, o?.resize, o?.mean, o?.std, [...(o?.bypass ?? [])].sort()]);
+    if (items.some((it) => key(it.options) !== key(opts))) throw new EngineError('internal', 'A batch needs the same run options for every image.');
+    const known = new Set(this.info.modules.map((m) => m.name));
+    for (const b of opts.bypass ?? []) if (!known.has(b)) throw new EngineError('not-found', `Cannot bypass "${b}": the model has no such module.`);
+    const size = opts.inputSize ?? this.info.inputSize;
+    if (this.spec) {
+      // Every image of the batch is in memory at once: the per-image estimate times N.
+      checkMemory(this.spec, size, this.memoryLimit() / items.length, this.affinityReadbackBytes);
+    }
+    const t0 = performance.now();
+    const prep = { inputSize: size, resize: opts.resize ?? this.defaults.resize, mean: opts.mean ?? this.info.mean, std: opts.std ?? this.info.std };
+    const pres = await Promise.all(items.map((it) => preprocess(it.image, prep)));
+    const [h, w] = [(pres[0] as Preprocessed).transform.inputHeight, (pres[0] as Preprocessed).transform.inputWidth];
+    const per = h * w * 3;
+    const input = new Float32Array(per * items.length);
+    pres.forEach((p, i) => input.set(p.input, i * per));
+    const t1 = performance.now();
+    const bypass = [...(opts.bypass ?? [])];
+    const out = await this.runner.run({ input: { data: input, dims: [items.length, 3, h, w], layout: 'nhwc' }, bypass: new Set(bypass), fetch: this.tapFetch });
+    const t2 = performance.now();
+    // Row i of a [N, ...] output.
+    const row = (o: OutputTensor, i: number): OutputTensor => {
+      const n = o.data.length / items.length;
+      return { data: o.data.slice(i * n, (i + 1) * n), dims: [1, ...o.dims.slice(1)] };
+    };
+    const notice = this.notice();
+    return pres.map((pre, i) => {
+      const runId = `run-${++runCounter}`;
+      const one = new Map([...out].map(([k, v]) => [k, row(v, i)]));
+      const taps: Tap[] = this.taps.map((t) => {
+        const o = one.get(t.output) as OutputTensor;
+        return { module: t.module, tap: t.tap, shape: o.dims.slice(1), data: o.data };
+      });
+      this.keep(runId, { transform: pre.transform, affinities: new Map(), input: pre.input, bypass, bytes: pre.input.byteLength });
+      return {
+        runId,
+        logits: (one.get(LOGITS) as OutputTensor).data,
+        taps,
+        ...(this.imported ? { maps: this.imported.maps.map((m) => runMap(m, one.get(m.output) as OutputTensor, taps)) } : {}),
+        transform: pre.transform,
+        timings: { decodeMs: 0, preprocessMs: (t1 - t0) / items.length, forwardMs: (t2 - t1) / items.length, readbackMs: 0, totalMs: (performance.now() - t0) / items.length },
+        backend: this.runner.info.backend,
+        runtime: this.runner.info.runtime,
+        ...(i === 0 ? notice : {}),
+      };
+    });
+  }
+
+  /**
    * The image in tiles at its own resolution (engine/tiles.ts): each tile one pass, its maps
    * stitched into image coordinates. The tile size is checked against the memory limit like
    * an input size, before anything is decoded.

@@ -54,6 +54,9 @@ Options:
   --bypass M[,M]         switch these modules off (ablation)
   --raw-full             with raw: also write maps resampled to the image size
   --jobs N               engines in parallel (default: number of cores)
+  --batch N              images per forward pass on one engine (default 1): for a GPU
+                         (--device gpu|auto); N images are decoded and rendered at once
+                         while the passes run (not with --jobs)
 ${runtimeUsage(23, 'cores / jobs')}
   --shard i/n            export only shard i of n (0-based): inputs i, i+n, i+2n... of the
                          sorted list; writes export.shard-i-of-n.json (docs/cluster.md)
@@ -110,7 +113,7 @@ export async function exportCommand(argv: string[], opts: { workerUrl?: URL | nu
       tile: { type: 'string' }, overlap: { type: 'string' }, 'cam-method': { type: 'string' }, 'cam-layer': { type: 'string' },
       bypass: { type: 'string' }, 'raw-full': { type: 'boolean' }, jobs: { type: 'string', short: 'j' }, ...RUNTIME_OPTIONS,
       force: { type: 'boolean', short: 'f' }, quiet: { type: 'boolean', short: 'q' }, help: { type: 'boolean', short: 'h' },
-      shard: { type: 'string' }, merge: { type: 'boolean' },
+      shard: { type: 'string' }, merge: { type: 'boolean' }, batch: { type: 'string' },
     },
   });
   if (values.help) { console.log(EXPORT_USAGE); return 0; }
@@ -141,6 +144,9 @@ export async function exportCommand(argv: string[], opts: { workerUrl?: URL | nu
   if (camLayer !== undefined && !/^layer[1-4]$/.test(camLayer)) throw usage(`--cam-layer must be layer1 to layer4, not "${camLayer}".`);
   const jobs = values.jobs === undefined ? availableParallelism() : Number(values.jobs);
   if (!Number.isInteger(jobs) || jobs < 1 || jobs > 256) throw usage(`--jobs must be a whole number from 1 to 256, not "${values.jobs}".`);
+  const batch = values.batch === undefined ? 1 : Number(values.batch);
+  if (!Number.isInteger(batch) || batch < 1 || batch > 256) throw usage(`--batch must be a whole number from 1 to 256, not "${values.batch}".`);
+  if (batch > 1 && values.jobs !== undefined && jobs > 1) throw usage('--batch runs one engine with N images per pass: give --batch or --jobs, not both.');
   const kinds = list('--kinds', values.kinds, KINDS, ['heatmap', 'overlay']);
   const taps = values.taps === undefined ? undefined : list('--taps', values.taps, TAPS, []);
   const resize = values.resize === undefined ? undefined : oneOf('--resize', values.resize, RESIZE, 'stretch');
@@ -171,14 +177,16 @@ export async function exportCommand(argv: string[], opts: { workerUrl?: URL | nu
   const progress = new Progress(process.stderr, items.length, values.quiet === true);
   const version = appVersion();
   const workerUrl = opts.workerUrl === undefined ? defaultWorkerUrl() : opts.workerUrl;
-  const parallel = workerUrl !== null && jobs > 1;
+  const parallel = workerUrl !== null && jobs > 1 && batch === 1;
   // ONNX Runtime threads per engine: the cores shared among the engines, unless --threads says.
   const runtime = parseRuntimeOptions(values, 'export');
   if (runtime.runtime === 'ort' && runtime.threads === undefined) {
     runtime.threads = Math.max(1, Math.floor(availableParallelism() / (parallel ? jobs : 1)));
   }
-  const factory = parallel ? workerFactory(workerUrl, source, runtime) : inProcessFactory(source, version, modelsDir, runtime);
-  const lanes = factory.kind === 'worker' ? jobs : 1;
+  const inProcess = parallel ? null : inProcessFactory(source, version, modelsDir, runtime, batch);
+  const factory = inProcess ?? workerFactory(workerUrl as URL, source, runtime);
+  // A batch: `batch` images in flight on the one engine.
+  const lanes = factory.kind === 'worker' ? jobs : batch;
 
   progress.note(`Loading the model (${factory.kind === 'worker' ? `${lanes} engine workers` : 'one engine'})...`);
   const first = await factory.start();
@@ -239,6 +247,7 @@ export async function exportCommand(argv: string[], opts: { workerUrl?: URL | nu
     `${shard ? `shard ${shard.index} of ${shard.count}: ` : ''}${exported} of ${items.length + missing.length} image(s) exported (${written} file(s) written, ${kept} kept)`,
     `${failures.length} failed`,
     ...(ignored ? [`${ignored} non-image file(s) ignored`] : []),
+    ...(inProcess?.batcher() ? [`${inProcess.batcher()?.passes} forward pass(es) of up to ${batch} images`] : []),
     ...(notDone > 0 ? [`${notDone} not started (interrupted)`] : []),
   ];
   console.log(`${parts.join(', ')} in ${seconds.toFixed(1)} s (${(exported / Math.max(seconds, 1e-9)).toFixed(2)} images/s) -> ${outDir}`);

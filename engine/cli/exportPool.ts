@@ -12,6 +12,7 @@ import { exportImage } from '../exportJob';
 import type {
   EngineMessage, ExportFileEntry, ExportKind, ExportRequest, ExportSettings, ModelInfo, ModelSource,
 } from '../protocol';
+import { RunBatcher } from '../runBatcher';
 import { Session } from '../session';
 import type { RuntimeChoice } from './runtimeOptions';
 
@@ -44,23 +45,42 @@ export function defaultWorkerUrl(): URL | null {
   return url.protocol === 'file:' && existsSync(fileURLToPath(url)) ? url : null;
 }
 
-export function inProcessFactory(source: ModelSource, version: string, modelsDir?: string, runtime: RuntimeChoice = { runtime: 'ort' }): EngineFactory {
+/**
+ * One engine in this thread. With `batch` > 1 every start() shares that one engine (the pool
+ * runs `batch` images on it at once) and its runs go through a RunBatcher: one forward pass
+ * per `batch` images.
+ */
+export function inProcessFactory(source: ModelSource, version: string, modelsDir?: string, runtime: RuntimeChoice = { runtime: 'ort' }, batch = 1): EngineFactory & { batcher(): RunBatcher | null } {
+  let shared: Promise<Engine> | null = null;
+  let users = 0;
+  let batcher: RunBatcher | null = null;
+  const make = async (): Promise<Engine> => {
+    const session = await Session.load(source, { ...runtime, ...(modelsDir ? { modelsDir } : {}) });
+    const runs = batch > 1 ? (batcher = new RunBatcher(session, batch)).asSession() : session;
+    return {
+      info: session.info,
+      alive: true,
+      async exportOne(t) {
+        const bytes = await readFileOrFail(t.path);
+        return exportImage({
+          session: runs, appVersion: version, imageName: t.path, bytes, outDir: t.outDir, folder: t.folder,
+          modules: t.modules, kinds: t.kinds, settings: t.settings, keepExisting: t.keepExisting,
+        });
+      },
+      async close() {
+        if (batch > 1 && --users > 0) return;
+        session.dispose();
+      },
+    };
+  };
   return {
     kind: 'in-process',
+    batcher: () => batcher,
     async start() {
-      const session = await Session.load(source, { ...runtime, ...(modelsDir ? { modelsDir } : {}) });
-      return {
-        info: session.info,
-        alive: true,
-        async exportOne(t) {
-          const bytes = await readFileOrFail(t.path);
-          return exportImage({
-            session, appVersion: version, imageName: t.path, bytes, outDir: t.outDir, folder: t.folder,
-            modules: t.modules, kinds: t.kinds, settings: t.settings, keepExisting: t.keepExisting,
-          });
-        },
-        async close() { session.dispose(); },
-      };
+      if (batch <= 1) return make();
+      users++;
+      shared ??= make();
+      return shared;
     },
   };
 }
