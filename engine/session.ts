@@ -459,7 +459,12 @@ export class Session {
     const size = opts.inputSize ?? this.info.inputSize;
     if (this.spec) {
       // Every image of the batch is in memory at once: the per-image estimate times N.
-      checkMemory(this.spec, size, this.memoryLimit() / items.length, this.affinityReadbackBytes);
+      try {
+        checkMemory(this.spec, size, this.memoryLimit() / items.length, this.affinityReadbackBytes);
+      } catch (err) {
+        if (!(err instanceof EngineError)) throw err;
+        throw new EngineError(err.code, `A batch of ${items.length} images does not fit (each image's share of the memory limit is ${Math.round(this.memoryLimit() / items.length / 2 ** 20)} MiB): ${err.message}`, 'Use a smaller --batch.');
+      }
     }
     const t0 = performance.now();
     const prep = { inputSize: size, resize: opts.resize ?? this.defaults.resize, mean: opts.mean ?? this.info.mean, std: opts.std ?? this.info.std };

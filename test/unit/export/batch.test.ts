@@ -7,6 +7,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exportCommand } from '../../../engine/cli/export';
 import { decodeImage } from '../../../engine/image';
+import { estimateRun } from '../../../engine/memory';
+import type { NetSpec } from '../../../engine/nets/spec';
 import { RunBatcher } from '../../../engine/runBatcher';
 import { defaultModelsDir, Session } from '../../../engine/session';
 import { maxAbsDiff } from '../engine/fixtureData';
@@ -50,6 +52,24 @@ describe('batches', () => {
       const results = await Promise.all(decoded.map((image) => batcher.asSession().run({ image: { kind: 'decoded', image } })));
       expect(new Set(results.map((r) => r.runId)).size).toBe(5);
       expect([batcher.passes, batcher.images]).toEqual([2, 5]);
+    } finally {
+      session.dispose();
+    }
+  });
+
+  it('RunBatcher: a batch the memory limit refuses runs image by image instead, each image still answered', async () => {
+    const probe = await Session.load({ kind: 'path', path: WEIGHTS }, { threads: 1 });
+    const one = estimateRun(probe.spec as NetSpec, probe.info.inputSize).total;
+    probe.dispose();
+    // Room for two images at a time, not four.
+    const session = await Session.load({ kind: 'path', path: WEIGHTS }, { threads: 1, maxMemory: one * 2.5 });
+    try {
+      const batcher = new RunBatcher(session, 4);
+      const decoded = await Promise.all([0, 1, 2, 3].map(async (i) => decodeImage(await testImage(32, 30 + i, 'png'), `z${i}.png`)));
+      await expect(session.runBatch(decoded.map((image) => ({ image })))).rejects.toThrow(/A batch of 4 images does not fit/);
+      const results = await Promise.all(decoded.map((image) => batcher.asSession().run({ image: { kind: 'decoded', image } })));
+      expect(results).toHaveLength(4);
+      expect([batcher.passes, batcher.images]).toEqual([4, 4]);
     } finally {
       session.dispose();
     }
