@@ -10,6 +10,21 @@ import type { RunOptions, RunResult } from './types';
 
 interface Pending { image: DecodedImage; options: RunOptions; resolve(r: RunResult): void; reject(e: unknown): void }
 
+/** The most images `--batch auto` puts in one pass. */
+export const MAX_AUTO_BATCH = 32;
+
+/**
+ * `--batch` when not given: 1 on the CPU (a pass of N is N passes' work there), else as many
+ * images as the memory limit holds at once (`perImage` bytes each, the run estimate),
+ * at most MAX_AUTO_BATCH. (WebGPU does not say how much GPU memory there is: the host's limit
+ * bounds the inputs and maps read back, which the host holds for every image of the batch.)
+ */
+export function autoBatch(device: 'cpu' | 'gpu', limitBytes: number, perImage: number | null): number {
+  if (device !== 'gpu') return 1;
+  if (!perImage || perImage <= 0) return 8;
+  return Math.max(1, Math.min(MAX_AUTO_BATCH, Math.floor(limitBytes / perImage)));
+}
+
 /** What exportImage needs of a session, with run() going through the batches. */
 export type BatchedSession = Pick<Session, 'info' | 'run' | 'cam'>;
 

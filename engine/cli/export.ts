@@ -54,9 +54,11 @@ Options:
   --bypass M[,M]         switch these modules off (ablation)
   --raw-full             with raw: also write maps resampled to the image size
   --jobs N               engines in parallel (default: number of cores)
-  --batch N              images per forward pass on one engine (default 1): for a GPU
-                         (--device gpu|auto); N images are decoded and rendered at once
-                         while the passes run (not with --jobs)
+  --batch N|auto         images per forward pass on one engine: for a GPU; N images are
+                         decoded and rendered at once while the passes run (not with
+                         --jobs). Default: auto with --device gpu|auto (as many as the
+                         memory limit holds, at most 32, when the model runs on a GPU;
+                         1 on the CPU), else 1
 ${runtimeUsage(23, 'cores / jobs')}
   --shard i/n            export only shard i of n (0-based): inputs i, i+n, i+2n... of the
                          sorted list; writes export.shard-i-of-n.json (docs/cluster.md)
@@ -144,9 +146,9 @@ export async function exportCommand(argv: string[], opts: { workerUrl?: URL | nu
   if (camLayer !== undefined && !/^layer[1-4]$/.test(camLayer)) throw usage(`--cam-layer must be layer1 to layer4, not "${camLayer}".`);
   const jobs = values.jobs === undefined ? availableParallelism() : Number(values.jobs);
   if (!Number.isInteger(jobs) || jobs < 1 || jobs > 256) throw usage(`--jobs must be a whole number from 1 to 256, not "${values.jobs}".`);
-  const batch = values.batch === undefined ? 1 : Number(values.batch);
-  if (!Number.isInteger(batch) || batch < 1 || batch > 256) throw usage(`--batch must be a whole number from 1 to 256, not "${values.batch}".`);
-  if (batch > 1 && values.jobs !== undefined && jobs > 1) throw usage('--batch runs one engine with N images per pass: give --batch or --jobs, not both.');
+  const batchFlag = values.batch === undefined || values.batch === 'auto' ? values.batch : Number(values.batch);
+  if (typeof batchFlag === 'number' && (!Number.isInteger(batchFlag) || batchFlag < 1 || batchFlag > 256)) throw usage(`--batch must be a whole number from 1 to 256 or auto, not "${values.batch}".`);
+  if (batchFlag !== undefined && batchFlag !== 1 && values.jobs !== undefined && jobs > 1) throw usage('--batch runs one engine with N images per pass: give --batch or --jobs, not both.');
   const kinds = list('--kinds', values.kinds, KINDS, ['heatmap', 'overlay']);
   const taps = values.taps === undefined ? undefined : list('--taps', values.taps, TAPS, []);
   const resize = values.resize === undefined ? undefined : oneOf('--resize', values.resize, RESIZE, 'stretch');
@@ -177,19 +179,20 @@ export async function exportCommand(argv: string[], opts: { workerUrl?: URL | nu
   const progress = new Progress(process.stderr, items.length, values.quiet === true);
   const version = appVersion();
   const workerUrl = opts.workerUrl === undefined ? defaultWorkerUrl() : opts.workerUrl;
+  const runtime = parseRuntimeOptions(values, 'export');
+  // On a GPU (--device gpu|auto) the default is one engine batching by memory; elsewhere one image per pass.
+  const batch: number | 'auto' = batchFlag ?? (runtime.device === 'gpu' || runtime.device === 'auto' ? 'auto' : 1);
   const parallel = workerUrl !== null && jobs > 1 && batch === 1;
   // ONNX Runtime threads per engine: the cores shared among the engines, unless --threads says.
-  const runtime = parseRuntimeOptions(values, 'export');
   if (runtime.runtime === 'ort' && runtime.threads === undefined) {
     runtime.threads = Math.max(1, Math.floor(availableParallelism() / (parallel ? jobs : 1)));
   }
   const inProcess = parallel ? null : inProcessFactory(source, version, modelsDir, runtime, batch);
   const factory = inProcess ?? workerFactory(workerUrl as URL, source, runtime);
-  // A batch: `batch` images in flight on the one engine.
-  const lanes = factory.kind === 'worker' ? jobs : batch;
-
-  progress.note(`Loading the model (${factory.kind === 'worker' ? `${lanes} engine workers` : 'one engine'})...`);
+  progress.note(`Loading the model (${factory.kind === 'worker' ? `${jobs} engine workers` : 'one engine'})...`);
   const first = await factory.start();
+  // A batch: that many images in flight on the one engine (known once the model has loaded).
+  const lanes = factory.kind === 'worker' ? jobs : (inProcess as NonNullable<typeof inProcess>).batchSize();
   const info = first.info;
   const modules = values.modules ? matchModules(info, values.modules) : null;
   const unknown = (settings.bypass ?? []).filter((b) => !info.modules.some((m) => m.name === b));
@@ -247,7 +250,7 @@ export async function exportCommand(argv: string[], opts: { workerUrl?: URL | nu
     `${shard ? `shard ${shard.index} of ${shard.count}: ` : ''}${exported} of ${items.length + missing.length} image(s) exported (${written} file(s) written, ${kept} kept)`,
     `${failures.length} failed`,
     ...(ignored ? [`${ignored} non-image file(s) ignored`] : []),
-    ...(inProcess?.batcher() ? [`${inProcess.batcher()?.passes} forward pass(es) of up to ${batch} images`] : []),
+    ...(inProcess?.batcher() ? [`${inProcess.batcher()?.passes} forward pass(es) of up to ${lanes} images`] : []),
     ...(notDone > 0 ? [`${notDone} not started (interrupted)`] : []),
   ];
   console.log(`${parts.join(', ')} in ${seconds.toFixed(1)} s (${(exported / Math.max(seconds, 1e-9)).toFixed(2)} images/s) -> ${outDir}`);

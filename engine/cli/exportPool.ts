@@ -12,7 +12,8 @@ import { exportImage } from '../exportJob';
 import type {
   EngineMessage, ExportFileEntry, ExportKind, ExportRequest, ExportSettings, ModelInfo, ModelSource,
 } from '../protocol';
-import { RunBatcher } from '../runBatcher';
+import { estimateRun } from '../memory';
+import { autoBatch, RunBatcher } from '../runBatcher';
 import { Session } from '../session';
 import type { RuntimeChoice } from './runtimeOptions';
 
@@ -50,13 +51,16 @@ export function defaultWorkerUrl(): URL | null {
  * runs `batch` images on it at once) and its runs go through a RunBatcher: one forward pass
  * per `batch` images.
  */
-export function inProcessFactory(source: ModelSource, version: string, modelsDir?: string, runtime: RuntimeChoice = { runtime: 'ort' }, batch = 1): EngineFactory & { batcher(): RunBatcher | null } {
+export function inProcessFactory(source: ModelSource, version: string, modelsDir?: string, runtime: RuntimeChoice = { runtime: 'ort' }, batch: number | 'auto' = 1): EngineFactory & { batcher(): RunBatcher | null; batchSize(): number } {
   let shared: Promise<Engine> | null = null;
   let users = 0;
   let batcher: RunBatcher | null = null;
+  // 'auto' is decided when the model has loaded and says where it runs.
+  let size = batch === 'auto' ? 0 : batch;
   const make = async (): Promise<Engine> => {
     const session = await Session.load(source, { ...runtime, ...(modelsDir ? { modelsDir } : {}) });
-    const runs = batch > 1 ? (batcher = new RunBatcher(session, batch)).asSession() : session;
+    if (batch === 'auto') size = autoBatch(session.runtime.device, session.memoryLimit(), session.spec ? estimateRun(session.spec, session.info.inputSize).total : null);
+    const runs = size > 1 ? (batcher = new RunBatcher(session, size)).asSession() : session;
     return {
       info: session.info,
       alive: true,
@@ -68,7 +72,7 @@ export function inProcessFactory(source: ModelSource, version: string, modelsDir
         });
       },
       async close() {
-        if (batch > 1 && --users > 0) return;
+        if (batch !== 1 && --users > 0) return;
         session.dispose();
       },
     };
@@ -76,8 +80,9 @@ export function inProcessFactory(source: ModelSource, version: string, modelsDir
   return {
     kind: 'in-process',
     batcher: () => batcher,
+    batchSize: () => size || 1,
     async start() {
-      if (batch <= 1) return make();
+      if (batch === 1) return make();
       users++;
       shared ??= make();
       return shared;

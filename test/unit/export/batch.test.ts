@@ -96,3 +96,21 @@ describe('batches', () => {
     expect(failed.map((f: { input: string }) => f.input)).toEqual(['b6.png']);
   });
 });
+
+describe('--batch auto', () => {
+  it('1 on the CPU; on a GPU as many images as the memory limit holds, at most 32', async () => {
+    const { autoBatch } = await import('../../../engine/runBatcher');
+    expect(autoBatch('cpu', 64 * 2 ** 30, 2 ** 20)).toBe(1);
+    expect(autoBatch('gpu', 10 * 2 ** 20, 3 * 2 ** 20)).toBe(3);
+    expect(autoBatch('gpu', 64 * 2 ** 30, 2 ** 20)).toBe(32);
+    expect(autoBatch('gpu', 2 ** 20, 3 * 2 ** 20)).toBe(1);
+    expect(autoBatch('gpu', 2 ** 30, null)).toBe(8); // an imported model: no estimate
+  });
+
+  it('--device auto without a GPU: the CPU, one image per pass, every image exported', async () => {
+    process.env.VK_ICD_FILENAMES = '/nonexistent/attnscope-no-gpu.json';
+    const out = join(tmp, 'auto');
+    expect(await exportCommand([images, '--weights', WEIGHTS, '--kinds', 'raw', '--quiet', '--device', 'auto', '--out', out], { workerUrl: null })).toBe(1);
+    expect(listFiles(out).filter((f) => f.endsWith('.npy')).length).toBeGreaterThan(9 * 5);
+  });
+});
