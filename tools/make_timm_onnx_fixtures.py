@@ -95,11 +95,41 @@ def hooks(net):
             add(name.rsplit('.', 1)[0], 'channel-gate', 'channel', m, lambda o, i: o.reshape(*o.shape[:3]))
         elif cls == 'RadixSoftmax':  # [B, radix * C]; applied as [B, radix, C, 1, 1] in its SplitAttn
             add(name.rsplit('.', 1)[0], 'channel-gate', 'channel', m, lambda o, i: o.reshape(o.shape[0], 2, -1))
-        elif cls == 'SqueezeExcite':  # efficientnet / mobilenetv3 blocks
+        elif cls in ('SqueezeExcite', 'SEModule', 'EffectiveSEModule'):  # efficientnet / mobilenetv3 blocks; timm.layers'
             add(name, 'channel-gate', 'channel', m.gate, lambda o, i: o.reshape(o.shape[0], -1))
         elif cls == 'Attention' and hasattr(m, 'attn_drop'):  # ViT: attn_drop sees the softmax
             add(name, 'heads', 'heads', m.attn_drop)
+        elif cls == 'BottleneckAttn':  # [B * heads, HW, HW] -> [B, heads, HW, HW]
+            handles.extend(capture_softmax(m, lambda o, name=name, m=m: rec.append(
+                (name, 'heads', 'heads', o.reshape(-1, m.num_heads, *o.shape[1:])))))
+        elif cls == 'HaloAttn':  # [B * heads, blocks, query in block, key in window], kept blocked
+            handles.extend(capture_softmax(m, lambda o, name=name, m=m: rec.append(
+                (name, 'halo', 'halo', o.reshape(-1, m.num_heads, *o.shape[1:])))))
     return rec, handles
+
+
+def capture_softmax(module, record):
+    """timm's BottleneckAttn / HaloAttn call attn.softmax(dim=-1) inside forward, with no submodule
+    to hook: a forward pre-hook swaps torch.Tensor.softmax for a recording wrapper and the forward
+    hook puts it back, so the map is the very tensor that forward went on with (not a recomputation)."""
+    state = {}
+
+    def pre(m, inputs):
+        orig, seen = torch.Tensor.softmax, []
+
+        def wrapper(t, *args, **kwargs):
+            out = orig(t, *args, **kwargs)
+            seen.append(out)
+            return out
+        state.update(orig=orig, seen=seen)
+        torch.Tensor.softmax = wrapper
+
+    def post(m, inputs, output):
+        torch.Tensor.softmax = state.pop('orig')
+        seen = state.pop('seen')
+        assert len(seen) == 1, f'{type(m).__name__}: {len(seen)} softmax calls'
+        record(seen[0])
+    return [module.register_forward_pre_hook(pre), module.register_forward_hook(post)]
 
 
 def randomise(net, gen):

@@ -255,7 +255,14 @@ export function classify(candidates: Candidate[], shapes: Map<string, number[]>)
     const byPositions = (n: number) => grids.find((x) => (x.s[2] as number) * (x.s[3] as number) === n);
     if (g.length === 4) {
       const [, heads, q, k] = g as [number, number, number, number];
-      if (q !== k) { reject(c, `a [${g.join(', ')}] softmax: queries and keys differ, not self-attention heads`); continue; }
+      if (q !== k) {
+        // Heads whose queries and keys lie on different grids (strided or windowed local attention).
+        const qGrid = byPositions(q);
+        const kGrid = byPositions(k);
+        if (!qGrid || !kGrid) { reject(c, `a [${g.join(', ')}] softmax: ${q} queries and ${k} keys, and no feature maps upstream have those positions`); continue; }
+        parts.push({ kind: 'heads', candidate: c, map: 'heads', queryGrid: qGrid.v, keyGrid: kGrid.v, prefix: 0, channels: heads, mapSize: [qGrid.s[2] as number, qGrid.s[3] as number] });
+        continue;
+      }
       const grid = byPositions(q) ?? byPositions(q - 1) ?? byPositions(q - 2);
       if (!grid) { reject(c, `[${g.join(', ')}] heads over ${q} tokens, but no patch grid upstream has ${q}, ${q - 1} or ${q - 2} positions`); continue; }
       const prefix = q - (grid.s[2] as number) * (grid.s[3] as number);

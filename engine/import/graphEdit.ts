@@ -53,6 +53,12 @@ export class GraphIndex {
     return values?.length === 1 ? (values[0] as number) : null;
   }
 
+  /** An initializer's values, else null. */
+  numbers(v: string): number[] | null {
+    const t = this.initializers.get(v);
+    return t ? Array.from(tensorNumbers(t) ?? []) : null;
+  }
+
   attrInt(n: Node, name: string, fallback: number): number {
     const a = n.attribute?.find((x) => x.name === name);
     return a?.i !== undefined && a.i !== null ? toInt(a.i as number) : fallback;

@@ -29,6 +29,7 @@ export interface ImportedMap {
 }
 
 export interface ImportedModel {
+  name: string;
   model: OnnxTypes.ModelProto;
   modules: GraphModule[];
   infos: ModuleInfo[];
@@ -74,9 +75,24 @@ const INT_MAX = 2 ** 31 - 1;
 const DEFAULT_SIZE = 224;
 const PROBE_SIZE = 128;
 
-export async function importOnnx(bytes: Uint8Array, name: string, path: string | null, probe: ShapeProbe, opts: { inputSize?: number } = {}): Promise<ImportedModel> {
+export interface ImportOptions {
+  /** The input size to run at when the model's is dynamic. */
+  inputSize?: number;
+  /** Overrides what the model's metadata says (a checkpoint family's config.json). */
+  description?: string;
+}
+
+export async function importOnnx(bytes: Uint8Array, name: string, path: string | null, probe: ShapeProbe, opts: ImportOptions = {}): Promise<ImportedModel> {
   const file = parseOnnx(bytes, name, path);
-  const { model } = file;
+  return importGraph(file.model, name, file.externalDir, probe, opts);
+}
+
+/**
+ * Finds the attention in a model already in memory and rewrites it into the engine's
+ * conventions: an .onnx file's (importOnnx), or the plain network a checkpoint family emits
+ * (engine/nets/timm), so both get every map, bypass and query the same way.
+ */
+export async function importGraph(model: OnnxTypes.ModelProto, name: string, externalDir: string | null, probe: ShapeProbe, opts: ImportOptions = {}): Promise<ImportedModel> {
   const graph = reserveNames(model.graph as OnnxTypes.GraphProto);
   const opset = toInt(model.opsetImport.find((o) => !o.domain || o.domain === 'ai.onnx')?.version as number);
   const warnings: string[] = [];
@@ -119,7 +135,7 @@ export async function importOnnx(bytes: Uint8Array, name: string, path: string |
   const probeDims = layout === 'nchw' ? [1, 3, probeSize, probeSize] : [1, probeSize, probeSize, 3];
   let shapes: Map<string, number[]>;
   try {
-    shapes = await probe(encodeModel(probeModel), { name: image.name, dims: probeDims }, [...wanted], file.externalDir);
+    shapes = await probe(encodeModel(probeModel), { name: image.name, dims: probeDims }, [...wanted], externalDir);
   } catch (err) {
     throw err instanceof EngineError && err.code !== 'internal' ? err
       : new EngineError('bad-model', `${name}: ONNX Runtime could not run the model at ${probeSize}x${probeSize}: ${(err as Error).message}`, dynamic ? undefined : 'The model has a fixed input size; open it without --input-size.');
@@ -199,6 +215,20 @@ export async function importOnnx(bytes: Uint8Array, name: string, path: string |
       } else if (p.kind === 'channel-affinity') {
         taps.set('channel', w.mean(v, [1], 0));
         taps.set('activation', w.mean(p.queryGrid as string, [1], 0));
+      } else if (p.kind === 'heads' && p.queryGrid) {
+        // Queries and keys on different grids: no class token; keys of a zero-padded map are cropped to the image.
+        let rows = w.mean(v, [1], 0); // [N, Q, K], mean over heads
+        let keyGrid = p.keyGrid as string;
+        const pad = zeroPadding(ix, keyGrid);
+        if (pad) {
+          const full = w.node('Reshape', [rows, w.node('Concat', [w.shapeSlice(rows, 0, 2), w.shapeSlice(keyGrid, 2, 4)], { axis: 0 })]);
+          const cropped = w.node('Slice', [full, w.ints([pad.top, pad.left]), w.ints([-pad.bottom || INT_MAX, -pad.right || INT_MAX]), w.ints([2, 3])]);
+          rows = w.node('Reshape', [cropped, w.ints([0, 0, -1])]);
+          keyGrid = pad.input;
+        }
+        taps.set('attention', w.reshapeBatchTail(w.mean(rows, [1], 0), v, w.shapeSlice(keyGrid, 2, 4)));
+        taps.set('activation', w.mean(p.queryGrid, [1], 0));
+        affinity = rows;
       } else if (p.kind === 'heads') {
         const m = w.mean(v, [1], 0); // [N, T, T], mean over heads
         const grid = w.shapeSlice(p.keyGrid as string, 2, 4);
@@ -247,12 +277,13 @@ export async function importOnnx(bytes: Uint8Array, name: string, path: string |
     infos.push({ name: ROLLOUT, kind: 'heads', stage: ROLLOUT, taps: ['spatial'], channels: last.channels, mapSize: last.mapSize, derived: true });
   }
   return {
+    name,
     model: rewritten as OnnxTypes.ModelProto,
     modules,
     infos,
     maps,
     rejected,
-    externalDir: file.externalDir,
+    externalDir,
     inputSize,
     layout,
     dynamic,
@@ -260,10 +291,25 @@ export async function importOnnx(bytes: Uint8Array, name: string, path: string |
     classes: parseClasses(meta, numClasses, warnings),
     mean: parseTriple(meta.get('mean')),
     std: parseTriple(meta.get('std')),
-    description: `ONNX model (opset ${opset}${model.producerName ? `, from ${model.producerName} ${model.producerVersion}` : ''}, input ${layout.toUpperCase()}${dynamic ? ', any size' : ` ${inputSize}x${inputSize}`}): ${kinds || 'no attention found'}`,
+    description: opts.description ? `${opts.description}: ${kinds || 'no attention found'}` : `ONNX model (opset ${opset}${model.producerName ? `, from ${model.producerName} ${model.producerVersion}` : ''}, input ${layout.toUpperCase()}${dynamic ? ', any size' : ` ${inputSize}x${inputSize}`}): ${kinds || 'no attention found'}`,
     warnings,
     rollout,
   };
+}
+
+/**
+ * When `v` is a Pad of zeros on H and W only (constant mode, static pads), what it pads and by
+ * how much: keys on the border are padding, not positions of the image.
+ */
+function zeroPadding(ix: GraphIndex, v: string): { input: string; top: number; left: number; bottom: number; right: number } | null {
+  const n = ix.producer.get(v);
+  if (n?.opType !== 'Pad' || !n.input?.[0] || !n.input[1]) return null;
+  const mode = n.attribute?.find((a) => a.name === 'mode')?.s;
+  if (mode && new TextDecoder().decode(mode as Uint8Array) !== 'constant') return null;
+  if (n.input[2] && ix.scalarValue(n.input[2]) !== 0) return null;
+  const pads = ix.numbers(n.input[1]);
+  if (!pads || pads.length !== 8 || pads[0] || pads[1] || pads[4] || pads[5]) return null;
+  return { input: n.input[0], top: pads[2] as number, left: pads[3] as number, bottom: pads[6] as number, right: pads[7] as number };
 }
 
 /**

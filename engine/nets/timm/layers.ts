@@ -1,0 +1,36 @@
+// The pieces timm's ImageNet families share (engine/nets/timm/*): block counting from the
+// keys, the residual add, the classifier head.
+
+import type { Emit } from '../../modules/layers';
+import { type Act, activate, type Feature } from '../../modules/convBn';
+
+/** Block counts of `prefix<i>.<j>.` stages: how many `j` under each `i` the keys have. */
+export function countBlocks(keys: Iterable<string>, pattern: RegExp): Map<number, number> {
+  const counts = new Map<number, number>();
+  for (const k of keys) {
+    const m = pattern.exec(k);
+    if (!m) continue;
+    const stage = Number(m[1]);
+    counts.set(stage, Math.max(counts.get(stage) ?? 0, Number(m[2]) + 1));
+  }
+  return counts;
+}
+
+export function residual(e: Emit, y: string, shortcut: string, act: Act = 'relu'): string {
+  const sum = e.g.node('Add', [y, shortcut], `${e.scope}/Add`);
+  return activate(e, sum, act);
+}
+
+/** Global average pool then `<name>` as a linear layer: the classifier head. */
+export function classifier(e: Emit, name: string, x: Feature): string {
+  const pooled = e.g.node('Flatten', [e.g.node('GlobalAveragePool', [x.y], `${e.scope}/global_pool/GlobalAveragePool`)], `${e.scope}/global_pool/Flatten`);
+  return linearHead(e, name, pooled, x.c);
+}
+
+/** `<name>.weight` [classes, features] (+ bias) on [N, features]. */
+export function linearHead(e: Emit, name: string, x: string, features: number): string {
+  const w = e.w.get(`${name}.weight`, [-1, features]);
+  const inputs = [x, e.g.floats(`${e.w.key(name)}.weight`, Float32Array.from(w.data), w.shape)];
+  if (e.w.has(`${name}.bias`)) inputs.push(e.g.floats(`${e.w.key(name)}.bias`, Float32Array.from(e.w.get(`${name}.bias`).data), [w.shape[0] as number]));
+  return e.g.node('Gemm', inputs, `/${name}/Gemm`, { transB: 1 });
+}
