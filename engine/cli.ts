@@ -16,6 +16,7 @@ export const COMMANDS: Record<string, Subcommand> = {
   cam: { summary: 'class evidence (CAM, Grad-CAM, Grad-CAM++, Score-CAM, Eigen-CAM, Layer-CAM) of one image as .npy + PNG', load: async () => (await import('./cli/cam')).cam },
   graph: { summary: 'write the model\'s attention graph as an ONNX file (taps as outputs, bypass inputs)', load: async () => (await import('./cli/graph')).graph },
   maps: { summary: 'write every attention map of one image as .npy + maps.json', load: async () => (await import('./cli/maps')).maps },
+  models: { summary: 'list the ImageNet attention networks (timm) and download one into the cache', load: async () => (await import('./cli/models')).models },
   serve: { summary: 'serve the UI and engine to a browser (web mode)', load: async () => (await import('./cli/serve')).serve },
 };
 

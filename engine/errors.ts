@@ -25,6 +25,7 @@ export type ErrorCode =
   | 'unsupported-op'     // an operator the chosen runtime does not implement
   | 'too-large'          // a run that would need more memory than the limit
   | 'io'                 // file system errors
+  | 'network'            // a download failed: host unreachable, cut off, checksum mismatch (engine/hub)
   | 'forbidden'          // a path the user did not choose, a source this host refuses
   | 'engine-restarted'   // the engine process died; the request was lost with it
   | 'disconnected'       // the connection to the engine is gone

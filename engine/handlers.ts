@@ -1,10 +1,11 @@
 // The engine's request handlers: hello, loadModel, run, query, channelMap. Extra request types
-// (export ...) add one `core.handle(type, spec)` line in registerHandlers below; their
+// (export, hub ...) add one `core.handle(type, spec)` line in registerHandlers below; their
 // message types and validation go into engine/protocol.ts.
 
 import { type EngineCore, now, ownBuffer } from './core';
 import { EngineError } from './errors';
 import { registerExportHandler } from './exportHandler';
+import { registerHubHandlers } from './hubHandler';
 import type {
   CamRequest, ChannelMapRequest, EngineMessage, HelloRequest, LoadModelRequest, QueryRequest, RunRequest, TapEvent,
 } from './protocol';
@@ -34,7 +35,8 @@ export function registerHandlers(core: EngineCore): void {
     serial: true,
     supersedes: ['loadModel', 'run'],
     async handle({ msg, core, signal, send }) {
-      checkSource(core, msg.source.kind, msg.source.kind === 'path' ? msg.source.path : null);
+      // A hub model is read from the engine's own cache, like a built-in one.
+      checkSource(core, msg.source.kind === 'hub' ? 'builtin' : msg.source.kind, msg.source.kind === 'path' ? msg.source.path : null);
       let last = 0;
       const onProgress = (bytesRead: number, totalBytes: number) => {
         const t = Date.now();
@@ -132,6 +134,7 @@ export function registerHandlers(core: EngineCore): void {
 
   // Extra request types register here (one line each).
   registerExportHandler(core);
+  registerHubHandlers(core);
 }
 
 /** Resolves after pending I/O events (incoming messages) have been handled. */

@@ -27,10 +27,12 @@
 
 import { CAM_METHODS, type CamMap, type CamMethod, isCamMethod } from './cam';
 import type { ErrorCode } from './errors';
+import { findHubModel, type HubModelState } from './hub/catalogue';
 import { DEVICE_CHOICES, type DeviceChoice, type ImageTransform, isDeviceChoice, isRuntimeName, type ModelInfo, type Prediction, type ResizeMode, type RunOptions, type RunTimings, type RuntimeInfo, type RuntimeName, RUNTIME_NAMES, type TapName } from './types';
 
 export type { ErrorCode } from './errors';
 export type { CamMethod } from './cam';
+export type { HubAttention, HubModel, HubModelState, HubPaper } from './hub/catalogue';
 export type { DeviceChoice } from './types';
 export type { ImageTransform, ModelInfo, ModuleInfo, Prediction, RunOptions, RunTimings, RuntimeInfo, RuntimeName, TapName, ResizeMode } from './types';
 export type { AttnScopeBridge, ChosenFile, RecentFile, MenuCommand, PortRelayMessage, StatusRelayMessage } from './bridge';
@@ -42,6 +44,8 @@ export const PROTOCOL_VERSION = 1;
 /** Where a model comes from. `path` is only ever a path the user chose (dialog or drop). */
 export type ModelSource =
   | { kind: 'builtin'; name: string }
+  /** A model of the hub catalogue (engine/hub), from the engine's own download cache. */
+  | { kind: 'hub'; name: string }
   | { kind: 'bytes'; name: string; bytes: ArrayBuffer }
   | { kind: 'path'; path: string };
 
@@ -119,7 +123,19 @@ export interface ExportRequest {
   manifest?: boolean;
 }
 
-export type ClientMessage = HelloRequest | LoadModelRequest | RunRequest | QueryRequest | ChannelMapRequest | CancelRequest | ExportRequest | CamRequest;
+// Hub (issue 15): timm's ImageNet attention networks, downloaded once into the engine's cache.
+/** The catalogue (engine/hub/catalogue.ts), each model with its cache state: answered by `hubModels`. */
+export interface HubListRequest { type: 'hubList'; id: number }
+/**
+ * Downloads catalogue model `name` (a name of hubModels, or its repo id) into the engine's
+ * cache unless it is there: `hubPullProgress` events, then `hubPulled`. A cancel stops it;
+ * the next pull resumes where it stopped. The client then loads it as ModelSource
+ * `{ kind: 'hub', name }`: the cache folder's path never leaves the engine.
+ */
+export interface HubPullRequest { type: 'hubPull'; id: number; name: string }
+
+export type ClientMessage = HelloRequest | LoadModelRequest | RunRequest | QueryRequest | ChannelMapRequest | CancelRequest | ExportRequest | CamRequest
+  | HubListRequest | HubPullRequest;
 
 // ---------------------------------------------------------------- engine -> client
 
@@ -280,8 +296,26 @@ export interface ExportDoneReply {
   archive?: { name: string; bytes: ArrayBuffer };
 }
 
+export interface HubModelsReply { type: 'hubModels'; id: number; models: HubModelState[] }
+/** Bytes of `file` downloaded so far, of `total` (0 while unknown); a resumed download starts above 0. */
+export interface HubPullProgressEvent { type: 'hubPullProgress'; id: number; file: string; bytes: number; total: number }
+export interface HubPulledReply {
+  type: 'hubPulled';
+  id: number;
+  name: string;
+  repo: string;
+  /** True when it was cached already (nothing downloaded). */
+  fromCache: boolean;
+  /** sha256 of model.safetensors, checked against the hub's. */
+  sha256: string | null;
+  bytes: number;
+}
+
 export type EngineMessage =
   | HelloReply
+  | HubModelsReply
+  | HubPullProgressEvent
+  | HubPulledReply
   | ExportProgressEvent
   | ExportDoneReply
   | LoadProgressEvent
@@ -303,7 +337,7 @@ export type ClientMessageType = ClientMessage['type'];
 export type EngineMessageType = EngineMessage['type'];
 
 /** Engine messages that are not the last one for their request id. */
-export type StreamEventType = 'loadProgress' | 'runStarted' | 'runProgress' | 'tap' | 'prediction' | 'exportProgress';
+export type StreamEventType = 'loadProgress' | 'runStarted' | 'runProgress' | 'tap' | 'prediction' | 'exportProgress' | 'hubPullProgress';
 
 // ---------------------------------------------------------------- runtime validation
 
@@ -348,6 +382,7 @@ function checkSource(v: unknown, kinds: readonly string[], what: string): string
   if (!isObj(v)) return `${what} must be an object`;
   switch (v.kind) {
     case 'builtin': return kinds.includes('builtin') && isStr(v.name, 256) ? null : `${what}: builtin needs a model name`;
+    case 'hub': return kinds.includes('hub') && isStr(v.name, 256) && findHubModel(v.name) ? null : `${what}: hub needs the name of a model of the hub catalogue`;
     case 'bytes': return isStr(v.name, 1024) && isBytes(v.bytes) ? null : `${what}: bytes needs a name and an ArrayBuffer`;
     case 'path': return isStr(v.path, 32_768) && !v.path.includes('\0') ? null : `${what}: path needs a file path`;
     default: return `${what}.kind must be one of ${kinds.join(', ')}`;
@@ -360,7 +395,7 @@ function checkSource(v: unknown, kinds: readonly string[], what: string): string
  */
 const checks: { [K in ClientMessageType]: Check } = {
   hello: () => null,
-  loadModel: (m) => checkSource(m.source, ['builtin', 'bytes', 'path'], 'source')
+  loadModel: (m) => checkSource(m.source, ['builtin', 'hub', 'bytes', 'path'], 'source')
     ?? (m.runtime === undefined || isRuntimeName(m.runtime) ? null : `runtime must be one of ${RUNTIME_NAMES.join(', ')}`)
     ?? (m.device === undefined || isDeviceChoice(m.device) ? null : `device must be one of ${DEVICE_CHOICES.join(', ')}`),
   run: (m) => checkSource(m.image, ['bytes', 'path'], 'image') ?? checkRunOptions(m.options ?? {}),
@@ -383,6 +418,8 @@ const checks: { [K in ClientMessageType]: Check } = {
   },
   cancel: (m) => (Number.isSafeInteger(m.target) ? null : 'target must be the id of a request'),
   export: (m) => checkSource(m.image, ['bytes', 'path'], 'image') ?? checkExport(m),
+  hubList: () => null,
+  hubPull: (m) => (isStr(m.name, 256) && findHubModel(m.name) ? null : 'name must be a model of the hub catalogue (see hubList)'),
 };
 
 const EXPORT_KINDS: readonly ExportKind[] = ['heatmap', 'overlay', 'grid', 'raw', 'cam'];

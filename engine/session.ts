@@ -21,10 +21,14 @@ import { KEEP_AFFINITY_BYTES } from './modules/nonLocal';
 import { readManifest, type ModelManifest } from './models';
 import { specFromArchName } from './nets/presets';
 import { type AttentionGraph, describeModules, emitResNet } from './nets/resnet';
+import { emitTimm, familyOfArch, type FamilyGraph, isTimmCheckpoint } from './nets/timm';
+import { configBeside, hubWeights, type TimmConfig } from './nets/timm/config';
+import { resolveHubModel } from './hub/cache';
+import { imagenetClasses } from './hub/imagenet';
 import { customStrides, type NetSpec } from './nets/spec';
 import type { ImageSource, ModelSource } from './protocol';
 import { createRunner, type DeviceChoice, type GraphRunner, probeShapes, type RunnerOptions, type RuntimeName } from './runtimes';
-import { type ImportedMap, type ImportedModel, importOnnx, looksLikeOnnx, mapShape, ROLLOUT } from './import';
+import { type ImportedMap, type ImportedModel, importGraph, importOnnx, looksLikeOnnx, mapShape, ROLLOUT } from './import';
 import { attentionRollout } from './import/rollout';
 import { createTfjsRunner, type TfjsRunner } from './runtimes/tfjs';
 import type { OutputTensor } from './runtimes/types';
@@ -209,12 +213,18 @@ export class Session {
       manifest = readManifest(dir);
       weightsPath = join(dir, manifest.weights);
       name = manifest.name;
+    } else if (source.kind === 'hub') {
+      const dir = resolveHubModel(source.name);
+      if (!dir) throw new EngineError('not-found', `${source.name} is not downloaded yet.`, `Download it first: attnscope models pull ${source.name} (or Models > Download in the app).`);
+      weightsPath = hubWeights(dir) ?? join(dir, 'model.safetensors');
+      name = source.name;
     } else if (source.kind === 'path' && existsSync(join(source.path, 'manifest.json'))) {
       manifest = readManifest(source.path);
       weightsPath = join(source.path, manifest.weights);
       name = manifest.name;
     } else if (source.kind === 'path') {
-      weightsPath = source.path;
+      // A hub download's folder (config.json + model.safetensors) opens as its weights.
+      weightsPath = isDirectory(source.path) ? (hubWeights(source.path) ?? source.path) : source.path;
       name = basename(source.path);
     } else if (source.kind === 'source') {
       name = source.source.name;
@@ -241,6 +251,13 @@ export class Session {
     const tensors = contents.tensors;
     // The readers already warn about NaN/Inf weights.
     const warnings = [...contents.warnings];
+    const config = weightsPath && !manifest ? configBeside(weightsPath) : null;
+    if (config) warnings.push(...config.warnings);
+    const timmArch = typeof opts.arch === 'string' && familyOfArch(opts.arch) ? opts.arch : opts.arch === undefined ? config?.architecture ?? null : null;
+    if (!manifest?.spec && (timmArch ? familyOfArch(timmArch) : opts.arch === undefined && isTimmCheckpoint(tensors))) {
+      const family = emitTimm(tensors, name, timmArch, opts.inputSize ?? config?.inputSize ?? null);
+      return Session.loadFamily(family, { name, sha256, config, warnings, arch: timmArch }, opts);
+    }
     let spec: NetSpec;
     let description: string;
     if (opts.arch !== undefined || manifest?.spec) {
@@ -292,11 +309,33 @@ export class Session {
       opts.affinityReadbackBytes ?? AFFINITY_READBACK_BYTES, rowRunners);
   }
 
+  /** A timm checkpoint: the family's network (engine/nets/timm), its attention found by engine/import. */
+  private static async loadFamily(family: FamilyGraph, from: { name: string; sha256: string; config: TimmConfig | null; warnings: string[]; arch: string | null }, opts: LoadOptions): Promise<Session> {
+    const { config } = from;
+    const inputSize = family.fixedInputSize ?? opts.inputSize ?? config?.inputSize ?? 224;
+    const imported = await importGraph(family.model, from.name, null, probeShapes, { inputSize, description: family.description });
+    imported.dynamic = family.fixedInputSize === undefined;
+    if (config?.mean) imported.mean = config.mean;
+    if (config?.std) imported.std = config.std;
+    const warnings = [...from.warnings, ...family.assumptions.map((a) => `Assumed: ${a}.`)];
+    if (family.unusedKeys.length) {
+      warnings.push(`${family.unusedKeys.length} checkpoint key(s) not used by the network: ${family.unusedKeys.slice(0, 5).join(', ')}${family.unusedKeys.length > 5 ? ', ...' : ''}`);
+    }
+    if (config?.numClasses && config.numClasses !== imported.numClasses) warnings.push(`config.json says ${config.numClasses} classes; the weights have ${imported.numClasses}.`);
+    const classes = config?.labels ?? (imported.numClasses === 1000 ? imagenetClasses() : null);
+    return Session.fromImported({ ...imported, classes, warnings: [...warnings, ...imported.warnings] }, from.sha256, from.arch ?? family.family, opts);
+  }
+
   /** An .onnx model: attention found by engine/import, run like a built-in model. */
   private static async loadOnnx(bytes: Uint8Array, name: string, path: string | null, opts: LoadOptions): Promise<Session> {
     opts.onProgress?.(bytes.length, bytes.length);
     const sha256 = createHash('sha256').update(bytes).digest('hex');
     const imported = await importOnnx(bytes, name, path, probeShapes, opts.inputSize ? { inputSize: opts.inputSize } : {});
+    return Session.fromImported(imported, sha256, 'onnx', opts);
+  }
+
+  private static async fromImported(imported: ImportedModel, sha256: string, arch: string, opts: LoadOptions): Promise<Session> {
+    const name = imported.name;
     if (opts.signal?.aborted) throw new EngineError('cancelled', 'Loading the model was cancelled.');
     const warnings = [...imported.warnings];
     let classes = imported.classes;
@@ -306,7 +345,7 @@ export class Session {
     }
     const info: ModelInfo = {
       name,
-      arch: 'onnx',
+      arch,
       description: imported.description,
       modules: imported.infos,
       classes,
@@ -889,4 +928,12 @@ async function hashSource(source: ByteSource): Promise<string> {
     hash.update(await source.read(offset, Math.min(step, source.size - offset)));
   }
   return hash.digest('hex');
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
 }

@@ -3,13 +3,20 @@
 
 import { resolve } from 'node:path';
 import { EngineError } from '../errors';
+import { findHubModel } from '../hub/catalogue';
 import { listBuiltinModels } from '../models';
 import type { ModelSource } from '../protocol';
 
-/** --weights FILE, else --model NAME, else the first built-in model in modelsDir. */
+/**
+ * --weights FILE, else --model NAME (a built-in model, or one of the hub catalogue's once
+ * `attnscope models pull NAME` has downloaded it), else the first built-in model in modelsDir.
+ */
 export function modelSource(values: { weights?: string; model?: string }, modelsDir: string): ModelSource {
   if (values.weights) return { kind: 'path', path: resolve(values.weights) };
-  if (values.model) return { kind: 'builtin', name: values.model };
+  if (values.model) {
+    const hub = !listBuiltinModels(modelsDir).includes(values.model) ? findHubModel(values.model) : undefined;
+    return hub ? { kind: 'hub', name: hub.name } : { kind: 'builtin', name: values.model };
+  }
   const first = listBuiltinModels(modelsDir)[0];
   if (!first) {
     throw new EngineError('no-model', `No --weights given and no built-in model found in ${modelsDir}.`,

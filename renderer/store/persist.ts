@@ -76,7 +76,7 @@ export function loadRecent(storage: KeyValueStorage | null): RecentModel[] {
       const { label, source } = r as Record<string, unknown>;
       if (typeof label !== 'string' || !source || typeof source !== 'object') return false;
       const s = source as Record<string, unknown>;
-      return (s.kind === 'builtin' && typeof s.name === 'string') || (s.kind === 'path' && typeof s.path === 'string');
+      return ((s.kind === 'builtin' || s.kind === 'hub') && typeof s.name === 'string') || (s.kind === 'path' && typeof s.path === 'string');
     }).slice(0, MAX_RECENT);
   } catch {
     return [];
@@ -88,6 +88,6 @@ export function saveRecent(storage: KeyValueStorage | null, recent: RecentModel[
 }
 
 export function pushRecent(recent: RecentModel[], entry: RecentModel): RecentModel[] {
-  const key = (r: RecentModel) => (r.source.kind === 'builtin' ? `b:${r.source.name}` : `p:${r.source.path}`);
+  const key = (r: RecentModel) => (r.source.kind === 'path' ? `p:${r.source.path}` : `${r.source.kind === 'hub' ? 'h' : 'b'}:${r.source.name}`);
   return [entry, ...recent.filter((r) => key(r) !== key(entry))].slice(0, MAX_RECENT);
 }

@@ -46,7 +46,7 @@ export interface EngineSlice {
   samples: string[];
 }
 
-export interface RecentModel { label: string; source: Extract<ModelSource, { kind: 'builtin' } | { kind: 'path' }> }
+export interface RecentModel { label: string; source: Extract<ModelSource, { kind: 'builtin' } | { kind: 'hub' } | { kind: 'path' }> }
 
 /** The user's preprocessing over the model's own (Input panel); null: the model's. Reset when another model loads. */
 export interface Preprocess {
