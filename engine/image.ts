@@ -42,6 +42,8 @@ export interface PreprocessOptions {
   resize: ResizeMode;
   mean: [number, number, number];
   std: [number, number, number];
+  /** sharp's resampling kernel (default lanczos3); timm's models were evaluated with bicubic ('cubic') or bilinear ('linear'). */
+  kernel?: 'linear' | 'cubic' | 'lanczos3';
 }
 
 export interface Preprocessed {
@@ -150,7 +152,7 @@ export async function decodeToInput(source: Uint8Array | string, name: string | 
     const { data, info } = await orientedRgb(bytes)
       // fastShrinkOnLoad off: libvips then shrinks on load only by factors that keep the
       // sampling grid exact, so the map stays aligned with the image.
-      .resize(p.scaledWidth, p.scaledHeight, { fit: 'fill', fastShrinkOnLoad: false })
+      .resize(p.scaledWidth, p.scaledHeight, { fit: 'fill', fastShrinkOnLoad: false, kernel: opts.kernel ?? 'lanczos3' })
       .raw({ depth: 'uchar' })
       .toBuffer({ resolveWithObject: true });
     if (info.channels !== 3 || info.width !== p.scaledWidth || info.height !== p.scaledHeight) {
@@ -202,7 +204,7 @@ export async function preprocess(img: DecodedImage, opts: PreprocessOptions): Pr
   let scaled = img.rgb;
   if (p.scaledWidth !== img.width || p.scaledHeight !== img.height) {
     const buf = await sharp(img.rgb, { raw: { width: img.width, height: img.height, channels: 3 } })
-      .resize(p.scaledWidth, p.scaledHeight, { fit: 'fill' })
+      .resize(p.scaledWidth, p.scaledHeight, { fit: 'fill', kernel: opts.kernel ?? 'lanczos3' })
       .raw()
       .toBuffer();
     scaled = new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);

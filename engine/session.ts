@@ -15,7 +15,7 @@ import { EngineError } from './errors';
 import { minMax, resizeBilinear } from '../common/agreement';
 import { CAM_METHODS, type CamMap, type CamMethod, eigenCam, gradCam, gradCamPlusPlus, isCamMethod, layerCam, scoreWeights, weightedSum } from './cam';
 import { affinityOutput, affinityRowsOutput, LOGITS, moduleInputOutput, stageOutput, tapOutput } from './graph/names';
-import { type DecodedImage, decodeImage, decodeToInput, IMAGENET_MEAN, IMAGENET_STD, pointToCell, type Preprocessed, preprocess } from './image';
+import { type DecodedImage, decodeImage, decodeToInput, IMAGENET_MEAN, IMAGENET_STD, pointToCell, type Preprocessed, preprocess, type PreprocessOptions } from './image';
 import { checkMemory, defaultMemoryLimit } from './memory';
 import { KEEP_AFFINITY_BYTES } from './modules/nonLocal';
 import { readManifest, type ModelManifest } from './models';
@@ -24,6 +24,7 @@ import { type AttentionGraph, describeModules, emitResNet } from './nets/resnet'
 import { emitTimm, familyOfArch, type FamilyGraph, isTimmCheckpoint } from './nets/timm';
 import { configBeside, hubWeights, type TimmConfig } from './nets/timm/config';
 import { resolveHubModel } from './hub/cache';
+import { findHubModel } from './hub/catalogue';
 import { imagenetClasses } from './hub/imagenet';
 import { customStrides, type NetSpec } from './nets/spec';
 import type { ImageSource, ModelSource } from './protocol';
@@ -155,7 +156,7 @@ export class Session {
     readonly info: ModelInfo,
     readonly graph: AttentionGraph,
     private readonly runner: GraphRunner,
-    private readonly defaults: { resize: NonNullable<RunOptions['resize']> },
+    private readonly defaults: { resize: NonNullable<RunOptions['resize']>; kernel?: PreprocessOptions['kernel'] },
     /** The network's spec; null for an imported ONNX model. */
     readonly spec: NetSpec | null,
     private readonly maxMemory: number | undefined,
@@ -312,7 +313,9 @@ export class Session {
   /** A timm checkpoint: the family's network (engine/nets/timm), its attention found by engine/import. */
   private static async loadFamily(family: FamilyGraph, from: { name: string; sha256: string; config: TimmConfig | null; warnings: string[]; arch: string | null }, opts: LoadOptions): Promise<Session> {
     const { config } = from;
-    const inputSize = family.fixedInputSize ?? opts.inputSize ?? config?.inputSize ?? 224;
+    // Without a config.json, timm's own defaults for a catalogue architecture (its size, its resampling).
+    const known = from.arch ? findHubModel(from.arch) : undefined;
+    const inputSize = family.fixedInputSize ?? opts.inputSize ?? config?.inputSize ?? known?.imageSize ?? 224;
     const imported = await importGraph(family.model, from.name, null, probeShapes, { inputSize, description: family.description });
     imported.dynamic = family.fixedInputSize === undefined;
     if (config?.mean) imported.mean = config.mean;
@@ -323,7 +326,9 @@ export class Session {
     }
     if (config?.numClasses && config.numClasses !== imported.numClasses) warnings.push(`config.json says ${config.numClasses} classes; the weights have ${imported.numClasses}.`);
     const classes = config?.labels ?? (imported.numClasses === 1000 ? imagenetClasses() : null);
-    return Session.fromImported({ ...imported, classes, warnings: [...warnings, ...imported.warnings] }, from.sha256, from.arch ?? family.family, opts);
+    const interpolation = config?.interpolation ?? known?.interpolation;
+    const kernel = interpolation === 'bicubic' ? 'cubic' : interpolation === 'bilinear' ? 'linear' : undefined;
+    return Session.fromImported({ ...imported, classes, warnings: [...warnings, ...imported.warnings] }, from.sha256, from.arch ?? family.family, opts, kernel);
   }
 
   /** An .onnx model: attention found by engine/import, run like a built-in model. */
@@ -334,7 +339,7 @@ export class Session {
     return Session.fromImported(imported, sha256, 'onnx', opts);
   }
 
-  private static async fromImported(imported: ImportedModel, sha256: string, arch: string, opts: LoadOptions): Promise<Session> {
+  private static async fromImported(imported: ImportedModel, sha256: string, arch: string, opts: LoadOptions, kernel?: PreprocessOptions['kernel']): Promise<Session> {
     const name = imported.name;
     if (opts.signal?.aborted) throw new EngineError('cancelled', 'Loading the model was cancelled.');
     const warnings = [...imported.warnings];
@@ -361,7 +366,7 @@ export class Session {
     const runner = await createRunner(graph.model, graph.modules.map((m) => m.name), { ...runnerOptions(opts), externalDataDir: imported.externalDir });
     Session.runnerBuilds++;
     info.runtime = runner.info;
-    return new Session(info, graph, runner, { resize: 'stretch' }, null, opts.maxMemory, opts.affinityReadbackBytes ?? AFFINITY_READBACK_BYTES, new Map(), imported);
+    return new Session(info, graph, runner, { resize: 'stretch', ...(kernel ? { kernel } : {}) }, null, opts.maxMemory, opts.affinityReadbackBytes ?? AFFINITY_READBACK_BYTES, new Map(), imported);
   }
 
   async run(request: { image: RunImage; options?: RunOptions }, hooks: RunHooks = {}): Promise<RunResult> {
@@ -382,6 +387,7 @@ export class Session {
     const t0 = performance.now();
     const src = request.image;
     const prep = {
+      ...(this.defaults.kernel ? { kernel: this.defaults.kernel } : {}),
       inputSize: opts.inputSize ?? this.info.inputSize,
       resize: opts.resize ?? this.defaults.resize,
       mean: opts.mean ?? this.info.mean,
@@ -506,7 +512,7 @@ export class Session {
       }
     }
     const t0 = performance.now();
-    const prep = { inputSize: size, resize: opts.resize ?? this.defaults.resize, mean: opts.mean ?? this.info.mean, std: opts.std ?? this.info.std };
+    const prep = { ...(this.defaults.kernel ? { kernel: this.defaults.kernel } : {}), inputSize: size, resize: opts.resize ?? this.defaults.resize, mean: opts.mean ?? this.info.mean, std: opts.std ?? this.info.std };
     const pres = await Promise.all(items.map((it) => preprocess(it.image, prep)));
     const [h, w] = [(pres[0] as Preprocessed).transform.inputHeight, (pres[0] as Preprocessed).transform.inputWidth];
     const per = h * w * 3;

@@ -44,7 +44,7 @@ export function emitHaloAttention(e: Emit, x: string, cfg: HaloAttentionConfig):
   const wRel = e.w.get('pos_embed.width_rel', [2 * win - 1, d]);
   const halo = (win - bs) / 2;
   if (!Number.isInteger(halo) || halo < 0) throw new EngineError('shape-mismatch', `"${e.w.key('pos_embed.height_rel')}" is for ${win}-wide windows, which blocks of ${bs} cannot have.`);
-  if (H % bs || W % bs) throw new EngineError('bad-request', `Halo attention at ${e.w.key('self_attn')} runs on a ${H}x${W} map, which blocks of ${bs} do not tile.`, 'Use an input size that is a multiple of the network stride times the block size (for halonet26t: 256, 384, 512 ...).');
+  if (H % bs || W % bs) throw new EngineError('bad-request', `Halo attention at ${e.w.key('self_attn')} runs on a ${H}x${W} map, which blocks of ${bs} do not tile.`, 'Use an input size that is a multiple of the network stride times the block size (for halonet26t: 256, 512, 768 ...).');
   const avgDown = cfg.stride > 1 && bs % cfg.stride !== 0;
   const blockStride = cfg.stride > 1 && !avgDown ? cfg.stride : 1;
   const bsd = bs / blockStride;

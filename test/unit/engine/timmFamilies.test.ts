@@ -3,7 +3,8 @@
 // engine/nets/timm and the attention found by engine/import. Fixtures: timm's own code with
 // small widths and seeded weights (tools/make_timm_fixtures.py); logits and every map
 // within 1e-4 of PyTorch on both runtimes.
-import { readdirSync, readFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openCheckpointFile } from '../../../engine/checkpoints';
@@ -113,5 +114,40 @@ describe('timm families from checkpoints', () => {
     const dict = (await openCheckpointFile(join(DIR, 'regnety_002', 'model.safetensors'))).tensors;
     expect(() => emitTimm(dict, 'x', 'efficientnet_b0')).toThrow(/not those of a timm efficientnet \(efficientnet_b0\)/);
     expect(() => emitTimm(dict, 'x', 'convnext_tiny')).toThrow(/"convnext_tiny" is not a timm architecture AttnScope builds/);
+  });
+
+  it('without config.json, --arch names the model and timm\'s defaults for it apply (size, resampling)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'attnscope-timm-'));
+    copyFileSync(join(DIR, 'ecaresnet26t', 'model.safetensors'), join(dir, 'weights.safetensors'));
+    const s = await Session.load({ kind: 'path', path: join(dir, 'weights.safetensors') }, { threads: 1, arch: 'ecaresnet26t' });
+    sessions.push(s);
+    expect(s.info.arch).toBe('ecaresnet26t');
+    expect(s.info.inputSize).toBe(256); // timm's pretrained size for ecaresnet26t
+    expect(s.info.mean).toEqual([0.485, 0.456, 0.406]);
+  });
+
+  it('the config\'s interpolation is the resampling used on photos', async () => {
+    const photo = { kind: 'path' as const, path: join(FIXTURES, '..', '..', 'assets', 'samples', 'chelsea.png') };
+    const logits: Float32Array[] = [];
+    for (const interpolation of ['bicubic', 'bilinear']) {
+      const dir = mkdtempSync(join(tmpdir(), 'attnscope-timm-'));
+      copyFileSync(join(DIR, 'seresnet50', 'model.safetensors'), join(dir, 'model.safetensors'));
+      const config = JSON.parse(readFileSync(join(DIR, 'seresnet50', 'config.json'), 'utf8')) as { pretrained_cfg: Record<string, unknown> };
+      config.pretrained_cfg.interpolation = interpolation;
+      writeFileSync(join(dir, 'config.json'), JSON.stringify(config));
+      const s = await Session.load({ kind: 'path', path: dir }, { threads: 1 });
+      sessions.push(s);
+      logits.push((await s.run({ image: photo })).logits);
+    }
+    expect(maxAbsDiff(logits[0] as Float32Array, logits[1] as Float32Array)).toBeGreaterThan(1e-4);
+  });
+
+  it('HaloNet is laid out for the size asked, and refuses one its blocks do not tile', async () => {
+    const s = await Session.load({ kind: 'path', path: join(DIR, 'halonet26t') }, { threads: 1, inputSize: 512 });
+    sessions.push(s);
+    expect(s.info.inputSize).toBe(512);
+    expect(s.info.modules.find((m) => m.name === 'stages.2.1.self_attn')?.mapSize).toEqual([32, 32]);
+    await expect(Session.load({ kind: 'path', path: join(DIR, 'halonet26t') }, { threads: 1, inputSize: 320 }))
+      .rejects.toThrow(/runs on a 20x20 map, which blocks of 8 do not tile/);
   });
 });
