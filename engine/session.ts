@@ -21,7 +21,7 @@ import { KEEP_AFFINITY_BYTES } from './modules/nonLocal';
 import { readManifest, type ModelManifest } from './models';
 import { specFromArchName } from './nets/presets';
 import { type AttentionGraph, describeModules, emitResNet } from './nets/resnet';
-import { emitTimm, familyOfArch, type FamilyGraph, isTimmCheckpoint } from './nets/timm';
+import { emitTimm, FAMILY_LOGITS, familyOfArch, type FamilyGraph, isTimmCheckpoint } from './nets/timm';
 import { configBeside, hubWeights, type TimmConfig } from './nets/timm/config';
 import { resolveHubModel } from './hub/cache';
 import { findHubModel } from './hub/catalogue';
@@ -166,11 +166,14 @@ export class Session {
     /** An imported ONNX model: its full maps, fetched with every run. */
     readonly imported: ImportedModel | null = null,
   ) {
+    this.classEvidence = info.stages ? { stages: info.stages, fcWeight: info.cam ? graph.fcWeight : null } : null;
     this.taps = graph.modules.flatMap((m) => m.taps.map((tap) => ({ module: m.name, tap, output: tapOutput(m.name, tap) })));
     this.tapFetch = [LOGITS, ...this.taps.map((t) => t.output), ...(imported?.maps.map((m) => m.output) ?? [])];
   }
 
   private readonly availableAtLoad = defaultMemoryLimit();
+  /** The four stages class evidence weighs, and the classifier's weights where CAM applies. */
+  private readonly classEvidence: { stages: string[]; fcWeight: Float32Array | null } | null;
 
   /**
    * The memory a run may use: the load option, else 90% of what was available when the model
@@ -287,6 +290,8 @@ export class Session {
       modules: describeModules(spec, graph.modules, inputSize),
       classes: manifest?.classes ?? null,
       numClasses: spec.numClasses,
+      stages: ['layer1', 'layer2', 'layer3', 'layer4'],
+      cam: true,
       inputSize,
       mean: manifest?.mean ?? IMAGENET_MEAN,
       std: manifest?.std ?? IMAGENET_STD,
@@ -316,7 +321,9 @@ export class Session {
     // Without a config.json, timm's own defaults for a catalogue architecture (its size, its resampling).
     const known = from.arch ? findHubModel(from.arch) : undefined;
     const inputSize = family.fixedInputSize ?? opts.inputSize ?? config?.inputSize ?? known?.imageSize ?? 224;
-    const imported = await importGraph(family.model, from.name, null, probeShapes, { inputSize, description: family.description });
+    const imported = await importGraph(family.model, from.name, null, probeShapes, {
+      inputSize, description: family.description, keepOutputs: [1, 2, 3, 4].map(stageOutput), logitsOutput: FAMILY_LOGITS,
+    });
     imported.dynamic = family.fixedInputSize === undefined;
     if (config?.mean) imported.mean = config.mean;
     if (config?.std) imported.std = config.std;
@@ -328,7 +335,8 @@ export class Session {
     const classes = config?.labels ?? (imported.numClasses === 1000 ? imagenetClasses() : null);
     const interpolation = config?.interpolation ?? known?.interpolation;
     const kernel = interpolation === 'bicubic' ? 'cubic' : interpolation === 'bilinear' ? 'linear' : undefined;
-    return Session.fromImported({ ...imported, classes, warnings: [...warnings, ...imported.warnings] }, from.sha256, from.arch ?? family.family, opts, kernel);
+    return Session.fromImported({ ...imported, classes, warnings: [...warnings, ...imported.warnings] }, from.sha256, from.arch ?? family.family, opts,
+      { kernel, stages: family.stages, fcWeight: family.fcWeight });
   }
 
   /** An .onnx model: attention found by engine/import, run like a built-in model. */
@@ -339,7 +347,9 @@ export class Session {
     return Session.fromImported(imported, sha256, 'onnx', opts);
   }
 
-  private static async fromImported(imported: ImportedModel, sha256: string, arch: string, opts: LoadOptions, kernel?: PreprocessOptions['kernel']): Promise<Session> {
+  private static async fromImported(imported: ImportedModel, sha256: string, arch: string, opts: LoadOptions,
+    family: { kernel: PreprocessOptions['kernel']; stages: string[]; fcWeight: Float32Array | null } | null = null): Promise<Session> {
+    const kernel = family?.kernel;
     const name = imported.name;
     if (opts.signal?.aborted) throw new EngineError('cancelled', 'Loading the model was cancelled.');
     const warnings = [...imported.warnings];
@@ -361,8 +371,9 @@ export class Session {
       weightsSha256: sha256,
       warnings,
       ...(imported.dynamic ? {} : { fixedInputSize: true }),
+      ...(family ? { stages: family.stages, cam: family.fcWeight !== null } : {}),
     };
-    const graph: AttentionGraph = { model: imported.model, modules: imported.modules, unusedKeys: [], fcWeight: new Float32Array(0) };
+    const graph: AttentionGraph = { model: imported.model, modules: imported.modules, unusedKeys: [], fcWeight: family?.fcWeight ?? new Float32Array(0) };
     const runner = await createRunner(graph.model, graph.modules.map((m) => m.name), { ...runnerOptions(opts), externalDataDir: imported.externalDir });
     Session.runnerBuilds++;
     info.runtime = runner.info;
@@ -695,15 +706,18 @@ export class Session {
     const t0 = performance.now();
     const run = this.keptRun(runId, 'Run the image again.');
     untiled(run, 'class evidence comes from one pass over the image', '');
-    if (!this.spec) throw new EngineError('bad-request', 'Class evidence (CAM, Grad-CAM ...) is for the built-in ResNet families for now; an imported ONNX model has no known stages.');
+    const evidence = this.classEvidence;
+    if (!evidence) throw new EngineError('bad-request', 'Class evidence (CAM, Grad-CAM ...) needs known stages: the ResNet and timm families have them, an imported ONNX model does not.');
     if (!isCamMethod(req.method)) throw new EngineError('bad-request', `Unknown method "${String(req.method)}"; one of ${CAM_METHODS.join(', ')}.`);
-    if (![1, 2, 3, 4].includes(req.stage)) throw new EngineError('bad-request', `Stage ${req.stage} does not exist; layer1 to layer4.`);
+    if (![1, 2, 3, 4].includes(req.stage)) throw new EngineError('bad-request', `Stage ${req.stage} does not exist; 1 to 4 (${evidence.stages.join(', ')}).`);
     const classes = this.info.numClasses;
     if (!Number.isInteger(req.classIndex) || req.classIndex < 0 || req.classIndex >= classes) {
       throw new EngineError('bad-request', `Class ${req.classIndex} is out of range: the model has classes 0 to ${classes - 1}.`);
     }
-    if (req.method === 'cam' && req.stage !== 4) {
-      throw new EngineError('bad-request', 'CAM is defined on the last stage (its channels feed the classifier through global pooling); use layer4, or Grad-CAM for earlier stages.');
+    if (req.method === 'cam' && (req.stage !== 4 || !evidence.fcWeight)) {
+      throw new EngineError('bad-request', evidence.fcWeight
+        ? `CAM is defined on the last stage (its channels feed the classifier through global pooling); use ${evidence.stages[3]}, or Grad-CAM for earlier stages.`
+        : 'CAM needs a classifier right after global pooling, which this model does not have (its head convolves the pooled features); use Grad-CAM.');
     }
     const name = stageOutput(req.stage);
     const a = (await this.rerun(run, [name])).get(name) as OutputTensor;
@@ -712,7 +726,7 @@ export class Session {
     let data: Float32Array;
     let passes = 1;
     if (req.method === 'cam') {
-      data = weightedSum(a.data, this.graph.fcWeight.subarray(req.classIndex * c, (req.classIndex + 1) * c), c, hw, false);
+      data = weightedSum(a.data, (evidence.fcWeight as Float32Array).subarray(req.classIndex * c, (req.classIndex + 1) * c), c, hw, false);
     } else if (req.method === 'eigencam') {
       data = eigenCam(a.data, c, hw);
     } else if (req.method === 'scorecam') {
@@ -727,7 +741,7 @@ export class Session {
       passes += 1;
       data = req.method === 'gradcam' ? gradCam(a.data, g, c, hw) : req.method === 'gradcam++' ? gradCamPlusPlus(a.data, g, c, hw) : layerCam(a.data, g, c, hw);
     }
-    return { method: req.method, layer: `layer${req.stage}`, classIndex: req.classIndex, shape: [h, w], data, passes, ms: performance.now() - t0 };
+    return { method: req.method, layer: evidence.stages[req.stage - 1] as string, classIndex: req.classIndex, shape: [h, w], data, passes, ms: performance.now() - t0 };
   }
 
   private gradRunner: Promise<TfjsRunner> | null = null;
@@ -743,7 +757,7 @@ export class Session {
     await import('@tensorflow/tfjs'); // registers the gradients (tfjs-core's Node build has none)
     const tf = await import('@tensorflow/tfjs-core');
     const previous = tf.getBackend();
-    const own = 'interpreter' in this.runner && ['tensorflow', 'cpu'].includes(this.runner.info.backend);
+    const own = 'interpreter' in this.runner && ['tensorflow', 'cpu'].includes(this.runner.info.backend) && (this.runner as TfjsRunner).interpreter.gradients;
     try {
       const runner = own ? this.runner as TfjsRunner
         : await (this.gradRunner ??= createTfjsRunner(this.graph.model, this.graph.modules.map((m) => m.name), 'cpu', { differentiable: true }));

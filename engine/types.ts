@@ -100,6 +100,13 @@ export interface ModelInfo {
   defaultVisible?: string[];
   /** The runtime the engine runs this model on. */
   runtime?: RuntimeInfo;
+  /**
+   * Class evidence (CAM, Grad-CAM ...): the module names of stages 1-4, whose outputs it
+   * weighs (`layer1`..`layer4` for ResNets); absent where the model has none (an .onnx file).
+   */
+  stages?: string[];
+  /** Whether CAM itself applies (the classifier reads globally pooled stage-4 features); the gradient methods need only `stages`. */
+  cam?: boolean;
 }
 
 export interface RunOptions {

@@ -80,6 +80,10 @@ export interface ImportOptions {
   inputSize?: number;
   /** Overrides what the model's metadata says (a checkpoint family's config.json). */
   description?: string;
+  /** Values of the model kept as outputs under their own names (a family's stage outputs, for class evidence). */
+  keepOutputs?: string[];
+  /** The output holding the class scores (default: the model's first output). */
+  logitsOutput?: string;
 }
 
 export async function importOnnx(bytes: Uint8Array, name: string, path: string | null, probe: ShapeProbe, opts: ImportOptions = {}): Promise<ImportedModel> {
@@ -120,7 +124,7 @@ export async function importGraph(model: OnnxTypes.ModelProto, name: string, ext
 
   // Probe: every candidate's values as extra outputs, one pass at the input size.
   const candidates = findCandidates(ix);
-  const firstOutput = graph.output[0]?.name;
+  const firstOutput = opts.logitsOutput ?? graph.output[0]?.name;
   if (!firstOutput) throw new EngineError('bad-model', `${name}: the model has no outputs.`);
   const wanted = new Set<string>([firstOutput]);
   for (const c of candidates) {
@@ -163,6 +167,7 @@ export async function importGraph(model: OnnxTypes.ModelProto, name: string, ext
   if (layout === 'nhwc') w.node('Transpose', [INPUT], { perm: [0, 2, 3, 1] }, image.name);
   else if (image.name !== INPUT) w.node('Identity', [INPUT], {}, image.name);
   output(w.node('Flatten', [firstOutput], { axis: 1 }), LOGITS);
+  for (const k of opts.keepOutputs ?? []) outputs.push({ name: k, type: { tensorType: { elemType: DataType.FLOAT } } });
 
   const rewire = new Map<string, string>();
   const byModule = new Map<string, NamedPart[]>();

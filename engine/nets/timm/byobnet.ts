@@ -25,8 +25,8 @@ import { emitGlobalContext } from '../../modules/globalContext';
 import { emitHaloAttention } from '../../modules/haloAttention';
 import { BN_EPS, type Emit, sub, WeightReader } from '../../modules/layers';
 import type { StateDict } from '../../checkpoints/types';
-import { classifier, countBlocks, residual } from './layers';
-import type { FamilyGraph } from './types';
+import { classifier, countBlocks, headWeight, markStage, residual } from './layers';
+import { FAMILY_LOGITS, type FamilyGraph } from './types';
 
 /** Architectures whose stem ends in conv3 at stride 2 instead of a max pool. */
 const NO_STEM_POOL = /^gc(resnet|resnext)\d+t$/;
@@ -96,13 +96,17 @@ export function emitByobNet(dict: StateDict, name: string, arch: string | null, 
       x = { y: residual(e, y.y, shortcut.y), c: y.c };
       if (size !== null && stride === 2) size /= 2;
     }
+    if (s < stages - 1 && s < 3) x = markStage(g, x, s + 1);
   }
   if (w.has('final_conv.conv.weight')) x = convBn(sub(root, 'final_conv', 'final_conv'), 'conv', x, { bn: 'bn', act: 'relu' });
-  g.output(classifier(sub(root, 'head', 'head'), 'fc', x), 'output');
+  x = markStage(g, x, 4);
+  g.output(classifier(sub(root, 'head', 'head'), 'fc', x), FAMILY_LOGITS);
   return {
     model: g.build(),
     family: 'byobnet',
     description: `timm ByobNet${arch ? ` (${arch})` : ''}, ${[...counts.values()].join('-')} blocks${kinds.size ? `, ${[...kinds].join(' + ')}` : ''}${fixed ? `, ${fixed} px input` : ''}`,
+    stages: ['stages.0', 'stages.1', 'stages.2', w.has('final_conv.conv.weight') ? 'final_conv' : `stages.${stages - 1}`],
+    fcWeight: headWeight(w, 'head.fc'),
     unusedKeys: w.unused(),
     assumptions,
     ...(fixed !== undefined ? { fixedInputSize: fixed } : {}),

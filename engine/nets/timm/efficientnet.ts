@@ -24,8 +24,8 @@ import { type Act, convBn, type Feature } from '../../modules/convBn';
 import { type Emit, sub, WeightReader } from '../../modules/layers';
 import { emitSe } from '../../modules/se';
 import type { StateDict } from '../../checkpoints/types';
-import { classifier, countBlocks, linearHead } from './layers';
-import type { FamilyGraph } from './types';
+import { classifier, countBlocks, headWeight, linearHead, markStage } from './layers';
+import { FAMILY_LOGITS, type FamilyGraph } from './types';
 
 interface Variant {
   kind: 'efficientnet' | 'mobilenetv3';
@@ -44,6 +44,9 @@ const MOBILENETV3_LARGE: Variant = {
   kind: 'mobilenetv3', strides: [1, 2, 2, 2, 1, 2, 1], acts: ['relu', 'relu', 'relu', 'hard_swish', 'hard_swish', 'hard_swish', 'hard_swish'],
   stemAct: 'hard_swish', headAct: 'hard_swish', seAct: 'relu', seGate: 'hard_sigmoid',
 };
+
+/** Block stages after which the map is at output stride 4, 8 and 16. */
+const STAGE_ENDS = [1, 2, 4];
 
 export function isEfficientNet(dict: StateDict): boolean {
   return dict.has('conv_stem.weight') && dict.has('blocks.0.0.bn1.weight') && dict.has('classifier.weight');
@@ -98,22 +101,29 @@ export function emitEfficientNet(dict: StateDict, name: string, arch: string | n
       }
       if (stride === 1 && input.c === x.c) x = { ...x, y: g.node('Add', [x.y, input.y], `${e.scope}/Add`) };
     }
+    // Class evidence at output strides 4, 8 and 16 (timm's feature_info), then the features the head reads.
+    const k = STAGE_ENDS.indexOf(stage);
+    if (k >= 0) x = markStage(g, x, k + 1);
   }
   let logits: string;
   if (v.kind === 'efficientnet') {
-    x = convBn({ ...root, scope: '/conv_head' }, 'conv_head', x, { bn: 'bn2', act: v.headAct });
+    x = markStage(g, convBn({ ...root, scope: '/conv_head' }, 'conv_head', x, { bn: 'bn2', act: v.headAct }), 4);
     logits = classifier(root, 'classifier', x);
   } else {
+    x = markStage(g, x, 4);
     const pooled = g.node('GlobalAveragePool', [x.y], '/global_pool/GlobalAveragePool');
     const head = convBn({ ...root, scope: '/conv_head' }, 'conv_head', { y: pooled, c: x.c }, { act: v.headAct });
     logits = linearHead(root, 'classifier', g.node('Flatten', [head.y], '/flatten/Flatten'), head.c);
   }
-  g.output(logits, 'output');
+  g.output(logits, FAMILY_LOGITS);
   const blocks = [...counts.keys()].sort((a, b) => a - b).map((s) => counts.get(s)).join('-');
   return {
     model: g.build(),
     family: v.kind,
     description: `timm ${v.kind === 'efficientnet' ? 'EfficientNet' : 'MobileNetV3-Large'}${arch ? ` (${arch})` : ''}, ${blocks} blocks, ${se} SE gates (${v.seGate === 'sigmoid' ? 'sigmoid' : 'hard-sigmoid'})`,
+    stages: ['blocks.1', 'blocks.2', 'blocks.4', v.kind === 'efficientnet' ? 'conv_head' : 'blocks.6'],
+    // MobileNetV3's head convolves after the pooling: no class weights per feature channel.
+    fcWeight: v.kind === 'efficientnet' ? headWeight(w, 'classifier') : null,
     unusedKeys: w.unused(),
     assumptions: assumed ? [assumed] : [],
   };

@@ -12,7 +12,7 @@ import { emitRegNet, isRegNet } from './regnet';
 import { emitTimmResNet, hasTimmOnlyParts, isTimmResNet } from './resnet';
 import type { FamilyGraph } from './types';
 
-export type { FamilyGraph } from './types';
+export { FAMILY_LOGITS, type FamilyGraph } from './types';
 
 interface Family {
   name: string;

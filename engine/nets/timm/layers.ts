@@ -1,7 +1,9 @@
 // The pieces timm's ImageNet families share (engine/nets/timm/*): block counting from the
 // keys, the residual add, the classifier head.
 
-import type { Emit } from '../../modules/layers';
+import type { GraphBuilder } from '../../graph/builder';
+import { stageOutput } from '../../graph/names';
+import type { Emit, WeightReader } from '../../modules/layers';
 import { type Act, activate, type Feature } from '../../modules/convBn';
 
 /** Block counts of `prefix<i>.<j>.` stages: how many `j` under each `i` the keys have. */
@@ -14,6 +16,16 @@ export function countBlocks(keys: Iterable<string>, pattern: RegExp): Map<number
     counts.set(stage, Math.max(counts.get(stage) ?? 0, Number(m[2]) + 1));
   }
   return counts;
+}
+
+/** Names stage `k`'s (1-4) output for class evidence (stage 4's is `features`, which the head reads). */
+export function markStage(g: GraphBuilder, x: Feature, k: number): Feature {
+  return { ...x, y: g.output(x.y, stageOutput(k)) };
+}
+
+/** The classifier's weight as CAM reads it. */
+export function headWeight(w: WeightReader, name: string): Float32Array {
+  return Float32Array.from(w.get(`${name}.weight`).data);
 }
 
 export function residual(e: Emit, y: string, shortcut: string, act: Act = 'relu'): string {

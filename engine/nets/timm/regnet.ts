@@ -19,8 +19,8 @@ import { convBn, type Feature } from '../../modules/convBn';
 import { type Emit, sub, WeightReader } from '../../modules/layers';
 import { emitSe } from '../../modules/se';
 import type { StateDict } from '../../checkpoints/types';
-import { classifier, countBlocks, residual } from './layers';
-import type { FamilyGraph } from './types';
+import { classifier, countBlocks, headWeight, markStage, residual } from './layers';
+import { FAMILY_LOGITS, type FamilyGraph } from './types';
 
 export function isRegNet(dict: StateDict): boolean {
   return dict.has('stem.conv.weight') && dict.has('s1.b1.conv1.conv.weight') && dict.has('head.fc.weight');
@@ -53,12 +53,15 @@ export function emitRegNet(dict: StateDict, name: string): FamilyGraph {
       if (shortcut.c !== y.c) throw new EngineError('shape-mismatch', `${path}: its shortcut has ${shortcut.c} channels and its residual ${y.c}.`);
       x = { y: residual(e, y.y, shortcut.y), c: y.c };
     }
+    x = markStage(g, x, stage);
   }
-  g.output(classifier(sub(root, 'head', 'head'), 'fc', x), 'output');
+  g.output(classifier(sub(root, 'head', 'head'), 'fc', x), FAMILY_LOGITS);
   return {
     model: g.build(),
     family: 'regnet',
     description: `timm RegNet${se ? 'Y' : 'X'}, ${[1, 2, 3, 4].map((s) => counts.get(s)).join('-')} blocks, ${se} SE gates`,
+    stages: ['s1', 's2', 's3', 's4'],
+    fcWeight: headWeight(w, 'head.fc'),
     unusedKeys: w.unused(),
     assumptions: [],
   };

@@ -32,8 +32,8 @@ import { emitSe } from '../../modules/se';
 import { emitSelectiveKernel } from '../../modules/selectiveKernel';
 import { emitSplitAttention } from '../../modules/splitAttention';
 import type { StateDict } from '../../checkpoints/types';
-import { classifier, countBlocks, residual } from './layers';
-import type { FamilyGraph } from './types';
+import { classifier, countBlocks, headWeight, markStage, residual } from './layers';
+import { FAMILY_LOGITS, type FamilyGraph } from './types';
 
 type BlockKind = 'basic' | 'bottleneck' | 'sk' | 'resnest';
 const BLOCK_NAMES: Record<BlockKind, string> = {
@@ -147,9 +147,10 @@ export function emitTimmResNet(dict: StateDict, name: string): FamilyGraph {
       }
       x = { y: residual(e, y.y, shortcut.y), c: y.c };
     }
+    x = markStage(g, x, stage);
   }
   const logits = classifier(at(''), 'fc', x);
-  g.output(logits, 'output');
+  g.output(logits, FAMILY_LOGITS);
   const blocks = [1, 2, 3, 4].map((s) => counts.get(s)).join('-');
   const parts = [
     deep ? `${w.get('conv1.0.weight').shape[0] === w.get('conv1.3.weight').shape[0] ? 'deep' : 'tiered'} stem` : '7x7 stem',
@@ -160,6 +161,8 @@ export function emitTimmResNet(dict: StateDict, name: string): FamilyGraph {
     model: g.build(),
     family: 'resnet',
     description: `timm ResNet (${parts.join(', ')}), ${blocks} ${[...kinds].map((k) => BLOCK_NAMES[k]).join(' + ')} blocks${attention.size ? `, ${[...attention].join(' + ')} attention` : ''}`,
+    stages: ['layer1', 'layer2', 'layer3', 'layer4'],
+    fcWeight: headWeight(w, 'fc'),
     unusedKeys: w.unused(),
     assumptions: kinds.has('resnest') ? ['split-attention blocks: the stride is taken by an average pool after the attention (avd, as every timm ResNeSt)'] : [],
   };

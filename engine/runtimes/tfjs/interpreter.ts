@@ -32,6 +32,12 @@ export class GraphInterpreter {
   readonly outputNames: string[];
   private readonly ctx: OpContext;
 
+  /**
+   * Whether tf.grad works through a run: built differentiable, or with no dilated convolution
+   * (tf has no gradient for those; a differentiable interpreter writes their holes into the filter).
+   */
+  gradients = true;
+
   constructor(model: OnnxTypes.IModelProto, opts: { differentiable?: boolean } = {}) {
     const graph = model.graph;
     if (!graph) throw new EngineError('bad-model', 'The ONNX model has no graph.');
@@ -47,7 +53,8 @@ export class GraphInterpreter {
         this.nodes.push(node);
       }
       this.nodes.forEach((n, i) => n.outputs.forEach((o) => this.producer.set(o, i)));
-      this.prepareWeights();
+      this.prepareWeights(opts.differentiable === true);
+      this.gradients = opts.differentiable === true || !this.nodes.some((n) => n.op === 'Conv' && Array.isArray(n.attrs.dilations) && (n.attrs.dilations as number[]).some((d) => d > 1));
       this.fuseRelus(new Set(this.outputNames));
     } catch (err) {
       this.dispose();
@@ -230,7 +237,7 @@ export class GraphInterpreter {
     return [...needed].sort((a, b) => a - b);
   }
 
-  private prepareWeights(): void {
+  private prepareWeights(differentiable: boolean): void {
     for (const node of this.nodes) {
       const w = node.inputs[1];
       if (!w) continue;
@@ -238,7 +245,7 @@ export class GraphInterpreter {
       if (v?.kind !== 'tensor') continue;
       if (node.op === 'Conv' && v.t.rank === 4 && !this.filters.has(w)) {
         this.filters.set(w, tf.tidy(() => {
-          const p = prepareFilter(v.t, typeof node.attrs.group === 'number' ? node.attrs.group : 1, explicitDilation(node));
+          const p = prepareFilter(v.t, typeof node.attrs.group === 'number' ? node.attrs.group : 1, explicitDilation(node, differentiable));
           return { filter: tf.keep(p.filter), depthwise: p.depthwise };
         }));
       }

@@ -156,7 +156,7 @@ const conv: Op = (ctx, node, x) => {
   if (shapeOf(need(x, 0, node)).length === 3) return conv1d(ctx, node, x);
   const input = asNhwc(need(x, 0, node));
   const wName = node.inputs[1] as string;
-  const explicit = explicitDilation(node);
+  const explicit = explicitDilation(node, ctx.differentiable === true);
   const prepared = ctx.filter(wName) ?? prepareFilter(canonical(need(x, 1, node)), num(node.attrs.group, 1), explicit);
   const bias = x[2] ? canonical(x[2]) as tf.Tensor1D : undefined;
   const [kh, kw] = prepared.filter.shape;
@@ -196,12 +196,13 @@ const conv: Op = (ctx, node, x) => {
 };
 
 /**
- * tf convolutions take a stride or a dilation, not both (SK's dilated path with stride 2): such
- * a conv runs undilated with the holes written into its filter. The dilation, else null.
+ * tf convolutions take a stride or a dilation, not both (SK's dilated path with stride 2), and
+ * have no gradient for a dilated one: such a conv runs undilated with the holes written into
+ * its filter (every dilated conv of a differentiable run). The dilation, else null.
  */
-export function explicitDilation(node: OpNode): [number, number] | null {
+export function explicitDilation(node: OpNode, differentiable = false): [number, number] | null {
   const d = ints(node.attrs.dilations, [1, 1]);
-  return ints(node.attrs.strides, [1, 1]).some((v) => v > 1) && d.some((v) => v > 1) ? [d[0] ?? 1, d[1] ?? 1] : null;
+  return (differentiable || ints(node.attrs.strides, [1, 1]).some((v) => v > 1)) && d.some((v) => v > 1) ? [d[0] ?? 1, d[1] ?? 1] : null;
 }
 
 /**

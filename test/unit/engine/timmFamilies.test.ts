@@ -150,4 +150,30 @@ describe('timm families from checkpoints', () => {
     await expect(Session.load({ kind: 'path', path: join(DIR, 'halonet26t') }, { threads: 1, inputSize: 320 }))
       .rejects.toThrow(/runs on a 20x20 map, which blocks of 8 do not tile/);
   });
+
+  // Class evidence at the four stages the family names (tools/make_timm_cam_fixtures.py, autograd in PyTorch).
+  const CAM_CASES = readdirSync(join(FIXTURES, 'cam')).filter((f) => f.startsWith('timm-')).map((f) => f.slice(5, -'.safetensors'.length)).sort();
+  for (const runtime of ['ort', 'tfjs'] as const) {
+    it(`class evidence (Grad-CAM, Layer-CAM, Eigen-CAM, CAM) of ${CAM_CASES.length} families matches PyTorch on ${runtime}`, async () => {
+      expect(CAM_CASES.length).toBeGreaterThanOrEqual(7);
+      for (const name of CAM_CASES) {
+        const c = readCase(name);
+        const session = await Session.load({ kind: 'path', path: join(DIR, name) }, { threads: 1, runtime });
+        sessions.push(session);
+        const expected = readSafetensors(join(FIXTURES, 'cam', `timm-${name}.safetensors`));
+        const input = nchwToNhwc(readSafetensors(join(DIR, name, 'expected.safetensors')).get('input') as never);
+        const r = await session.run({ image: { kind: 'input', name, input: input.data, size: c.inputSize } });
+        expect(session.info.stages, name).toHaveLength(4);
+        expect(session.info.cam, name).toBe(expected.has('stage4.cam.9') || [...expected.keys()].some((k) => k.startsWith('stage4.cam.')));
+        for (const [key, exp] of expected) {
+          const [stage, method, cls] = key.split('.') as [string, string, string];
+          const got = await session.cam(r.runId, { method: method as 'gradcam', stage: Number(stage.slice(5)), classIndex: Number(cls) });
+          expect(got.shape, key).toEqual(exp.shape);
+          expect(got.layer).toBe(session.info.stages?.[Number(stage.slice(5)) - 1]);
+          const scale = Math.max(1, ...Array.from(exp.data, Math.abs));
+          expect(maxAbsDiff(got.data, exp.data) / scale, `${name} ${key}`).toBeLessThanOrEqual(1e-4);
+        }
+      }
+    });
+  }
 });
