@@ -27,7 +27,8 @@ Options:
   --out DIR              output directory (created if missing)
   --method M[,M2..]      ${CAM_METHODS.join(', ')}, or all (default: gradcam)
   --class N              class index (default: the top prediction); see cam.json's top5
-  --layer L[,L2..]       layer1..layer4, or all (default: layer4; cam: layer4 only)
+  --layer L[,L2..]       layer1..layer4 (stages 1-4; a timm model's own stage names too), or all
+                         (default: layer4; cam: the last stage only)
   --weights FILE         checkpoint or model directory (default: the first built-in model)
   --model NAME           a built-in model by name
   --arch NAME            architecture instead of detecting it from the keys
@@ -58,11 +59,6 @@ export async function cam(argv: string[]): Promise<number> {
   for (const m of methodList) if (!isCamMethod(m)) throw usage(`--method must be one of ${CAM_METHODS.join(', ')} (or all), not "${m}".`);
   const methods = methodList as CamMethod[];
   const layerList = (values.layer ?? 'layer4') === 'all' ? ['layer1', 'layer2', 'layer3', 'layer4'] : (values.layer ?? 'layer4').split(',').map((l) => l.trim());
-  const stages = layerList.map((l) => {
-    const m = /^layer([1-4])$/.exec(l);
-    if (!m) throw usage(`--layer must be layer1 to layer4 (or all), not "${l}".`);
-    return Number(m[1]);
-  });
   let classIndex: number | undefined;
   if (values.class !== undefined) {
     classIndex = Number(values.class);
@@ -80,6 +76,13 @@ export async function cam(argv: string[]): Promise<number> {
   const session = await Session.load(source, { modelsDir, ...(values.arch ? { arch: values.arch } : {}), ...runtime });
   try {
     const info = session.info;
+    // layer1..layer4 are stages 1-4 of any model; a timm model's own stage names work too (s2, blocks.4 ...).
+    const stages = layerList.map((l) => {
+      const m = /^layer([1-4])$/.exec(l);
+      const own = info.stages?.indexOf(l) ?? -1;
+      if (!m && own < 0) throw usage(`--layer must be layer1 to layer4${info.stages ? ` or ${info.stages.join(', ')}` : ''} (or all), not "${l}".`);
+      return m ? Number(m[1]) : own + 1;
+    });
     const imagePath = resolve(positionals[0] as string);
     const image = await decodeImage(imagePath);
     const run = await session.run({ image: { kind: 'decoded', image }, options: { ...(inputSize ? { inputSize } : {}), bypass } });
