@@ -90,6 +90,19 @@ def eigen(a):
     return proj.reshape(a.shape[1:])
 
 
+def gradient_maps(a, g):
+    """Grad-CAM, Grad-CAM++ and Layer-CAM of activations a [C, h, w] with gradients g of the class score."""
+    g2, g3 = g ** 2, g ** 3
+    alpha = g2 / (2 * g2 + a.sum((1, 2))[:, None, None] * g3 + 1e-7)
+    alpha = torch.where(g != 0, alpha, torch.zeros_like(alpha))
+    w = (alpha * F.relu(g)).sum((1, 2))
+    return {
+        'gradcam': F.relu((g.mean((1, 2))[:, None, None] * a).sum(0)),
+        'gradcam++': F.relu((w[:, None, None] * a).sum(0)),
+        'layercam': F.relu((F.relu(g) * a).sum(0)),
+    }
+
+
 def score_cam(net, x, a, cls):
     up = F.interpolate(a[None], size=x.shape[-2:], mode='bilinear', align_corners=False)[0]
     lo = up.flatten(1).min(1).values[:, None, None]
@@ -120,13 +133,8 @@ def make(case):
             (g,) = torch.autograd.grad(y, a)
             g = g[0]
             name = f'layer{k}'
-            out[f'{name}.gradcam.{cls}'] = F.relu((g.mean((1, 2))[:, None, None] * a0).sum(0))
-            g2, g3 = g ** 2, g ** 3
-            alpha = g2 / (2 * g2 + a0.sum((1, 2))[:, None, None] * g3 + 1e-7)
-            alpha = torch.where(g != 0, alpha, torch.zeros_like(alpha))
-            w = (alpha * F.relu(g)).sum((1, 2))
-            out[f'{name}.gradcam++.{cls}'] = F.relu((w[:, None, None] * a0).sum(0))
-            out[f'{name}.layercam.{cls}'] = F.relu((F.relu(g) * a0).sum(0))
+            for method, m in gradient_maps(a0, g).items():
+                out[f'{name}.{method}.{cls}'] = m
             with torch.no_grad():
                 out[f'{name}.scorecam.{cls}'] = score_cam(net, x, a0, cls)
                 out[f'{name}.eigencam.{cls}'] = eigen(a0)

@@ -8,9 +8,12 @@ four stages engine/nets/timm names for class evidence (FamilyGraph.stages):
                                                 bn2 (conv_head + BN + act; MobileNetV3: blocks.6)
 
 Stored per stage k (1-4) and class (the top one and the last one):
-  'stage<k>.gradcam.<class>', 'stage<k>.layercam.<class>', 'stage<k>.eigencam.<class>' [h, w],
+  'stage<k>.<method>.<class>' [h, w] for gradcam, layercam and eigencam,
   and 'stage4.cam.<class>' where the classifier reads the pooled stage-4 features directly.
 Stage outputs are captured by forward hooks; gradients d logits[c] / d A by autograd.
+Grad-CAM++ is left out: it is checked on the ResNet fixtures (make_cam_fixtures.py), and here
+its alpha = G^2 / (2 G^2 + sum(A) G^3 + 1e-7) turns the float32 noise of EfficientNet's tiny
+stage-1 gradients into 1e-3 of the map's scale, which says nothing about the engine.
 
 timm is not vendored: PYTHONPATH=/path/to/pytorch-image-models /usr/bin/python3 tools/make_timm_cam_fixtures.py [arch ...]
 """
@@ -22,7 +25,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from make_cam_fixtures import eigen, read_safetensors  # noqa: E402
+from make_cam_fixtures import eigen, gradient_maps, read_safetensors  # noqa: E402
 from make_fixtures import write_safetensors  # noqa: E402
 from make_timm_fixtures import CASES  # noqa: E402
 
@@ -72,8 +75,9 @@ def make(arch):
             a = acts[k][0].detach()
             g = acts[k].grad[0]
             name = f'stage{k + 1}'
-            out[f'{name}.gradcam.{cls}'] = F.relu((g.mean((1, 2))[:, None, None] * a).sum(0))
-            out[f'{name}.layercam.{cls}'] = F.relu((F.relu(g) * a).sum(0))
+            for method, m in gradient_maps(a, g).items():
+                if method != 'gradcam++':  # see the header
+                    out[f'{name}.{method}.{cls}'] = m
             out[f'{name}.eigencam.{cls}'] = eigen(a)
             if k == 3 and fc is not None:
                 out[f'{name}.cam.{cls}'] = (fc.weight[cls][:, None, None].double() * a).sum(0)

@@ -108,6 +108,14 @@ function foldBn(w: WeightReader, name: string, rec: TensorRecord, opts: { bias?:
   return { weight, bias: Float32Array.from(bias) };
 }
 
+/** Inference BatchNorm2d `<bn>` on its own (not after a conv to fold into): x * scale + shift per channel. */
+export function batchNorm(e: Emit, bn: string, x: string, channels: number): string {
+  const { scale, shift } = bnAffine(e.w, bn, channels);
+  const key = e.w.key(bn);
+  const scaled = e.g.node('Mul', [x, e.g.floats(`${key}.scale`, Float32Array.from(scale), [channels, 1, 1])], `${e.scope}/${bn}/Mul`);
+  return e.g.node('Add', [scaled, e.g.floats(`${key}.shift`, Float32Array.from(shift), [channels, 1, 1])], `${e.scope}/${bn}/Add`);
+}
+
 export interface ConvOptions {
   stride?: number;
   /** Symmetric zero padding, as PyTorch's `padding=`. */

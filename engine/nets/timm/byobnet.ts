@@ -23,7 +23,7 @@ import { emitBottleneckAttention } from '../../modules/bottleneckAttention';
 import { convBn, type Feature } from '../../modules/convBn';
 import { emitGlobalContext } from '../../modules/globalContext';
 import { emitHaloAttention } from '../../modules/haloAttention';
-import { BN_EPS, type Emit, sub, WeightReader } from '../../modules/layers';
+import { batchNorm, type Emit, sub, WeightReader } from '../../modules/layers';
 import type { StateDict } from '../../checkpoints/types';
 import { classifier, countBlocks, headWeight, markStage, residual } from './layers';
 import { FAMILY_LOGITS, type FamilyGraph } from './types';
@@ -83,7 +83,8 @@ export function emitByobNet(dict: StateDict, name: string, arch: string | null, 
           ? emitBottleneckAttention(a, y.y, { channels: y.c, stride, height: size, width: size })
           : emitHaloAttention(a, y.y, { channels: y.c, stride, height: size, width: size, blockSize: HALO_BLOCK });
         kinds.add(bot ? 'bottleneck self-attention' : 'halo attention');
-        y = { y: batchNormRelu(sub(e, 'post_attn', 'post_attn'), att.out, att.channels), c: att.channels };
+        // post_attn: timm's BatchNormAct2d (BN, ReLU).
+        y = { y: g.node('Relu', [batchNorm(e, 'post_attn', att.out, att.channels)], `${e.scope}/post_attn/Relu`), c: att.channels };
       } else {
         y = convBn(sub(e, 'conv2_kxk', 'conv2_kxk'), 'conv', y, { stride, bn: 'bn', act: 'relu' });
         if (e.w.has('attn.conv_attn.weight') || e.w.has('attn.mlp_add.fc1.weight') || e.w.has('attn.mlp_scale.fc1.weight')) {
@@ -116,19 +117,4 @@ export function emitByobNet(dict: StateDict, name: string, arch: string | null, 
 /** The stride of the map block `b` of stage `s` receives (stem 4, then 2 per stage from stage 1). */
 function strideBefore(s: number, b: number): number {
   return 4 * 2 ** Math.max(0, s - 1) * (s > 0 && b > 0 ? 2 : 1);
-}
-
-/** Inference BatchNorm2d `<scope>` (weight, bias, running stats) then ReLU, as timm's BatchNormAct2d. */
-function batchNormRelu(e: Emit, x: string, c: number): string {
-  const get = (k: string): Float32Array => Float32Array.from(e.w.get(k, [c]).data);
-  const [gamma, beta, mean, variance] = ['weight', 'bias', 'running_mean', 'running_var'].map(get) as [Float32Array, Float32Array, Float32Array, Float32Array];
-  const scale = new Float32Array(c);
-  const shift = new Float32Array(c);
-  for (let i = 0; i < c; i++) {
-    const s = (gamma[i] as number) / Math.sqrt((variance[i] as number) + BN_EPS);
-    scale[i] = s;
-    shift[i] = (beta[i] as number) - (mean[i] as number) * s;
-  }
-  const y = e.g.node('Add', [e.g.node('Mul', [x, e.g.floats(`${e.w.key('')}scale`, scale, [c, 1, 1])], `${e.scope}/Mul`), e.g.floats(`${e.w.key('')}shift`, shift, [c, 1, 1])], `${e.scope}/Add`);
-  return e.g.node('Relu', [y], `${e.scope}/Relu`);
 }
