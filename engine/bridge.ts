@@ -29,6 +29,8 @@ export type MenuCommand =
   | { command: 'openImage'; files: ChosenFile[] }
   | { command: 'openModel'; file: ChosenFile }
   | { command: 'export' }
+  /** The ImageNet models catalogue (timm, from the hub). */
+  | { command: 'catalogue' }
   | { command: 'colormap'; name: string }
   | { command: 'opacity'; delta: number }
   | { command: 'toggleOverlay' }

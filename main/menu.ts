@@ -38,6 +38,7 @@ export function buildMenuTemplate(ctx: MenuContext): MenuItemConstructorOptions[
         id: 'open-model', label: 'Open Model…', accelerator: 'CmdOrCtrl+Shift+O',
         click: () => { void ctx.openModel().then((f) => { if (f) ctx.send({ command: 'openModel', file: f }); }); },
       },
+      { id: 'catalogue', label: 'ImageNet Models…', accelerator: 'CmdOrCtrl+Shift+M', click: () => ctx.send({ command: 'catalogue' }) },
       {
         id: 'recent', label: 'Open Recent',
         submenu: [

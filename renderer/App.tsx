@@ -10,6 +10,7 @@ import { CompareView } from './components/CompareView';
 import { GridView } from './components/GridView';
 import { InputSettings } from './components/InputSettings';
 import { ImageView } from './components/ImageView';
+import { ModelCatalogue } from './components/ModelCatalogue';
 import { ModuleTree } from './components/ModuleTree';
 import { Predictions } from './components/Predictions';
 import { RuntimeSettings } from './components/RuntimeSettings';
@@ -51,6 +52,7 @@ export function App() {
         case 'openImage': void cmd.openChosenImages(c.files); break;
         case 'openModel': void s.loadModel({ kind: 'path', path: c.file.path }, c.file.name); break;
         case 'export': cmd.openExport(); break;
+        case 'catalogue': s.openCatalogue(true); break;
         case 'colormap': s.setSetting('colormap', c.name); break;
         case 'opacity': s.nudgeOpacity(c.delta); break;
         case 'toggleOverlay': if (s.modules.focused) s.toggleVisible(s.modules.focused.module); break;
@@ -113,6 +115,7 @@ export function App() {
       <StatusBar />
       <DropZone />
       <ExportDialog />
+      <ModelCatalogue />
       <ShortcutSheet />
       <Toast />
     </div>

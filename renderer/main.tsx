@@ -5,6 +5,7 @@ import { App } from './App';
 import { connectEngine } from './client';
 import { createAppStore, StoreProvider } from './store';
 import './styles.css';
+import './catalogue.css';
 
 const store = createAppStore();
 

@@ -128,7 +128,7 @@ async function pullLocked(repo: string, dir: string, o: PullOptions & { env: Env
         if (o.signal?.aborted) {
           throw err instanceof EngineError && err.code === 'cancelled' ? err : new EngineError('cancelled', `The download of ${repo} was cancelled; the next pull resumes it.`);
         }
-        if (!(err instanceof Retryable || (err instanceof HubNetworkError && err.transient)) || attempt >= retries) throw offlineMessage(err, repo, dir);
+        if (!(err instanceof Retryable || (err instanceof HubNetworkError && err.transient)) || attempt >= retries) throw offlineMessage(err, repo);
         await sleep((o.retryDelayMs ?? 1000) * (attempt + 1), o.signal);
       }
     }
@@ -138,9 +138,11 @@ async function pullLocked(repo: string, dir: string, o: PullOptions & { env: Env
   }
 }
 
-function offlineMessage(err: unknown, repo: string, dir: string): unknown {
+function offlineMessage(err: unknown, repo: string): unknown {
   if (!(err instanceof HubNetworkError)) return err;
-  return new EngineError('network', `${err.message}; the model ${repo} is not in the cache (${dir})`,
+  // No folder in the message: it reaches the app's page, which is never told engine paths
+  // (`attnscope models list` prints the cache folder).
+  return new EngineError('network', `${err.message}; ${repo} is not downloaded yet`,
     err.hint ?? 'Check the connection or the proxy (HTTPS_PROXY, NO_PROXY), or set ATTNSCOPE_HUB_URL to a mirror. Once pulled, a model needs no network.');
 }
 

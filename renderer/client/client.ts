@@ -94,7 +94,20 @@ export class Client implements EngineClient {
   }
 
   request<T extends { type: string } = EngineMessage>(msg: ExtraRequest, options: RequestOptions = {}): Promise<T> {
-    return this.send<T>(msg, 'other', options.onEvent, options.transfer);
+    if (!options.signal) return this.send<T>(msg, 'other', options.onEvent, options.transfer);
+    const { signal } = options;
+    if (signal.aborted) return Promise.reject(new ClientError('cancelled', 'Cancelled.'));
+    const id = this.nextId; // send() takes this id synchronously
+    const onAbort = () => {
+      const entry = this.pending.get(id);
+      if (!entry) return;
+      this.pending.delete(id);
+      try { this.post({ type: 'cancel', id: this.nextId++, target: id }); } catch { /* the connection is gone: so is the request */ }
+      entry.reject(new ClientError('cancelled', 'Cancelled.'));
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    return this.send<T>(msg, 'other', options.onEvent, options.transfer)
+      .finally(() => signal.removeEventListener('abort', onAbort));
   }
 
   onStatus(listener: (s: EngineStatus) => void): () => void {

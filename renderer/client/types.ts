@@ -69,6 +69,11 @@ export interface RequestOptions {
   onEvent?(e: EngineMessage): void;
   /** ArrayBuffers in the request to transfer instead of copy. */
   transfer?: ArrayBuffer[];
+  /**
+   * Cancels the request when aborted: the engine is sent a `cancel` for it, and the promise
+   * rejects at once with code 'cancelled' (a hub download stops; the next pull resumes it).
+   */
+  signal?: AbortSignal;
 }
 
 export interface EngineClient {

@@ -44,6 +44,9 @@ export function CompareView() {
   const classes = useApp((s) => s.model.info?.classes ?? null);
   const method = useApp((s) => s.settings.camMethod);
   const stage = useApp((s) => s.settings.camStage);
+  // The model's own names of its four stages (s1..s4, stages.0.., blocks.1..), else layer1..layer4.
+  const stageNames = useApp((s) => s.model.info?.stages);
+  const stageName = (k: number): string => stageNames?.[k - 1] ?? `layer${k}`;
   const colormap = useApp(selectColormap);
   const interpolation = useApp((s) => s.settings.interpolation);
   const opacity = useApp((s) => s.settings.opacity);
@@ -67,7 +70,7 @@ export function CompareView() {
         <div className="seg" role="group" aria-label="Class evidence stage">
           {[1, 2, 3, 4].map((k) => (
             <button key={k} aria-pressed={(method === 'cam' ? 4 : stage) === k} disabled={method === 'cam' && k !== 4}
-              title={method === 'cam' ? 'CAM is defined on the last stage' : `The output of layer${k}`} onClick={() => a.setSetting('camStage', k)}>layer{k}</button>
+              title={method === 'cam' ? 'CAM is defined on the last stage' : `The output of ${stageName(k)}`} onClick={() => a.setSetting('camStage', k)}>{stageName(k)}</button>
           ))}
         </div>
         <span className="faint">for</span>
@@ -84,7 +87,7 @@ export function CompareView() {
               map={shown?.map ?? null} transform={transform} image={image?.url ?? null}
               range={shownRange} colormap={colormap} interpolation={interpolation} opacity={opacity}
               empty="Focus a module's map in the list." />
-            <Panel title={`${CAM_LABELS[cam?.method ?? method]} · layer${cam?.stage ?? stage} · ${classLabel}`} testId="compare-cam"
+            <Panel title={`${CAM_LABELS[cam?.method ?? method]} · ${stageName(cam?.stage ?? stage)} · ${classLabel}`} testId="compare-cam"
               map={camMap} transform={transform} image={image?.url ?? null}
               range={camMap ? dataRange(camMap.data) : null} colormap={colormap} interpolation={interpolation} opacity={opacity}
               empty={cam?.status === 'error' ? `${cam.error?.message ?? 'Failed.'}${cam.error?.hint ? ` ${cam.error.hint}` : ''}`

@@ -3,7 +3,7 @@
 import { useEffect, useRef, useState } from 'react';
 import { useCommands } from '../hooks/useCommands';
 import { useActions, useApp } from '../store';
-import { ChevronDown, FolderIcon, ModelIcon } from './Icons';
+import { ChevronDown, DropIcon, FolderIcon, ModelIcon } from './Icons';
 
 export function ModelPicker() {
   const a = useActions();
@@ -30,7 +30,8 @@ export function ModelPicker() {
   }, [open, errorOpen]);
 
   const pct = progress && progress.total > 0 ? progress.read / progress.total : null;
-  const recentPaths = recent.filter((r) => r.source.kind === 'path' && canPath);
+  // Checkpoints the user opened (where the host takes paths) and hub models (from the engine's cache).
+  const recentModels = recent.filter((r) => r.source.kind === 'hub' || (r.source.kind === 'path' && canPath));
   return (
     <div className="picker" ref={ref}>
       <button className="picker-btn" onClick={() => { setOpen((o) => !o); setErrorOpen(false); }} aria-haspopup="menu" aria-expanded={open} data-testid="model-picker" title={info?.description}>
@@ -51,13 +52,17 @@ export function ModelPicker() {
               <ModelIcon size={14} /> {b} {info?.name === b && <span className="sub">in use</span>}
             </button>
           ))}
-          {recentPaths.length > 0 && <><hr /><div className="grp">Recent</div></>}
-          {recentPaths.map((r) => (
-            <button key={r.label + JSON.stringify(r.source)} className="it" role="menuitem" onClick={() => { setOpen(false); void a.loadModel(r.source, r.label); }}>
-              <FolderIcon size={14} /> {r.label}
+          {recentModels.length > 0 && <><hr /><div className="grp">Recent</div></>}
+          {recentModels.map((r) => (
+            <button key={r.label + JSON.stringify(r.source)} className="it" role="menuitem" data-recent={r.source.kind} onClick={() => { setOpen(false); void a.loadModel(r.source, r.label); }}>
+              {r.source.kind === 'hub' ? <ModelIcon size={14} /> : <FolderIcon size={14} />} {r.label}
+              {r.source.kind === 'hub' && <span className="sub">{info?.name === r.source.name ? 'in use' : 'ImageNet · timm'}</span>}
             </button>
           ))}
           <hr />
+          <button className="it" role="menuitem" data-testid="open-catalogue" onClick={() => { setOpen(false); a.openCatalogue(true); }}>
+            <DropIcon size={14} /> ImageNet models… <span className="sub">timm · download once <kbd>I</kbd></span>
+          </button>
           <button className="it" role="menuitem" onClick={() => { setOpen(false); void cmd.openModel(); }}>
             <FolderIcon size={14} /> Open model… <span className="sub">.pth · .safetensors · .onnx &nbsp;<kbd>M</kbd></span>
           </button>

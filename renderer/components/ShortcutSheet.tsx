@@ -4,6 +4,7 @@ import { CloseIcon } from './Icons';
 export const SHORTCUTS: Array<[string, string]> = [
   ['O', 'Open images'],
   ['M', 'Open a model'],
+  ['I', 'ImageNet models (hub)'],
   ['E', 'Export'],
   ['1 – 9', 'Focus a stage'],
   ['[  ]', 'Previous / next module'],

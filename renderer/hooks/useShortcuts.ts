@@ -15,10 +15,11 @@ export function handleKey(e: Pick<KeyboardEvent, 'key' | 'shiftKey' | 'ctrlKey' 
   if (inField && e.key !== 'Escape' && e.key !== '?') return false;
   if (e.ctrlKey || e.metaKey || e.altKey) return false;
   const s = store.getState();
-  const modal = s.exporting.open || s.ui.shortcutsOpen;
+  const modal = s.exporting.open || s.ui.shortcutsOpen || s.hub.open;
   if (e.key === 'Escape') {
     if (s.ui.shortcutsOpen) s.setShortcutsOpen(false);
     else if (s.exporting.open) s.openExport(false);
+    else if (s.hub.open) s.openCatalogue(false);
     else if (s.analysis.query) s.clearQuery();
     else if (s.analysis.channel) void s.pickChannel(s.analysis.channel.module, null);
     else return false;
@@ -30,6 +31,7 @@ export function handleKey(e: Pick<KeyboardEvent, 'key' | 'shiftKey' | 'ctrlKey' 
   switch (key) {
     case 'o': void cmd.openImages(); return true;
     case 'm': void cmd.openModel(); return true;
+    case 'i': s.openCatalogue(true); return true;
     case 'e': cmd.openExport(); return true;
     case '[': s.stepModule(-1); return true;
     case ']': s.stepModule(1); return true;

@@ -3,7 +3,7 @@
 // assembles the store) and the action slices import it, and not each other.
 import type { StoreApi } from 'zustand';
 import type { KeyValueStorage } from './persist';
-import type { AppState, ExportSlice, Preprocess, RunSlice, UiSlice } from './types';
+import type { AppState, ExportSlice, HubSlice, Preprocess, RunSlice, UiSlice } from './types';
 
 export interface StoreDeps {
   storage?: KeyValueStorage | null;
@@ -45,3 +45,5 @@ export const initialExport = (): ExportSlice => ({
   open: false, kinds: ['overlay', 'heatmap'], scope: 'current', status: 'idle', progress: null, result: null, error: null,
 });
 
+
+export const initialHub = (): HubSlice => ({ open: false, status: 'idle', models: [], error: null, pulls: {} });

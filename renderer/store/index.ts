@@ -6,7 +6,8 @@ import { createStore, useStore } from 'zustand';
 import { useShallow } from 'zustand/react/shallow';
 import { GRAY } from '../lib/colormap';
 import { engineActions } from './engineActions';
-import { emptyRun, initialExport, NO_PREPROCESS, initialUi, type AppStore, type ResolvedDeps, type StoreDeps } from './base';
+import { emptyRun, initialExport, initialHub, NO_PREPROCESS, initialUi, type AppStore, type ResolvedDeps, type StoreDeps } from './base';
+import { hubActions } from './hubActions';
 import { loadRecent, loadSettings, type KeyValueStorage } from './persist';
 import type { AppState } from './types';
 import { viewActions } from './viewActions';
@@ -50,9 +51,11 @@ export function createAppStore(deps: StoreDeps = {}): AppStore {
     settings: loadSettings(d.storage),
     ui: initialUi(),
     exporting: initialExport(),
+    hub: initialHub(),
     metrics: { openedAt: null, firstHeatmapMs: null },
     ...engineActions(set, get, d),
     ...viewActions(set, get, d),
+    ...hubActions(set, get),
   }));
 }
 

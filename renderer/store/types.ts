@@ -2,7 +2,7 @@
 // zustand docs). Each slice is a plain object under its own key; actions live at the top.
 import type {
   ImageSource, ImageTransform, ModelInfo, ModelSource, Prediction, ResizeMode, RunTimings, RuntimeInfo, RuntimeName, TapName,
-  CamMethod, DeviceChoice,
+  CamMethod, DeviceChoice, HubModelState,
 } from '../../engine/protocol';
 import type { EngineClient } from '../client/types';
 import type { Colormap } from '../lib/colormap';
@@ -191,6 +191,29 @@ export interface ExportSlice {
   error: UserError | null;
 }
 
+/** One catalogue model being fetched (the Models dialog's row state). */
+export interface HubPull {
+  /** downloading: bytes arriving; loading: in the cache, the model is loading; cancelled: stopped, the next pull resumes; error: see `error`. */
+  status: 'downloading' | 'loading' | 'cancelled' | 'error';
+  /** The file arriving (hubPullProgress), null before the first byte. */
+  file: string | null;
+  bytes: number;
+  /** 0 while unknown. */
+  total: number;
+  error: UserError | null;
+}
+
+/** The hub catalogue (issue 15): timm's ImageNet attention networks, downloaded once into the engine's cache. */
+export interface HubSlice {
+  open: boolean;
+  /** The catalogue list (hubList). */
+  status: 'idle' | 'loading' | 'ready' | 'error';
+  models: HubModelState[];
+  error: UserError | null;
+  /** By model name: the ones being downloaded, stopped or failed. */
+  pulls: Record<string, HubPull>;
+}
+
 export interface Metrics {
   /** performance.now() when images were dropped/opened. */
   openedAt: number | null;
@@ -240,6 +263,15 @@ export interface AppActions {
   setExport(patch: Partial<Pick<ExportSlice, 'kinds' | 'scope'>>): void;
   startExport(destination: { dir: string | null }): Promise<void>;
   markHeatmapPainted(runSeq: number): void;
+  /** Opens (and refreshes the list) or closes the Models dialog. */
+  openCatalogue(open: boolean): void;
+  refreshCatalogue(): Promise<void>;
+  /** Downloads a catalogue model into the engine's cache (a cached one: nothing to fetch), then loads it unless a newer one was asked for. */
+  pullHubModel(name: string): Promise<void>;
+  /** Stops a download; the next pull resumes it. */
+  cancelHubPull(name: string): void;
+  /** Loads a cached catalogue model and closes the dialog. */
+  openHubModel(name: string): Promise<void>;
 }
 
 export interface AppState extends AppActions {
@@ -252,5 +284,6 @@ export interface AppState extends AppActions {
   settings: Settings;
   ui: UiSlice;
   exporting: ExportSlice;
+  hub: HubSlice;
   metrics: Metrics;
 }

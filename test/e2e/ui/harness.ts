@@ -24,15 +24,29 @@ export const FIXTURE_MODEL = join(root, 'test/fixtures/bypass/model.safetensors'
 
 export interface Served { url: string; model: string; stop(): Promise<void> }
 
+export interface ServeOptions {
+  /**
+   * Environment of the engine (ATTNSCOPE_HUB_URL, ATTNSCOPE_CACHE ...). The CLI gets it as
+   * its own; in-process, it is set on process.env until stop(), which each connection's
+   * engine worker copies when it starts (one served instance with env at a time).
+   */
+  env?: Record<string, string>;
+}
+
 /**
  * The real engine in web mode. By default a private build of the page and the worker
  * (other sessions may rebuild dist/ meanwhile) behind engine/host/webServer.ts, which
  * is what `attnscope serve` runs; ATTNSCOPE_E2E_CLI=1 runs the built CLI itself.
  */
-export async function serve(): Promise<Served> {
+export async function serve(options: ServeOptions = {}): Promise<Served> {
   const builtin = builtinModel();
   const model = builtin ?? 'fixture:bypass';
-  if (process.env.ATTNSCOPE_E2E_CLI === '1') return serveCli(builtin, model);
+  const env = options.env ?? {};
+  if (process.env.ATTNSCOPE_E2E_CLI === '1') return serveCli(builtin, model, env);
+  const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
+  const restoreEnv = () => {
+    for (const [k, v] of Object.entries(saved)) { if (v === undefined) delete process.env[k]; else process.env[k] = v; }
+  };
   const staticDir = join(root, 'dist', 'test-renderer', `ui-${process.pid}`);
   // Vitest sets NODE_ENV=test, which would give React's development build: time the real one.
   const nodeEnv = process.env.NODE_ENV;
@@ -42,6 +56,7 @@ export async function serve(): Promise<Served> {
   } finally {
     process.env.NODE_ENV = nodeEnv;
   }
+  Object.assign(process.env, env);
   const server = await startWebServer({
     staticDir,
     workerUrl: await buildWorker(),
@@ -55,14 +70,15 @@ export async function serve(): Promise<Served> {
     model,
     stop: async () => {
       await server.close();
+      restoreEnv();
       rmSync(staticDir, { recursive: true, force: true });
     },
   };
 }
 
-async function serveCli(builtin: string | null, model: string): Promise<Served> {
+async function serveCli(builtin: string | null, model: string, env: Record<string, string>): Promise<Served> {
   const args = [join(root, 'bin/attnscope.mjs'), 'serve', ...(builtin ? ['--model', builtin] : ['--weights', FIXTURE_MODEL])];
-  const child: ChildProcess = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child: ChildProcess = spawn(process.execPath, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   let log = '';
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`attnscope serve did not print its URL:\n${log}`)), 60_000);

@@ -157,11 +157,12 @@ describe('pull', () => {
     const refused = await pull('seresnet50', opts(cacheDir, { baseUrl: `http://127.0.0.1:${port}` })).catch((e: unknown) => e) as EngineError;
     expect(refused).toBeInstanceOf(EngineError);
     expect(refused.code).toBe('network');
-    expect(refused.message).toBe(`cannot reach 127.0.0.1:${port}: the connection was refused; the model timm/seresnet50.a1_in1k is not in the cache (${join(cacheDir, 'hub', 'timm--seresnet50.a1_in1k')})`);
+    expect(refused.message).toBe(`cannot reach 127.0.0.1:${port}: the connection was refused; timm/seresnet50.a1_in1k is not downloaded yet`);
+    expect(refused.message).not.toContain(cacheDir); // the app's page is never told engine paths
     expect(refused.hint).toMatch(/HTTPS_PROXY.*ATTNSCOPE_HUB_URL/);
     const dns = await pull('seresnet50', opts(cacheDir, { baseUrl: 'http://no-such-hub.invalid' })).catch((e: unknown) => e) as EngineError;
     expect(dns.message).toMatch(/^cannot reach no-such-hub\.invalid: .*(resolved|DNS|EAI)/);
-    expect(dns.message).toContain('is not in the cache');
+    expect(dns.message).toContain('is not downloaded yet');
   }, 30_000);
 
   test('an unknown repo is not-found, with the host and status', async () => {

@@ -29,6 +29,8 @@ export interface FakeRepo {
   cutAt?: number;
   /** The CDN ignores Range (answers 200 with everything). */
   noRanges?: boolean;
+  /** The CDN sends the body `chunkBytes` at a time, `delayMs` apart (a slow link, so progress shows). */
+  throttle?: { chunkBytes: number; delayMs: number };
 }
 
 export interface Seen { server: 'hub' | 'cdn'; path: string; range: string | undefined; status: number }
@@ -71,6 +73,16 @@ export function makeCert(): Tls | null {
 }
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
+
+/** Writes `body` in chunks with a pause after each; stops when the client goes away (a cancel). */
+async function trickle(res: ServerResponse, body: Buffer, { chunkBytes, delayMs }: { chunkBytes: number; delayMs: number }): Promise<void> {
+  for (let at = 0; at < body.length; at += chunkBytes) {
+    if (res.destroyed) return;
+    res.write(body.subarray(at, at + chunkBytes));
+    await new Promise((r) => setTimeout(r, delayMs));
+  }
+  if (!res.destroyed) res.end();
+}
 
 function serve(handler: Handler, tls?: Tls): Promise<{ server: http.Server; origin: string }> {
   const server = tls ? https.createServer({ key: tls.key, cert: tls.cert }, handler) : http.createServer(handler);
@@ -121,6 +133,7 @@ export async function startFakeHub(repos: Record<string, FakeRepo>, tls?: Tls): 
       res.write(part.subarray(0, repo.cutAt - start), () => setTimeout(() => res.socket?.destroy(), 20));
       return;
     }
+    if (repo.throttle) { void trickle(res, part, repo.throttle); return; }
     res.end(part);
   }, tls);
 

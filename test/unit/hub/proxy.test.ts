@@ -110,6 +110,6 @@ describe('pull through a proxy', () => {
     const err = await pull('timm/proxied.a_in1k', { baseUrl: hub.url, cacheDir: freshCache(), env: { HTTP_PROXY: `http://127.0.0.1:${port}` } })
       .catch((e: unknown) => e) as EngineError;
     expect(err).toBeInstanceOf(EngineError);
-    expect(err.message).toMatch(new RegExp(`^cannot reach the proxy 127\\.0\\.0\\.1:${port}: the connection was refused; the model timm/proxied\\.a_in1k is not in the cache`));
+    expect(err.message).toMatch(new RegExp(`^cannot reach the proxy 127\\.0\\.0\\.1:${port}: the connection was refused; timm/proxied\\.a_in1k is not downloaded yet`));
   });
 });
