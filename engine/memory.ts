@@ -53,11 +53,12 @@ export function estimateRun(spec: NetSpec, inputSize: number, keepBytes = KEEP_A
     const s = sizes[stage - 1] as number;
     const channels = spec.baseWidth * 2 ** (stage - 1) * EXPANSION[spec.block];
     activations += (spec.layers[stage - 1] as number) * ACTIVATION_COPIES * channels * s * s * FLOAT;
-    for (const ins of spec.inserts.filter((b) => b.after === stage && b.kind === 'nonlocal')) {
+    for (const ins of spec.inserts.filter((b) => b.after === stage && (b.kind === 'nonlocal' || b.kind === 'selfattn' || b.kind === 'pam'))) {
       const queries = s * s;
       const keys = ins.kind === 'nonlocal' && ins.subSample ? Math.floor(s / 2) ** 2 : queries;
       const bytes = queries * keys * FLOAT;
-      const whole = bytes <= keepBytes;
+      // Self-attention (SAGAN, DANet) computes its affinity whole, at any size.
+      const whole = bytes <= keepBytes || ins.kind !== 'nonlocal';
       const rowsPerBlock = Math.max(1, Math.floor(CHUNK_BYTES / FLOAT / keys));
       affinities.push({ module: ins.name, queries, keys, bytes, whole, heldBytes: whole ? bytes : Math.min(queries, rowsPerBlock) * keys * FLOAT });
     }

@@ -19,7 +19,7 @@ import { type DecodedImage, decodeImage, decodeToInput, IMAGENET_MEAN, IMAGENET_
 import { checkMemory, defaultMemoryLimit } from './memory';
 import { KEEP_AFFINITY_BYTES } from './modules/nonLocal';
 import { readManifest, type ModelManifest } from './models';
-import { specFromArchName } from './nets/presets';
+import { cbamVariantParts, specFromArchName } from './nets/presets';
 import { type AttentionGraph, describeModules, emitResNet } from './nets/resnet';
 import { emitTimm, FAMILY_LOGITS, familyOfArch, type FamilyGraph, isTimmCheckpoint } from './nets/timm';
 import { configBeside, hubWeights, type TimmConfig } from './nets/timm/config';
@@ -219,7 +219,7 @@ export class Session {
       name = manifest.name;
     } else if (source.kind === 'hub') {
       const dir = resolveHubModel(source.name);
-      if (!dir) throw new EngineError('not-found', `${source.name} is not downloaded yet.`, `Download it first: attnscope models pull ${source.name} (or Models > Download in the app).`);
+      if (!dir) throw new EngineError('not-found', `${source.name} is not downloaded yet.`, `Download it first: attnscope models pull ${source.name}, or ImageNet models… in the app's model picker (I).`);
       weightsPath = hubWeights(dir) ?? join(dir, 'model.safetensors');
       name = source.name;
     } else if (source.kind === 'path' && existsSync(join(source.path, 'manifest.json'))) {
@@ -876,13 +876,13 @@ export function archName(spec: NetSpec): string {
   // Stage strides other than torchvision's show as the output stride (DeepLab's "os16").
   const custom = customStrides(spec);
   if (custom) parts.push(`os${(spec.stem === 'cifar' ? 1 : 4) * custom.reduce((a, b) => a * b, 1)}`);
-  if (att.kind === 'cbam') parts.push(att.layout === 'timm' ? 'cbam-timm' : 'cbam');
+  if (att.kind === 'cbam') parts.push([att.layout === 'timm' ? 'cbam-timm' : 'cbam', ...cbamVariantParts(att)].join('-'));
   if (att.kind === 'se') parts.push(att.layout === 'linear' ? 'se-linear' : 'se');
   if (att.kind === 'gc') parts.push('gc');
   if (spec.inserts.some((i) => i.kind === 'bam')) parts.push('bam');
   for (const ins of spec.inserts) {
     if (ins.kind === 'nonlocal') parts.push(`${ins.name}-${ins.mode}${ins.subSample ? '-sub' : ''}`);
-    if (ins.kind === 'gc') parts.push(ins.name);
+    if (ins.kind === 'gc' || ins.kind === 'selfattn' || ins.kind === 'pam' || ins.kind === 'cam') parts.push(ins.name);
   }
   return parts.join('-');
 }

@@ -2,10 +2,14 @@
 // tiny pure helpers: safe to import as types from main/ and renderer/ via protocol.ts.
 
 /** The standard things a module shows. */
-export type TapName = 'channel' | 'spatial' | 'attention' | 'activation';
+export type TapName = 'channel' | 'spatial' | 'attention' | 'activation'
+  /** A [C, C] channel affinity (DANet's channel attention): row = the channel rebuilt, column = the channel it draws on. */
+  | 'matrix';
 
 /** Kinds of attention mechanism the engine implements (engine/modules/*). */
 export type ModuleKind = 'cbam' | 'se' | 'bam' | 'nonlocal' | 'gc'
+  // SAGAN self-attention, DANet's position and channel attention (engine/modules/selfAttention.ts, channelAttention.ts).
+  | 'selfattn' | 'pam' | 'chanattn'
   // Found in an imported ONNX model (engine/import): what it computes, not which paper.
   | 'gate' | 'affinity' | 'heads';
 

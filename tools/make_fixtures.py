@@ -9,8 +9,8 @@ Per case:
   model.pth.tar      torch.save({'state_dict': {'module.'+k: v}, 'epoch': 3, 'arch': 'resnet',
                      'best_prec1': 71.2[, 'optimizer': ...]}, _use_new_zipfile_serialization=False)
   expected.safetensors  'input' [1,3,H,W] (normalised NCHW), 'logits' [numClasses], every tap
-                     '<module>.<tap>' without the batch dim, and '<module>.affinity'
-                     [N_query, N_key] for the case's affinityModule
+                     '<module>.<tap>' without the batch dim (CAM's 'matrix' [C, C] among them),
+                     and '<module>.affinity' [N_query, N_key] for the case's affinityModule
   case.json          {name, spec (NetSpec), inputSize, bypass, affinityModule, taps, ...}
 Expected outputs are computed in float64 from the float32 weights, then stored as float32,
 so they are the exact answer to ~1e-7 and all of the tolerance is left to the engine.
@@ -75,6 +75,19 @@ CASES['strides-cbam-nl'] = dict(spec={
     'family': 'resnet', 'block': 'basic', 'layers': [1, 1, 1, 1], 'baseWidth': 8, 'stem': 'imagenet',
     'strides': [1, 2, 1, 2], 'attention': {'kind': 'cbam', 'layout': 'official', 'reduction': 4, 'attr': 'cbam'},
     'inserts': [nl('nl3', 3, 'embedded', False)], 'numClasses': 7}, size=64, affinity='nl3')
+# Issue 16: SAGAN self-attention, DANet position (PAM) and channel (CAM) attention, after layer3
+# (8x8 at 32 px; layer4's 4x4 is too few positions to show anything), width 8 so the query and
+# key convs have C/8 = 4 channels; and the CBAM paper's ablations (Tables 1 and 3).
+CASES['selfattn'] = dict(spec=cifar(inserts=[{'kind': 'selfattn', 'name': 'sa3', 'after': 3, 'reduction': 8}],
+                                    width=8), affinity='sa3')
+CASES['danet'] = dict(spec=cifar(inserts=[{'kind': 'pam', 'name': 'pam3', 'after': 3, 'reduction': 8},
+                                          {'kind': 'cam', 'name': 'cam3', 'after': 3}], width=8), affinity='pam3')
+for variant, fields in (('channel', {'order': 'channel'}), ('spatial', {'order': 'spatial'}),
+                        ('spatial-channel', {'order': 'spatial-channel'}), ('parallel', {'order': 'parallel'}),
+                        ('pool-avg', {'pool': 'avg'}), ('pool-max', {'pool': 'max'})):
+    # A spatial-only CBAM has no MLP: its reduction is unused, so the default (16, what detection reports).
+    att = dict(CBAM_OFF, **fields, **({'reduction': 16} if variant == 'spatial' else {}))
+    CASES[f'cbam-{variant}'] = dict(spec=cifar(att))
 
 
 def sample_image(size):
@@ -103,6 +116,10 @@ def randomise(net, x, gen, optimizer):
                 f, _ = m.affinity(torch.randn((1, m.W[0].out_channels, 8, 8), generator=gen).abs())
                 if (f > 0).float().mean() < 0.3:
                     m.concat_project[0].weight.neg_()
+            # SAGAN / DANet start gamma at 0 (attention off): give it a weight that shows in the
+            # logits. Draws only where such a module exists, so other cases keep their streams.
+            if isinstance(getattr(m, 'gamma', None), torch.nn.Parameter):
+                m.gamma.copy_(torch.rand(m.gamma.shape, generator=gen) * 0.5 + 0.5)
     bns = [m for m in net.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
     for m in bns:
         m.reset_running_stats()

@@ -22,6 +22,7 @@ The blocks written here follow the papers (semantics only; code not copied):
         2), fuse by sum, GAP, fc, one fc per branch, softmax over branches per channel.
   DANet Fu et al., "Dual Attention Network", CVPR 2019: PAM (softmax(Q^T K) over positions,
         gamma) and CAM (softmax(max(E) - E), E = X X^T over channels, gamma).
+        (The danet-resnet case uses torchref's PAM/CAM instead: tools/torchref/selfattention.py.)
   MobileNetV3 (Howard et al., ICCV 2019) block: 1x1 expand, hard-swish, depthwise 3x3,
         SE with hard-sigmoid (F.hardsigmoid), and one with relu6(x + 3) / 6 written out.
   MBConv (EfficientNet, Tan & Le, ICML 2019): SiLU activations, SE with SiLU inside and a
@@ -282,6 +283,16 @@ CASES = {
 for i, mode in enumerate(('embedded', 'gaussian', 'dot', 'concat')):
     CASES[f'nl-{mode}'] = dict(resnet_case(cifar(inserts=[nl('nl3', 3, mode, mode in ('embedded', 'concat'))], width=8)),
                                opset=13 + i)
+# Issue 16 (appended: a case's seed is 2000 + its position). The torchref networks of
+# make_fixtures' selfattn and danet cases (SAGAN self-attention; DANet PAM then CAM after
+# layer3), and two of the CBAM paper's orders (a NetSpec has one block attention, so one order
+# per network): the gates in the other order, and both gates from the block input.
+CASES['sagan'] = dict(resnet_case(cifar(inserts=[{'kind': 'selfattn', 'name': 'sa3', 'after': 3, 'reduction': 8}],
+                                        width=8)), opset=13)
+DANET_INSERTS = [{'kind': 'pam', 'name': 'pam3', 'after': 3, 'reduction': 8}, {'kind': 'cam', 'name': 'cam3', 'after': 3}]
+CASES['danet-resnet'] = dict(resnet_case(cifar(inserts=DANET_INSERTS, width=8)), opset=14)
+CASES['cbam-spatial-channel'] = dict(resnet_case(cifar(dict(CBAM_OFF, order='spatial-channel'), width=8)), opset=15)
+CASES['cbam-parallel'] = dict(resnet_case(cifar(dict(CBAM_OFF, order='parallel'), width=8)), opset=16)
 
 
 def expected_maps(name, net, x):
@@ -308,8 +319,11 @@ def expected_maps(name, net, x):
         for mname, m in net.attention_modules().items():
             kind = type(m).__name__
             if kind == 'CBAMOfficial':
-                add(mname, 'channel-gate', 'channel', taps[f'{mname}.channel'])
-                add(mname, 'spatial-gate', 'spatial', taps[f'{mname}.spatial'])
+                # Named by the scope of the Muls that apply the gates: the CBAM module, in every order.
+                if f'{mname}.channel' in taps:
+                    add(mname, 'channel-gate', 'channel', taps[f'{mname}.channel'])
+                if f'{mname}.spatial' in taps:
+                    add(mname, 'spatial-gate', 'spatial', taps[f'{mname}.spatial'])
             elif kind == 'SETimm':
                 add(mname, 'channel-gate', 'channel', taps[f'{mname}.channel'])
             elif kind == 'GCBlock':
@@ -318,6 +332,10 @@ def expected_maps(name, net, x):
                 add(mname, 'gate', 'gate', captured[mname])
             elif kind == 'NonLocal':
                 add(mname, 'affinity', 'affinity', taps[f'{mname}.affinity'])
+            elif kind == 'SelfAttention':  # SAGAN / DANet PAM: the Softmax's own scope is the module
+                add(mname, 'affinity', 'affinity', taps[f'{mname}.affinity'])
+            elif kind == 'ChannelSelfAttention':  # DANet CAM
+                add(mname, 'channel-affinity', 'affinity', taps[f'{mname}.matrix'])
         return logits, maps, modules
     out = net(x)
     logits = out[0] if isinstance(out, tuple) else out

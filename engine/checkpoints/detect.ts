@@ -91,7 +91,13 @@ function detectBlockAttention(tensors: Shapes, channels: number[], lastStage: nu
     // The ratio is read in the widest stage, where timm's rounding of C / r cannot hide it.
     const c = channels[lastStage - 1]!;
     const r = (k: string): number => ratio(c, tensors.get(`layer${lastStage}.0.${attr}.${k}`)?.shape[0]);
-    if (rest === 'ChannelGate.mlp.1.weight') return { kind: 'cbam', layout: 'official', reduction: r(rest), attr };
+    if (rest === 'ChannelGate.mlp.1.weight' || rest === 'SpatialGate.spatial.conv.weight') {
+      // The CBAM paper's channel-only and spatial-only ablations lack the other gate; its other
+      // variants (order, pooling) have the same keys as CBAM: a name (--arch) says which.
+      const has = (gate: string): boolean => tensors.has(`layer1.0.${attr}.${gate}`);
+      const order = !has('SpatialGate.spatial.conv.weight') ? 'channel' : !has('ChannelGate.mlp.1.weight') ? 'spatial' : undefined;
+      return { kind: 'cbam', layout: 'official', reduction: order === 'spatial' ? 16 : r('ChannelGate.mlp.1.weight'), attr, ...(order ? { order } : {}) };
+    }
     if (rest === 'channel.fc1.weight') return { kind: 'cbam', layout: 'timm', reduction: r(rest), attr };
     if (rest === 'fc1.weight') return { kind: 'se', layout: 'timm', reduction: r(rest), attr };
     if (rest === 'fc.0.weight') return { kind: 'se', layout: 'linear', reduction: r(rest), attr };
@@ -126,6 +132,15 @@ function detectInserts(tensors: Shapes, channels: number[], assumptions: string[
       inserts.push({ kind: 'gc', name, after: after(gcMask[1]), reduction: ratio(gcMask[1]!, s('channel_add_conv.0.weight')?.[0]) });
       continue;
     }
+    const query = s('query_conv.weight');
+    if (query) {
+      inserts.push({ kind: name.startsWith('pam') ? 'pam' : 'selfattn', name, after: after(query[1]), reduction: ratio(query[1]!, query[0]) });
+      continue;
+    }
+    if (tensors.has(`${name}.gamma`) && [...tensors.keys()].every((k) => !k.startsWith(`${name}.`) || k === `${name}.gamma`)) {
+      inserts.push({ kind: 'cam', name, after: after(undefined) });
+      continue;
+    }
     const g = s('g.0.weight') ?? s('g.weight');
     if (g) {
       const subSample = tensors.has(`${name}.g.0.weight`);
@@ -141,8 +156,18 @@ function detectInserts(tensors: Shapes, channels: number[], assumptions: string[
     }
     // Anything else stays unexplained and is reported by checkStateDict.
   }
-  return inserts.sort((a, b) => a.after - b.after || a.name.localeCompare(b.name));
+  // Blocks after the same stage run in an order the weights do not record (safetensors files
+  // list keys sorted): DANet's order (position, then channel attention), else by name.
+  const rank = (i: InsertedBlock): number => INSERT_ORDER.indexOf(i.kind);
+  inserts.sort((a, b) => a.after - b.after || rank(a) - rank(b) || a.name.localeCompare(b.name));
+  for (let stage = 1; stage <= 4; stage++) {
+    const same = inserts.filter((i) => i.after === stage);
+    if (same.length > 1) assumptions.push(`${same.map((i) => i.name).join(', then ')} after layer${stage}: the weights do not record their order; --arch sets another`);
+  }
+  return inserts;
 }
+
+const INSERT_ORDER: InsertedBlock['kind'][] = ['bam', 'nonlocal', 'selfattn', 'pam', 'cam', 'gc'];
 
 /**
  * Every key the spec's network reads must be present with its shape, and (strict) every
@@ -160,7 +185,7 @@ export function checkStateDict(spec: NetSpec, tensors: Shapes, strict = true): v
     throw new EngineError(
       'unknown-arch',
       `the checkpoint's keys fit no known network: as ${describeSpec(spec)}, ${[list('unexpected keys', unexpected), list('missing keys', missing)].filter(Boolean).join(' and ')}`,
-      'Supported: ResNet 18/34/50/101 (any depth) with CBAM (official or timm layout), SE, GC in blocks, and BAM, non-local or GC blocks between stages.',
+      'Supported: ResNet 18/34/50/101 (any depth) with CBAM (official or timm layout, and the CBAM paper\'s variants), SE, GC in blocks, and BAM, non-local, GC, self-attention (SAGAN) or DANet position/channel attention blocks between stages; timm\'s ImageNet families by their own layout.',
     );
   }
   for (const [key, e] of expected) {
@@ -192,13 +217,19 @@ export function describeSpec(spec: NetSpec): string {
   const strides = custom ? `, stage strides ${custom.join('-')}` : '';
   const parts = [`${name} (${spec.block}, ${spec.stem === 'imagenet' ? 'ImageNet' : 'CIFAR'} stem, width ${spec.baseWidth}${strides})`];
   const a = spec.attention;
-  if (a.kind === 'cbam') parts.push(`CBAM (${a.layout} layout, r=${a.reduction}) in every block`);
+  if (a.kind === 'cbam') {
+    const variant = [a.order && a.order !== 'channel-spatial' ? `${a.order} ${a.order === 'channel' || a.order === 'spatial' ? 'gate only' : 'order'}` : '', a.pool && a.pool !== 'avg+max' ? `${a.pool}-pooled channel gate` : ''].filter(Boolean).join(', ');
+    parts.push(`CBAM (${a.layout} layout${a.order === 'spatial' ? '' : `, r=${a.reduction}`}${variant ? `; ${variant}` : ''}) in every block`);
+  }
   if (a.kind === 'se') parts.push(`SE (${a.layout} layout, r=${a.reduction}) in every block`);
   if (a.kind === 'gc') parts.push(`GC (r=${a.reduction}) in every block`);
   for (const i of spec.inserts) {
     if (i.kind === 'bam') parts.push(`BAM ${i.name} after layer${i.after}`);
     if (i.kind === 'gc') parts.push(`GC ${i.name} after layer${i.after}`);
     if (i.kind === 'nonlocal') parts.push(`non-local ${i.name} (${i.mode}${i.subSample ? ', sub-sampled' : ''}) after layer${i.after}`);
+    if (i.kind === 'selfattn') parts.push(`self-attention ${i.name} (SAGAN) after layer${i.after}`);
+    if (i.kind === 'pam') parts.push(`position attention ${i.name} (DANet) after layer${i.after}`);
+    if (i.kind === 'cam') parts.push(`channel attention ${i.name} (DANet) after layer${i.after}`);
   }
   parts.push(`${spec.numClasses} classes`);
   return parts.join(', ');

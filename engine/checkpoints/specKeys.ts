@@ -95,6 +95,15 @@ export function expectedKeys(spec: NetSpec): ExpectedKeys {
       put(`${w}.weight`, c, inter, 1, 1);
       put(`${w}.bias`, c);
       if (ins.bn) bn(`${n}.W.1`, c);
+    } else if (ins.kind === 'selfattn' || ins.kind === 'pam') {
+      const inner = Math.floor(c / ins.reduction);
+      for (const [conv, out] of [['query_conv', inner], ['key_conv', inner], ['value_conv', c]] as const) {
+        put(`${n}.${conv}.weight`, out, c, 1, 1);
+        put(`${n}.${conv}.bias`, out);
+      }
+      put(`${n}.gamma`, 1);
+    } else if (ins.kind === 'cam') {
+      put(`${n}.gamma`, 1);
     } else {
       gcKeys(`${n}`, c, ins.reduction, put);
     }
@@ -113,12 +122,17 @@ function blockAttentionKeys(spec: NetSpec, block: string, c: number, put: Put, b
   const h = att.kind !== 'gc' && att.divisor ? makeDivisible(c / att.reduction, att.divisor) : Math.floor(c / att.reduction);
   if (att.kind === 'gc') return gcKeys(a, c, att.reduction, put);
   if (att.kind === 'cbam' && att.layout === 'official') {
-    put(`${a}.ChannelGate.mlp.1.weight`, h, c);
-    put(`${a}.ChannelGate.mlp.1.bias`, h);
-    put(`${a}.ChannelGate.mlp.3.weight`, c, h);
-    put(`${a}.ChannelGate.mlp.3.bias`, c);
-    put(`${a}.SpatialGate.spatial.conv.weight`, 1, 2, 7, 7);
-    bn(`${a}.SpatialGate.spatial.bn`, 1);
+    // The ablation variants without a gate have none of its keys.
+    if (att.order !== 'spatial') {
+      put(`${a}.ChannelGate.mlp.1.weight`, h, c);
+      put(`${a}.ChannelGate.mlp.1.bias`, h);
+      put(`${a}.ChannelGate.mlp.3.weight`, c, h);
+      put(`${a}.ChannelGate.mlp.3.bias`, c);
+    }
+    if (att.order !== 'channel') {
+      put(`${a}.SpatialGate.spatial.conv.weight`, 1, 2, 7, 7);
+      bn(`${a}.SpatialGate.spatial.bn`, 1);
+    }
   } else if (att.kind === 'cbam') {
     put(`${a}.channel.fc1.weight`, h, c, 1, 1);
     put(`${a}.channel.fc2.weight`, c, h, 1, 1);

@@ -12,6 +12,8 @@ import { emitGc, type GcConfig } from './gc';
 import type { Emit } from './layers';
 import { emitNonLocal, type NonLocalConfig } from './nonLocal';
 import { emitSe, type SeConfig } from './se';
+import { type ChannelAttentionConfig, emitChannelAttention } from './channelAttention';
+import { emitSelfAttention, type SelfAttentionConfig } from './selfAttention';
 
 export interface AttentionConfigs {
   cbam: CbamConfig;
@@ -19,6 +21,9 @@ export interface AttentionConfigs {
   bam: BamConfig;
   nl: NonLocalConfig;
   gc: GcConfig;
+  sa: SelfAttentionConfig;
+  pam: SelfAttentionConfig;
+  cam: ChannelAttentionConfig;
 }
 
 export type AttentionName = keyof AttentionConfigs;
@@ -35,6 +40,9 @@ const MECHANISMS: { [K in AttentionName]: Mechanism<K> } = {
   bam: { kind: 'bam', taps: ['channel', 'spatial', 'activation'], emit: emitBam },
   nl: { kind: 'nonlocal', taps: ['attention', 'activation'], emit: emitNonLocal },
   gc: { kind: 'gc', taps: ['spatial', 'activation'], emit: emitGc },
+  sa: { kind: 'selfattn', taps: ['attention', 'activation'], emit: emitSelfAttention },
+  pam: { kind: 'pam', taps: ['attention', 'activation'], emit: emitSelfAttention },
+  cam: { kind: 'chanattn', taps: ['channel', 'matrix', 'activation'], emit: emitChannelAttention },
 };
 
 /** An attention module placed in the graph. */

@@ -1,11 +1,12 @@
 // Architecture names for `--arch` (and manifests that prefer a name over a full NetSpec):
-//   resnet<depth>[-cifar][-cbam|-cbam-timm|-se|-se-linear|-gc][-bam][-nl<k>[-<mode>][-sub]][-gc<k>]...
-// e.g. `resnet50-cbam`, `resnet18-cifar-cbam-timm`, `resnet50-bam`, `resnet50-nl3-embedded-sub`.
+//   resnet<depth>[-cifar][-cbam[-<order>][-avg|-max]|-cbam-timm|-se|-se-linear|-gc][-bam][-nl<k>[-<mode>][-sub]][-gc<k>][-sa<k>][-pam<k>][-cam<k>]...
+// e.g. `resnet50-cbam`, `resnet18-cifar-cbam-timm`, `resnet50-bam`, `resnet50-nl3-embedded-sub`,
+// `resnet18-cbam-spatial-channel-max` (the CBAM paper's ablations), `resnet50-pam4-cam4` (DANet).
 // Sizes the name cannot carry (base width, number of classes) come from the weights.
 
 import type { StateDict } from '../checkpoints/types';
 import { EngineError } from '../errors';
-import type { BlockAttention, InsertedBlock, NetSpec, NonLocalMode } from './spec';
+import type { BlockAttention, CbamOrder, CbamPool, InsertedBlock, NetSpec, NonLocalMode } from './spec';
 
 const DEPTHS: Record<number, { block: NetSpec['block']; layers: NetSpec['layers'] }> = {
   18: { block: 'basic', layers: [2, 2, 2, 2] },
@@ -17,7 +18,14 @@ const DEPTHS: Record<number, { block: NetSpec['block']; layers: NetSpec['layers'
 
 const NL_MODES: NonLocalMode[] = ['embedded', 'gaussian', 'dot', 'concat'];
 
-export const ARCH_SYNTAX = 'resnet<18|34|50|101|152>[-cifar][-cbam|-cbam-timm|-se|-se-linear|-gc][-bam][-nl<k>[-embedded|-gaussian|-dot|-concat][-sub]][-gc<k>]';
+export const ARCH_SYNTAX = 'resnet<18|34|50|101|152>[-cifar][-cbam[-channel|-spatial|-spatial-channel|-parallel][-avg|-max]|-cbam-timm|-se|-se-linear|-gc][-bam][-nl<k>[-embedded|-gaussian|-dot|-concat][-sub]][-gc<k>][-sa<k>][-pam<k>][-cam<k>]';
+
+const CBAM_ORDERS: CbamOrder[] = ['spatial-channel', 'parallel', 'channel', 'spatial'];
+
+/** The name parts of a CBAM ablation variant (none for the paper's default). */
+export function cbamVariantParts(att: { order?: CbamOrder; pool?: CbamPool }): string[] {
+  return [...(att.order && att.order !== 'channel-spatial' ? [att.order] : []), ...(att.pool && att.pool !== 'avg+max' ? [att.pool] : [])];
+}
 
 export function specFromArchName(name: string, dict: StateDict): NetSpec {
   const bad = (why: string): EngineError =>
@@ -34,11 +42,18 @@ export function specFromArchName(name: string, dict: StateDict): NetSpec {
     const p = parts.shift() as string;
     const nl = /^nl([1-4])$/.exec(p);
     const gc = /^gc([1-4])$/.exec(p);
+    const pairwise = /^(sa|pam|cam)([1-4])$/.exec(p);
     if (p === 'cifar') stem = 'cifar';
     else if (p === 'cbam') {
       const timm = parts[0] === 'timm';
       if (timm) parts.shift();
-      attention = { kind: 'cbam', layout: timm ? 'timm' : 'official', reduction: 16, attr: timm ? 'se' : 'cbam' };
+      // spatial-channel is two parts of the name.
+      const two = `${parts[0]}-${parts[1]}`;
+      const order = two === 'spatial-channel' ? (parts.splice(0, 2), 'spatial-channel' as const)
+        : CBAM_ORDERS.includes(parts[0] as CbamOrder) ? parts.shift() as CbamOrder : undefined;
+      const pool = parts[0] === 'avg' || parts[0] === 'max' ? parts.shift() as CbamPool : undefined;
+      if ((order || pool) && timm) throw bad('the CBAM ablation variants are for the official layout');
+      attention = { kind: 'cbam', layout: timm ? 'timm' : 'official', reduction: 16, attr: timm ? 'se' : 'cbam', ...(order ? { order } : {}), ...(pool ? { pool } : {}) };
     } else if (p === 'se') {
       const linear = parts[0] === 'linear';
       if (linear) parts.shift();
@@ -54,6 +69,10 @@ export function specFromArchName(name: string, dict: StateDict): NetSpec {
       const after = Number(nl[1]);
       const nlName = `nl${after}`;
       inserts.push({ kind: 'nonlocal', name: nlName, after, mode, subSample, bn: dict.has(`${nlName}.W.1.weight`) });
+    } else if (pairwise) {
+      const [, kind, k] = pairwise as unknown as [string, 'sa' | 'pam' | 'cam', string];
+      const after = Number(k);
+      inserts.push(kind === 'cam' ? { kind: 'cam', name: `cam${after}`, after } : { kind: kind === 'sa' ? 'selfattn' : 'pam', name: `${kind}${after}`, after, reduction: 8 });
     } else if (gc) {
       const after = Number(gc[1]);
       inserts.push({ kind: 'gc', name: `gc${after}`, after, reduction: 16 });

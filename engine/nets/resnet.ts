@@ -137,7 +137,7 @@ function emitBlock(e: Emit, x: string, name: string, spec: NetSpec, inplanes: nu
 function emitBlockAttention(e: Emit, x: string, att: Exclude<BlockAttention, { kind: 'none' }>, channels: number, name: string) {
   switch (att.kind) {
     case 'cbam':
-      return emitAttention('cbam', e, x, { layout: att.layout, channels }, name);
+      return emitAttention('cbam', e, x, { layout: att.layout, channels, ...(att.order ? { order: att.order } : {}), ...(att.pool ? { pool: att.pool } : {}) }, name);
     case 'se':
       return emitAttention('se', e, x, { layout: att.layout, channels }, name);
     case 'gc':
@@ -166,6 +166,12 @@ function emitInserted(e: Emit, x: string, ins: InsertedBlock, channels: number, 
       }, ins.name);
     case 'gc':
       return emitAttention('gc', e, x, { channels }, ins.name);
+    case 'selfattn':
+      return emitAttention('sa', e, x, { channels }, ins.name);
+    case 'pam':
+      return emitAttention('pam', e, x, { channels }, ins.name);
+    case 'cam':
+      return emitAttention('cam', e, x, { channels }, ins.name);
   }
 }
 

@@ -6,6 +6,8 @@ export type Stem = 'imagenet' | 'cifar';
 export type CbamLayout = 'official' | 'timm';
 export type SeLayout = 'timm' | 'linear';
 export type NonLocalMode = 'embedded' | 'gaussian' | 'dot' | 'concat';
+export type CbamOrder = 'channel-spatial' | 'spatial-channel' | 'parallel' | 'channel' | 'spatial';
+export type CbamPool = 'avg+max' | 'avg' | 'max';
 
 /**
  * Hidden width of a gate MLP is floor(C / reduction), unless `divisor` is set: then it is
@@ -15,7 +17,11 @@ export type NonLocalMode = 'embedded' | 'gaussian' | 'dot' | 'concat';
 /** Attention placed inside every residual block (after the last BN, before the add). */
 export type BlockAttention =
   | { kind: 'none' }
-  | { kind: 'cbam'; layout: CbamLayout; reduction: number; /** official: `cbam`, timm: `se` */ attr: string; divisor?: number }
+  | {
+    kind: 'cbam'; layout: CbamLayout; reduction: number; /** official: `cbam`, timm: `se` */ attr: string; divisor?: number;
+    /** The CBAM paper's ablation variants (official layout; modules/cbam.ts); default channel-spatial, avg+max. */
+    order?: CbamOrder; pool?: CbamPool;
+  }
   | { kind: 'se'; layout: SeLayout; reduction: number; attr: string; divisor?: number }
   | { kind: 'gc'; reduction: number; attr: string };
 
@@ -23,7 +29,11 @@ export type BlockAttention =
 export type InsertedBlock =
   | { kind: 'bam'; name: string; after: number; reduction: number; dilation: number }
   | { kind: 'nonlocal'; name: string; after: number; mode: NonLocalMode; subSample: boolean; bn: boolean }
-  | { kind: 'gc'; name: string; after: number; reduction: number };
+  | { kind: 'gc'; name: string; after: number; reduction: number }
+  /** SAGAN self-attention (`sa3`) or DANet's position attention (`pam3`): the same module, two papers. */
+  | { kind: 'selfattn' | 'pam'; name: string; after: number; reduction: number }
+  /** DANet's channel attention (`cam3`): only a gamma. */
+  | { kind: 'cam'; name: string; after: number };
 
 export interface NetSpec {
   family: 'resnet';

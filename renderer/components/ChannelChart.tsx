@@ -4,6 +4,7 @@ import { useMemo, useState, type MouseEvent } from 'react';
 import { channelStats, sortedChannels } from '../lib/stats';
 import { useActions, useApp } from '../store';
 import { selectFocusedModule } from '../store/selectors';
+import { MatrixView } from './MatrixView';
 
 const W = 272;
 const H = 120;
@@ -19,8 +20,10 @@ export function ChannelChart() {
   const stats = useMemo(() => (weights ? channelStats(weights) : null), [weights]);
 
   if (!m) return <div className="placeholder">Select a module to see its channel weights.</div>;
+  // DANet's channel attention: a [C, C] affinity, not a gate in [0, 1].
+  if (m.taps.includes('matrix')) return <MatrixView />;
   if (!m.taps.includes('channel')) {
-    return <div className="placeholder">{m.name} has no channel gate ({m.kind === 'nonlocal' || m.kind === 'affinity' ? 'it mixes positions, not channels' : m.kind === 'heads' ? 'attention heads mix tokens, not channels' : 'no channel tap'}).</div>;
+    return <div className="placeholder">{m.name} has no channel gate ({m.kind === 'nonlocal' || m.kind === 'affinity' || m.kind === 'selfattn' || m.kind === 'pam' ? 'it mixes positions, not channels' : m.kind === 'heads' ? 'attention heads mix tokens, not channels' : 'no channel tap'}).</div>;
   }
   if (!weights || !stats) return <div className="placeholder">{running ? 'Waiting for the run…' : 'Open an image to see its channel weights.'}</div>;
 

@@ -39,3 +39,20 @@ export function channelStats(weights: ArrayLike<number>, threshold = 0.5): Chann
 export function sortedChannels(weights: ArrayLike<number>): number[] {
   return Array.from({ length: weights.length }, (_, i) => i).sort((a, b) => weights[b]! - weights[a]!);
 }
+
+/** The `k` strongest off-diagonal entries of a square [n, n] matrix, strongest first: (row, col, value). */
+export function strongestPairs(matrix: ArrayLike<number>, n: number, k = 5): Array<{ row: number; col: number; value: number }> {
+  const top: Array<{ row: number; col: number; value: number }> = [];
+  for (let r = 0; r < n; r++) {
+    for (let c = 0; c < n; c++) {
+      if (r === c) continue;
+      const value = matrix[r * n + c] as number;
+      if (top.length < k || value > (top[top.length - 1] as { value: number }).value) {
+        top.push({ row: r, col: c, value });
+        top.sort((a, b) => b.value - a.value);
+        if (top.length > k) top.pop();
+      }
+    }
+  }
+  return top;
+}

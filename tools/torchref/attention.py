@@ -54,14 +54,24 @@ def gated_activation(x, gate):
 
 # --- CBAM (Woo et al., ECCV 2018), official layout of Jongchan/attention-module ---
 
+CBAM_ORDERS = ('channel-spatial', 'spatial-channel', 'parallel', 'channel', 'spatial')
+CBAM_POOLS = ('avg+max', 'avg', 'max')
+
+
 class _OfficialChannelGate(nn.Module):
-    def __init__(self, channels, reduction):
+    def __init__(self, channels, reduction, pool='avg+max'):
         super().__init__()
         # Sequential(Flatten, Linear, ReLU, Linear): keys mlp.1.* and mlp.3.*
         self.mlp = nn.Sequential(nn.Flatten(), nn.Linear(channels, channels // reduction),
                                  nn.ReLU(), nn.Linear(channels // reduction, channels))
+        # The official ChannelGate's pool_types: the shared MLP's outputs summed over them.
+        self.pool = pool
 
     def forward(self, x):
+        if self.pool == 'avg':
+            return torch.sigmoid(self.mlp(F.adaptive_avg_pool2d(x, 1)))
+        if self.pool == 'max':
+            return torch.sigmoid(self.mlp(F.adaptive_max_pool2d(x, 1)))
         avg = self.mlp(F.adaptive_avg_pool2d(x, 1))
         mx = self.mlp(F.adaptive_max_pool2d(x, 1))
         return torch.sigmoid(avg + mx)
@@ -92,17 +102,60 @@ class _OfficialSpatialGate(nn.Module):
 
 
 class CBAMOfficial(Attention):
-    def __init__(self, channels, reduction=16):
+    """CBAM, official layout, with the paper's ablations (Woo et al., ECCV 2018, Tables 1 and 3).
+
+    order: 'channel-spatial' (the paper's CBAM: x' = x * Mc(x); out = x' * Ms(x')),
+      'spatial-channel' (x' = x * Ms(x); out = x' * Mc(x')), 'parallel' (out = x * Mc(x) * Ms(x):
+      both gates from the module input, applied one after the other), 'channel' (channel gate
+      only, the official code's no_spatial: no SpatialGate keys), 'spatial' (spatial gate only:
+      no ChannelGate keys).
+    pool: the channel gate's pooling (the official pool_types): 'avg+max' (mlp(avg) + mlp(max)),
+      'avg' (mlp(avg), SE-like), 'max' (mlp(max)); the keys are the same for all three.
+    """
+
+    def __init__(self, channels, reduction=16, order='channel-spatial', pool='avg+max'):
         super().__init__()
-        self.ChannelGate = _OfficialChannelGate(channels, reduction)
-        self.SpatialGate = _OfficialSpatialGate()
+        if order not in CBAM_ORDERS:
+            raise ValueError(f'CBAM order {order!r} not in {CBAM_ORDERS}')
+        if pool not in CBAM_POOLS:
+            raise ValueError(f'CBAM pool {pool!r} not in {CBAM_POOLS}')
+        self.order = order
+        if order != 'spatial':
+            self.ChannelGate = _OfficialChannelGate(channels, reduction, pool)
+        if order != 'channel':
+            self.SpatialGate = _OfficialSpatialGate()
 
     def compute(self, x, want_taps):
-        gate = self.ChannelGate(x)
-        y = x * gate[:, :, None, None]
-        smap = self.SpatialGate(y)
-        out = y * smap[:, None]
-        taps = {'channel': gate, 'spatial': smap, 'activation': gated_activation(x, gate)} if want_taps else {}
+        order = self.order
+        gate = smap = None
+        if order == 'channel-spatial':
+            gate = self.ChannelGate(x)
+            y = x * gate[:, :, None, None]
+            smap = self.SpatialGate(y)
+            out = y * smap[:, None]
+        elif order == 'spatial-channel':
+            smap = self.SpatialGate(x)
+            y = x * smap[:, None]
+            gate = self.ChannelGate(y)
+            out = y * gate[:, :, None, None]
+        elif order == 'parallel':
+            gate = self.ChannelGate(x)
+            smap = self.SpatialGate(x)
+            out = x * gate[:, :, None, None] * smap[:, None]
+        elif order == 'channel':
+            gate = self.ChannelGate(x)
+            out = x * gate[:, :, None, None]
+        else:
+            smap = self.SpatialGate(x)
+            out = x * smap[:, None]
+        taps = {}
+        if want_taps:
+            if gate is not None:
+                taps['channel'] = gate
+            if smap is not None:
+                taps['spatial'] = smap
+            # Over the module input x in every order (spatial-channel's gate is computed from x').
+            taps['activation'] = gated_activation(x, gate)
         return out, taps
 
 

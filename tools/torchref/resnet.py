@@ -8,6 +8,7 @@ import torch.nn.functional as F
 
 from .attention import Attention, CBAMOfficial, CBAMTimm, GCBlock, SELinear, SETimm
 from .inserted import BAM, NonLocal
+from .selfattention import ChannelSelfAttention, SelfAttention
 
 STANDARD_LAYERS = {18: [2, 2, 2, 2], 34: [3, 4, 6, 3], 50: [3, 4, 6, 3], 101: [3, 4, 23, 3], 152: [3, 8, 36, 3]}
 DEFAULT_ATTR = {('cbam', 'official'): 'cbam', ('cbam', 'timm'): 'se', ('se', 'timm'): 'se',
@@ -22,7 +23,9 @@ def make_block_attention(att, channels):
         return None
     if kind == 'cbam':
         if att.get('layout', 'official') == 'official':
-            return CBAMOfficial(channels, r)
+            return CBAMOfficial(channels, r, att.get('order', 'channel-spatial'), att.get('pool', 'avg+max'))
+        if att.get('order', 'channel-spatial') != 'channel-spatial' or att.get('pool', 'avg+max') != 'avg+max':
+            raise ValueError("CBAM 'order' and 'pool' variants are defined for the official layout only")
         return CBAMTimm(channels, r, d)
     if kind == 'se':
         return SETimm(channels, r, d) if att.get('layout', 'timm') == 'timm' else SELinear(channels, r, d)
@@ -155,6 +158,10 @@ class ResNet(nn.Module):
                 m = NonLocal(channels, ins.get('mode', 'embedded'), ins.get('subSample', True), ins.get('bn', True))
             elif ins['kind'] == 'gc':
                 m = GCBlock(channels, ins.get('reduction', 16))
+            elif ins['kind'] in ('selfattn', 'pam'):
+                m = SelfAttention(channels, ins.get('reduction', 8))
+            elif ins['kind'] == 'cam':
+                m = ChannelSelfAttention()
             else:
                 raise ValueError(f"unknown inserted block {ins['kind']!r}")
             setattr(self, ins['name'], m)

@@ -38,6 +38,14 @@ describe('detection reproduces every fixture NetSpec', () => {
       }
       // Stage strides leave no trace in the weights: detection gives torchvision's (no field).
       delete expected.strides;
+      // Nor do the CBAM paper's gate orders and poolings, except channel-only and spatial-only
+      // (the missing gate's keys); spatial-only has no channel MLP, so no reduction to read.
+      const att = expected.attention;
+      if (att.kind === 'cbam') {
+        if (att.order !== 'channel' && att.order !== 'spatial') delete att.order;
+        if (att.order === 'spatial') att.reduction = 16;
+        delete att.pool;
+      }
       expect(spec).toEqual(expected);
       expect(description).toMatch(/^ResNet-\d+/);
       if (expected.inserts.some((i) => i.kind === 'nonlocal' && i.mode === 'embedded')) {

@@ -3,7 +3,7 @@ import type { ImageTransform } from '../../../engine/protocol';
 import { GRAY, cssGradient, sortColormaps } from '../../../renderer/lib/colormap';
 import { argmax, cellToOrig, origToCell, paintHeatmap, rasterSize, sampleAt, type MapData } from '../../../renderer/lib/heatmap';
 import { displayRange } from '../../../renderer/lib/range';
-import { channelStats, sortedChannels } from '../../../renderer/lib/stats';
+import { channelStats, sortedChannels, strongestPairs } from '../../../renderer/lib/stats';
 
 /** How the engine maps an image onto a square input, per resize mode (engine/types.ts). */
 function transformFor(w: number, h: number, size: number, resize: ImageTransform['resize']): ImageTransform {
@@ -114,5 +114,18 @@ describe('colormaps', () => {
     const lut = new Array(768).fill(0);
     expect(sortColormaps([{ name: 'jet', lut }, { name: 'turbo', lut }, { name: 'viridis', lut }]).map((m) => m.name)).toEqual(['viridis', 'turbo', 'jet', 'gray']);
     expect(cssGradient(GRAY, 'to right', 2)).toBe('linear-gradient(to right, rgb(0, 0, 0) 0.0%, rgb(128, 128, 128) 50.0%, rgb(255, 255, 255) 100.0%)');
+  });
+});
+
+describe('strongestPairs (the channel-affinity matrix view)', () => {
+  it('lists the strongest off-diagonal entries, strongest first, never the diagonal', () => {
+    // 3 x 3: the diagonal holds the largest values and must not be listed.
+    const m = Float32Array.from([9, 0.1, 0.7, 0.3, 9, 0.2, 0.5, 0.6, 9]);
+    expect(strongestPairs(m, 3, 3)).toEqual([
+      { row: 0, col: 2, value: expect.closeTo(0.7, 6) },
+      { row: 2, col: 1, value: expect.closeTo(0.6, 6) },
+      { row: 2, col: 0, value: expect.closeTo(0.5, 6) },
+    ]);
+    expect(strongestPairs(m, 3, 10)).toHaveLength(6);
   });
 });
