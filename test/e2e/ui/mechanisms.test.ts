@@ -1,0 +1,107 @@
+// Each attention mechanism kind drawn its own way (issue 16), in Debian Chromium against the real
+// engine in web mode: PyTorch fixture checkpoints dropped on the window (test/fixtures/<case>,
+// tools/make_fixtures.py), a sample photo run, each kind's rendering checked and screenshotted
+// (test-results/screenshots/mech-*.png): SAGAN self-attention and DANet's position attention
+// answer a clicked query over all positions, DANet's channel attention shows its [C, C] matrix
+// and strongest channel pairs, the CBAM paper's spatial-only variant shows its spatial gate.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dropFiles, launch, root, screenshots, serve, state, waitState, type Served } from './harness';
+
+let served: Served;
+let browser: Browser;
+let page: Page;
+const pageErrors: string[] = [];
+const shot = (name: string) => page.screenshot({ path: join(screenshots, `${name}.png`) });
+const checkpoint = (c: string) => ({ name: `${c}.safetensors`, type: 'application/octet-stream', bytes: readFileSync(join(root, 'test/fixtures', c, 'model.safetensors')) });
+const photo = { name: 'chelsea.png', type: 'image/png', bytes: readFileSync(join(root, 'assets/samples/chelsea.png')) };
+
+async function open(c: string, modules: number): Promise<void> {
+  await dropFiles(page, [checkpoint(c)]);
+  await waitState(page, (s, name: string) => s.model.status === 'ready' && s.model.info?.name === name, 120_000, `${c}.safetensors`);
+  if (!(await state(page, (s) => s.run.image?.name === 'chelsea.png'))) await dropFiles(page, [photo]);
+  await waitState(page, (s, n: number) => s.run.status === 'done' && s.run.image?.name === 'chelsea.png' && Object.keys(s.run.taps).length === n, 120_000, modules);
+}
+
+async function focusModule(name: string, tap?: string): Promise<void> {
+  await page.click(`.mod[data-module="${name}"] .mod-name`);
+  if (tap) await page.click(`.mod[data-module="${name}"] .tapchip:text-is("${tap}")`);
+}
+
+async function clickQuery(module: string, fx: number, fy: number): Promise<number[]> {
+  const box = (await page.locator('[data-testid=stage]').boundingBox())!;
+  await page.mouse.click(box.x + box.width * fx, box.y + box.height * fy);
+  const q = await waitState(page, (s, m: string) => (s.analysis.query?.status === 'done' && s.analysis.query.module === m ? s.analysis.query : null), 60_000, module);
+  await page.waitForSelector('[data-testid=query-marker]');
+  return q!.map!.shape;
+}
+
+beforeAll(async () => {
+  served = await serve();
+  browser = await launch();
+  const context = await browser.newContext({ viewport: { width: 1440, height: 900 }, colorScheme: 'dark' });
+  page = await context.newPage();
+  page.on('pageerror', (e) => pageErrors.push(`page error: ${e.message}`));
+  page.on('console', (m) => { if (m.type() === 'error') pageErrors.push(`console: ${m.text()}`); });
+  await page.goto(served.url);
+  await waitState(page, (s) => s.model.status === 'ready', 120_000);
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await served?.stop();
+});
+
+describe('every mechanism kind drawn its own way (real engine, web mode)', () => {
+  it('SAGAN self-attention: a clicked query shows the positions it reads', async () => {
+    await open('selfattn', 1);
+    expect(await page.textContent('.mod[data-module="sa3"] .badge')).toBe('Self-attn');
+    await focusModule('sa3', 'attention');
+    expect(await clickQuery('sa3', 0.35, 0.45)).toEqual([8, 8]);
+    await shot('mech-01-selfattn-query');
+    await page.keyboard.press('Escape');
+  });
+
+  it('DANet: position attention answers a query; channel attention shows its matrix and strongest pairs', async () => {
+    await open('danet', 2);
+    expect(await page.textContent('.mod[data-module="pam3"] .badge')).toBe('PAM');
+    expect(await page.textContent('.mod[data-module="cam3"] .badge')).toBe('Ch. attn');
+    await focusModule('pam3', 'attention');
+    expect(await clickQuery('pam3', 0.6, 0.4)).toEqual([8, 8]);
+    await shot('mech-02-danet-pam-query');
+    await page.keyboard.press('Escape');
+    await focusModule('cam3');
+    await page.waitForSelector('[data-testid=matrix-view] canvas');
+    expect(await state(page, (s) => s.run.taps.cam3?.matrix?.shape)).toEqual([32, 32]);
+    const pairs = await page.$$eval('[data-testid=matrix-pairs] li', (li) => li.map((l) => l.textContent ?? ''));
+    expect(pairs).toHaveLength(5);
+    expect(pairs[0]).toMatch(/^channel \d+ ← \d+ [01]\.\d{4}$/);
+    // The strongest pair listed is the largest off-diagonal entry of the matrix the engine sent.
+    const [row, col, value] = await state(page, (s) => {
+      const m = s.run.taps.cam3!.matrix!;
+      const n = m.shape[0]!;
+      let best = [0, 0, -Infinity];
+      for (let r = 0; r < n; r++) for (let c = 0; c < n; c++) if (r !== c && m.data[r * n + c]! > best[2]!) best = [r, c, m.data[r * n + c]!];
+      return best;
+    });
+    expect(pairs[0]).toBe(`channel ${row} ← ${col} ${(value as number).toFixed(4)}`);
+    await page.hover('[data-testid=matrix-view] canvas');
+    await shot('mech-03-danet-cam-matrix');
+  });
+
+  it('the CBAM paper\'s spatial-only variant: a spatial gate and no channel chart', async () => {
+    await open('cbam-spatial', 4);
+    expect(await state(page, (s) => s.model.info?.modules.map((m) => m.taps.join('+')))).toEqual(new Array(4).fill('spatial+activation'));
+    await focusModule('layer1.0.cbam', 'spatial');
+    expect(await page.textContent('[data-testid=model-picker]')).toContain('cbam-spatial');
+    expect(await page.locator('[data-testid=channel-chart]').count()).toBe(0);
+    await page.mouse.move(10, 10);
+    await shot('mech-04-cbam-spatial-only');
+  });
+
+  it('raised no page errors and no console errors', () => {
+    expect(pageErrors).toEqual([]);
+  });
+});
