@@ -53,7 +53,7 @@ export function estimateRun(spec: NetSpec, inputSize: number, keepBytes = KEEP_A
     const s = sizes[stage - 1] as number;
     const channels = spec.baseWidth * 2 ** (stage - 1) * EXPANSION[spec.block];
     activations += (spec.layers[stage - 1] as number) * ACTIVATION_COPIES * channels * s * s * FLOAT;
-    for (const ins of spec.inserts.filter((b) => b.after === stage && (b.kind === 'nonlocal' || b.kind === 'selfattn' || b.kind === 'pam'))) {
+    for (const ins of spec.inserts.filter((b) => b.after === stage && (b.kind === 'nonlocal' || b.kind === 'selfattn' || b.kind === 'pam' || b.kind === 'cca'))) {
       const queries = s * s;
       const keys = ins.kind === 'nonlocal' && ins.subSample ? Math.floor(s / 2) ** 2 : queries;
       const bytes = queries * keys * FLOAT;

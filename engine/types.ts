@@ -10,6 +10,10 @@ export type TapName = 'channel' | 'spatial' | 'attention' | 'activation'
 export type ModuleKind = 'cbam' | 'se' | 'bam' | 'nonlocal' | 'gc'
   // SAGAN self-attention, DANet's position and channel attention (engine/modules/selfAttention.ts, channelAttention.ts).
   | 'selfattn' | 'pam' | 'chanattn'
+  // CCNet (engine/modules/crissCross.ts).
+  | 'crisscross'
+  // Polarized self-attention (engine/modules/polarized.ts).
+  | 'psa'
   // Found in an imported ONNX model (engine/import): what it computes, not which paper.
   | 'gate' | 'affinity' | 'heads';
 

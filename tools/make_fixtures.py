@@ -11,6 +11,7 @@ Per case:
   expected.safetensors  'input' [1,3,H,W] (normalised NCHW), 'logits' [numClasses], every tap
                      '<module>.<tap>' without the batch dim (CAM's 'matrix' [C, C] among them),
                      and '<module>.affinity' [N_query, N_key] for the case's affinityModule
+                     (criss-cross attention: the two-pass reach; torchref also gives pass 1 alone)
   case.json          {name, spec (NetSpec), inputSize, bypass, affinityModule, taps, ...}
 Expected outputs are computed in float64 from the float32 weights, then stored as float32,
 so they are the exact answer to ~1e-7 and all of the tolerance is left to the engine.
@@ -88,6 +89,15 @@ for variant, fields in (('channel', {'order': 'channel'}), ('spatial', {'order':
     # A spatial-only CBAM has no MLP: its reduction is unused, so the default (16, what detection reports).
     att = dict(CBAM_OFF, **fields, **({'reduction': 16} if variant == 'spatial' else {}))
     CASES[f'cbam-{variant}'] = dict(spec=cifar(att))
+# Issue 16, second slice: polarized self-attention (Liu et al. 2021; the authors' PSA_p and
+# PSA_s, tools/torchref/polarized.py) in every block, width 8 so C / 2 >= 4 everywhere (the
+# sequential variant's conv_up bottleneck is C / 8: 1 channel in layer1, where its LayerNorm
+# normalises a single value and returns its bias, 2 to 8 after); and CCNet's recurrent
+# criss-cross attention (tools/torchref/crisscross.py, R = 2) after layer3 at 8x8, C / 8 = 4.
+CASES['psa-parallel'] = dict(spec=cifar({'kind': 'psa', 'variant': 'parallel', 'attr': 'psa'}, width=8))
+CASES['psa-sequential'] = dict(spec=cifar({'kind': 'psa', 'variant': 'sequential', 'attr': 'psa'}, width=8))
+CASES['cca'] = dict(spec=cifar(inserts=[{'kind': 'cca', 'name': 'cca3', 'after': 3, 'reduction': 8, 'recurrence': 2}],
+                               width=8), affinity='cca3')
 
 
 def sample_image(size):
@@ -120,6 +130,12 @@ def randomise(net, x, gen, optimizer):
             # logits. Draws only where such a module exists, so other cases keep their streams.
             if isinstance(getattr(m, 'gamma', None), torch.nn.Parameter):
                 m.gamma.copy_(torch.rand(m.gamma.shape, generator=gen) * 0.5 + 0.5)
+            # PSA's spatial gate (the authors' code) is a sigmoid of a softmax over positions, so
+            # with default-initialised convs it stays within ~1e-4 of 0.5 at 32x32: sharpen the
+            # spatial branch (conv_q_left and conv_v_left x5) so the gate varies by 1e-2 or more. No draws.
+            if hasattr(m, 'conv_v_left'):
+                m.conv_q_left.weight.mul_(5.0)
+                m.conv_v_left.weight.mul_(5.0)
     bns = [m for m in net.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
     for m in bns:
         m.reset_running_stats()
@@ -193,8 +209,10 @@ def make_case(name, cfg, seed):
     affinity = cfg.get('affinity')
     for key, value in taps.items():
         module, tap = key.rsplit('.', 1)
-        if tap == 'affinity' and module != affinity:
-            continue  # keep fixtures small: one full matrix per case
+        if tap.startswith('affinity') and module != affinity:
+            continue  # keep fixtures small: full matrices of one module per case
+        if tap == 'affinity1':
+            continue  # criss-cross pass 1 alone: the engine keeps the two-pass reach ('affinity')
         expected[key] = value[0].float().contiguous()
 
     d = os.path.join(OUT, name)

@@ -102,6 +102,7 @@ function detectBlockAttention(tensors: Shapes, channels: number[], lastStage: nu
     if (rest === 'fc1.weight') return { kind: 'se', layout: 'timm', reduction: r(rest), attr };
     if (rest === 'fc.0.weight') return { kind: 'se', layout: 'linear', reduction: r(rest), attr };
     if (rest === 'conv_mask.weight') return { kind: 'gc', reduction: r('channel_add_conv.0.weight'), attr };
+    if (rest === 'conv_q_right.weight') return { kind: 'psa', variant: tensors.has(`layer1.0.${attr}.conv_up.0.weight`) ? 'sequential' : 'parallel', attr };
   }
   return { kind: 'none' };
 }
@@ -134,7 +135,11 @@ function detectInserts(tensors: Shapes, channels: number[], assumptions: string[
     }
     const query = s('query_conv.weight');
     if (query) {
-      inserts.push({ kind: name.startsWith('pam') ? 'pam' : 'selfattn', name, after: after(query[1]), reduction: ratio(query[1]!, query[0]) });
+      const reduction = ratio(query[1]!, query[0]);
+      if (name.startsWith('cca')) {
+        assumptions.push(`${name}: criss-cross attention applied twice (CCNet's recurrence R = 2; the weights do not store it)`);
+        inserts.push({ kind: 'cca', name, after: after(query[1]), reduction, recurrence: 2 });
+      } else inserts.push({ kind: name.startsWith('pam') ? 'pam' : 'selfattn', name, after: after(query[1]), reduction });
       continue;
     }
     if (tensors.has(`${name}.gamma`) && [...tensors.keys()].every((k) => !k.startsWith(`${name}.`) || k === `${name}.gamma`)) {
@@ -167,7 +172,7 @@ function detectInserts(tensors: Shapes, channels: number[], assumptions: string[
   return inserts;
 }
 
-const INSERT_ORDER: InsertedBlock['kind'][] = ['bam', 'nonlocal', 'selfattn', 'pam', 'cam', 'gc'];
+const INSERT_ORDER: InsertedBlock['kind'][] = ['bam', 'nonlocal', 'selfattn', 'pam', 'cam', 'cca', 'gc'];
 
 /**
  * Every key the spec's network reads must be present with its shape, and (strict) every
@@ -223,6 +228,7 @@ export function describeSpec(spec: NetSpec): string {
   }
   if (a.kind === 'se') parts.push(`SE (${a.layout} layout, r=${a.reduction}) in every block`);
   if (a.kind === 'gc') parts.push(`GC (r=${a.reduction}) in every block`);
+  if (a.kind === 'psa') parts.push(`polarized self-attention (${a.variant}) in every block`);
   for (const i of spec.inserts) {
     if (i.kind === 'bam') parts.push(`BAM ${i.name} after layer${i.after}`);
     if (i.kind === 'gc') parts.push(`GC ${i.name} after layer${i.after}`);
@@ -230,6 +236,7 @@ export function describeSpec(spec: NetSpec): string {
     if (i.kind === 'selfattn') parts.push(`self-attention ${i.name} (SAGAN) after layer${i.after}`);
     if (i.kind === 'pam') parts.push(`position attention ${i.name} (DANet) after layer${i.after}`);
     if (i.kind === 'cam') parts.push(`channel attention ${i.name} (DANet) after layer${i.after}`);
+    if (i.kind === 'cca') parts.push(`criss-cross attention ${i.name} (CCNet, ${i.recurrence} passes) after layer${i.after}`);
   }
   parts.push(`${spec.numClasses} classes`);
   return parts.join(', ');

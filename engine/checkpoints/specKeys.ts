@@ -95,7 +95,7 @@ export function expectedKeys(spec: NetSpec): ExpectedKeys {
       put(`${w}.weight`, c, inter, 1, 1);
       put(`${w}.bias`, c);
       if (ins.bn) bn(`${n}.W.1`, c);
-    } else if (ins.kind === 'selfattn' || ins.kind === 'pam') {
+    } else if (ins.kind === 'selfattn' || ins.kind === 'pam' || ins.kind === 'cca') {
       const inner = Math.floor(c / ins.reduction);
       for (const [conv, out] of [['query_conv', inner], ['key_conv', inner], ['value_conv', c]] as const) {
         put(`${n}.${conv}.weight`, out, c, 1, 1);
@@ -119,6 +119,7 @@ function blockAttentionKeys(spec: NetSpec, block: string, c: number, put: Put, b
   const att = spec.attention;
   if (att.kind === 'none') return;
   const a = `${block}.${att.attr}`;
+  if (att.kind === 'psa') return psaKeys(a, c, att.variant, put);
   const h = att.kind !== 'gc' && att.divisor ? makeDivisible(c / att.reduction, att.divisor) : Math.floor(c / att.reduction);
   if (att.kind === 'gc') return gcKeys(a, c, att.reduction, put);
   if (att.kind === 'cbam' && att.layout === 'official') {
@@ -147,6 +148,26 @@ function blockAttentionKeys(spec: NetSpec, block: string, c: number, put: Put, b
     put(`${a}.fc.0.weight`, h, c);
     put(`${a}.fc.2.weight`, c, h);
   }
+}
+
+/** Polarized self-attention's keys (DeLightCMU/PSA's names; modules/polarized.ts). */
+function psaKeys(a: string, c: number, variant: 'parallel' | 'sequential', put: Put): void {
+  const inter = Math.floor(c / 2);
+  put(`${a}.conv_q_right.weight`, 1, c, 1, 1);
+  put(`${a}.conv_v_right.weight`, inter, c, 1, 1);
+  put(`${a}.conv_q_left.weight`, inter, c, 1, 1);
+  put(`${a}.conv_v_left.weight`, inter, c, 1, 1);
+  if (variant === 'parallel') {
+    put(`${a}.conv_up.weight`, c, inter, 1, 1);
+    return;
+  }
+  const hidden = Math.floor(inter / 4);
+  put(`${a}.conv_up.0.weight`, hidden, inter, 1, 1);
+  put(`${a}.conv_up.0.bias`, hidden);
+  put(`${a}.conv_up.1.weight`, hidden, 1, 1);
+  put(`${a}.conv_up.1.bias`, hidden, 1, 1);
+  put(`${a}.conv_up.3.weight`, c, hidden, 1, 1);
+  put(`${a}.conv_up.3.bias`, c);
 }
 
 /** timm's make_divisible with round_limit 0 (what its SE and CBAM channel gates use). */

@@ -14,6 +14,8 @@ import { emitNonLocal, type NonLocalConfig } from './nonLocal';
 import { emitSe, type SeConfig } from './se';
 import { type ChannelAttentionConfig, emitChannelAttention } from './channelAttention';
 import { emitSelfAttention, type SelfAttentionConfig } from './selfAttention';
+import { type CrissCrossConfig, emitCrissCross } from './crissCross';
+import { emitPolarized, type PolarizedConfig } from './polarized';
 
 export interface AttentionConfigs {
   cbam: CbamConfig;
@@ -24,6 +26,8 @@ export interface AttentionConfigs {
   sa: SelfAttentionConfig;
   pam: SelfAttentionConfig;
   cam: ChannelAttentionConfig;
+  cca: CrissCrossConfig;
+  psa: PolarizedConfig;
 }
 
 export type AttentionName = keyof AttentionConfigs;
@@ -43,6 +47,8 @@ const MECHANISMS: { [K in AttentionName]: Mechanism<K> } = {
   sa: { kind: 'selfattn', taps: ['attention', 'activation'], emit: emitSelfAttention },
   pam: { kind: 'pam', taps: ['attention', 'activation'], emit: emitSelfAttention },
   cam: { kind: 'chanattn', taps: ['channel', 'matrix', 'activation'], emit: emitChannelAttention },
+  cca: { kind: 'crisscross', taps: ['attention', 'activation'], emit: emitCrissCross },
+  psa: { kind: 'psa', taps: ['channel', 'spatial', 'activation'], emit: emitPolarized },
 };
 
 /** An attention module placed in the graph. */

@@ -1,5 +1,5 @@
 // Architecture names for `--arch` (and manifests that prefer a name over a full NetSpec):
-//   resnet<depth>[-cifar][-cbam[-<order>][-avg|-max]|-cbam-timm|-se|-se-linear|-gc][-bam][-nl<k>[-<mode>][-sub]][-gc<k>][-sa<k>][-pam<k>][-cam<k>]...
+//   resnet<depth>[-cifar][-cbam[-<order>][-avg|-max]|-cbam-timm|-se|-se-linear|-gc|-psa[-sequential]][-bam][-nl<k>[-<mode>][-sub]][-gc<k>][-sa<k>][-pam<k>][-cam<k>][-cca<k>]...
 // e.g. `resnet50-cbam`, `resnet18-cifar-cbam-timm`, `resnet50-bam`, `resnet50-nl3-embedded-sub`,
 // `resnet18-cbam-spatial-channel-max` (the CBAM paper's ablations), `resnet50-pam4-cam4` (DANet).
 // Sizes the name cannot carry (base width, number of classes) come from the weights.
@@ -18,7 +18,7 @@ const DEPTHS: Record<number, { block: NetSpec['block']; layers: NetSpec['layers'
 
 const NL_MODES: NonLocalMode[] = ['embedded', 'gaussian', 'dot', 'concat'];
 
-export const ARCH_SYNTAX = 'resnet<18|34|50|101|152>[-cifar][-cbam[-channel|-spatial|-spatial-channel|-parallel][-avg|-max]|-cbam-timm|-se|-se-linear|-gc][-bam][-nl<k>[-embedded|-gaussian|-dot|-concat][-sub]][-gc<k>][-sa<k>][-pam<k>][-cam<k>]';
+export const ARCH_SYNTAX = 'resnet<18|34|50|101|152>[-cifar][-cbam[-channel|-spatial|-spatial-channel|-parallel][-avg|-max]|-cbam-timm|-se|-se-linear|-gc|-psa[-sequential]][-bam][-nl<k>[-embedded|-gaussian|-dot|-concat][-sub]][-gc<k>][-sa<k>][-pam<k>][-cam<k>][-cca<k>]';
 
 const CBAM_ORDERS: CbamOrder[] = ['spatial-channel', 'parallel', 'channel', 'spatial'];
 
@@ -42,7 +42,7 @@ export function specFromArchName(name: string, dict: StateDict): NetSpec {
     const p = parts.shift() as string;
     const nl = /^nl([1-4])$/.exec(p);
     const gc = /^gc([1-4])$/.exec(p);
-    const pairwise = /^(sa|pam|cam)([1-4])$/.exec(p);
+    const pairwise = /^(sa|pam|cam|cca)([1-4])$/.exec(p);
     if (p === 'cifar') stem = 'cifar';
     else if (p === 'cbam') {
       const timm = parts[0] === 'timm';
@@ -59,6 +59,10 @@ export function specFromArchName(name: string, dict: StateDict): NetSpec {
       if (linear) parts.shift();
       attention = { kind: 'se', layout: linear ? 'linear' : 'timm', reduction: 16, attr: 'se' };
     } else if (p === 'gc') attention = { kind: 'gc', reduction: 16, attr: 'gc' };
+    else if (p === 'psa') {
+      const sequential = parts[0] === 'sequential' || parts[0] === 'parallel' ? parts.shift() === 'sequential' : false;
+      attention = { kind: 'psa', variant: sequential ? 'sequential' : 'parallel', attr: 'psa' };
+    }
     else if (p === 'bam') {
       for (const after of [1, 2, 3]) inserts.push({ kind: 'bam', name: `bam${after}`, after, reduction: 16, dilation: 4 });
     } else if (nl) {
@@ -70,9 +74,11 @@ export function specFromArchName(name: string, dict: StateDict): NetSpec {
       const nlName = `nl${after}`;
       inserts.push({ kind: 'nonlocal', name: nlName, after, mode, subSample, bn: dict.has(`${nlName}.W.1.weight`) });
     } else if (pairwise) {
-      const [, kind, k] = pairwise as unknown as [string, 'sa' | 'pam' | 'cam', string];
+      const [, kind, k] = pairwise as unknown as [string, 'sa' | 'pam' | 'cam' | 'cca', string];
       const after = Number(k);
-      inserts.push(kind === 'cam' ? { kind: 'cam', name: `cam${after}`, after } : { kind: kind === 'sa' ? 'selfattn' : 'pam', name: `${kind}${after}`, after, reduction: 8 });
+      inserts.push(kind === 'cam' ? { kind: 'cam', name: `cam${after}`, after }
+        : kind === 'cca' ? { kind: 'cca', name: `cca${after}`, after, reduction: 8, recurrence: 2 }
+          : { kind: kind === 'sa' ? 'selfattn' : 'pam', name: `${kind}${after}`, after, reduction: 8 });
     } else if (gc) {
       const after = Number(gc[1]);
       inserts.push({ kind: 'gc', name: `gc${after}`, after, reduction: 16 });

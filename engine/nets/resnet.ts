@@ -142,6 +142,8 @@ function emitBlockAttention(e: Emit, x: string, att: Exclude<BlockAttention, { k
       return emitAttention('se', e, x, { layout: att.layout, channels }, name);
     case 'gc':
       return emitAttention('gc', e, x, { channels }, name);
+    case 'psa':
+      return emitAttention('psa', e, x, { channels, variant: att.variant }, name);
   }
 }
 
@@ -172,6 +174,8 @@ function emitInserted(e: Emit, x: string, ins: InsertedBlock, channels: number, 
       return emitAttention('pam', e, x, { channels }, ins.name);
     case 'cam':
       return emitAttention('cam', e, x, { channels }, ins.name);
+    case 'cca':
+      return emitAttention('cca', e, x, { channels, recurrence: ins.recurrence }, ins.name);
   }
 }
 

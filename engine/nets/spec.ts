@@ -23,7 +23,9 @@ export type BlockAttention =
     order?: CbamOrder; pool?: CbamPool;
   }
   | { kind: 'se'; layout: SeLayout; reduction: number; attr: string; divisor?: number }
-  | { kind: 'gc'; reduction: number; attr: string };
+  | { kind: 'gc'; reduction: number; attr: string }
+  /** Polarized self-attention (modules/polarized.ts). */
+  | { kind: 'psa'; variant: 'parallel' | 'sequential'; attr: string };
 
 /** A block inserted after stage `after` (1-4), named at the top level (`bam1`, `nl3`, `gc4`). */
 export type InsertedBlock =
@@ -33,7 +35,9 @@ export type InsertedBlock =
   /** SAGAN self-attention (`sa3`) or DANet's position attention (`pam3`): the same module, two papers. */
   | { kind: 'selfattn' | 'pam'; name: string; after: number; reduction: number }
   /** DANet's channel attention (`cam3`): only a gamma. */
-  | { kind: 'cam'; name: string; after: number };
+  | { kind: 'cam'; name: string; after: number }
+  /** CCNet's criss-cross attention (`cca3`), applied `recurrence` times with the same weights. */
+  | { kind: 'cca'; name: string; after: number; reduction: number; recurrence: number };
 
 export interface NetSpec {
   family: 'resnet';

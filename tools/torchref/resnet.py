@@ -7,7 +7,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .attention import Attention, CBAMOfficial, CBAMTimm, GCBlock, SELinear, SETimm
+from .crisscross import CrissCrossAttention
 from .inserted import BAM, NonLocal
+from .polarized import PolarizedSelfAttention
 from .selfattention import ChannelSelfAttention, SelfAttention
 
 STANDARD_LAYERS = {18: [2, 2, 2, 2], 34: [3, 4, 6, 3], 50: [3, 4, 6, 3], 101: [3, 4, 23, 3], 152: [3, 8, 36, 3]}
@@ -31,12 +33,14 @@ def make_block_attention(att, channels):
         return SETimm(channels, r, d) if att.get('layout', 'timm') == 'timm' else SELinear(channels, r, d)
     if kind == 'gc':
         return GCBlock(channels, r)
+    if kind == 'psa':
+        return PolarizedSelfAttention(channels, att.get('variant', 'parallel'))
     raise ValueError(f'unknown block attention {kind!r}')
 
 
 def attention_attr(att):
     kind = att.get('kind', 'none')
-    layout = att.get('layout') if kind != 'gc' else None
+    layout = att.get('layout') if kind not in ('gc', 'psa') else None
     return att.get('attr') or DEFAULT_ATTR.get((kind, layout), kind)
 
 
@@ -110,7 +114,11 @@ def normalise_spec(spec):
     s.setdefault('baseWidth', 64)
     s.setdefault('stem', 'imagenet')
     att = dict(s.get('attention') or {'kind': 'none'})
-    if att['kind'] != 'none':
+    if att['kind'] == 'psa':
+        # PSA has no reduction or layout: its widths are fixed (C / 2; sequential C / 8 inside conv_up).
+        att['attr'] = attention_attr(att)
+        att.setdefault('variant', 'parallel')
+    elif att['kind'] != 'none':
         att['attr'] = attention_attr(att)
         att.setdefault('reduction', 16)
         if att['kind'] != 'gc':
@@ -162,6 +170,8 @@ class ResNet(nn.Module):
                 m = SelfAttention(channels, ins.get('reduction', 8))
             elif ins['kind'] == 'cam':
                 m = ChannelSelfAttention()
+            elif ins['kind'] == 'cca':
+                m = CrissCrossAttention(channels, ins.get('reduction', 8), ins.get('recurrence', 2))
             else:
                 raise ValueError(f"unknown inserted block {ins['kind']!r}")
             setattr(self, ins['name'], m)

@@ -79,7 +79,9 @@ function unary(f: (t: tf.Tensor, node: OpNode) => tf.Tensor): Op {
 function hostBinary(op: (a: number, b: number) => number, a: HostValue, b: HostValue): HostValue | null {
   // Integer arithmetic stays integer: ONNX Div of ints truncates (7 / 2 = 3).
   const f = a.type === 'int' && b.type === 'int' ? (u: number, v: number) => Math.trunc(op(u, v)) : op;
-  if (a.data.length === b.data.length) return host(a.data.map((v, i) => f(v, b.data[i] as number)), a.dims, a.type);
+  // Same shape, or one scalar; anything that broadcasts otherwise ([H, 1] with [1, H]) goes to tf.
+  const sameShape = a.dims.length === b.dims.length && a.dims.every((d, i) => d === b.dims[i]);
+  if (sameShape) return host(a.data.map((v, i) => f(v, b.data[i] as number)), a.dims, a.type);
   if (b.data.length === 1) return host(a.data.map((v) => f(v, b.data[0] as number)), a.dims, a.type);
   if (a.data.length === 1) return host(b.data.map((v) => f(a.data[0] as number, v)), b.dims, b.type);
   return null;

@@ -3,7 +3,8 @@
 // tools/make_fixtures.py), a sample photo run, each kind's rendering checked and screenshotted
 // (test-results/screenshots/mech-*.png): SAGAN self-attention and DANet's position attention
 // answer a clicked query over all positions, DANet's channel attention shows its [C, C] matrix
-// and strongest channel pairs, the CBAM paper's spatial-only variant shows its spatial gate.
+// and strongest channel pairs, the CBAM paper's spatial-only variant shows its spatial gate,
+// CCNet's click shows the two-pass reach, PSA shows a channel chart and a spatial gate.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
@@ -99,6 +100,27 @@ describe('every mechanism kind drawn its own way (real engine, web mode)', () =>
     expect(await page.locator('[data-testid=channel-chart]').count()).toBe(0);
     await page.mouse.move(10, 10);
     await shot('mech-04-cbam-spatial-only');
+  });
+
+  it('CCNet: a clicked query shows where its information comes from after both criss-cross passes', async () => {
+    await open('cca', 1);
+    expect(await page.textContent('.mod[data-module="cca3"] .badge')).toBe('Criss-cross');
+    await focusModule('cca3', 'attention');
+    expect(await clickQuery('cca3', 0.3, 0.3)).toEqual([8, 8]);
+    // Two passes reach every position: no zero left in the row (one pass covers only a row and a column).
+    const zeros = await state(page, (s) => Array.from(s.analysis.query!.map!.data).filter((v) => v === 0).length);
+    expect(zeros).toBe(0);
+    await shot('mech-05-ccnet-reach');
+    await page.keyboard.press('Escape');
+  });
+
+  it('polarized self-attention: its channel gate as a chart and its spatial gate on the image', async () => {
+    await open('psa-sequential', 4);
+    expect(await page.textContent('.mod[data-module="layer3.0.psa"] .badge')).toBe('PSA');
+    await focusModule('layer3.0.psa', 'spatial');
+    await page.waitForSelector('[data-testid=channel-chart]');
+    await page.mouse.move(10, 10);
+    await shot('mech-06-psa');
   });
 
   it('raised no page errors and no console errors', () => {

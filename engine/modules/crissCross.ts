@@ -1,0 +1,76 @@
+// Criss-cross attention (CCNet), applied `recurrence` times with the same weights.
+// Paper: Huang, Wang, Huang, Huang, Wei, Liu, "CCNet: Criss-Cross Attention for Semantic
+//   Segmentation", ICCV 2019, https://arxiv.org/abs/1811.11721
+// Reference code (semantics and key names followed): speedinghzl/CCNet (CrissCrossAttention,
+//   RCCAModule's recurrence loop): query_conv and key_conv 1x1 C -> C / 8, value_conv C -> C,
+//   all with bias, gamma a learned scalar. Each position attends to the positions of its
+//   column and its row (itself once: the column part masks it), one softmax over the H + W
+//   values; out = the values there weighted; y = gamma * out + x. Two passes reach every
+//   position.
+// Emitted over all positions, those off the query's row and column masked (-1e9 before the
+// softmax): the same weights, and the attention comes out as one [N, HW, HW] map. The mask is
+// built in the graph from the input's own size (Range, Equal), so any size runs.
+// Taps: attention = the mean pass-1 attention each position receives [N, H, W]; activation =
+//   the channel mean of the input; the affinity kept for click-a-query is the two-pass reach
+//   A2 A1 [N, HW, HW] (row = query, column = where its information comes from after both passes).
+
+import type { ModuleGraph } from './base';
+import { channelMean, conv, type Emit, mapShape } from './layers';
+
+export interface CrissCrossConfig {
+  channels: number;
+  recurrence: number;
+}
+
+const MASKED = 1e9;
+
+export function emitCrissCross(e: Emit, x: string, cfg: CrissCrossConfig): ModuleGraph {
+  const c = cfg.channels;
+  const g = e.g;
+  const scope = e.scope;
+  // 0 where key and query share a row or a column, -1e9 elsewhere: [HW, HW] from the map's size.
+  const dims = g.node('Shape', [x], `${scope}/cross/Shape`);
+  const dim = (i: number): string => g.node('Gather', [dims, g.ints([i])], `${scope}/cross/Gather`, { axis: 0 }); // [1]
+  const [h, w] = [dim(2), dim(3)];
+  const grid = g.node('Concat', [h, w], `${scope}/cross/Concat`, { axis: 0 });
+  const scalar = (v: string): string => g.node('Squeeze', [v, g.ints([0])], `${scope}/cross/Squeeze`); // [1] -> 0-d
+  const range = (n: string): string => g.node('Range', [scalar(g.ints([0])), scalar(n), scalar(g.ints([1]))], `${scope}/cross/Range`);
+  const rows = g.node('Reshape', [g.node('Expand', [g.node('Unsqueeze', [range(h), g.ints([1])], `${scope}/cross/Unsqueeze`), grid], `${scope}/cross/Expand`), g.ints([-1])], `${scope}/cross/Reshape`);
+  const cols = g.node('Reshape', [g.node('Expand', [g.node('Unsqueeze', [range(w), g.ints([0])], `${scope}/cross/Unsqueeze`), grid], `${scope}/cross/Expand`), g.ints([-1])], `${scope}/cross/Reshape`);
+  const same = (v: string): string => g.node('Cast', [g.node('Equal', [g.node('Unsqueeze', [v, g.ints([1])], `${scope}/cross/Unsqueeze`), g.node('Unsqueeze', [v, g.ints([0])], `${scope}/cross/Unsqueeze`)], `${scope}/cross/Equal`)], `${scope}/cross/Cast`, { to: 1 });
+  const allowed = g.node('Min', [g.node('Add', [same(rows), same(cols)], `${scope}/cross/Add`), g.scalar(1)], `${scope}/cross/Min`);
+  const bias = g.node('Mul', [g.node('Sub', [allowed, g.scalar(1)], `${scope}/cross/Sub`), g.scalar(MASKED)], `${scope}/cross/Mul`);
+
+  const gamma = g.floats(`${e.w.key('gamma')}`, Float32Array.from(e.w.get('gamma', [1]).data), [1]);
+  const pass = (input: string, k: number): { out: string; attention: string } => {
+    const p: Emit = { ...e, scope: `${scope}/pass${k}` };
+    const q = conv(p, 'query_conv', input, { bias: true, shape: [-1, c, 1, 1] });
+    const key = conv(p, 'key_conv', input, { bias: true, shape: [q.out, c, 1, 1] });
+    const v = conv(p, 'value_conv', input, { bias: true, shape: [c, c, 1, 1] });
+    const flat = (t: string, ch: number): string => g.node('Reshape', [t, g.ints([0, ch, -1])], `${p.scope}/Reshape`);
+    const queries = g.node('Transpose', [flat(q.y, q.out)], `${p.scope}/Transpose`, { perm: [0, 2, 1] });
+    const energy = g.node('Add', [g.node('MatMul', [queries, flat(key.y, q.out)], `${p.scope}/MatMul`), bias], `${p.scope}/Add`);
+    const attention = g.node('Softmax', [energy], `${p.scope}/Softmax`, { axis: -1 }); // [N, HW, HW]
+    const mixed = g.node('MatMul', [flat(v.y, c), g.node('Transpose', [attention], `${p.scope}/Transpose`, { perm: [0, 2, 1] })], `${p.scope}/MatMul`);
+    const back = g.node('Reshape', [mixed, g.node('Shape', [input], `${p.scope}/Shape`)], `${p.scope}/Reshape`);
+    return { out: g.node('Add', [g.node('Mul', [back, gamma], `${p.scope}/Mul`), input], `${p.scope}/Add`), attention };
+  };
+  const passes: Array<{ out: string; attention: string }> = [];
+  let y = x;
+  for (let k = 1; k <= cfg.recurrence; k++) {
+    passes.push(pass(y, k));
+    y = (passes[passes.length - 1] as { out: string }).out;
+  }
+  // Reach after all passes: A_R ... A_2 A_1.
+  let reach = (passes[0] as { attention: string }).attention;
+  for (const p of passes.slice(1)) reach = g.node('MatMul', [p.attention, reach], `${scope}/reach/MatMul`);
+  const received = g.node('ReduceMean', [(passes[0] as { attention: string }).attention], `${scope}/attention/ReduceMean`, { axes: [1], keepdims: 0 });
+  return {
+    out: y,
+    taps: [
+      { tap: 'attention', value: g.node('Reshape', [received, mapShape(e, x)], `${scope}/attention/Reshape`) },
+      { tap: 'activation', value: channelMean(e, x) },
+    ],
+    affinity: reach,
+  };
+}
