@@ -4,7 +4,11 @@
 /** The standard things a module shows. */
 export type TapName = 'channel' | 'spatial' | 'attention' | 'activation'
   /** A [C, C] channel affinity (DANet's channel attention): row = the channel rebuilt, column = the channel it draws on. */
-  | 'matrix';
+  | 'matrix'
+  /** [K, H, W], one map per component: EMANet's bases (responsibilities), A2-Net's gather maps. */
+  | 'maps'
+  /** [K, H, W]: per position, its weight on each component (A2-Net's distribute step). */
+  | 'weights';
 
 /** Kinds of attention mechanism the engine implements (engine/modules/*). */
 export type ModuleKind = 'cbam' | 'se' | 'bam' | 'nonlocal' | 'gc'
@@ -14,6 +18,8 @@ export type ModuleKind = 'cbam' | 'se' | 'bam' | 'nonlocal' | 'gc'
   | 'crisscross'
   // Polarized self-attention (engine/modules/polarized.ts).
   | 'psa'
+  // EMANet's EM attention, A2-Net's double attention, ISANet's interlaced self-attention.
+  | 'ema' | 'a2' | 'isa'
   // Found in an imported ONNX model (engine/import): what it computes, not which paper.
   | 'gate' | 'affinity' | 'heads';
 

@@ -4,6 +4,7 @@ import { useMemo, useState, type MouseEvent } from 'react';
 import { channelStats, sortedChannels } from '../lib/stats';
 import { useActions, useApp } from '../store';
 import { selectFocusedModule } from '../store/selectors';
+import { ComponentsGrid } from './ComponentsGrid';
 import { MatrixView } from './MatrixView';
 
 const W = 272;
@@ -22,6 +23,8 @@ export function ChannelChart() {
   if (!m) return <div className="placeholder">Select a module to see its channel weights.</div>;
   // DANet's channel attention: a [C, C] affinity, not a gate in [0, 1].
   if (m.taps.includes('matrix')) return <MatrixView />;
+  // EMANet's bases, A2-Net's descriptors: K maps, not one weight per channel.
+  if (m.taps.includes('maps')) return <ComponentsGrid />;
   if (!m.taps.includes('channel')) {
     return <div className="placeholder">{m.name} has no channel gate ({m.kind === 'nonlocal' || m.kind === 'affinity' || m.kind === 'selfattn' || m.kind === 'pam' || m.kind === 'crisscross' ? 'it mixes positions, not channels' : m.kind === 'heads' ? 'attention heads mix tokens, not channels' : 'no channel tap'}).</div>;
   }

@@ -54,7 +54,7 @@ export function engineActions(set: SetState, get: GetState, d: ResolvedDeps): Pi
       : {
         model: { ...s.model, preprocess: NO_PREPROCESS },
         modules: { focused: defaultFocus(info), hidden: [], bypass: [] },
-        analysis: { baseline: {}, query: null, channel: null, camClass: null, cam: null, stageCams: {} },
+        analysis: { baseline: {}, query: null, channel: null, camClass: null, cam: null, stageCams: {}, component: {} },
         run: emptyRun(s.run.seq + 1),
       }));
   };

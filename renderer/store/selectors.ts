@@ -48,6 +48,19 @@ export function selectDisplayedMap(s: AppState): DisplayedMap | null {
     }
     return taps.attention ? { module: f.module, tap: f.tap, map: taps.attention, label: 'attention received (mean over queries)', query: null } : null;
   }
+  if (f.tap === 'maps' || f.tap === 'weights') {
+    // One of K components [K, H, W]: the picked one (components grid), else the first.
+    const all = taps[f.tap];
+    if (!all) return null;
+    const [k] = all.shape as [number];
+    const i = Math.min(k - 1, Math.max(0, s.analysis.component[f.module] ?? 0));
+    const map = componentMap(all, i);
+    return { module: f.module, tap: f.tap, map, label: `${f.tap === 'maps' ? 'component' : 'weight on component'} ${i + 1} of ${k}`, query: null };
+  }
+  if (f.tap === 'matrix') {
+    // A [C, C] matrix is not a map over the image: it is drawn in the side panel.
+    return taps.activation ? { module: f.module, tap: 'activation', map: taps.activation, label: 'activation (its channel affinity is in the side panel)', query: null } : null;
+  }
   if (f.tap === 'channel') {
     const c = s.analysis.channel;
     if (c && c.module === f.module && c.map) return { module: f.module, tap: f.tap, map: c.map, label: `channel ${c.channel} activation`, query: null };
@@ -59,6 +72,16 @@ export function selectDisplayedMap(s: AppState): DisplayedMap | null {
   const spatialLabel = info?.derived ? 'attention rollout (class token)' : info?.parts?.includes('spatial-softmax') ? 'context softmax' : info?.parts?.includes('gate') ? 'gate (mean over channels)' : 'spatial gate';
   const label = f.tap === 'spatial' ? spatialLabel : f.tap;
   return { module: f.module, tap: f.tap, map, label, query: null };
+}
+
+const components = new WeakMap<Float32Array, MapData[]>();
+
+/** Component `i` [H, W] of a [K, H, W] tap; the same object every time (selectors compare by identity). */
+export function componentMap(all: MapData, i: number): MapData {
+  const [k, h, w] = all.shape as [number, number, number];
+  let list = components.get(all.data);
+  if (!list) components.set(all.data, (list = Array.from({ length: k }, (_, j) => ({ shape: [h, w], data: all.data.subarray(j * h * w, (j + 1) * h * w) }))));
+  return list[i] as MapData;
 }
 
 /** The map a grid thumbnail shows for a module. */

@@ -122,6 +122,8 @@ export interface AnalysisSlice {
   cam: CamState | null;
   /** Grid view: the class evidence of each stage (key: stage number), a row beside its attention maps. */
   stageCams: Record<number, CamState>;
+  /** Per module, which of its `maps` / `weights` components (EM bases, A2 descriptors) is shown. */
+  component: Record<string, number>;
 }
 
 /** Class evidence (compare view): what was asked and what came back. */
@@ -244,6 +246,8 @@ export interface AppActions {
   queryPoint(module: string, point: { x: number; y: number }): Promise<void>;
   clearQuery(): void;
   pickChannel(module: string, channel: number | null): Promise<void>;
+  /** Shows component `index` of a module's `maps` or `weights` tap on the image. */
+  pickComponent(module: string, tap: 'maps' | 'weights', index: number): void;
   /** The class evidence of the current run (settings' method and stage, analysis.camClass). */
   requestCam(): Promise<void>;
   /** Grid view: class evidence at every stage of the current run (settings' method; CAM: layer4 only). */

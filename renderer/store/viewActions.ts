@@ -8,7 +8,7 @@ import type { AppActions, AppState } from './types';
 type ViewActionKeys =
   | 'focus' | 'stepModule' | 'focusStage' | 'toggleVisible' | 'setAllVisible' | 'setSetting'
   | 'cycleColormap' | 'nudgeOpacity' | 'setView' | 'resetView' | 'setHover' | 'setShortcutsOpen'
-  | 'showToast' | 'dismissToast' | 'openExport' | 'setExport';
+  | 'showToast' | 'dismissToast' | 'openExport' | 'setExport' | 'pickComponent';
 
 export function viewActions(set: SetState, get: GetState, d: ResolvedDeps): Pick<AppActions, ViewActionKeys> {
   const patch = <K extends keyof AppState>(key: K, value: Partial<AppState[K]>) =>
@@ -19,6 +19,10 @@ export function viewActions(set: SetState, get: GetState, d: ResolvedDeps): Pick
   const visibleModules = () => modulesInfo().filter((m) => !get().modules.hidden.includes(m.name));
 
   return {
+    pickComponent(module, tap, index) {
+      set((s) => ({ analysis: { ...s.analysis, component: { ...s.analysis.component, [module]: index } } }));
+      get().focus(module, tap);
+    },
     focus(module, tap) {
       const m = modulesInfo().find((x) => x.name === module);
       if (!m) return;

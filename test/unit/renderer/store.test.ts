@@ -227,6 +227,41 @@ describe('store: focus, visibility and the displayed map', () => {
     expect(selectDisplayedMap(s())?.query).toBeNull();
   });
 
+  it('components: a [K, H, W] tap shows the picked component, the same object each time', async () => {
+    const { store, s } = await ready();
+    s().addImages([{ name: 'a.png', bytes: png() }]);
+    await flush();
+    const info = s().model.info!;
+    const ema = { name: 'ema3', kind: 'ema' as const, stage: 'layer3', taps: ['maps' as const, 'activation' as const], channels: 8, mapSize: [2, 2] as [number, number] };
+    const data = Float32Array.from({ length: 12 }, (_, i) => i);
+    store.setState((st) => ({
+      model: { ...st.model, info: { ...info, modules: [...info.modules, ema] } },
+      run: { ...st.run, taps: { ...st.run.taps, ema3: { maps: { shape: [3, 2, 2], data }, activation: { shape: [2, 2], data: new Float32Array(4) } } } },
+    }));
+    s().focus('ema3');
+    expect(s().modules.focused).toEqual({ module: 'ema3', tap: 'maps' });
+    expect(Array.from(selectDisplayedMap(s())!.map.data)).toEqual([0, 1, 2, 3]);
+    s().pickComponent('ema3', 'maps', 2);
+    const shown = selectDisplayedMap(s())!;
+    expect(Array.from(shown.map.data)).toEqual([8, 9, 10, 11]);
+    expect(shown.label).toBe('component 3 of 3');
+    expect(selectDisplayedMap(s())!.map).toBe(shown.map);
+  });
+
+  it('a channel-affinity matrix is never painted over the image', async () => {
+    const { store, s } = await ready();
+    s().addImages([{ name: 'a.png', bytes: png() }]);
+    await flush();
+    const info = s().model.info!;
+    const cam = { name: 'cam3', kind: 'chanattn' as const, stage: 'layer3', taps: ['channel' as const, 'matrix' as const, 'activation' as const], channels: 2, mapSize: [2, 2] as [number, number] };
+    store.setState((st) => ({
+      model: { ...st.model, info: { ...info, modules: [...info.modules, cam] } },
+      run: { ...st.run, taps: { ...st.run.taps, cam3: { matrix: { shape: [2, 2], data: new Float32Array(4) }, activation: { shape: [2, 2], data: new Float32Array([1, 2, 3, 4]) } } } },
+    }));
+    s().focus('cam3', 'matrix');
+    expect(selectDisplayedMap(s())).toMatchObject({ tap: 'activation', label: 'activation (its channel affinity is in the side panel)' });
+  });
+
   it('a channel pick shows the map the engine answers for that channel', async () => {
     const { s, client } = await ready();
     s().addImages([{ name: 'a.png', bytes: png() }]);
