@@ -883,7 +883,8 @@ export function archName(spec: NetSpec): string {
   if (spec.inserts.some((i) => i.kind === 'bam')) parts.push('bam');
   for (const ins of spec.inserts) {
     if (ins.kind === 'nonlocal') parts.push(`${ins.name}-${ins.mode}${ins.subSample ? '-sub' : ''}`);
-    if (ins.kind === 'gc' || ins.kind === 'selfattn' || ins.kind === 'pam' || ins.kind === 'cam' || ins.kind === 'cca') parts.push(ins.name);
+    if (ins.kind === 'gc' || ins.kind === 'selfattn' || ins.kind === 'pam' || ins.kind === 'cam' || ins.kind === 'cca' || ins.kind === 'ema' || ins.kind === 'a2') parts.push(ins.name);
+    if (ins.kind === 'isa') parts.push(`${ins.name}-${ins.downFactor.join('x')}`);
   }
   return parts.join('-');
 }

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from torchref import build_resnet, normalise_spec  # noqa: E402
+from torchref import EMAttention, build_resnet, normalise_spec  # noqa: E402
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..')
 OUT = os.path.join(ROOT, 'test', 'fixtures')
@@ -98,6 +98,16 @@ CASES['psa-parallel'] = dict(spec=cifar({'kind': 'psa', 'variant': 'parallel', '
 CASES['psa-sequential'] = dict(spec=cifar({'kind': 'psa', 'variant': 'sequential', 'attr': 'psa'}, width=8))
 CASES['cca'] = dict(spec=cifar(inserts=[{'kind': 'cca', 'name': 'cca3', 'after': 3, 'reduction': 8, 'recurrence': 2}],
                                width=8), affinity='cca3')
+# Issue 16, third slice, after layer3 (8x8 at 32 px, 32 channels at width 8): EMANet's EM
+# attention unit (tools/torchref/emattention.py; K = 8 bases, 3 EM iterations; the bases are the
+# state dict's `ema3.mu` buffer), A^2-Nets' double attention (tools/torchref/doubleattention.py;
+# c_m 16, c_n 8) and ISANet's interlaced sparse self-attention (tools/torchref/interlaced.py;
+# down factor [2, 4], not square, so a swapped height and width shows: 8 long-range groups of
+# 4 x 2 positions, 8 short-range blocks of 2 x 4).
+CASES['ema'] = dict(spec=cifar(inserts=[{'kind': 'ema', 'name': 'ema3', 'after': 3, 'bases': 8, 'stages': 3}], width=8))
+CASES['a2'] = dict(spec=cifar(inserts=[{'kind': 'a2', 'name': 'a23', 'after': 3, 'cm': 16, 'cn': 8}], width=8))
+CASES['isa'] = dict(spec=cifar(inserts=[{'kind': 'isa', 'name': 'isa3', 'after': 3, 'downFactor': [2, 4],
+                                         'keyChannels': 16, 'valueChannels': 32}], width=8), affinity='isa3')
 
 
 def sample_image(size):
@@ -136,6 +146,11 @@ def randomise(net, x, gen, optimizer):
             if hasattr(m, 'conv_v_left'):
                 m.conv_q_left.weight.mul_(5.0)
                 m.conv_v_left.weight.mul_(5.0)
+            # EMANet's responsibilities z = softmax_K(x^T mu) stay within ~0.02 of 1 / K with
+            # default-initialised convs (the EM iterations pull all bases toward the features' common
+            # direction): conv1 x3 spreads them over ~0.003-0.55. No draws.
+            if isinstance(m, EMAttention):
+                m.conv1.weight.mul_(3.0)
     bns = [m for m in net.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
     for m in bns:
         m.reset_running_stats()

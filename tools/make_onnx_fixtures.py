@@ -10,8 +10,9 @@ Per case:
   expected.safetensors  'input' [1,3,H,W], 'logits' [classes], and per attention module
                         '<module>.<map>' without the batch dim (the engine's .npy names)
   case.json             {opset, inputSize, modules: [{name, kind, map, shape}]}: what the
-                        importer must list, and nothing else; `unlisted` (ccnet): maps stored in
-                        expected.safetensors that no importer pattern finds
+                        importer must list, and nothing else (isanet's entries add `what`: what
+                        the importer takes them for); `unlisted` (ccnet, emanet, a2net, isanet):
+                        maps stored in expected.safetensors that no importer pattern finds
 
 The maps are what the modules compute, read from the PyTorch forward pass: the torchref
 ResNets' own taps (tools/torchref, forward_with_taps), forward hooks on the submodules
@@ -309,6 +310,43 @@ CCNET_UNLISTED = [
 CASES['ccnet'] = dict(resnet_case(cifar(inserts=[{'kind': 'cca', 'name': 'cca3', 'after': 3, 'reduction': 8,
                                                   'recurrence': 2}], width=8)), opset=14,
                       unlisted=[{'name': 'cca3', 'map': m, 'shape': s, 'what': w} for m, s, w in CCNET_UNLISTED])
+# Issue 16, third slice: the torchref networks of make_fixtures' ema, a2 and isa cases (EMANet's
+# EM attention unit, A^2-Nets' double attention, ISANet's interlaced sparse self-attention, all
+# after layer3 at 8x8). `unlisted`: the maps stored for each that the importer does not list.
+EMANET_UNLISTED = [
+    ('maps', [8, 8, 8], "the last EM iteration's responsibilities z, softmax over the K = 8 bases at each position, "
+                        'per base [K, H, W] (/ema3/Softmax_2, [1, 64, 8])')]
+A2NET_UNLISTED = [
+    ('maps', [8, 8, 8], 'gather attention maps: softmax of convB over the 64 positions, per descriptor [c_n, H, W] '
+                        '(/a23/Softmax, [1, 8, 64])'),
+    ('weights', [8, 8, 8], 'distribute weights: softmax of convV over the c_n = 8 descriptors at each position '
+                           '(/a23/Softmax_1, [1, 8, 64])')]
+ISANET_UNLISTED = [
+    ('attention', [8, 8], 'mean over queries of the dense long-range attention L each position receives'),
+    ('affinity', [64, 64], 'two-step reach S L (row = query, row-major positions)'),
+    ('affinity1', [64, 64], "L: the long-range [8 groups, 8, 8] softmax laid out densely "
+                            '(/isa3/stages.0/long_range_sa/Softmax)'),
+    ('affinity2', [64, 64], "S: the short-range [8 blocks, 8, 8] softmax laid out densely "
+                            '(/isa3/stages.0/short_range_sa/Softmax)')]
+CASES['emanet'] = dict(resnet_case(cifar(inserts=[{'kind': 'ema', 'name': 'ema3', 'after': 3, 'bases': 8, 'stages': 3}],
+                                         width=8)), opset=14,
+                       unlisted=[{'name': 'ema3', 'map': m, 'shape': s, 'what': w} for m, s, w in EMANET_UNLISTED])
+CASES['a2net'] = dict(resnet_case(cifar(inserts=[{'kind': 'a2', 'name': 'a23', 'after': 3, 'cm': 16, 'cn': 8}], width=8)),
+                      opset=13, unlisted=[{'name': 'a23', 'map': m, 'shape': s, 'what': w} for m, s, w in A2NET_UNLISTED])
+ISANET_LISTED = {
+    'isa3.stages.0.long_range_sa': 'what the importer finds: the long-range Softmax [8 groups, 8, 8] read as an image batch '
+                                   'of positional affinities over the permuted [8, 32, 4, 2] map, shape [8, 8]; expected '
+                                   'is batch entry 0, group (r mod 2, c mod 4) = (0, 0) (the importer returns all 8 '
+                                   'entries, 512 values, under that shape)',
+    'isa3.stages.0.short_range_sa': 'what the importer finds: the short-range Softmax [8 blocks, 8, 8] over the permuted '
+                                    '[8, 32, 2, 4] map, shape [8, 8]; expected is entry 0, the block of rows 0-1, columns '
+                                    '0-3 (the importer returns all 8 entries, 512 values)'}
+CASES['isanet'] = dict(resnet_case(cifar(inserts=[{'kind': 'isa', 'name': 'isa3', 'after': 3, 'downFactor': [2, 4],
+                                                   'keyChannels': 16, 'valueChannels': 32}], width=8)), opset=16,
+                       # The authors' ISA_Block computes its grid with math.ceil on Python ints, so the
+                       # traced Reshapes hold the 32 px sizes: a fixed-size export, like any export of theirs.
+                       dynamic=False, listed=ISANET_LISTED,
+                       unlisted=[{'name': 'isa3', 'map': m, 'shape': s, 'what': w} for m, s, w in ISANET_UNLISTED])
 
 
 def expected_maps(name, net, x):
@@ -335,6 +373,13 @@ def expected_maps(name, net, x):
                     b, _, h, w = out.shape
                     captured[mname] = torch.softmax(out.reshape(b, h * w), dim=1).reshape(b, h, w)
                 hooks.append(m.conv_q_right.register_forward_hook(q_hook))
+            if type(m).__name__ == 'InterlacedSparseAttention':
+                # The dense long-range (L) and short-range (S) attention (the taps have L's column
+                # means and the reach S L).
+                def isa_hook(mod, inp, out, mname=mname):
+                    _, sim_long, sim_short = mod.stages[0](inp[0])
+                    captured[mname] = mod.dense(sim_long, sim_short, *inp[0].shape[2:]) + (sim_long, sim_short)
+                hooks.append(m.register_forward_hook(isa_hook))
             if type(m).__name__ == 'CrissCrossAttention':
                 # Pass 2's attention alone, A_2 [B, HW, HW] (the taps have A_1 and the reach A_2 A_1).
                 def cc_hook(mod, inp, out, mname=mname):
@@ -377,6 +422,27 @@ def expected_maps(name, net, x):
                 for tap in ('attention', 'affinity', 'affinity1'):
                     maps[f'{mname}.{tap}'] = taps[f'{mname}.{tap}'][0]
                 maps[f'{mname}.affinity2'] = captured[mname][0]
+            elif kind == 'EMAttention':
+                # Not listed: see EMANET_UNLISTED.
+                maps[f'{mname}.maps'] = taps[f'{mname}.maps'][0]
+            elif kind == 'DoubleAttention':
+                # Not listed: see A2NET_UNLISTED.
+                for tap in ('maps', 'weights'):
+                    maps[f'{mname}.{tap}'] = taps[f'{mname}.{tap}'][0]
+            elif kind == 'InterlacedSparseAttention':
+                # Listed, but not as ISA: each SelfAttentionBlock2D's Softmax is [groups, N', N'] and
+                # reads permuted [groups, C, h', w'] maps with N' = h' w' positions, so the importer
+                # takes it for a positional affinity of an image batch with shape [8, 8]. Expected: the
+                # first entry, long-range group (0, 0) and short-range block (0, 0) ([8, 8] each); the
+                # importer's map data holds all 8 entries (512 values), so it does not match yet.
+                big_l, big_s, sim_long, sim_short = captured[mname]
+                add(f'{mname}.stages.0.long_range_sa', 'affinity', 'affinity', sim_long[:1])
+                add(f'{mname}.stages.0.short_range_sa', 'affinity', 'affinity', sim_short[:1])
+                # Not listed: see ISANET_UNLISTED.
+                for tap in ('attention', 'affinity'):
+                    maps[f'{mname}.{tap}'] = taps[f'{mname}.{tap}'][0]
+                maps[f'{mname}.affinity1'] = big_l[0]
+                maps[f'{mname}.affinity2'] = big_s[0]
         return logits, maps, modules
     out = net(x)
     logits = out[0] if isinstance(out, tuple) else out
@@ -445,6 +511,9 @@ def make(name, cfg, seed):
     write_safetensors(os.path.join(d, 'expected.safetensors'), tensors)
     with open(os.path.join(d, 'case.json'), 'w') as f:
         info = {'opset': cfg['opset'], 'inputSize': size, 'dynamic': dynamic, 'modules': modules}
+        for m in modules:
+            if m['name'] in cfg.get('listed', {}):
+                m['what'] = cfg['listed'][m['name']]
         if cfg.get('unlisted'):
             # Maps in expected.safetensors that the importer has no pattern for (yet): not listed.
             info['unlisted'] = cfg['unlisted']

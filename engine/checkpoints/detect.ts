@@ -142,6 +142,23 @@ function detectInserts(tensors: Shapes, channels: number[], assumptions: string[
       } else inserts.push({ kind: name.startsWith('pam') ? 'pam' : 'selfattn', name, after: after(query[1]), reduction });
       continue;
     }
+    const mu = s('mu');
+    if (mu && mu.length === 3) {
+      assumptions.push(`${name}: 3 EM iterations assumed (EMANet's setting; the weights do not store it)`);
+      inserts.push({ kind: 'ema', name, after: after(mu[1]), bases: mu[2]!, stages: 3 });
+      continue;
+    }
+    const isaKey = s('stages.0.long_range_sa.f_key.0.weight');
+    if (isaKey) {
+      assumptions.push(`${name}: interlaced down factor [8, 8] assumed (ISANet's; the weights do not store it): --arch or a manifest sets another`);
+      inserts.push({ kind: 'isa', name, after: after(isaKey[1]), downFactor: [8, 8], keyChannels: isaKey[0]!, valueChannels: s('stages.0.long_range_sa.f_value.weight')?.[0] ?? 0 });
+      continue;
+    }
+    const convA = s('convA.weight');
+    if (convA) {
+      inserts.push({ kind: 'a2', name, after: after(convA[1]), cm: convA[0]!, cn: s('convB.weight')?.[0] ?? 0 });
+      continue;
+    }
     if (tensors.has(`${name}.gamma`) && [...tensors.keys()].every((k) => !k.startsWith(`${name}.`) || k === `${name}.gamma`)) {
       inserts.push({ kind: 'cam', name, after: after(undefined) });
       continue;
@@ -172,7 +189,7 @@ function detectInserts(tensors: Shapes, channels: number[], assumptions: string[
   return inserts;
 }
 
-const INSERT_ORDER: InsertedBlock['kind'][] = ['bam', 'nonlocal', 'selfattn', 'pam', 'cam', 'cca', 'gc'];
+const INSERT_ORDER: InsertedBlock['kind'][] = ['bam', 'nonlocal', 'selfattn', 'pam', 'cam', 'cca', 'ema', 'a2', 'isa', 'gc'];
 
 /**
  * Every key the spec's network reads must be present with its shape, and (strict) every
@@ -236,6 +253,9 @@ export function describeSpec(spec: NetSpec): string {
     if (i.kind === 'selfattn') parts.push(`self-attention ${i.name} (SAGAN) after layer${i.after}`);
     if (i.kind === 'pam') parts.push(`position attention ${i.name} (DANet) after layer${i.after}`);
     if (i.kind === 'cam') parts.push(`channel attention ${i.name} (DANet) after layer${i.after}`);
+    if (i.kind === 'ema') parts.push(`EM attention ${i.name} (EMANet, ${i.bases} bases, ${i.stages} iterations) after layer${i.after}`);
+    if (i.kind === 'isa') parts.push(`interlaced self-attention ${i.name} (ISANet, down factor ${i.downFactor.join('x')}) after layer${i.after}`);
+    if (i.kind === 'a2') parts.push(`double attention ${i.name} (A2-Net, ${i.cn} descriptors) after layer${i.after}`);
     if (i.kind === 'cca') parts.push(`criss-cross attention ${i.name} (CCNet, ${i.recurrence} passes) after layer${i.after}`);
   }
   parts.push(`${spec.numClasses} classes`);

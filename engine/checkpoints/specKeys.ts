@@ -104,6 +104,32 @@ export function expectedKeys(spec: NetSpec): ExpectedKeys {
       put(`${n}.gamma`, 1);
     } else if (ins.kind === 'cam') {
       put(`${n}.gamma`, 1);
+    } else if (ins.kind === 'ema') {
+      put(`${n}.mu`, 1, c, ins.bases);
+      put(`${n}.conv1.weight`, c, c, 1, 1);
+      put(`${n}.conv1.bias`, c);
+      put(`${n}.conv2.0.weight`, c, c, 1, 1);
+      bn(`${n}.conv2.1`, c);
+    } else if (ins.kind === 'isa') {
+      for (const [part, cin] of [['long_range_sa', c], ['short_range_sa', c]] as const) {
+        const p = `${n}.stages.0.${part}`;
+        for (const f of ['f_key', 'f_query']) {
+          put(`${p}.${f}.0.weight`, ins.keyChannels, cin, 1, 1);
+          bn(`${p}.${f}.1.0`, ins.keyChannels);
+          put(`${p}.${f}.2.weight`, ins.keyChannels, ins.keyChannels, 1, 1);
+          bn(`${p}.${f}.3.0`, ins.keyChannels);
+        }
+        put(`${p}.f_value.weight`, ins.valueChannels, cin, 1, 1);
+        put(`${p}.W.0.weight`, c, ins.valueChannels, 1, 1);
+        bn(`${p}.W.1.0`, c);
+      }
+      put(`${n}.conv_bn.0.weight`, c, 2 * c, 1, 1);
+      bn(`${n}.conv_bn.1.0`, c);
+    } else if (ins.kind === 'a2') {
+      for (const [conv, out, inp] of [['convA', ins.cm, c], ['convB', ins.cn, c], ['convV', ins.cn, c], ['conv_reconstruct', c, ins.cm]] as const) {
+        put(`${n}.${conv}.weight`, out, inp, 1, 1);
+        put(`${n}.${conv}.bias`, out);
+      }
     } else {
       gcKeys(`${n}`, c, ins.reduction, put);
     }

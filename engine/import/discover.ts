@@ -271,6 +271,9 @@ export function classify(candidates: Candidate[], shapes: Map<string, number[]>)
     }
     const dims = g.length === 2 ? [g[0], 1, g[1]] : g;
     if (dims.length !== 3) { reject(c, `a ${g.length}-D softmax, not an affinity`); continue; }
+    // The probe runs one image: a first dimension other than 1 is groups or heads folded into the
+    // batch (ISANet's interlaced groups, a [B * heads, T, T] attention), not positions of this image.
+    if (dims[0] !== 1) { reject(c, `its first dimension (${dims[0]}) is not the image batch: groups or heads folded into it`); continue; }
     const [, q, k] = dims as [number, number, number];
     if (q === 1) {
       const grid = byPositions(k);

@@ -16,6 +16,9 @@ import { type ChannelAttentionConfig, emitChannelAttention } from './channelAtte
 import { emitSelfAttention, type SelfAttentionConfig } from './selfAttention';
 import { type CrissCrossConfig, emitCrissCross } from './crissCross';
 import { emitPolarized, type PolarizedConfig } from './polarized';
+import { type DoubleAttentionConfig, emitDoubleAttention } from './doubleAttention';
+import { type EmAttentionConfig, emitEmAttention } from './emAttention';
+import { emitInterlaced, type InterlacedConfig } from './interlaced';
 
 export interface AttentionConfigs {
   cbam: CbamConfig;
@@ -28,6 +31,9 @@ export interface AttentionConfigs {
   cam: ChannelAttentionConfig;
   cca: CrissCrossConfig;
   psa: PolarizedConfig;
+  ema: EmAttentionConfig;
+  a2: DoubleAttentionConfig;
+  isa: InterlacedConfig;
 }
 
 export type AttentionName = keyof AttentionConfigs;
@@ -49,6 +55,9 @@ const MECHANISMS: { [K in AttentionName]: Mechanism<K> } = {
   cam: { kind: 'chanattn', taps: ['channel', 'matrix', 'activation'], emit: emitChannelAttention },
   cca: { kind: 'crisscross', taps: ['attention', 'activation'], emit: emitCrissCross },
   psa: { kind: 'psa', taps: ['channel', 'spatial', 'activation'], emit: emitPolarized },
+  ema: { kind: 'ema', taps: ['maps', 'activation'], emit: emitEmAttention },
+  a2: { kind: 'a2', taps: ['maps', 'weights', 'activation'], emit: emitDoubleAttention },
+  isa: { kind: 'isa', taps: ['attention', 'activation'], emit: emitInterlaced },
 };
 
 /** An attention module placed in the graph. */

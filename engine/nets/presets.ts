@@ -18,7 +18,7 @@ const DEPTHS: Record<number, { block: NetSpec['block']; layers: NetSpec['layers'
 
 const NL_MODES: NonLocalMode[] = ['embedded', 'gaussian', 'dot', 'concat'];
 
-export const ARCH_SYNTAX = 'resnet<18|34|50|101|152>[-cifar][-cbam[-channel|-spatial|-spatial-channel|-parallel][-avg|-max]|-cbam-timm|-se|-se-linear|-gc|-psa[-sequential]][-bam][-nl<k>[-embedded|-gaussian|-dot|-concat][-sub]][-gc<k>][-sa<k>][-pam<k>][-cam<k>][-cca<k>]';
+export const ARCH_SYNTAX = 'resnet<18|34|50|101|152>[-cifar][-cbam[-channel|-spatial|-spatial-channel|-parallel][-avg|-max]|-cbam-timm|-se|-se-linear|-gc|-psa[-sequential]][-bam][-nl<k>[-embedded|-gaussian|-dot|-concat][-sub]][-gc<k>][-sa<k>][-pam<k>][-cam<k>][-cca<k>][-ema<k>][-a2<k>][-isa<k>[-<dh>x<dw>]]';
 
 const CBAM_ORDERS: CbamOrder[] = ['spatial-channel', 'parallel', 'channel', 'spatial'];
 
@@ -43,6 +43,8 @@ export function specFromArchName(name: string, dict: StateDict): NetSpec {
     const nl = /^nl([1-4])$/.exec(p);
     const gc = /^gc([1-4])$/.exec(p);
     const pairwise = /^(sa|pam|cam|cca)([1-4])$/.exec(p);
+    const sized = /^(ema|a2)([1-4])$/.exec(p);
+    const isa = /^isa([1-4])$/.exec(p);
     if (p === 'cifar') stem = 'cifar';
     else if (p === 'cbam') {
       const timm = parts[0] === 'timm';
@@ -79,6 +81,21 @@ export function specFromArchName(name: string, dict: StateDict): NetSpec {
       inserts.push(kind === 'cam' ? { kind: 'cam', name: `cam${after}`, after }
         : kind === 'cca' ? { kind: 'cca', name: `cca${after}`, after, reduction: 8, recurrence: 2 }
           : { kind: kind === 'sa' ? 'selfattn' : 'pam', name: `${kind}${after}`, after, reduction: 8 });
+    } else if (isa) {
+      // isa3 or isa3-8x8: the down factor; channel widths from the weights.
+      const after = Number(isa[1]);
+      const name = `isa${after}`;
+      const factor = /^(\d+)x(\d+)$/.exec(parts[0] ?? '');
+      if (factor) parts.shift();
+      const shape = (k: string): number[] | undefined => dict.get(`${name}.stages.0.long_range_sa.${k}`)?.shape;
+      inserts.push({ kind: 'isa', name, after, downFactor: factor ? [Number(factor[1]), Number(factor[2])] : [8, 8], keyChannels: shape('f_key.0.weight')?.[0] ?? 0, valueChannels: shape('f_value.weight')?.[0] ?? 0 });
+    } else if (sized) {
+      // Widths come from the weights (the mu buffer's bases, A2's convs).
+      const after = Number(sized[2]);
+      const name = `${sized[1]}${after}`;
+      const shape = (k: string): number[] | undefined => dict.get(`${name}.${k}`)?.shape;
+      if (sized[1] === 'ema') inserts.push({ kind: 'ema', name, after, bases: shape('mu')?.[2] ?? 64, stages: 3 });
+      else inserts.push({ kind: 'a2', name, after, cm: shape('convA.weight')?.[0] ?? 0, cn: shape('convB.weight')?.[0] ?? 0 });
     } else if (gc) {
       const after = Number(gc[1]);
       inserts.push({ kind: 'gc', name: `gc${after}`, after, reduction: 16 });

@@ -176,6 +176,12 @@ function emitInserted(e: Emit, x: string, ins: InsertedBlock, channels: number, 
       return emitAttention('cam', e, x, { channels }, ins.name);
     case 'cca':
       return emitAttention('cca', e, x, { channels, recurrence: ins.recurrence }, ins.name);
+    case 'ema':
+      return emitAttention('ema', e, x, { channels, stages: ins.stages }, ins.name);
+    case 'a2':
+      return emitAttention('a2', e, x, { channels }, ins.name);
+    case 'isa':
+      return emitAttention('isa', e, x, { channels, down: ins.downFactor }, ins.name);
   }
 }
 

@@ -37,7 +37,13 @@ export type InsertedBlock =
   /** DANet's channel attention (`cam3`): only a gamma. */
   | { kind: 'cam'; name: string; after: number }
   /** CCNet's criss-cross attention (`cca3`), applied `recurrence` times with the same weights. */
-  | { kind: 'cca'; name: string; after: number; reduction: number; recurrence: number };
+  | { kind: 'cca'; name: string; after: number; reduction: number; recurrence: number }
+  /** EMANet's EM attention (`ema3`): K bases, `stages` EM iterations. */
+  | { kind: 'ema'; name: string; after: number; bases: number; stages: number }
+  /** A2-Net's double attention (`a23`). */
+  | { kind: 'a2'; name: string; after: number; cm: number; cn: number }
+  /** ISANet's interlaced sparse self-attention (`isa3`), one down factor [dh, dw]. */
+  | { kind: 'isa'; name: string; after: number; downFactor: [number, number]; keyChannels: number; valueChannels: number };
 
 export interface NetSpec {
   family: 'resnet';

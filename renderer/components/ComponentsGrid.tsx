@@ -31,7 +31,7 @@ function Thumb({ map, lut, selected, label, onPick }: { map: MapData; lut: Array
     ctx.putImageData(img, 0, 0);
   }, [map, lut]);
   return (
-    <button className={`thumb${selected ? ' sel' : ''}`} onClick={onPick} title={label} aria-pressed={selected} aria-label={label}
+    <button className={`comp-thumb${selected ? ' sel' : ''}`} onClick={onPick} title={label} aria-pressed={selected} aria-label={label}
       style={{ padding: 0, border: selected ? '2px solid var(--accent, #4c8dff)' : '2px solid transparent', borderRadius: 4, background: 'none', cursor: 'pointer' }}>
       <canvas ref={ref} style={{ width: CELL, height: CELL, imageRendering: 'pixelated', display: 'block', borderRadius: 2 }} />
     </button>

@@ -1,11 +1,15 @@
 """PyTorch reference implementations of AttnScope's networks and attention modules."""
 from .attention import CBAM_ORDERS, CBAM_POOLS, Attention, CBAMOfficial, CBAMTimm, GCBlock, SELinear, SETimm
 from .crisscross import CrissCrossAttention
+from .doubleattention import DoubleAttention
+from .emattention import EMAttention
 from .inserted import BAM, NONLOCAL_MODES, NonLocal
+from .interlaced import InterlacedSparseAttention
 from .polarized import PSA_VARIANTS, PolarizedSelfAttention
 from .selfattention import ChannelSelfAttention, SelfAttention
 from .resnet import ResNet, build_resnet, normalise_spec
 
 __all__ = ['Attention', 'BAM', 'CBAM_ORDERS', 'CBAM_POOLS', 'CBAMOfficial', 'CBAMTimm', 'ChannelSelfAttention',
-           'CrissCrossAttention', 'GCBlock', 'NONLOCAL_MODES', 'NonLocal', 'PSA_VARIANTS', 'PolarizedSelfAttention',
+           'CrissCrossAttention', 'DoubleAttention', 'EMAttention', 'GCBlock', 'InterlacedSparseAttention',
+           'NONLOCAL_MODES', 'NonLocal', 'PSA_VARIANTS', 'PolarizedSelfAttention',
            'ResNet', 'SELinear', 'SETimm', 'SelfAttention', 'build_resnet', 'normalise_spec']

@@ -8,7 +8,10 @@ import torch.nn.functional as F
 
 from .attention import Attention, CBAMOfficial, CBAMTimm, GCBlock, SELinear, SETimm
 from .crisscross import CrissCrossAttention
+from .doubleattention import DoubleAttention
+from .emattention import EMAttention
 from .inserted import BAM, NonLocal
+from .interlaced import InterlacedSparseAttention
 from .polarized import PolarizedSelfAttention
 from .selfattention import ChannelSelfAttention, SelfAttention
 
@@ -172,6 +175,13 @@ class ResNet(nn.Module):
                 m = ChannelSelfAttention()
             elif ins['kind'] == 'cca':
                 m = CrissCrossAttention(channels, ins.get('reduction', 8), ins.get('recurrence', 2))
+            elif ins['kind'] == 'ema':
+                m = EMAttention(channels, ins.get('bases', 64), ins.get('stages', 3))
+            elif ins['kind'] == 'a2':
+                m = DoubleAttention(channels, ins['cm'], ins['cn'])
+            elif ins['kind'] == 'isa':
+                m = InterlacedSparseAttention(channels, ins.get('downFactor', (8, 8)), ins.get('keyChannels'),
+                                              ins.get('valueChannels'))
             else:
                 raise ValueError(f"unknown inserted block {ins['kind']!r}")
             setattr(self, ins['name'], m)

@@ -348,6 +348,9 @@ const expand: Op = (_ctx, node, x) => {
   return [tensor(tf.broadcastTo(canonical(v), shape))];
 };
 
+/** ONNX Tile (torch's repeat, EMANet's bases repeated over the batch). */
+const tile: Op = (_ctx, node, x) => [tensor(tf.tile(canonical(need(x, 0, node)), hostData(need(x, 1, node))))];
+
 /** ONNX Einsum through tf.einsum (two operands at most, each letter once per operand: what tfjs supports). */
 const einsum: Op = (_ctx, node, x) => {
   const equation = str(node.attrs.equation, '').replace(/\s+/g, '');
@@ -699,6 +702,7 @@ export const OPS: Record<string, Op> = {
   LayerNormalization: layerNorm,
   BatchNormalization: batchNorm,
   Pad: pad,
+  Tile: tile,
   Identity: identity,
   ConstantOfShape: constantOfShape,
   Dropout: identity,

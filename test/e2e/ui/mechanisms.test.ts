@@ -123,6 +123,40 @@ describe('every mechanism kind drawn its own way (real engine, web mode)', () =>
     await shot('mech-06-psa');
   });
 
+  it('EMANet: its bases as a grid of maps; a click shows one base on the image', async () => {
+    await open('ema', 1);
+    expect(await page.textContent('.mod[data-module="ema3"] .badge')).toBe('EM');
+    await focusModule('ema3');
+    expect(await state(page, (s) => s.modules.focused)).toEqual({ module: 'ema3', tap: 'maps' });
+    await page.waitForSelector('[data-testid=components-grid] canvas');
+    expect(await page.locator('[data-testid=components-grid] button.comp-thumb').count()).toBe(8);
+    await page.click('[data-testid=components-grid] button.comp-thumb >> nth=2');
+    expect(await page.textContent('[data-testid=caption]')).toContain('component 3 of 8');
+    await page.mouse.move(10, 10);
+    await shot('mech-07-emanet-bases');
+  });
+
+  it('A2-Net: gather maps and distribute weights, one grid each', async () => {
+    await open('a2', 1);
+    await focusModule('a23');
+    await page.waitForSelector('[data-testid=components-grid] canvas');
+    await page.click('[aria-label=Components] button:text-is("Distribute weights")');
+    expect(await state(page, (s) => s.modules.focused)).toEqual({ module: 'a23', tap: 'weights' });
+    await page.click('[data-testid=components-grid] button.comp-thumb >> nth=4');
+    expect(await page.textContent('[data-testid=caption]')).toContain('weight on component 5 of 8');
+    expect(await page.$$eval('[data-testid=components-grid] button.comp-thumb', (b) => b.map((x) => x.getAttribute('aria-pressed')).indexOf('true'))).toBe(4);
+    await page.mouse.move(10, 10);
+    await shot('mech-08-a2net-distribute');
+  });
+
+  it('ISANet: a clicked query reaches the whole map through a long-range then a short-range step', async () => {
+    await open('isa', 1);
+    await focusModule('isa3', 'attention');
+    expect(await clickQuery('isa3', 0.7, 0.6)).toEqual([8, 8]);
+    await shot('mech-09-isanet-reach');
+    await page.keyboard.press('Escape');
+  });
+
   it('raised no page errors and no console errors', () => {
     expect(pageErrors).toEqual([]);
   });
