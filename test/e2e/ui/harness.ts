@@ -111,6 +111,21 @@ export async function launch(): Promise<Browser> {
   });
 }
 
+/**
+ * A 1440 x 900 dark page on the served app, its page errors and console errors collected in
+ * `errors`, once the app has loaded its first model.
+ */
+export async function openApp(browser: Browser, served: Served): Promise<{ page: Page; errors: string[] }> {
+  const errors: string[] = [];
+  const context = await browser.newContext({ viewport: { width: 1440, height: 900 }, colorScheme: 'dark' });
+  const page = await context.newPage();
+  page.on('pageerror', (e) => errors.push(`page error: ${e.message}`));
+  page.on('console', (m) => { if (m.type() === 'error') errors.push(`console: ${m.text()}`); });
+  await page.goto(served.url);
+  await waitState(page, (s) => s.model.status === 'ready', 120_000);
+  return { page, errors };
+}
+
 /** Drops files on the page the way a file manager does (dragenter, dragover, drop). */
 export async function dropFiles(page: Page, files: Array<{ name: string; type: string; bytes: Buffer }>): Promise<void> {
   await page.evaluate((list) => {

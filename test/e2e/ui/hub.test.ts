@@ -9,14 +9,14 @@ import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeHub, type FakeHub, type FakeRepo } from '../../unit/hub/fakeHub';
-import { dropFiles, launch, root, screenshots, serve, state, waitState, type Served } from './harness';
+import { dropFiles, launch, openApp, root, screenshots, serve, state, waitState, type Served } from './harness';
 
 let hub: FakeHub;
 let cache: string;
 let served: Served;
 let browser: Browser;
 let page: Page;
-const pageErrors: string[] = [];
+let pageErrors: string[] = [];
 const shot = (name: string) => page.screenshot({ path: join(screenshots, `${name}.png`) });
 const sample = (name: string) => ({ name, type: 'image/png', bytes: readFileSync(join(root, 'assets/samples', name)) });
 const row = (name: string) => `[data-testid=model-catalogue] tr[data-model="${name}"]`;
@@ -49,12 +49,7 @@ beforeAll(async () => {
   cache = mkdtempSync(join(tmpdir(), 'attnscope-hub-e2e-'));
   served = await serve({ env: { ATTNSCOPE_HUB_URL: hub.url, ATTNSCOPE_CACHE: cache } });
   browser = await launch();
-  const context = await browser.newContext({ viewport: { width: 1440, height: 900 }, colorScheme: 'dark' });
-  page = await context.newPage();
-  page.on('pageerror', (e) => pageErrors.push(`page error: ${e.message}`));
-  page.on('console', (m) => { if (m.type() === 'error') pageErrors.push(`console: ${m.text()}`); });
-  await page.goto(served.url);
-  await waitState(page, (s) => s.model.status === 'ready', 120_000);
+  ({ page, errors: pageErrors } = await openApp(browser, served));
 });
 
 afterAll(async () => {

@@ -9,12 +9,12 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dropFiles, launch, root, screenshots, serve, state, waitState, type Served } from './harness';
+import { dropFiles, launch, openApp, root, screenshots, serve, state, waitState, type Served } from './harness';
 
 let served: Served;
 let browser: Browser;
 let page: Page;
-const pageErrors: string[] = [];
+let pageErrors: string[] = [];
 const shot = (name: string) => page.screenshot({ path: join(screenshots, `${name}.png`) });
 const checkpoint = (c: string) => ({ name: `${c}.safetensors`, type: 'application/octet-stream', bytes: readFileSync(join(root, 'test/fixtures', c, 'model.safetensors')) });
 const photo = { name: 'chelsea.png', type: 'image/png', bytes: readFileSync(join(root, 'assets/samples/chelsea.png')) };
@@ -42,12 +42,7 @@ async function clickQuery(module: string, fx: number, fy: number): Promise<numbe
 beforeAll(async () => {
   served = await serve();
   browser = await launch();
-  const context = await browser.newContext({ viewport: { width: 1440, height: 900 }, colorScheme: 'dark' });
-  page = await context.newPage();
-  page.on('pageerror', (e) => pageErrors.push(`page error: ${e.message}`));
-  page.on('console', (m) => { if (m.type() === 'error') pageErrors.push(`console: ${m.text()}`); });
-  await page.goto(served.url);
-  await waitState(page, (s) => s.model.status === 'ready', 120_000);
+  ({ page, errors: pageErrors } = await openApp(browser, served));
 });
 
 afterAll(async () => {
