@@ -879,12 +879,14 @@ export function archName(spec: NetSpec): string {
   if (att.kind === 'cbam') parts.push([att.layout === 'timm' ? 'cbam-timm' : 'cbam', ...cbamVariantParts(att)].join('-'));
   if (att.kind === 'se') parts.push(att.layout === 'linear' ? 'se-linear' : 'se');
   if (att.kind === 'gc') parts.push('gc');
+  if (att.kind === 'spatial') parts.push('sse');
   if (att.kind === 'psa') parts.push(att.variant === 'sequential' ? 'psa-sequential' : 'psa');
   if (spec.inserts.some((i) => i.kind === 'bam')) parts.push('bam');
   for (const ins of spec.inserts) {
     if (ins.kind === 'nonlocal') parts.push(`${ins.name}-${ins.mode}${ins.subSample ? '-sub' : ''}`);
     if (ins.kind === 'gc' || ins.kind === 'selfattn' || ins.kind === 'pam' || ins.kind === 'cam' || ins.kind === 'cca' || ins.kind === 'ema' || ins.kind === 'a2') parts.push(ins.name);
     if (ins.kind === 'isa') parts.push(`${ins.name}-${ins.downFactor.join('x')}`);
+    if (ins.kind === 'lightnl') parts.push(`${ins.name}-r${ins.ratio}-s${ins.stride}`);
   }
   return parts.join('-');
 }

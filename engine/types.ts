@@ -20,6 +20,8 @@ export type ModuleKind = 'cbam' | 'se' | 'bam' | 'nonlocal' | 'gc'
   | 'psa'
   // EMANet's EM attention, A2-Net's double attention, ISANet's interlaced self-attention.
   | 'ema' | 'a2' | 'isa'
+  // LightNL, spatial SE.
+  | 'lightnl' | 'sse'
   // Found in an imported ONNX model (engine/import): what it computes, not which paper.
   | 'gate' | 'affinity' | 'heads';
 

@@ -11,7 +11,8 @@ Per case:
                         '<module>.<map>' without the batch dim (the engine's .npy names)
   case.json             {opset, inputSize, modules: [{name, kind, map, shape}]}: what the
                         importer must list, and nothing else (isanet's entries add `what`: what
-                        the importer takes them for); `unlisted` (ccnet, emanet, a2net, isanet):
+                        the importer takes them for); `unlisted` (ccnet, emanet, a2net, isanet,
+                        lightnl-resnet):
                         maps stored in expected.safetensors that no importer pattern finds
 
 The maps are what the modules compute, read from the PyTorch forward pass: the torchref
@@ -347,6 +348,23 @@ CASES['isanet'] = dict(resnet_case(cifar(inserts=[{'kind': 'isa', 'name': 'isa3'
                        # traced Reshapes hold the 32 px sizes: a fixed-size export, like any export of theirs.
                        dynamic=False, listed=ISANET_LISTED,
                        unlisted=[{'name': 'isa3', 'map': m, 'shape': s, 'what': w} for m, s, w in ISANET_UNLISTED])
+# Issue 16, fourth slice: the torchref networks of make_fixtures' lightnl and spatial-gate cases.
+# LightNL (tools/torchref/lightnl.py) has no softmax: f = theta^T phi / HW. After layer3 (ratio 1,
+# stride 2) the authors' cost rule forms f, a Div of a MatMul of two computed values by the
+# shape-derived HW, read by a MatMul: the importer lists it as an affinity [64 queries, 16 keys]
+# (key grid: the strided Slice [1, 32, 4, 4]). After layer2 (ratio 0.25) the rule computes
+# theta^T (phi g^T) / HW instead, so no [HW, K] value exists in the graph: unlisted.
+# The simple spatial gate (sSE) is a Mul by a [1, 1, H, W] Sigmoid: a spatial gate per block.
+LIGHTNL_UNLISTED = [
+    ('attention', [8, 8], 'mean over the 256 queries of f = theta^T phi / HW, what each key of the 8 x 8 strided grid '
+                          'receives; never formed in the graph (the authors\' cost rule multiplies phi g^T first)'),
+    ('affinity', [256, 64], 'f = theta^T phi / HW (first 4 of 16 channels; rows = queries, row-major; not row-normalised), '
+                            'likewise never formed')]
+CASES['lightnl-resnet'] = dict(resnet_case(cifar(inserts=[
+    {'kind': 'lightnl', 'name': 'lnl2', 'after': 2, 'ratio': 0.25, 'stride': 2},
+    {'kind': 'lightnl', 'name': 'lnl3', 'after': 3, 'ratio': 1.0, 'stride': 2}], width=8)), opset=14,
+    unlisted=[{'name': 'lnl2', 'map': m, 'shape': s, 'what': w} for m, s, w in LIGHTNL_UNLISTED])
+CASES['spatial-gate-resnet'] = dict(resnet_case(cifar({'kind': 'spatial', 'attr': 'sa'}, width=8)), opset=15)
 
 
 def expected_maps(name, net, x):
@@ -443,6 +461,18 @@ def expected_maps(name, net, x):
                     maps[f'{mname}.{tap}'] = taps[f'{mname}.{tap}'][0]
                 maps[f'{mname}.affinity1'] = big_l[0]
                 maps[f'{mname}.affinity2'] = big_s[0]
+            elif kind == 'SpatialSE':
+                # A Mul by sigmoid(conv1x1(x)) [B, 1, H, W] in the module's scope.
+                add(mname, 'spatial-gate', 'spatial', taps[f'{mname}.spatial'])
+            elif kind == 'LightNL':
+                h, w = taps[f'{mname}.activation'].shape[1:]
+                if m.affinity_first(m.non_local_bn.num_features, h, w):
+                    # f / HW (a Div by a shape-derived scalar) read by a MatMul: a positional affinity.
+                    add(mname, 'affinity', 'affinity', taps[f'{mname}.affinity'])
+                else:
+                    # Not listed: see LIGHTNL_UNLISTED (theta^T (phi g^T) never forms f).
+                    for tap in ('attention', 'affinity'):
+                        maps[f'{mname}.{tap}'] = taps[f'{mname}.{tap}'][0]
         return logits, maps, modules
     out = net(x)
     logits = out[0] if isinstance(out, tuple) else out

@@ -102,6 +102,7 @@ function detectBlockAttention(tensors: Shapes, channels: number[], lastStage: nu
     if (rest === 'fc1.weight') return { kind: 'se', layout: 'timm', reduction: r(rest), attr };
     if (rest === 'fc.0.weight') return { kind: 'se', layout: 'linear', reduction: r(rest), attr };
     if (rest === 'conv_mask.weight') return { kind: 'gc', reduction: r('channel_add_conv.0.weight'), attr };
+    if (rest === 'conv.weight' && tensors.get(key)?.shape.length === 4 && tensors.get(key)?.shape[0] === 1) return { kind: 'spatial', attr };
     if (rest === 'conv_q_right.weight') return { kind: 'psa', variant: tensors.has(`layer1.0.${attr}.conv_up.0.weight`) ? 'sequential' : 'parallel', attr };
   }
   return { kind: 'none' };
@@ -148,6 +149,12 @@ function detectInserts(tensors: Shapes, channels: number[], assumptions: string[
       inserts.push({ kind: 'ema', name, after: after(mu[1]), bases: mu[2]!, stages: 3 });
       continue;
     }
+    const lightConv = s('non_local_conv.weight');
+    if (lightConv) {
+      assumptions.push(`${name}: LightNL with all channels as embeddings and keys every 2nd position assumed (the weights do not store its ratio and stride): --arch sets others`);
+      inserts.push({ kind: 'lightnl', name, after: after(lightConv[0]), ratio: 1, stride: 2 });
+      continue;
+    }
     const isaKey = s('stages.0.long_range_sa.f_key.0.weight');
     if (isaKey) {
       assumptions.push(`${name}: interlaced down factor [8, 8] assumed (ISANet's; the weights do not store it): --arch or a manifest sets another`);
@@ -189,7 +196,7 @@ function detectInserts(tensors: Shapes, channels: number[], assumptions: string[
   return inserts;
 }
 
-const INSERT_ORDER: InsertedBlock['kind'][] = ['bam', 'nonlocal', 'selfattn', 'pam', 'cam', 'cca', 'ema', 'a2', 'isa', 'gc'];
+const INSERT_ORDER: InsertedBlock['kind'][] = ['bam', 'nonlocal', 'selfattn', 'pam', 'cam', 'cca', 'ema', 'a2', 'isa', 'lightnl', 'gc'];
 
 /**
  * Every key the spec's network reads must be present with its shape, and (strict) every
@@ -245,6 +252,7 @@ export function describeSpec(spec: NetSpec): string {
   }
   if (a.kind === 'se') parts.push(`SE (${a.layout} layout, r=${a.reduction}) in every block`);
   if (a.kind === 'gc') parts.push(`GC (r=${a.reduction}) in every block`);
+  if (a.kind === 'spatial') parts.push('spatial SE in every block');
   if (a.kind === 'psa') parts.push(`polarized self-attention (${a.variant}) in every block`);
   for (const i of spec.inserts) {
     if (i.kind === 'bam') parts.push(`BAM ${i.name} after layer${i.after}`);
@@ -254,6 +262,7 @@ export function describeSpec(spec: NetSpec): string {
     if (i.kind === 'pam') parts.push(`position attention ${i.name} (DANet) after layer${i.after}`);
     if (i.kind === 'cam') parts.push(`channel attention ${i.name} (DANet) after layer${i.after}`);
     if (i.kind === 'ema') parts.push(`EM attention ${i.name} (EMANet, ${i.bases} bases, ${i.stages} iterations) after layer${i.after}`);
+    if (i.kind === 'lightnl') parts.push(`LightNL ${i.name} (ratio ${i.ratio}, stride ${i.stride}) after layer${i.after}`);
     if (i.kind === 'isa') parts.push(`interlaced self-attention ${i.name} (ISANet, down factor ${i.downFactor.join('x')}) after layer${i.after}`);
     if (i.kind === 'a2') parts.push(`double attention ${i.name} (A2-Net, ${i.cn} descriptors) after layer${i.after}`);
     if (i.kind === 'cca') parts.push(`criss-cross attention ${i.name} (CCNet, ${i.recurrence} passes) after layer${i.after}`);

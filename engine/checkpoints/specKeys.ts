@@ -110,6 +110,9 @@ export function expectedKeys(spec: NetSpec): ExpectedKeys {
       put(`${n}.conv1.bias`, c);
       put(`${n}.conv2.0.weight`, c, c, 1, 1);
       bn(`${n}.conv2.1`, c);
+    } else if (ins.kind === 'lightnl') {
+      put(`${n}.non_local_conv.weight`, c, 1, 3, 3);
+      bn(`${n}.non_local_bn`, c);
     } else if (ins.kind === 'isa') {
       for (const [part, cin] of [['long_range_sa', c], ['short_range_sa', c]] as const) {
         const p = `${n}.stages.0.${part}`;
@@ -146,6 +149,11 @@ function blockAttentionKeys(spec: NetSpec, block: string, c: number, put: Put, b
   if (att.kind === 'none') return;
   const a = `${block}.${att.attr}`;
   if (att.kind === 'psa') return psaKeys(a, c, att.variant, put);
+  if (att.kind === 'spatial') {
+    put(`${a}.conv.weight`, 1, c, 1, 1);
+    put(`${a}.conv.bias`, 1);
+    return;
+  }
   const h = att.kind !== 'gc' && att.divisor ? makeDivisible(c / att.reduction, att.divisor) : Math.floor(c / att.reduction);
   if (att.kind === 'gc') return gcKeys(a, c, att.reduction, put);
   if (att.kind === 'cbam' && att.layout === 'official') {

@@ -19,6 +19,8 @@ import { emitPolarized, type PolarizedConfig } from './polarized';
 import { type DoubleAttentionConfig, emitDoubleAttention } from './doubleAttention';
 import { type EmAttentionConfig, emitEmAttention } from './emAttention';
 import { emitInterlaced, type InterlacedConfig } from './interlaced';
+import { emitLightNonLocal, type LightNonLocalConfig } from './lightNonLocal';
+import { emitSpatialGate, type SpatialGateConfig } from './spatialGate';
 
 export interface AttentionConfigs {
   cbam: CbamConfig;
@@ -34,6 +36,8 @@ export interface AttentionConfigs {
   ema: EmAttentionConfig;
   a2: DoubleAttentionConfig;
   isa: InterlacedConfig;
+  lnl: LightNonLocalConfig;
+  sse: SpatialGateConfig;
 }
 
 export type AttentionName = keyof AttentionConfigs;
@@ -58,6 +62,8 @@ const MECHANISMS: { [K in AttentionName]: Mechanism<K> } = {
   ema: { kind: 'ema', taps: ['maps', 'activation'], emit: emitEmAttention },
   a2: { kind: 'a2', taps: ['maps', 'weights', 'activation'], emit: emitDoubleAttention },
   isa: { kind: 'isa', taps: ['attention', 'activation'], emit: emitInterlaced },
+  lnl: { kind: 'lightnl', taps: ['attention', 'activation'], emit: emitLightNonLocal },
+  sse: { kind: 'sse', taps: ['spatial', 'activation'], emit: emitSpatialGate },
 };
 
 /** An attention module placed in the graph. */

@@ -1,5 +1,5 @@
 // Architecture names for `--arch` (and manifests that prefer a name over a full NetSpec):
-//   resnet<depth>[-cifar][-cbam[-<order>][-avg|-max]|-cbam-timm|-se|-se-linear|-gc|-psa[-sequential]][-bam][-nl<k>[-<mode>][-sub]][-gc<k>][-sa<k>][-pam<k>][-cam<k>][-cca<k>]...
+//   resnet<depth>[-cifar][-cbam[-<order>][-avg|-max]|-cbam-timm|-se|-se-linear|-gc|-psa[-sequential]|-sse][-bam][-nl<k>[-<mode>][-sub]][-gc<k>][-sa<k>][-pam<k>][-cam<k>][-cca<k>]...
 // e.g. `resnet50-cbam`, `resnet18-cifar-cbam-timm`, `resnet50-bam`, `resnet50-nl3-embedded-sub`,
 // `resnet18-cbam-spatial-channel-max` (the CBAM paper's ablations), `resnet50-pam4-cam4` (DANet).
 // Sizes the name cannot carry (base width, number of classes) come from the weights.
@@ -18,7 +18,7 @@ const DEPTHS: Record<number, { block: NetSpec['block']; layers: NetSpec['layers'
 
 const NL_MODES: NonLocalMode[] = ['embedded', 'gaussian', 'dot', 'concat'];
 
-export const ARCH_SYNTAX = 'resnet<18|34|50|101|152>[-cifar][-cbam[-channel|-spatial|-spatial-channel|-parallel][-avg|-max]|-cbam-timm|-se|-se-linear|-gc|-psa[-sequential]][-bam][-nl<k>[-embedded|-gaussian|-dot|-concat][-sub]][-gc<k>][-sa<k>][-pam<k>][-cam<k>][-cca<k>][-ema<k>][-a2<k>][-isa<k>[-<dh>x<dw>]]';
+export const ARCH_SYNTAX = 'resnet<18|34|50|101|152>[-cifar][-cbam[-channel|-spatial|-spatial-channel|-parallel][-avg|-max]|-cbam-timm|-se|-se-linear|-gc|-psa[-sequential]|-sse][-bam][-nl<k>[-embedded|-gaussian|-dot|-concat][-sub]][-gc<k>][-sa<k>][-pam<k>][-cam<k>][-cca<k>][-ema<k>][-a2<k>][-isa<k>[-<dh>x<dw>]][-lnl<k>[-r<ratio>][-s<stride>]]';
 
 const CBAM_ORDERS: CbamOrder[] = ['spatial-channel', 'parallel', 'channel', 'spatial'];
 
@@ -45,6 +45,7 @@ export function specFromArchName(name: string, dict: StateDict): NetSpec {
     const pairwise = /^(sa|pam|cam|cca)([1-4])$/.exec(p);
     const sized = /^(ema|a2)([1-4])$/.exec(p);
     const isa = /^isa([1-4])$/.exec(p);
+    const lnl = /^lnl([1-4])$/.exec(p);
     if (p === 'cifar') stem = 'cifar';
     else if (p === 'cbam') {
       const timm = parts[0] === 'timm';
@@ -61,6 +62,7 @@ export function specFromArchName(name: string, dict: StateDict): NetSpec {
       if (linear) parts.shift();
       attention = { kind: 'se', layout: linear ? 'linear' : 'timm', reduction: 16, attr: 'se' };
     } else if (p === 'gc') attention = { kind: 'gc', reduction: 16, attr: 'gc' };
+    else if (p === 'sse') attention = { kind: 'spatial', attr: 'sa' };
     else if (p === 'psa') {
       const sequential = parts[0] === 'sequential' || parts[0] === 'parallel' ? parts.shift() === 'sequential' : false;
       attention = { kind: 'psa', variant: sequential ? 'sequential' : 'parallel', attr: 'psa' };
@@ -81,6 +83,14 @@ export function specFromArchName(name: string, dict: StateDict): NetSpec {
       inserts.push(kind === 'cam' ? { kind: 'cam', name: `cam${after}`, after }
         : kind === 'cca' ? { kind: 'cca', name: `cca${after}`, after, reduction: 8, recurrence: 2 }
           : { kind: kind === 'sa' ? 'selfattn' : 'pam', name: `${kind}${after}`, after, reduction: 8 });
+    } else if (lnl) {
+      // lnl3 or lnl3-r0.25-s2: the channel ratio and the key stride.
+      const after = Number(lnl[1]);
+      const ratio = /^r(\d+(?:\.\d+)?)$/.exec(parts[0] ?? '');
+      if (ratio) parts.shift();
+      const stride = /^s(\d+)$/.exec(parts[0] ?? '');
+      if (stride) parts.shift();
+      inserts.push({ kind: 'lightnl', name: `lnl${after}`, after, ratio: ratio ? Number(ratio[1]) : 1, stride: stride ? Number(stride[1]) : 2 });
     } else if (isa) {
       // isa3 or isa3-8x8: the down factor; channel widths from the weights.
       const after = Number(isa[1]);

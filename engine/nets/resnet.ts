@@ -144,6 +144,8 @@ function emitBlockAttention(e: Emit, x: string, att: Exclude<BlockAttention, { k
       return emitAttention('gc', e, x, { channels }, name);
     case 'psa':
       return emitAttention('psa', e, x, { channels, variant: att.variant }, name);
+    case 'spatial':
+      return emitAttention('sse', e, x, { channels }, name);
   }
 }
 
@@ -182,6 +184,8 @@ function emitInserted(e: Emit, x: string, ins: InsertedBlock, channels: number, 
       return emitAttention('a2', e, x, { channels }, ins.name);
     case 'isa':
       return emitAttention('isa', e, x, { channels, down: ins.downFactor }, ins.name);
+    case 'lightnl':
+      return emitAttention('lnl', e, x, { channels, ratio: ins.ratio, stride: ins.stride }, ins.name);
   }
 }
 

@@ -25,7 +25,9 @@ export type BlockAttention =
   | { kind: 'se'; layout: SeLayout; reduction: number; attr: string; divisor?: number }
   | { kind: 'gc'; reduction: number; attr: string }
   /** Polarized self-attention (modules/polarized.ts). */
-  | { kind: 'psa'; variant: 'parallel' | 'sequential'; attr: string };
+  | { kind: 'psa'; variant: 'parallel' | 'sequential'; attr: string }
+  /** Spatial SE, the surveys' simple spatial attention (modules/spatialGate.ts). */
+  | { kind: 'spatial'; attr: string };
 
 /** A block inserted after stage `after` (1-4), named at the top level (`bam1`, `nl3`, `gc4`). */
 export type InsertedBlock =
@@ -43,7 +45,9 @@ export type InsertedBlock =
   /** A2-Net's double attention (`a23`). */
   | { kind: 'a2'; name: string; after: number; cm: number; cn: number }
   /** ISANet's interlaced sparse self-attention (`isa3`), one down factor [dh, dw]. */
-  | { kind: 'isa'; name: string; after: number; downFactor: [number, number]; keyChannels: number; valueChannels: number };
+  | { kind: 'isa'; name: string; after: number; downFactor: [number, number]; keyChannels: number; valueChannels: number }
+  /** LightNL (`lnl3`): the first ratio * C channels as embeddings, keys sampled every `stride` positions. */
+  | { kind: 'lightnl'; name: string; after: number; ratio: number; stride: number };
 
 export interface NetSpec {
   family: 'resnet';

@@ -1,15 +1,16 @@
 """PyTorch reference implementations of AttnScope's networks and attention modules."""
-from .attention import CBAM_ORDERS, CBAM_POOLS, Attention, CBAMOfficial, CBAMTimm, GCBlock, SELinear, SETimm
+from .attention import CBAM_ORDERS, CBAM_POOLS, Attention, CBAMOfficial, CBAMTimm, GCBlock, SELinear, SETimm, SpatialSE
 from .crisscross import CrissCrossAttention
 from .doubleattention import DoubleAttention
 from .emattention import EMAttention
 from .inserted import BAM, NONLOCAL_MODES, NonLocal
 from .interlaced import InterlacedSparseAttention
+from .lightnl import LightNL
 from .polarized import PSA_VARIANTS, PolarizedSelfAttention
 from .selfattention import ChannelSelfAttention, SelfAttention
 from .resnet import ResNet, build_resnet, normalise_spec
 
 __all__ = ['Attention', 'BAM', 'CBAM_ORDERS', 'CBAM_POOLS', 'CBAMOfficial', 'CBAMTimm', 'ChannelSelfAttention',
            'CrissCrossAttention', 'DoubleAttention', 'EMAttention', 'GCBlock', 'InterlacedSparseAttention',
-           'NONLOCAL_MODES', 'NonLocal', 'PSA_VARIANTS', 'PolarizedSelfAttention',
-           'ResNet', 'SELinear', 'SETimm', 'SelfAttention', 'build_resnet', 'normalise_spec']
+           'LightNL', 'NONLOCAL_MODES', 'NonLocal', 'PSA_VARIANTS', 'PolarizedSelfAttention',
+           'ResNet', 'SELinear', 'SETimm', 'SelfAttention', 'SpatialSE', 'build_resnet', 'normalise_spec']

@@ -250,3 +250,24 @@ class GCBlock(Attention):
         out = x + self.channel_add_conv(context)
         taps = {'spatial': mask.view(b, h, w), 'activation': gated_activation(x, None)} if want_taps else {}
         return out, taps
+
+
+# --- Simple spatial attention: spatial squeeze & excitation (sSE) ---
+# Roy, Navab, Wachinger, "Concurrent Spatial and Channel 'Squeeze & Excitation' in Fully
+# Convolutional Networks", MICCAI 2018 (arXiv 1803.02579), as Guo et al., "Attention Mechanisms
+# in Computer Vision: A Survey", Computational Visual Media 2022, state it in their channel &
+# spatial attention section (scSE): s_s = sigma(Conv1x1(X)), X_spa = s_s X. Layout of the
+# authors' SpatialSELayer (ai-med/squeeze_and_excitation): one 1x1 conv C -> 1 with bias, a
+# sigmoid, the input multiplied by it; semantics and key names followed, no code copied.
+
+class SpatialSE(Attention):
+    """Keys `conv.weight` [1, C, 1, 1], `conv.bias` [1]; out = x * sigmoid(conv(x)); no reduction."""
+
+    def __init__(self, channels):
+        super().__init__()
+        self.conv = nn.Conv2d(channels, 1, 1, bias=True)
+
+    def compute(self, x, want_taps):
+        gate = torch.sigmoid(self.conv(x))  # [B, 1, H, W]
+        taps = {'spatial': gate[:, 0], 'activation': gated_activation(x, None)} if want_taps else {}
+        return x * gate, taps

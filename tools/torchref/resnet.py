@@ -6,18 +6,19 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .attention import Attention, CBAMOfficial, CBAMTimm, GCBlock, SELinear, SETimm
+from .attention import Attention, CBAMOfficial, CBAMTimm, GCBlock, SELinear, SETimm, SpatialSE
 from .crisscross import CrissCrossAttention
 from .doubleattention import DoubleAttention
 from .emattention import EMAttention
 from .inserted import BAM, NonLocal
 from .interlaced import InterlacedSparseAttention
+from .lightnl import LightNL
 from .polarized import PolarizedSelfAttention
 from .selfattention import ChannelSelfAttention, SelfAttention
 
 STANDARD_LAYERS = {18: [2, 2, 2, 2], 34: [3, 4, 6, 3], 50: [3, 4, 6, 3], 101: [3, 4, 23, 3], 152: [3, 8, 36, 3]}
 DEFAULT_ATTR = {('cbam', 'official'): 'cbam', ('cbam', 'timm'): 'se', ('se', 'timm'): 'se',
-                ('se', 'linear'): 'se', ('gc', None): 'gc'}
+                ('se', 'linear'): 'se', ('gc', None): 'gc', ('spatial', None): 'sa'}
 
 
 def make_block_attention(att, channels):
@@ -38,12 +39,14 @@ def make_block_attention(att, channels):
         return GCBlock(channels, r)
     if kind == 'psa':
         return PolarizedSelfAttention(channels, att.get('variant', 'parallel'))
+    if kind == 'spatial':
+        return SpatialSE(channels)
     raise ValueError(f'unknown block attention {kind!r}')
 
 
 def attention_attr(att):
     kind = att.get('kind', 'none')
-    layout = att.get('layout') if kind not in ('gc', 'psa') else None
+    layout = att.get('layout') if kind not in ('gc', 'psa', 'spatial') else None
     return att.get('attr') or DEFAULT_ATTR.get((kind, layout), kind)
 
 
@@ -121,6 +124,9 @@ def normalise_spec(spec):
         # PSA has no reduction or layout: its widths are fixed (C / 2; sequential C / 8 inside conv_up).
         att['attr'] = attention_attr(att)
         att.setdefault('variant', 'parallel')
+    elif att['kind'] == 'spatial':
+        # The simple spatial gate (sSE) has no reduction or layout: one 1x1 conv C -> 1.
+        att['attr'] = attention_attr(att)
     elif att['kind'] != 'none':
         att['attr'] = attention_attr(att)
         att.setdefault('reduction', 16)
@@ -182,6 +188,8 @@ class ResNet(nn.Module):
             elif ins['kind'] == 'isa':
                 m = InterlacedSparseAttention(channels, ins.get('downFactor', (8, 8)), ins.get('keyChannels'),
                                               ins.get('valueChannels'))
+            elif ins['kind'] == 'lightnl':
+                m = LightNL(channels, ins.get('ratio', 1.0), ins.get('stride', 1))
             else:
                 raise ValueError(f"unknown inserted block {ins['kind']!r}")
             setattr(self, ins['name'], m)

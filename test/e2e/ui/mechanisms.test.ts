@@ -4,7 +4,9 @@
 // (test-results/screenshots/mech-*.png): SAGAN self-attention and DANet's position attention
 // answer a clicked query over all positions, DANet's channel attention shows its [C, C] matrix
 // and strongest channel pairs, the CBAM paper's spatial-only variant shows its spatial gate,
-// CCNet's click shows the two-pass reach, PSA shows a channel chart and a spatial gate.
+// CCNet's click shows the two-pass reach, PSA shows a channel chart and a spatial gate, EMANet
+// and A2-Net their components as grids, ISANet and LightNL answer a clicked query, spatial SE
+// shows its gate.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
@@ -150,6 +152,24 @@ describe('every mechanism kind drawn its own way (real engine, web mode)', () =>
     expect(await clickQuery('isa3', 0.7, 0.6)).toEqual([8, 8]);
     await shot('mech-09-isanet-reach');
     await page.keyboard.press('Escape');
+  });
+
+  it('LightNL: a clicked query shows its (unnormalised) affinity over the sampled key grid', async () => {
+    await open('lightnl', 2);
+    expect(await page.textContent('.mod[data-module="lnl3"] .badge')).toBe('LightNL');
+    await focusModule('lnl3', 'attention');
+    expect(await clickQuery('lnl3', 0.5, 0.5)).toEqual([4, 4]);
+    await shot('mech-10-lightnl-query');
+    await page.keyboard.press('Escape');
+  });
+
+  it('spatial SE, the surveys\' simple spatial attention: one spatial gate per block', async () => {
+    await open('spatial-gate', 4);
+    expect(await page.textContent('.mod[data-module="layer2.0.sa"] .badge')).toBe('sSE');
+    await focusModule('layer2.0.sa', 'spatial');
+    expect(await page.textContent('[data-testid=caption]')).toContain('spatial gate');
+    await page.mouse.move(10, 10);
+    await shot('mech-11-spatial-se');
   });
 
   it('raised no page errors and no console errors', () => {
