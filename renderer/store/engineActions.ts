@@ -17,6 +17,14 @@ type EngineActionKeys =
   | 'loadModel' | 'reloadModel' | 'runCurrent' | 'toggleBypass' | 'clearBypass' | 'setPreprocess' | 'queryPoint' | 'clearQuery'
   | 'pickChannel' | 'requestCam' | 'requestStageCams' | 'setCamClass' | 'startExport' | 'markHeatmapPainted';
 
+function sameBytes(a: ArrayBuffer, b: ArrayBuffer): boolean {
+  if (a.byteLength !== b.byteLength) return false;
+  const x = new Uint8Array(a);
+  const y = new Uint8Array(b);
+  for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return false;
+  return true;
+}
+
 /** Copy: the client may transfer (detach) the buffer it is given. */
 function sourceForRun(entry: ImageEntry): ImageSource {
   return entry.source.kind === 'bytes'
@@ -111,7 +119,16 @@ export function engineActions(set: SetState, get: GetState, d: ResolvedDeps): Pi
 
     addImages(files) {
       if (files.length === 0) return;
-      const entries: ImageEntry[] = files.map((f) => ({
+      // A file already in the filmstrip (same name, same bytes) is selected, not added again.
+      const list = get().images.list;
+      const existing = (f: { name: string; bytes: ArrayBuffer }): ImageEntry | undefined => list.find((e) => e.name === f.name && e.source.kind === 'bytes' && sameBytes(e.source.bytes, f.bytes));
+      const fresh = files.filter((f) => !existing(f));
+      if (fresh.length === 0) {
+        const again = existing(files[0]!)!;
+        if (get().images.currentId !== again.id) get().selectImage(again.id);
+        return;
+      }
+      const entries: ImageEntry[] = fresh.map((f) => ({
         id: newId('img'),
         name: f.name,
         source: { kind: 'bytes', name: f.name, bytes: f.bytes },

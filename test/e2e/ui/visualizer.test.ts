@@ -176,7 +176,7 @@ describe('AttnScope UI in web mode (real engine)', () => {
     expect(size).toBe('451×300');
     await shot('02-heatmap');
     // More drops for a steadier drop -> heatmap figure.
-    for (const name of ['scene-cat-coffee.png', 'coffee.png', 'scene-car-rocket.png', 'chelsea.png']) {
+    for (const name of ['scene-cat-coffee.png', 'coffee.png', 'scene-car-rocket.png', 'scene-elephant-forest.png']) {
       timings.push(await dropAndTime([sample(name)]));
       await runDone();
     }

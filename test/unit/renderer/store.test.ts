@@ -227,6 +227,25 @@ describe('store: focus, visibility and the displayed map', () => {
     expect(selectDisplayedMap(s())?.query).toBeNull();
   });
 
+  it('dropping an image that is already in the filmstrip selects it instead of adding it again', async () => {
+    const { s } = await ready();
+    const a = () => new Uint8Array([137, 80, 78, 71, 1, 2, 3]).buffer;
+    const b = () => new Uint8Array([137, 80, 78, 71, 9, 9, 9]).buffer;
+    s().addImages([{ name: 'a.png', bytes: a() }]);
+    await flush();
+    s().addImages([{ name: 'b.png', bytes: b() }]);
+    await flush();
+    expect(s().images.list.map((i) => i.name)).toEqual(['a.png', 'b.png']);
+    s().addImages([{ name: 'a.png', bytes: a() }]);
+    await flush();
+    expect(s().images.list.map((i) => i.name)).toEqual(['a.png', 'b.png']);
+    expect(s().images.list.find((i) => i.id === s().images.currentId)?.name).toBe('a.png');
+    // Same name, other bytes: another image.
+    s().addImages([{ name: 'a.png', bytes: b() }]);
+    await flush();
+    expect(s().images.list).toHaveLength(3);
+  });
+
   it('components: a [K, H, W] tap shows the picked component, the same object each time', async () => {
     const { store, s } = await ready();
     s().addImages([{ name: 'a.png', bytes: png() }]);
