@@ -22,6 +22,8 @@ export type ModuleKind = 'cbam' | 'se' | 'bam' | 'nonlocal' | 'gc'
   | 'ema' | 'a2' | 'isa'
   // LightNL, spatial SE.
   | 'lightnl' | 'sse'
+  // ANN's APNB.
+  | 'apnb'
   // Found in an imported ONNX model (engine/import): what it computes, not which paper.
   | 'gate' | 'affinity' | 'heads';
 

@@ -120,6 +120,13 @@ CASES['lightnl'] = dict(spec=cifar(inserts=[{'kind': 'lightnl', 'name': 'lnl2', 
                                             {'kind': 'lightnl', 'name': 'lnl3', 'after': 3, 'ratio': 1.0, 'stride': 2}],
                                    width=8), affinity='lnl3')
 CASES['spatial-gate'] = dict(spec=cifar({'kind': 'spatial', 'attr': 'sa'}, width=8))
+# Issue 16: ANN's asymmetric pyramid non-local block (tools/torchref/apnb.py; the authors' APNB,
+# one stage, f_query = f_key shared, keys and values adaptive-average-pooled to 1, 3, 6 and 8
+# bins a side: S = 110 pooled positions) after layer3 at 8x8 (32 channels, key 8, value 16).
+# 3 and 6 do not divide 8, so their bins overlap (PyTorch's adaptive pooling: rows
+# floor(i H / b) .. ceil((i + 1) H / b)); the affinity is the dense D = A P [64, 64].
+CASES['apnb'] = dict(spec=cifar(inserts=[{'kind': 'apnb', 'name': 'apnb3', 'after': 3, 'keyChannels': 8,
+                                          'valueChannels': 16, 'sizes': [1, 3, 6, 8]}], width=8), affinity='apnb3')
 
 
 def sample_image(size):

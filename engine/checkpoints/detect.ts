@@ -149,6 +149,12 @@ function detectInserts(tensors: Shapes, channels: number[], assumptions: string[
       inserts.push({ kind: 'ema', name, after: after(mu[1]), bases: mu[2]!, stages: 3 });
       continue;
     }
+    const apnbKey = s('stages.0.f_key.0.weight');
+    if (apnbKey && tensors.has(`${name}.conv_bn_dropout.0.weight`)) {
+      assumptions.push(`${name}: pyramid pooling sizes 1, 3, 6, 8 assumed (ANN's; the weights do not store them)`);
+      inserts.push({ kind: 'apnb', name, after: after(apnbKey[1]), keyChannels: apnbKey[0]!, valueChannels: s('stages.0.f_value.weight')?.[0] ?? 0, sizes: [1, 3, 6, 8] });
+      continue;
+    }
     const lightConv = s('non_local_conv.weight');
     if (lightConv) {
       assumptions.push(`${name}: LightNL with all channels as embeddings and keys every 2nd position assumed (the weights do not store its ratio and stride): --arch sets others`);
@@ -196,7 +202,7 @@ function detectInserts(tensors: Shapes, channels: number[], assumptions: string[
   return inserts;
 }
 
-const INSERT_ORDER: InsertedBlock['kind'][] = ['bam', 'nonlocal', 'selfattn', 'pam', 'cam', 'cca', 'ema', 'a2', 'isa', 'lightnl', 'gc'];
+const INSERT_ORDER: InsertedBlock['kind'][] = ['bam', 'nonlocal', 'selfattn', 'pam', 'cam', 'cca', 'ema', 'a2', 'isa', 'lightnl', 'apnb', 'gc'];
 
 /**
  * Every key the spec's network reads must be present with its shape, and (strict) every
@@ -262,6 +268,7 @@ export function describeSpec(spec: NetSpec): string {
     if (i.kind === 'pam') parts.push(`position attention ${i.name} (DANet) after layer${i.after}`);
     if (i.kind === 'cam') parts.push(`channel attention ${i.name} (DANet) after layer${i.after}`);
     if (i.kind === 'ema') parts.push(`EM attention ${i.name} (EMANet, ${i.bases} bases, ${i.stages} iterations) after layer${i.after}`);
+    if (i.kind === 'apnb') parts.push(`pyramid non-local ${i.name} (ANN APNB, pooled to ${i.sizes.join(', ')}) after layer${i.after}`);
     if (i.kind === 'lightnl') parts.push(`LightNL ${i.name} (ratio ${i.ratio}, stride ${i.stride}) after layer${i.after}`);
     if (i.kind === 'isa') parts.push(`interlaced self-attention ${i.name} (ISANet, down factor ${i.downFactor.join('x')}) after layer${i.after}`);
     if (i.kind === 'a2') parts.push(`double attention ${i.name} (A2-Net, ${i.cn} descriptors) after layer${i.after}`);

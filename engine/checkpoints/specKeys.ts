@@ -110,6 +110,20 @@ export function expectedKeys(spec: NetSpec): ExpectedKeys {
       put(`${n}.conv1.bias`, c);
       put(`${n}.conv2.0.weight`, c, c, 1, 1);
       bn(`${n}.conv2.1`, c);
+    } else if (ins.kind === 'apnb') {
+      const p = `${n}.stages.0`;
+      for (const f of ['f_key', 'f_query']) {
+        put(`${p}.${f}.0.weight`, ins.keyChannels, c, 1, 1);
+        put(`${p}.${f}.0.bias`, ins.keyChannels);
+        bn(`${p}.${f}.1.0`, ins.keyChannels);
+      }
+      put(`${p}.f_value.weight`, ins.valueChannels, c, 1, 1);
+      put(`${p}.f_value.bias`, ins.valueChannels);
+      put(`${p}.W.weight`, c, ins.valueChannels, 1, 1);
+      put(`${p}.W.bias`, c);
+      put(`${n}.conv_bn_dropout.0.weight`, c, 2 * c, 1, 1);
+      put(`${n}.conv_bn_dropout.0.bias`, c);
+      bn(`${n}.conv_bn_dropout.1.0`, c);
     } else if (ins.kind === 'lightnl') {
       put(`${n}.non_local_conv.weight`, c, 1, 3, 3);
       bn(`${n}.non_local_bn`, c);

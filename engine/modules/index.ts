@@ -21,6 +21,7 @@ import { type EmAttentionConfig, emitEmAttention } from './emAttention';
 import { emitInterlaced, type InterlacedConfig } from './interlaced';
 import { emitLightNonLocal, type LightNonLocalConfig } from './lightNonLocal';
 import { emitSpatialGate, type SpatialGateConfig } from './spatialGate';
+import { emitPyramidNonLocal, type PyramidNonLocalConfig } from './pyramidNonLocal';
 
 export interface AttentionConfigs {
   cbam: CbamConfig;
@@ -38,6 +39,7 @@ export interface AttentionConfigs {
   isa: InterlacedConfig;
   lnl: LightNonLocalConfig;
   sse: SpatialGateConfig;
+  apnb: PyramidNonLocalConfig;
 }
 
 export type AttentionName = keyof AttentionConfigs;
@@ -64,6 +66,7 @@ const MECHANISMS: { [K in AttentionName]: Mechanism<K> } = {
   isa: { kind: 'isa', taps: ['attention', 'activation'], emit: emitInterlaced },
   lnl: { kind: 'lightnl', taps: ['attention', 'activation'], emit: emitLightNonLocal },
   sse: { kind: 'sse', taps: ['spatial', 'activation'], emit: emitSpatialGate },
+  apnb: { kind: 'apnb', taps: ['attention', 'activation'], emit: emitPyramidNonLocal },
 };
 
 /** An attention module placed in the graph. */

@@ -18,7 +18,7 @@ const DEPTHS: Record<number, { block: NetSpec['block']; layers: NetSpec['layers'
 
 const NL_MODES: NonLocalMode[] = ['embedded', 'gaussian', 'dot', 'concat'];
 
-export const ARCH_SYNTAX = 'resnet<18|34|50|101|152>[-cifar][-cbam[-channel|-spatial|-spatial-channel|-parallel][-avg|-max]|-cbam-timm|-se|-se-linear|-gc|-psa[-sequential]|-sse][-bam][-nl<k>[-embedded|-gaussian|-dot|-concat][-sub]][-gc<k>][-sa<k>][-pam<k>][-cam<k>][-cca<k>][-ema<k>][-a2<k>][-isa<k>[-<dh>x<dw>]][-lnl<k>[-r<ratio>][-s<stride>]]';
+export const ARCH_SYNTAX = 'resnet<18|34|50|101|152>[-cifar][-cbam[-channel|-spatial|-spatial-channel|-parallel][-avg|-max]|-cbam-timm|-se|-se-linear|-gc|-psa[-sequential]|-sse][-bam][-nl<k>[-embedded|-gaussian|-dot|-concat][-sub]][-gc<k>][-sa<k>][-pam<k>][-cam<k>][-cca<k>][-ema<k>][-a2<k>][-isa<k>[-<dh>x<dw>]][-lnl<k>[-r<ratio>][-s<stride>]][-apnb<k>]';
 
 const CBAM_ORDERS: CbamOrder[] = ['spatial-channel', 'parallel', 'channel', 'spatial'];
 
@@ -46,6 +46,7 @@ export function specFromArchName(name: string, dict: StateDict): NetSpec {
     const sized = /^(ema|a2)([1-4])$/.exec(p);
     const isa = /^isa([1-4])$/.exec(p);
     const lnl = /^lnl([1-4])$/.exec(p);
+    const apnb = /^apnb([1-4])$/.exec(p);
     if (p === 'cifar') stem = 'cifar';
     else if (p === 'cbam') {
       const timm = parts[0] === 'timm';
@@ -83,6 +84,11 @@ export function specFromArchName(name: string, dict: StateDict): NetSpec {
       inserts.push(kind === 'cam' ? { kind: 'cam', name: `cam${after}`, after }
         : kind === 'cca' ? { kind: 'cca', name: `cca${after}`, after, reduction: 8, recurrence: 2 }
           : { kind: kind === 'sa' ? 'selfattn' : 'pam', name: `${kind}${after}`, after, reduction: 8 });
+    } else if (apnb) {
+      const after = Number(apnb[1]);
+      const name = `apnb${after}`;
+      const shape = (k: string): number[] | undefined => dict.get(`${name}.stages.0.${k}`)?.shape;
+      inserts.push({ kind: 'apnb', name, after, keyChannels: shape('f_key.0.weight')?.[0] ?? 0, valueChannels: shape('f_value.weight')?.[0] ?? 0, sizes: [1, 3, 6, 8] });
     } else if (lnl) {
       // lnl3 or lnl3-r0.25-s2: the channel ratio and the key stride.
       const after = Number(lnl[1]);

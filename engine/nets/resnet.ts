@@ -184,6 +184,8 @@ function emitInserted(e: Emit, x: string, ins: InsertedBlock, channels: number, 
       return emitAttention('a2', e, x, { channels }, ins.name);
     case 'isa':
       return emitAttention('isa', e, x, { channels, down: ins.downFactor }, ins.name);
+    case 'apnb':
+      return emitAttention('apnb', e, x, { channels, sizes: ins.sizes }, ins.name);
     case 'lightnl':
       return emitAttention('lnl', e, x, { channels, ratio: ins.ratio, stride: ins.stride }, ins.name);
   }

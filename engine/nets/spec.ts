@@ -47,7 +47,9 @@ export type InsertedBlock =
   /** ISANet's interlaced sparse self-attention (`isa3`), one down factor [dh, dw]. */
   | { kind: 'isa'; name: string; after: number; downFactor: [number, number]; keyChannels: number; valueChannels: number }
   /** LightNL (`lnl3`): the first ratio * C channels as embeddings, keys sampled every `stride` positions. */
-  | { kind: 'lightnl'; name: string; after: number; ratio: number; stride: number };
+  | { kind: 'lightnl'; name: string; after: number; ratio: number; stride: number }
+  /** ANN's asymmetric pyramid non-local block (`apnb3`): keys and values pooled to `sizes`. */
+  | { kind: 'apnb'; name: string; after: number; keyChannels: number; valueChannels: number; sizes: number[] };
 
 export interface NetSpec {
   family: 'resnet';

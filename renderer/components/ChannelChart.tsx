@@ -26,7 +26,7 @@ export function ChannelChart() {
   // EMANet's bases, A2-Net's descriptors: K maps, not one weight per channel.
   if (m.taps.includes('maps')) return <ComponentsGrid />;
   if (!m.taps.includes('channel')) {
-    return <div className="placeholder">{m.name} has no channel gate ({m.kind === 'nonlocal' || m.kind === 'affinity' || m.kind === 'selfattn' || m.kind === 'pam' || m.kind === 'crisscross' || m.kind === 'lightnl' || m.kind === 'isa' ? 'it mixes positions, not channels' : m.kind === 'heads' ? 'attention heads mix tokens, not channels' : 'no channel tap'}).</div>;
+    return <div className="placeholder">{m.name} has no channel gate ({m.kind === 'nonlocal' || m.kind === 'affinity' || m.kind === 'selfattn' || m.kind === 'pam' || m.kind === 'crisscross' || m.kind === 'lightnl' || m.kind === 'isa' || m.kind === 'apnb' ? 'it mixes positions, not channels' : m.kind === 'heads' ? 'attention heads mix tokens, not channels' : 'no channel tap'}).</div>;
   }
   if (!weights || !stats) return <div className="placeholder">{running ? 'Waiting for the run…' : 'Open an image to see its channel weights.'}</div>;
 

@@ -1,4 +1,5 @@
 """PyTorch reference implementations of AttnScope's networks and attention modules."""
+from .apnb import APNB
 from .attention import CBAM_ORDERS, CBAM_POOLS, Attention, CBAMOfficial, CBAMTimm, GCBlock, SELinear, SETimm, SpatialSE
 from .crisscross import CrissCrossAttention
 from .doubleattention import DoubleAttention
@@ -10,7 +11,7 @@ from .polarized import PSA_VARIANTS, PolarizedSelfAttention
 from .selfattention import ChannelSelfAttention, SelfAttention
 from .resnet import ResNet, build_resnet, normalise_spec
 
-__all__ = ['Attention', 'BAM', 'CBAM_ORDERS', 'CBAM_POOLS', 'CBAMOfficial', 'CBAMTimm', 'ChannelSelfAttention',
+__all__ = ['APNB', 'Attention', 'BAM', 'CBAM_ORDERS', 'CBAM_POOLS', 'CBAMOfficial', 'CBAMTimm', 'ChannelSelfAttention',
            'CrissCrossAttention', 'DoubleAttention', 'EMAttention', 'GCBlock', 'InterlacedSparseAttention',
            'LightNL', 'NONLOCAL_MODES', 'NonLocal', 'PSA_VARIANTS', 'PolarizedSelfAttention',
            'ResNet', 'SELinear', 'SETimm', 'SelfAttention', 'SpatialSE', 'build_resnet', 'normalise_spec']

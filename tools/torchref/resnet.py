@@ -6,6 +6,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .apnb import APNB
 from .attention import Attention, CBAMOfficial, CBAMTimm, GCBlock, SELinear, SETimm, SpatialSE
 from .crisscross import CrissCrossAttention
 from .doubleattention import DoubleAttention
@@ -190,6 +191,8 @@ class ResNet(nn.Module):
                                               ins.get('valueChannels'))
             elif ins['kind'] == 'lightnl':
                 m = LightNL(channels, ins.get('ratio', 1.0), ins.get('stride', 1))
+            elif ins['kind'] == 'apnb':
+                m = APNB(channels, ins.get('keyChannels'), ins.get('valueChannels'), ins.get('sizes', (1, 3, 6, 8)))
             else:
                 raise ValueError(f"unknown inserted block {ins['kind']!r}")
             setattr(self, ins['name'], m)

@@ -172,6 +172,17 @@ describe('every mechanism kind drawn its own way (real engine, web mode)', () =>
     await shot('mech-11-spatial-se');
   });
 
+  it('ANN APNB: a clicked query attends to pyramid-pooled regions, shown over the image positions they pool', async () => {
+    await open('apnb', 1);
+    expect(await page.textContent('.mod[data-module="apnb3"] .badge')).toBe('APNB');
+    await focusModule('apnb3', 'attention');
+    expect(await clickQuery('apnb3', 0.4, 0.6)).toEqual([8, 8]);
+    // Through the 1x1 level every position gets some weight.
+    expect(await state(page, (s) => Math.min(...Array.from(s.analysis.query!.map!.data)))).toBeGreaterThan(0);
+    await shot('mech-12-ann-apnb');
+    await page.keyboard.press('Escape');
+  });
+
   it('raised no page errors and no console errors', () => {
     expect(pageErrors).toEqual([]);
   });
