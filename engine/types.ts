@@ -28,7 +28,9 @@ export type ModuleKind = 'cbam' | 'se' | 'bam' | 'nonlocal' | 'gc'
   | 'gate' | 'affinity' | 'heads';
 
 /** What a part of an imported module computes (engine/import/discover.ts). */
-export type ImportedPartKind = 'channel-gate' | 'spatial-gate' | 'gate' | 'affinity' | 'channel-affinity' | 'heads' | 'spatial-softmax';
+export type ImportedPartKind = 'channel-gate' | 'spatial-gate' | 'gate' | 'affinity' | 'channel-affinity' | 'heads' | 'spatial-softmax'
+  /** K maps over positions (EMANet's responsibilities, A2-Net's gather maps and distribute weights). */
+  | 'components';
 
 export type ResizeMode = 'stretch' | 'pad' | 'center-crop';
 

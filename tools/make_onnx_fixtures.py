@@ -314,14 +314,6 @@ CASES['ccnet'] = dict(resnet_case(cifar(inserts=[{'kind': 'cca', 'name': 'cca3',
 # Issue 16, third slice: the torchref networks of make_fixtures' ema, a2 and isa cases (EMANet's
 # EM attention unit, A^2-Nets' double attention, ISANet's interlaced sparse self-attention, all
 # after layer3 at 8x8). `unlisted`: the maps stored for each that the importer does not list.
-EMANET_UNLISTED = [
-    ('maps', [8, 8, 8], "the last EM iteration's responsibilities z, softmax over the K = 8 bases at each position, "
-                        'per base [K, H, W] (/ema3/Softmax_2, [1, 64, 8])')]
-A2NET_UNLISTED = [
-    ('maps', [8, 8, 8], 'gather attention maps: softmax of convB over the 64 positions, per descriptor [c_n, H, W] '
-                        '(/a23/Softmax, [1, 8, 64])'),
-    ('weights', [8, 8, 8], 'distribute weights: softmax of convV over the c_n = 8 descriptors at each position '
-                           '(/a23/Softmax_1, [1, 8, 64])')]
 ISANET_UNLISTED = [
     ('attention', [8, 8], 'mean over queries of the dense long-range attention L each position receives'),
     ('affinity', [64, 64], 'two-step reach S L (row = query, row-major positions)'),
@@ -330,23 +322,18 @@ ISANET_UNLISTED = [
     ('affinity2', [64, 64], "S: the short-range [8 blocks, 8, 8] softmax laid out densely "
                             '(/isa3/stages.0/short_range_sa/Softmax)')]
 CASES['emanet'] = dict(resnet_case(cifar(inserts=[{'kind': 'ema', 'name': 'ema3', 'after': 3, 'bases': 8, 'stages': 3}],
-                                         width=8)), opset=14,
-                       unlisted=[{'name': 'ema3', 'map': m, 'shape': s, 'what': w} for m, s, w in EMANET_UNLISTED])
+                                         width=8)), opset=14)
 CASES['a2net'] = dict(resnet_case(cifar(inserts=[{'kind': 'a2', 'name': 'a23', 'after': 3, 'cm': 16, 'cn': 8}], width=8)),
-                      opset=13, unlisted=[{'name': 'a23', 'map': m, 'shape': s, 'what': w} for m, s, w in A2NET_UNLISTED])
-ISANET_LISTED = {
-    'isa3.stages.0.long_range_sa': 'what the importer finds: the long-range Softmax [8 groups, 8, 8] read as an image batch '
-                                   'of positional affinities over the permuted [8, 32, 4, 2] map, shape [8, 8]; expected '
-                                   'is batch entry 0, group (r mod 2, c mod 4) = (0, 0) (the importer returns all 8 '
-                                   'entries, 512 values, under that shape)',
-    'isa3.stages.0.short_range_sa': 'what the importer finds: the short-range Softmax [8 blocks, 8, 8] over the permuted '
-                                    '[8, 32, 2, 4] map, shape [8, 8]; expected is entry 0, the block of rows 0-1, columns '
-                                    '0-3 (the importer returns all 8 entries, 512 values)'}
+                      opset=13)
+ISANET_UNLISTED += [
+    ('stages.0.long_range_sa.affinity', [8, 8], "the long-range Softmax's first group, (r mod 2, c mod 4) = (0, 0): the importer refuses "
+                                                'the [8 groups, 8, 8] softmax, its first dimension not the image batch'),
+    ('stages.0.short_range_sa.affinity', [8, 8], "the short-range Softmax's first block (rows 0-1, columns 0-3), likewise")]
 CASES['isanet'] = dict(resnet_case(cifar(inserts=[{'kind': 'isa', 'name': 'isa3', 'after': 3, 'downFactor': [2, 4],
                                                    'keyChannels': 16, 'valueChannels': 32}], width=8)), opset=16,
                        # The authors' ISA_Block computes its grid with math.ceil on Python ints, so the
                        # traced Reshapes hold the 32 px sizes: a fixed-size export, like any export of theirs.
-                       dynamic=False, listed=ISANET_LISTED,
+                       dynamic=False,
                        unlisted=[{'name': 'isa3', 'map': m, 'shape': s, 'what': w} for m, s, w in ISANET_UNLISTED])
 # Issue 16, fourth slice: the torchref networks of make_fixtures' lightnl and spatial-gate cases.
 # LightNL (tools/torchref/lightnl.py) has no softmax: f = theta^T phi / HW. After layer3 (ratio 1,
@@ -396,6 +383,13 @@ def expected_maps(name, net, x):
                     b, _, h, w = out.shape
                     captured[mname] = torch.softmax(out.reshape(b, h * w), dim=1).reshape(b, h, w)
                 hooks.append(m.conv_q_right.register_forward_hook(q_hook))
+                if m.variant == 'sequential':
+                    # The spatial branch's softmax over positions of each of conv_v_left's C / 2
+                    # channels, read by a MatMul: components, one map each.
+                    def v_hook(mod, inp, out, mname=mname):
+                        b, k, h, w = out.shape
+                        captured[f'{mname}.theta'] = torch.softmax(out.reshape(b, k, h * w), dim=2).reshape(b, k, h, w)
+                    hooks.append(m.conv_v_left.register_forward_hook(v_hook))
             if type(m).__name__ == 'InterlacedSparseAttention':
                 # The dense long-range (L) and short-range (S) attention (the taps have L's column
                 # means and the reach S L).
@@ -439,6 +433,8 @@ def expected_maps(name, net, x):
                 # The channel branch's softmax over positions, read by a MatMul: a [B, 1, HW]
                 # spatial softmax, in the same scope, whose 'spatial' name the gate already holds.
                 add(f'{mname}#2', 'spatial-softmax', 'spatial', captured[mname])
+                if f'{mname}.theta' in captured:
+                    add(mname, 'components', 'maps', captured[f'{mname}.theta'])
             elif kind == 'CrissCrossAttention':
                 # Not listed: each pass's softmax is [B, H, W, H + W] and only Slices read it, so no
                 # importer pattern matches. Stored for the lead: the engine's taps and A_2.
@@ -446,22 +442,19 @@ def expected_maps(name, net, x):
                     maps[f'{mname}.{tap}'] = taps[f'{mname}.{tap}'][0]
                 maps[f'{mname}.affinity2'] = captured[mname][0]
             elif kind == 'EMAttention':
-                # Not listed: see EMANET_UNLISTED.
-                maps[f'{mname}.maps'] = taps[f'{mname}.maps'][0]
+                # The last iteration's [B, HW, K] softmax over the bases, read by a MatMul: components.
+                add(mname, 'components', 'maps', taps[f'{mname}.maps'])
             elif kind == 'DoubleAttention':
-                # Not listed: see A2NET_UNLISTED.
-                for tap in ('maps', 'weights'):
-                    maps[f'{mname}.{tap}'] = taps[f'{mname}.{tap}'][0]
+                # The gather maps (softmax over positions) and distribute weights (over the descriptors).
+                add(mname, 'components', 'maps', taps[f'{mname}.maps'])
+                add(mname, 'components', 'weights', taps[f'{mname}.weights'])
             elif kind == 'InterlacedSparseAttention':
-                # Listed, but not as ISA: each SelfAttentionBlock2D's Softmax is [groups, N', N'] and
-                # reads permuted [groups, C, h', w'] maps with N' = h' w' positions, so the importer
-                # takes it for a positional affinity of an image batch with shape [8, 8]. Expected: the
-                # first entry, long-range group (0, 0) and short-range block (0, 0) ([8, 8] each); the
-                # importer's map data holds all 8 entries (512 values), so it does not match yet.
+                # Not listed: each SelfAttentionBlock2D's Softmax is [groups, N', N'], its first
+                # dimension the groups, not the image batch: the importer refuses it (see ISANET_UNLISTED;
+                # the first entries are stored as <module>.affinity for reference).
                 big_l, big_s, sim_long, sim_short = captured[mname]
-                add(f'{mname}.stages.0.long_range_sa', 'affinity', 'affinity', sim_long[:1])
-                add(f'{mname}.stages.0.short_range_sa', 'affinity', 'affinity', sim_short[:1])
-                # Not listed: see ISANET_UNLISTED.
+                maps[f'{mname}.stages.0.long_range_sa.affinity'] = sim_long[0]
+                maps[f'{mname}.stages.0.short_range_sa.affinity'] = sim_short[0]
                 for tap in ('attention', 'affinity'):
                     maps[f'{mname}.{tap}'] = taps[f'{mname}.{tap}'][0]
                 maps[f'{mname}.affinity1'] = big_l[0]

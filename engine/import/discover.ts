@@ -208,7 +208,9 @@ export interface FoundPart {
   kind: PartKind;
   candidate: Candidate;
   /** Map name in the DESIGN vocabulary: the npy file is `<module>.<map>.npy`. */
-  map: 'channel' | 'spatial' | 'gate' | 'affinity' | 'heads';
+  map: 'channel' | 'spatial' | 'gate' | 'affinity' | 'heads' | 'maps' | 'weights';
+  /** Components: the value is [N, positions, K] (else [N, K, positions]). */
+  positionsFirst?: boolean;
   /** Affinities: the feature maps whose positions the queries and keys are (4-D values). */
   queryGrid?: string;
   keyGrid?: string;
@@ -296,9 +298,27 @@ export function classify(candidates: Candidate[], shapes: Map<string, number[]>)
       parts.push({ kind: 'channel-affinity', candidate: c, map: 'affinity', queryGrid: channelMap.v, channels: q, mapSize: [channelMap.s[2] as number, channelMap.s[3] as number] });
       continue;
     }
+    // K components over positions: a softmax over the positions per component ([N, K, HW]:
+    // A2-Net's gather maps), or over the K components at each position ([N, K, HW] over K:
+    // A2-Net's distribute weights; [N, HW, K]: EMANet's responsibilities).
+    const positions = qGrid && !kGrid ? qGrid : kGrid && !qGrid ? kGrid : null;
+    if (positions && c.op.opType === 'Softmax') {
+      const positionsFirst = positions === qGrid;
+      // Normalised over K at each position with K first: the distribute step's weights.
+      const map = !positionsFirst && !softmaxLastAxis(c.op) ? 'weights' : 'maps';
+      parts.push({ kind: 'components', candidate: c, map, keyGrid: positions.v, positionsFirst, channels: positionsFirst ? k : q, mapSize: [positions.s[2] as number, positions.s[3] as number] });
+      continue;
+    }
     reject(c, `a [${g.join(', ')}] softmax whose ${q} queries or ${k} keys match no feature map upstream`);
   }
   return { parts, rejected };
+}
+
+/** Whether a Softmax normalises its last axis (axis -1 or 2 of a 3-D value; opset 13's default is -1). */
+function softmaxLastAxis(op: Node): boolean {
+  const a = op.attribute?.find((x) => x.name === 'axis');
+  const axis = a?.i === undefined || a.i === null ? -1 : Number(a.i);
+  return axis === -1 || axis === 2;
 }
 
 /**

@@ -65,6 +65,7 @@ export function mapShape(kind: PartKind, dims: number[], tapShape?: number[]): n
   }
   if (kind === 'spatial-gate') return own.slice(-2);
   if (kind === 'spatial-softmax' && tapShape) return tapShape;
+  if (kind === 'components') return own; // laid out [K, H, W] in the graph already
   return own;
 }
 
@@ -185,6 +186,19 @@ export async function importGraph(model: OnnxTypes.ModelProto, name: string, ext
       const c = p.candidate;
       const v = c.value;
       maps.push({ module, map: p.map, kind: p.kind, output: `${module}.map.${p.map}`, node: c.op.name || (c.op.opType as string) });
+      if (p.kind === 'components') {
+        // [N, K, H, W], components first whatever the model's layout: the map and the tap are one value.
+        const dims = shapes.get(v) ?? [];
+        const k = (p.positionsFirst ? dims[2] : dims[1]) as number;
+        const perComponent = p.positionsFirst ? w.node('Transpose', [v], { perm: [0, 2, 1] }) : v;
+        const laid = w.reshapeBatchTail(perComponent, v, w.node('Concat', [w.ints([k]), w.shapeSlice(p.keyGrid as string, 2, 4)], { axis: 0 }));
+        output(laid, `${module}.map.${p.map}`);
+        taps.set(p.map as TapName, laid);
+        if (!taps.has('activation')) taps.set('activation', w.mean(p.keyGrid as string, [1], 0));
+        const axis = softmaxAxis(ix, c.op, opset, dims.length || 3);
+        rewire.set(v, w.node('Where', [bypass, w.mean(v, [axis], 1), v]));
+        continue;
+      }
       output(v, `${module}.map.${p.map}`);
       if (c.type === 'gate') {
         const mulOut = c.mul.output?.[0] as string;
@@ -246,14 +260,14 @@ export async function importGraph(model: OnnxTypes.ModelProto, name: string, ext
         affinity = rows;
       }
     }
-    const order: TapName[] = ['channel', 'spatial', 'attention', 'activation'];
+    const order: TapName[] = ['channel', 'spatial', 'attention', 'maps', 'weights', 'activation'];
     const tapNames = order.filter((t) => taps.has(t));
     for (const t of tapNames) output(taps.get(t) as string, tapOutput(module, t));
     if (featureOut) output(featureOut, moduleInputOutput(module));
     if (affinity) output(affinity, affinityOutput(module));
     const first = list[0] as NamedPart;
     const stage = module.split('.')[0] as string;
-    const kind = list.some((p) => p.kind === 'heads') ? 'heads' : list.some((p) => p.kind === 'affinity' || p.kind === 'channel-affinity' || p.kind === 'spatial-softmax') ? 'affinity' : 'gate';
+    const kind = list.some((p) => p.kind === 'heads') ? 'heads' : list.some((p) => p.kind === 'affinity' || p.kind === 'channel-affinity' || p.kind === 'spatial-softmax' || p.kind === 'components') ? 'affinity' : 'gate';
     modules.push({ name: module, kind, taps: tapNames, channels: first.channels, affinity: affinity !== null, stage });
     const scale = inputSize / probeSize;
     infos.push({ name: module, kind, stage, taps: tapNames, channels: first.channels, mapSize: [Math.round(first.mapSize[0] * scale), Math.round(first.mapSize[1] * scale)], parts: list.map((p) => p.kind), ...(featureOut ? {} : { noChannelMaps: true }) });
@@ -345,6 +359,7 @@ function countKinds(parts: NamedPart[]): string {
   const names: Record<PartKind, string> = {
     'channel-gate': 'channel gate', 'spatial-gate': 'spatial gate', gate: 'full gate', affinity: 'affinity',
     'channel-affinity': 'channel affinity', heads: 'attention heads layer', 'spatial-softmax': 'spatial softmax',
+    components: 'set of component maps',
   };
   const counts = new Map<PartKind, number>();
   for (const p of parts) counts.set(p.kind, (counts.get(p.kind) ?? 0) + 1);

@@ -9,7 +9,7 @@ const KIND_LABEL: Record<string, string> = { cbam: 'CBAM', se: 'SE', bam: 'BAM',
 /** Imported (ONNX) modules: what was found in the graph, e.g. "Channel+Spatial" for a CBAM. */
 const PART_LABEL: Record<string, string> = {
   'channel-gate': 'Channel', 'spatial-gate': 'Spatial', gate: 'Gate', affinity: 'Affinity',
-  'channel-affinity': 'Ch. affinity', heads: 'Heads', 'spatial-softmax': 'Softmax',
+  'channel-affinity': 'Ch. affinity', heads: 'Heads', 'spatial-softmax': 'Softmax', components: 'Components',
 };
 const PART_SHORT: Record<string, string> = { 'channel-gate': 'Ch', 'spatial-gate': 'Sp' };
 const kindLabel = (m: ModuleInfo): string => {
