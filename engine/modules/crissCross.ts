@@ -16,6 +16,7 @@
 
 import type { ModuleGraph } from './base';
 import { channelMean, conv, type Emit, mapShape } from './layers';
+import { mapSize, positionGrid, samePairs } from './positions';
 
 export interface CrissCrossConfig {
   channels: number;
@@ -29,16 +30,10 @@ export function emitCrissCross(e: Emit, x: string, cfg: CrissCrossConfig): Modul
   const g = e.g;
   const scope = e.scope;
   // 0 where key and query share a row or a column, -1e9 elsewhere: [HW, HW] from the map's size.
-  const dims = g.node('Shape', [x], `${scope}/cross/Shape`);
-  const dim = (i: number): string => g.node('Gather', [dims, g.ints([i])], `${scope}/cross/Gather`, { axis: 0 }); // [1]
-  const [h, w] = [dim(2), dim(3)];
-  const grid = g.node('Concat', [h, w], `${scope}/cross/Concat`, { axis: 0 });
-  const scalar = (v: string): string => g.node('Squeeze', [v, g.ints([0])], `${scope}/cross/Squeeze`); // [1] -> 0-d
-  const range = (n: string): string => g.node('Range', [scalar(g.ints([0])), scalar(n), scalar(g.ints([1]))], `${scope}/cross/Range`);
-  const rows = g.node('Reshape', [g.node('Expand', [g.node('Unsqueeze', [range(h), g.ints([1])], `${scope}/cross/Unsqueeze`), grid], `${scope}/cross/Expand`), g.ints([-1])], `${scope}/cross/Reshape`);
-  const cols = g.node('Reshape', [g.node('Expand', [g.node('Unsqueeze', [range(w), g.ints([0])], `${scope}/cross/Unsqueeze`), grid], `${scope}/cross/Expand`), g.ints([-1])], `${scope}/cross/Reshape`);
-  const same = (v: string): string => g.node('Cast', [g.node('Equal', [g.node('Unsqueeze', [v, g.ints([1])], `${scope}/cross/Unsqueeze`), g.node('Unsqueeze', [v, g.ints([0])], `${scope}/cross/Unsqueeze`)], `${scope}/cross/Equal`)], `${scope}/cross/Cast`, { to: 1 });
-  const allowed = g.node('Min', [g.node('Add', [same(rows), same(cols)], `${scope}/cross/Add`), g.scalar(1)], `${scope}/cross/Min`);
+  const cross: Emit = { ...e, scope: `${scope}/cross` };
+  const { h, w } = mapSize(cross, x);
+  const { rows, cols } = positionGrid(cross, h, w);
+  const allowed = g.node('Min', [g.node('Add', [samePairs(cross, rows), samePairs(cross, cols)], `${scope}/cross/Add`), g.scalar(1)], `${scope}/cross/Min`);
   const bias = g.node('Mul', [g.node('Sub', [allowed, g.scalar(1)], `${scope}/cross/Sub`), g.scalar(MASKED)], `${scope}/cross/Mul`);
 
   const gamma = g.floats(`${e.w.key('gamma')}`, Float32Array.from(e.w.get('gamma', [1]).data), [1]);

@@ -13,6 +13,7 @@
 
 import type { ModuleGraph } from './base';
 import { channelMean, conv, type Emit } from './layers';
+import { withChannels } from './positions';
 
 export interface DoubleAttentionConfig {
   channels: number;
@@ -29,15 +30,13 @@ export function emitDoubleAttention(e: Emit, x: string, cfg: DoubleAttentionConf
   const weights = g.node('Softmax', [flat(v.y, b.out)], `${e.scope}/distribute/Softmax`, { axis: 1 }); // [N, c_n, HW]
   const descriptors = g.node('MatMul', [flat(a.y, a.out), g.node('Transpose', [maps], `${e.scope}/Transpose`, { perm: [0, 2, 1] })], `${e.scope}/gather/MatMul`); // [N, c_m, c_n]
   const z = g.node('MatMul', [descriptors, weights], `${e.scope}/distribute/MatMul`); // [N, c_m, HW]
-  const shape = g.node('Shape', [x], `${e.scope}/Shape`);
-  const withChannels = (ch: number): string => g.node('Concat', [g.node('Slice', [shape, g.ints([0]), g.ints([1])], `${e.scope}/Slice`), g.ints([ch]), g.node('Slice', [shape, g.ints([2]), g.ints([4])], `${e.scope}/Slice`)], `${e.scope}/Concat`, { axis: 0 });
-  const reconstructed = conv(e, 'conv_reconstruct', g.node('Reshape', [z, withChannels(a.out)], `${e.scope}/Reshape`), { bias: true, shape: [c, a.out, 1, 1] }).y;
+  const reconstructed = conv(e, 'conv_reconstruct', g.node('Reshape', [z, withChannels(e, x, [a.out])], `${e.scope}/Reshape`), { bias: true, shape: [c, a.out, 1, 1] }).y;
   const out = g.node('Add', [reconstructed, x], `${e.scope}/Add`);
   return {
     out,
     taps: [
-      { tap: 'maps', value: g.node('Reshape', [maps, withChannels(b.out)], `${e.scope}/maps/Reshape`) },
-      { tap: 'weights', value: g.node('Reshape', [weights, withChannels(b.out)], `${e.scope}/weights/Reshape`) },
+      { tap: 'maps', value: g.node('Reshape', [maps, withChannels(e, x, [b.out])], `${e.scope}/maps/Reshape`) },
+      { tap: 'weights', value: g.node('Reshape', [weights, withChannels(e, x, [b.out])], `${e.scope}/weights/Reshape`) },
       { tap: 'activation', value: channelMean(e, x) },
     ],
   };

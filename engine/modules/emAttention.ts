@@ -13,6 +13,7 @@
 
 import type { ModuleGraph } from './base';
 import { channelMean, conv, type Emit, sub } from './layers';
+import { withChannels } from './positions';
 
 export interface EmAttentionConfig {
   channels: number;
@@ -41,11 +42,10 @@ export function emitEmAttention(e: Emit, x: string, cfg: EmAttentionConfig): Mod
   const y = g.node('Relu', [g.node('Reshape', [g.node('MatMul', [mu, zT], `${e.scope}/MatMul`), shape], `${e.scope}/Reshape`)], `${e.scope}/Relu`);
   const fused = conv(sub(e, 'conv2', 'conv2'), '0', y, { bn: '1', shape: [c, c, 1, 1] }).y;
   const out = g.node('Relu', [g.node('Add', [fused, x], `${e.scope}/Add`)], `${e.scope}/Relu`);
-  const mapsShape = g.node('Concat', [g.node('Slice', [shape, g.ints([0]), g.ints([1])], `${e.scope}/Slice`), g.ints([k]), g.node('Slice', [shape, g.ints([2]), g.ints([4])], `${e.scope}/Slice`)], `${e.scope}/Concat`, { axis: 0 });
   return {
     out,
     taps: [
-      { tap: 'maps', value: g.node('Reshape', [zT, mapsShape], `${e.scope}/maps/Reshape`) },
+      { tap: 'maps', value: g.node('Reshape', [zT, withChannels(e, x, [k])], `${e.scope}/maps/Reshape`) },
       { tap: 'activation', value: channelMean(e, x) },
     ],
   };

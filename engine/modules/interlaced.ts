@@ -20,6 +20,7 @@
 
 import type { ModuleGraph } from './base';
 import { channelMean, conv, type Emit, mapShape } from './layers';
+import { mapSize, positionGrid, samePairs } from './positions';
 
 export interface InterlacedConfig {
   channels: number;
@@ -35,10 +36,7 @@ export function emitInterlaced(e: Emit, x: string, cfg: InterlacedConfig): Modul
   const [dh, dw] = cfg.down;
   const ints = (v: number): string => g.ints([v]);
   const op = (type: string, inputs: string[], attrs: Record<string, number | number[]> = {}): string => g.node(type, inputs, `${s}/${type}`, attrs);
-  const scalar = (v: string): string => op('Squeeze', [v, ints(0)]); // [1] -> 0-d
-  const range = (n: string): string => op('Range', [scalar(ints(0)), scalar(n), scalar(ints(1))]);
-  const shape = op('Shape', [x]);
-  const [h, w] = [2, 3].map((i) => op('Gather', [shape, ints(i)], { axis: 0 })) as [string, string]; // [1] each
+  const { h, w } = mapSize(e, x);
   // Padding to multiples of the factor: pad = (d - size mod d) mod d, the extra at the bottom / right.
   const mod = (v: string, d: number): string => op('Sub', [v, op('Mul', [op('Div', [v, ints(d)]), ints(d)])]);
   const [padH, padW] = [mod(op('Sub', [ints(dh), mod(h, dh)]), dh), mod(op('Sub', [ints(dw), mod(w, dw)]), dw)];
@@ -49,17 +47,10 @@ export function emitInterlaced(e: Emit, x: string, cfg: InterlacedConfig): Modul
   const [hp, wp] = [op('Add', [h, padH]), op('Add', [w, padW])];
 
   // Positions of the padded map, row-major: their row and column.
-  const grid = (rows: string, cols: string): { r: string; c: string } => {
-    const size = op('Concat', [rows, cols], { axis: 0 });
-    const r = op('Reshape', [op('Expand', [op('Unsqueeze', [range(rows), ints(1)]), size]), ints(-1)]);
-    const cc = op('Reshape', [op('Expand', [op('Unsqueeze', [range(cols), ints(0)]), size]), ints(-1)]);
-    return { r, c: cc };
-  };
-  const pos = grid(hp, wp);
-  const same = (v: string): string => op('Cast', [op('Equal', [op('Unsqueeze', [v, ints(1)]), op('Unsqueeze', [v, ints(0)])])], { to: 1 });
-  const bias = (a: string, b: string): string => op('Mul', [op('Sub', [op('Mul', [same(a), same(b)]), g.scalar(1)]), g.scalar(MASKED)]);
-  const longMask = bias(mod(pos.r, dh), mod(pos.c, dw));
-  const shortMask = bias(op('Div', [pos.r, ints(dh)]), op('Div', [pos.c, ints(dw)]));
+  const pos = positionGrid(e, hp, wp);
+  const bias = (a: string, b: string): string => op('Mul', [op('Sub', [op('Mul', [samePairs(e, a), samePairs(e, b)]), g.scalar(1)]), g.scalar(MASKED)]);
+  const longMask = bias(mod(pos.rows, dh), mod(pos.cols, dw));
+  const shortMask = bias(op('Div', [pos.rows, ints(dh)]), op('Div', [pos.cols, ints(dw)]));
 
   const step = (input: string, part: string, mask: string): { out: string; attention: string } => {
     const p: Emit = { ...e, w: e.w.sub(`stages.0.${part}`), scope: `${s}/${part}` };
@@ -84,8 +75,8 @@ export function emitInterlaced(e: Emit, x: string, cfg: InterlacedConfig): Modul
   const out = conv({ ...e, scope: `${s}/conv_bn` }, 'conv_bn.0', op('Concat', [x, cropped], { axis: 1 }), { bn: 'conv_bn.1.0', relu: true, shape: [c, -1, 1, 1] }).y;
 
   // The image positions among the padded map's, to crop the dense attention.
-  const img = grid(h, w);
-  const index = op('Add', [op('Mul', [op('Add', [img.r, top]), wp]), op('Add', [img.c, left])]);
+  const img = positionGrid(e, h, w);
+  const index = op('Add', [op('Mul', [op('Add', [img.rows, top]), wp]), op('Add', [img.cols, left])]);
   const crop = (m: string): string => op('Gather', [op('Gather', [m, index], { axis: 1 }), index], { axis: 2 });
   const reach = crop(g.node('MatMul', [short.attention, long.attention], `${s}/reach/MatMul`));
   const received = g.node('ReduceMean', [crop(long.attention)], `${s}/attention/ReduceMean`, { axes: [1], keepdims: 0 });

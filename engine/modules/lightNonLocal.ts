@@ -14,6 +14,7 @@
 
 import type { ModuleGraph } from './base';
 import { channelMean, conv, type Emit } from './layers';
+import { mapSize } from './positions';
 
 export interface LightNonLocalConfig {
   channels: number;
@@ -34,9 +35,8 @@ export function emitLightNonLocal(e: Emit, x: string, cfg: LightNonLocalConfig):
   const flat = (t: string, ch: number): string => g.node('Reshape', [t, g.ints([0, ch, -1])], `${s}/Reshape`);
   const theta = g.node('Transpose', [flat(firstChannels(x), part)], `${s}/Transpose`, { perm: [0, 2, 1] }); // [N, HW, c']
   const phi = flat(firstChannels(sampled), part); // [N, c', K]
-  const dims = g.node('Shape', [x], `${s}/Shape`);
-  const dim = (i: number): string => g.node('Gather', [dims, g.ints([i])], `${s}/Gather`, { axis: 0 });
-  const hw = g.node('Cast', [g.node('Mul', [dim(2), dim(3)], `${s}/Mul`)], `${s}/Cast`, { to: 1 });
+  const { shape: dims, h, w } = mapSize(e, x);
+  const hw = g.node('Cast', [g.node('Mul', [h, w], `${s}/Mul`)], `${s}/Cast`, { to: 1 });
   const f = g.node('Div', [g.node('MatMul', [theta, phi], `${s}/MatMul`), hw], `${s}/Div`); // [N, HW, K]
   const values = g.node('Transpose', [flat(sampled, c)], `${s}/Transpose`, { perm: [0, 2, 1] }); // [N, K, C]
   const y = g.node('Reshape', [g.node('Transpose', [g.node('MatMul', [f, values], `${s}/MatMul`)], `${s}/Transpose`, { perm: [0, 2, 1] }), dims], `${s}/Reshape`);

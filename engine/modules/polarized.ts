@@ -17,6 +17,7 @@
 
 import type { ModuleGraph } from './base';
 import { asChannels, channelMean, conv, type Emit, layerNorm, mapShape, sub } from './layers';
+import { withChannels } from './positions';
 
 export type PsaVariant = 'parallel' | 'sequential';
 
@@ -52,8 +53,7 @@ export function emitPolarized(e: Emit, x: string, cfg: PolarizedConfig): ModuleG
     const context = cfg.variant === 'parallel'
       ? g.node('Softmax', [g.node('MatMul', [pooled, theta], `${e.scope}/MatMul`)], `${e.scope}/Softmax`, { axis: 2 })
       : g.node('MatMul', [pooled, g.node('Softmax', [theta], `${e.scope}/Softmax`, { axis: 2 })], `${e.scope}/MatMul`);
-    const shape = g.node('Concat', [g.node('Slice', [g.node('Shape', [v], `${e.scope}/Shape`), g.ints([0]), g.ints([1])], `${e.scope}/Slice`), g.ints([1]), g.node('Slice', [g.node('Shape', [v], `${e.scope}/Shape`), g.ints([2]), g.ints([4])], `${e.scope}/Slice`)], `${e.scope}/Concat`, { axis: 0 });
-    return g.node('Sigmoid', [g.node('Reshape', [context, shape], `${e.scope}/Reshape`)], `${e.scope}/spatial/Sigmoid`); // [N, 1, H, W]
+    return g.node('Sigmoid', [g.node('Reshape', [context, withChannels(e, v, [1])], `${e.scope}/Reshape`)], `${e.scope}/spatial/Sigmoid`); // [N, 1, H, W]
   };
 
   const gateC = channelGate(x);

@@ -18,6 +18,7 @@
 
 import type { ModuleGraph } from './base';
 import { channelMean, conv, type Emit, mapShape } from './layers';
+import { mapSize, rangeTo, withChannels } from './positions';
 
 export interface PyramidNonLocalConfig {
   channels: number;
@@ -29,16 +30,14 @@ export function emitPyramidNonLocal(e: Emit, x: string, cfg: PyramidNonLocalConf
   const s = e.scope;
   const op = (type: string, inputs: string[], attrs: Record<string, number | number[]> = {}): string => g.node(type, inputs, `${s}/pool/${type}`, attrs);
   const ints = (v: number): string => g.ints([v]);
-  const scalar = (v: string): string => op('Squeeze', [v, ints(0)]);
-  const range = (n: string): string => op('Range', [scalar(ints(0)), scalar(n), scalar(ints(1))]);
-  const shape = op('Shape', [x]);
-  const [h, w] = [2, 3].map((i) => op('Gather', [shape, ints(i)], { axis: 0 })) as [string, string];
+  const pooling: Emit = { ...e, scope: `${s}/pool` };
+  const { h, w } = mapSize(pooling, x);
   // [b, size]: 1 where position (row or column) p is in bin i of b.
   const bins = (size: string, b: number): string => {
     const i = g.ints(Array.from({ length: b }, (_, k) => k));
     const start = op('Div', [op('Mul', [i, size]), ints(b)]);
     const end = op('Div', [op('Add', [op('Mul', [op('Add', [i, ints(1)]), size]), ints(b - 1)]), ints(b)]);
-    const p = op('Unsqueeze', [range(size), ints(0)]); // [1, size]
+    const p = op('Unsqueeze', [rangeTo(pooling, size), ints(0)]); // [1, size]
     const inside = op('Mul', [
       op('Cast', [op('GreaterOrEqual', [p, op('Unsqueeze', [start, ints(1)])])], { to: 1 }),
       op('Cast', [op('Less', [p, op('Unsqueeze', [end, ints(1)])])], { to: 1 }),
@@ -65,7 +64,7 @@ export function emitPyramidNonLocal(e: Emit, x: string, cfg: PyramidNonLocalConf
   const energy = g.node('MatMul', [g.node('Transpose', [flat(query.y, query.out)], `${p.scope}/Transpose`, { perm: [0, 2, 1] }), pooled(key.y, query.out)], `${p.scope}/MatMul`);
   const attention = g.node('Softmax', [g.node('Mul', [energy, g.scalar(query.out ** -0.5)], `${p.scope}/Mul`)], `${p.scope}/Softmax`, { axis: -1 }); // [N, HW, S]
   const gathered = g.node('MatMul', [pooled(value.y, value.out), g.node('Transpose', [attention], `${p.scope}/Transpose`, { perm: [0, 2, 1] })], `${p.scope}/MatMul`); // [N, value, HW]
-  const back = g.node('Reshape', [gathered, g.node('Concat', [g.node('Slice', [shape, g.ints([0]), g.ints([1])], `${p.scope}/Slice`), g.ints([value.out]), h, w], `${p.scope}/Concat`, { axis: 0 })], `${p.scope}/Reshape`);
+  const back = g.node('Reshape', [gathered, withChannels(p, x, [value.out])], `${p.scope}/Reshape`);
   const context = conv(p, 'W', back, { bias: true, shape: [c, value.out, 1, 1] }).y;
   const out = conv({ ...e, scope: `${s}/conv_bn_dropout` }, 'conv_bn_dropout.0', g.node('Concat', [context, x], `${s}/Concat`, { axis: 1 }), { bias: true, bn: 'conv_bn_dropout.1.0', relu: true, shape: [c, 2 * c, 1, 1] }).y;
   const dense = g.node('MatMul', [attention, pool], `${s}/dense/MatMul`); // [N, HW, HW]

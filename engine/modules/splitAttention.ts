@@ -12,6 +12,7 @@
 import type { ModuleGraph } from './base';
 import { convBn, type Feature } from './convBn';
 import { channelMean, type Emit } from './layers';
+import { withChannels } from './positions';
 
 export interface SplitAttentionConfig {
   stride: number;
@@ -28,10 +29,7 @@ export function emitSplitAttention(e: Emit, x: Feature, cfg: SplitAttentionConfi
   // Output channels C: fc1 reads C / cardinality per group.
   const c = (fc1.shape[1] as number) * cardinality;
   const radix = splits.c / c;
-  const dims = g.node('Shape', [splits.y], `${e.scope}/Shape`);
-  const part = (from: number, to: number): string => g.node('Slice', [dims, g.ints([from]), g.ints([to])], `${e.scope}/Slice`);
-  const shape5 = g.node('Concat', [part(0, 1), g.ints([radix, c]), part(2, 4)], `${e.scope}/Concat`, { axis: 0 });
-  const s5 = g.node('Reshape', [splits.y, shape5], `${e.scope}/Reshape`); // [N, R, C, H, W]
+  const s5 = g.node('Reshape', [splits.y, withChannels(e, splits.y, [radix, c])], `${e.scope}/Reshape`); // [N, R, C, H, W]
   const gap = g.node('ReduceMean', [g.node('ReduceSum', [s5, g.ints([1])], `${e.scope}/ReduceSum`, { keepdims: 0 })], `${e.scope}/ReduceMean`, { axes: [2, 3], keepdims: 1 });
   const h = convBn(e, 'fc1', { y: gap, c }, { bn: 'bn1', act: 'relu' });
   const logits = convBn(e, 'fc2', h).y; // [N, R * C, 1, 1], laid out [cardinality, radix, C / cardinality]

@@ -3,7 +3,7 @@
 // a small heatmap; a click shows that one on the image.
 import { useEffect, useRef } from 'react';
 import type { TapName } from '../../engine/protocol';
-import type { MapData } from '../lib/heatmap';
+import { dataRange, drawCells, type MapData } from '../lib/heatmap';
 import { useActions, useApp } from '../store';
 import { componentMap, selectColormap, selectFocusedModule } from '../store/selectors';
 
@@ -12,23 +12,7 @@ const CELL = 52;
 function Thumb({ map, lut, selected, label, onPick }: { map: MapData; lut: ArrayLike<number>; selected: boolean; label: string; onPick: () => void }) {
   const ref = useRef<HTMLCanvasElement>(null);
   useEffect(() => {
-    const el = ref.current;
-    if (!el) return;
-    const [h, w] = map.shape as [number, number];
-    el.width = w;
-    el.height = h;
-    const ctx = el.getContext('2d');
-    if (!ctx) return;
-    let min = Infinity;
-    let max = -Infinity;
-    for (const v of map.data) { if (v < min) min = v; if (v > max) max = v; }
-    const span = max - min || 1;
-    const img = ctx.createImageData(w, h);
-    for (let i = 0; i < h * w; i++) {
-      const k = Math.round((((map.data[i] as number) - min) / span) * 255);
-      img.data.set([lut[k * 3] as number, lut[k * 3 + 1] as number, lut[k * 3 + 2] as number, 255], i * 4);
-    }
-    ctx.putImageData(img, 0, 0);
+    if (ref.current) drawCells(ref.current, map, dataRange(map.data), lut);
   }, [map, lut]);
   return (
     <button className={`comp-thumb${selected ? ' sel' : ''}`} onClick={onPick} title={label} aria-pressed={selected} aria-label={label}

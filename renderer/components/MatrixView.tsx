@@ -2,6 +2,7 @@
 // `matrix` tap [C, C]): the matrix as an image (row = the channel being rebuilt, column = the
 // channel it draws on), the value under the pointer, and the strongest channel pairs.
 import { useEffect, useMemo, useRef, useState, type MouseEvent } from 'react';
+import { dataRange, drawCells } from '../lib/heatmap';
 import { strongestPairs } from '../lib/stats';
 import { useApp } from '../store';
 import { selectColormap, selectFocusedModule } from '../store/selectors';
@@ -17,29 +18,12 @@ export function MatrixView() {
   const [hover, setHover] = useState<{ row: number; col: number } | null>(null);
   const n = matrix?.shape[0] ?? 0;
   const pairs = useMemo(() => (matrix ? strongestPairs(matrix.data, n, 5) : []), [matrix, n]);
-  const range = useMemo(() => {
-    if (!matrix) return { min: 0, max: 1 };
-    let min = Infinity;
-    let max = -Infinity;
-    for (const v of matrix.data) { if (v < min) min = v; if (v > max) max = v; }
-    return { min, max };
-  }, [matrix]);
+  const range = useMemo(() => (matrix ? dataRange(matrix.data) : { min: 0, max: 1 }), [matrix]);
 
   useEffect(() => {
     const el = canvas.current;
-    if (!el || !matrix) return;
-    el.width = n;
-    el.height = n;
-    const ctx = el.getContext('2d');
-    if (!ctx) return;
-    const img = ctx.createImageData(n, n);
-    const span = range.max - range.min || 1;
-    for (let i = 0; i < n * n; i++) {
-      const k = Math.max(0, Math.min(255, Math.round(((matrix.data[i] as number) - range.min) / span * 255)));
-      img.data.set([colormap.lut[k * 3] as number, colormap.lut[k * 3 + 1] as number, colormap.lut[k * 3 + 2] as number, 255], i * 4);
-    }
-    ctx.putImageData(img, 0, 0);
-  }, [matrix, n, range, colormap]);
+    if (el && matrix) drawCells(el, matrix, range, colormap.lut);
+  }, [matrix, range, colormap]);
 
   if (!m) return null;
   if (!matrix) return <div className="placeholder">{running ? 'Waiting for the run…' : 'Open an image to see its channel affinity.'}</div>;

@@ -102,6 +102,28 @@ export function rasterSize(origW: number, origH: number, cap = 768): { width: nu
 }
 
 /**
+ * A map painted one pixel per cell ([h, w] -> h x w RGBA), min-max by `range`: for small
+ * multiples and matrices, where there is no image to align with.
+ */
+export function paintCells(map: MapData, range: Range, lut: ArrayLike<number>): { pixels: Uint8ClampedArray; w: number; h: number } {
+  const { h, w } = mapDims(map);
+  const own: ImageTransform = { origWidth: w, origHeight: h, inputWidth: w, inputHeight: h, scaleX: 1, scaleY: 1, offsetX: 0, offsetY: 0, resize: 'stretch' };
+  return { pixels: paintHeatmap(map, own, w, h, range, lut, 'nearest'), w, h };
+}
+
+/** paintCells into a canvas (sized to the map; CSS scales it up). */
+export function drawCells(canvas: HTMLCanvasElement, map: MapData, range: Range, lut: ArrayLike<number>): void {
+  const { pixels, w, h } = paintCells(map, range, lut);
+  canvas.width = w;
+  canvas.height = h;
+  const ctx = canvas.getContext('2d');
+  if (!ctx) return;
+  const image = ctx.createImageData(w, h);
+  image.data.set(pixels);
+  ctx.putImageData(image, 0, 0);
+}
+
+/**
  * Paints `map` as RGBA over a raster of `width` x `height` that covers the original
  * image exactly. Pixels outside the network input stay transparent.
  * `lut` is 256 x RGB (the engine's colormap).

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ImageTransform } from '../../../engine/protocol';
 import { GRAY, cssGradient, sortColormaps } from '../../../renderer/lib/colormap';
-import { argmax, cellToOrig, origToCell, paintHeatmap, rasterSize, sampleAt, type MapData } from '../../../renderer/lib/heatmap';
+import { argmax, cellToOrig, origToCell, paintCells, paintHeatmap, rasterSize, sampleAt, type MapData } from '../../../renderer/lib/heatmap';
 import { displayRange } from '../../../renderer/lib/range';
 import { channelStats, sortedChannels, strongestPairs } from '../../../renderer/lib/stats';
 
@@ -127,5 +127,15 @@ describe('strongestPairs (the channel-affinity matrix view)', () => {
       { row: 2, col: 0, value: expect.closeTo(0.5, 6) },
     ]);
     expect(strongestPairs(m, 3, 10)).toHaveLength(6);
+  });
+});
+
+describe('paintCells (matrices and component grids)', () => {
+  it('paints one pixel per cell, row-major, min-max over the range', () => {
+    const lut = Array.from({ length: 256 * 3 }, (_, i) => Math.floor(i / 3));
+    const { pixels, w, h } = paintCells({ shape: [2, 3], data: Float32Array.from([0, 1, 2, 3, 4, 5]) }, { min: 0, max: 5 }, lut);
+    expect([w, h]).toEqual([3, 2]);
+    expect(Array.from({ length: 6 }, (_, i) => pixels[i * 4])).toEqual([0, 51, 102, 153, 204, 255]);
+    expect(Array.from({ length: 6 }, (_, i) => pixels[i * 4 + 3])).toEqual(new Array(6).fill(255));
   });
 });
