@@ -138,14 +138,25 @@ export interface Emitted {
   out: number;
 }
 
+/** Per graph: the initializers of each conv already emitted (weights key, BN, bias). */
+const sharedConvs = new WeakMap<GraphBuilder, Map<string, string[]>>();
+
 /** Conv2d (+ folded BatchNorm2d, + ReLU) `<name>.weight` on x [N, C, H, W]. */
 export function conv(e: Emit, name: string, x: string, opts: ConvOptions = {}): Emitted {
   const rec = e.w.get(`${name}.weight`, opts.shape ?? [-1, -1, -1, -1]);
   const [out, , kh, kw] = rec.shape as [number, number, number, number];
-  const { weight, bias } = foldBn(e.w, name, rec, opts);
   const scope = `${e.scope}/${name}`;
-  const inputs = [x, e.g.floats(`${e.w.key(name)}.weight`, weight, rec.shape)];
-  if (bias) inputs.push(e.g.floats(`${e.w.key(name)}.bias`, bias, [out]));
+  // The same conv applied again (CCNet's passes share their weights) reads the same initializers.
+  const key = `${e.w.key(name)}|${opts.bn ?? ''}|${opts.bias ? 1 : 0}`;
+  let graphConvs = sharedConvs.get(e.g);
+  if (!graphConvs) sharedConvs.set(e.g, (graphConvs = new Map()));
+  let params = graphConvs.get(key);
+  if (!params) {
+    const { weight, bias } = foldBn(e.w, name, rec, opts);
+    params = [e.g.floats(`${e.w.key(name)}.weight`, weight, rec.shape), ...(bias ? [e.g.floats(`${e.w.key(name)}.bias`, bias, [out])] : [])];
+    graphConvs.set(key, params);
+  }
+  const inputs = [x, ...params];
   const p = opts.pad ?? 0;
   const d = opts.dilation ?? 1;
   const s = opts.stride ?? 1;
