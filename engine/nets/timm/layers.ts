@@ -3,7 +3,7 @@
 
 import type { GraphBuilder } from '../../graph/builder';
 import { stageOutput } from '../../graph/names';
-import type { Emit, WeightReader } from '../../modules/layers';
+import { type Emit, globalAvg, linear, type WeightReader } from '../../modules/layers';
 import { type Act, activate, type Feature } from '../../modules/convBn';
 
 /** Block counts of `prefix<i>.<j>.` stages: how many `j` under each `i` the keys have. */
@@ -35,14 +35,10 @@ export function residual(e: Emit, y: string, shortcut: string, act: Act = 'relu'
 
 /** Global average pool then `<name>` as a linear layer: the classifier head. */
 export function classifier(e: Emit, name: string, x: Feature): string {
-  const pooled = e.g.node('Flatten', [e.g.node('GlobalAveragePool', [x.y], `${e.scope}/global_pool/GlobalAveragePool`)], `${e.scope}/global_pool/Flatten`);
-  return linearHead(e, name, pooled, x.c);
+  return linearHead(e, name, globalAvg(e, x.y), x.c);
 }
 
-/** `<name>.weight` [classes, features] (+ bias) on [N, features]. */
+/** `<name>.weight` [classes, features] (+ bias when the checkpoint has one) on [N, features]. */
 export function linearHead(e: Emit, name: string, x: string, features: number): string {
-  const w = e.w.get(`${name}.weight`, [-1, features]);
-  const inputs = [x, e.g.floats(`${e.w.key(name)}.weight`, Float32Array.from(w.data), w.shape)];
-  if (e.w.has(`${name}.bias`)) inputs.push(e.g.floats(`${e.w.key(name)}.bias`, Float32Array.from(e.w.get(`${name}.bias`).data), [w.shape[0] as number]));
-  return e.g.node('Gemm', inputs, `/${name}/Gemm`, { transB: 1 });
+  return linear(e, name, x, { bias: e.w.has(`${name}.bias`), shape: [-1, features] }).y;
 }
