@@ -107,7 +107,10 @@ export function registerHandlers(core: EngineCore): void {
     async handle({ msg, session }) {
       const r = await session().query(msg.runId, msg.module, msg.point);
       const data = ownBuffer(r.data);
-      return { type: 'queryResult', id: msg.id, runId: msg.runId, module: msg.module, point: msg.point, cell: r.cell, shape: r.shape, data };
+      return {
+        type: 'queryResult', id: msg.id, runId: msg.runId, module: msg.module, point: msg.point, cell: r.cell, shape: r.shape, data,
+        ...(r.steps ? { label: r.label ?? 'affinity', steps: r.steps.map((st) => ({ label: st.label, data: ownBuffer(st.data) })) } : {}),
+      };
     },
   });
 

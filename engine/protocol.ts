@@ -221,6 +221,9 @@ export interface QueryReply {
   /** The attention row of that query as [H', W'] over key positions. */
   shape: number[];
   data: Float32Array;
+  /** A multi-pass attention (CCNet): what `data` is, and the query's row at the earlier steps, on the same key grid. */
+  label?: string;
+  steps?: Array<{ label: string; data: Float32Array }>;
 }
 export interface ChannelMapReply {
   type: 'channelMapResult';

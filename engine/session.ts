@@ -14,7 +14,7 @@ import { type ChannelMapResult, type FetchedInput, readChannel } from './channel
 import { EngineError } from './errors';
 import { minMax, resizeBilinear } from '../common/agreement';
 import { CAM_METHODS, type CamMap, type CamMethod, eigenCam, gradCam, gradCamPlusPlus, isCamMethod, layerCam, scoreWeights, weightedSum } from './cam';
-import { affinityOutput, affinityRowsOutput, LOGITS, moduleInputOutput, stageOutput, tapOutput } from './graph/names';
+import { affinityOutput, affinityRowsOutput, affinityStepOutput, LOGITS, moduleInputOutput, stageOutput, tapOutput } from './graph/names';
 import { type DecodedImage, decodeImage, decodeToInput, IMAGENET_MEAN, IMAGENET_STD, pointToCell, type Preprocessed, preprocess, type PreprocessOptions } from './image';
 import { checkMemory, defaultMemoryLimit } from './memory';
 import { KEEP_AFFINITY_BYTES } from './modules/nonLocal';
@@ -108,6 +108,9 @@ export interface QueryResult {
   /** [H', W']: the key grid. */
   shape: number[];
   data: Float32Array;
+  /** A multi-pass attention (CCNet): what `data` is, and the same row at the earlier steps (on the same key grid). */
+  label?: string;
+  steps?: Array<{ label: string; data: Float32Array }>;
 }
 
 export type { ChannelMapResult } from './channelMap';
@@ -130,6 +133,8 @@ export interface AffinityRecord {
   input: OutputTensor | null;
   query: [number, number];
   key: [number, number];
+  /** A multi-pass affinity's earlier steps, kept with `data` (none when it was too large to keep). */
+  steps?: { label: string; steps: Array<{ label: string; data: Float32Array }> };
 }
 
 interface KeptRun {
@@ -437,7 +442,9 @@ export class Session {
     // and query() computes the clicked row alone (the same numbers).
     const readBack = new Set(withAffinity.filter((m) => (estimate?.affinities.find((a) => a.module === m.name)?.bytes ?? 0) <= this.affinityReadbackBytes).map((m) => m.name));
     // A block whose affinity is not kept keeps its input instead (1 / keys of the affinity's size).
-    const fetch = [...this.tapFetch, ...withAffinity.map((m) => (readBack.has(m.name) ? affinityOutput(m.name) : moduleInputOutput(m.name)))];
+    const fetch = [...this.tapFetch, ...withAffinity.flatMap((m) => (readBack.has(m.name)
+      ? [affinityOutput(m.name), ...(m.affinitySteps?.steps ?? []).map((_, i) => affinityStepOutput(m.name, i + 1))]
+      : [moduleInputOutput(m.name)]))];
     const t3 = performance.now();
     const out = await this.runner.run({ input: { data: pre.input, dims: [1, 3, h, w], layout: 'nhwc' }, bypass: new Set(bypass), fetch });
     const t4 = performance.now();
@@ -470,7 +477,10 @@ export class Session {
       const key = (out.get(tapOutput(m.name, 'attention')) as OutputTensor).dims.slice(1) as [number, number];
       const data = o?.data.length ? o.data : null;
       const input = data ? null : out.get(moduleInputOutput(m.name)) ?? null;
-      affinities.set(m.name, { module: m.name, data, input, query, key });
+      const steps = data && m.affinitySteps
+        ? { label: m.affinitySteps.label, steps: m.affinitySteps.steps.map((label, i) => ({ label, data: (out.get(affinityStepOutput(m.name, i + 1)) as OutputTensor).data })) }
+        : undefined;
+      affinities.set(m.name, { module: m.name, data, input, query, key, ...(steps ? { steps } : {}) });
     }
     this.keep(runId, { transform: pre.transform, affinities, input: pre.input, bypass, bytes: sumBytes(affinities) + pre.input.byteLength });
     const t5 = performance.now();
@@ -681,7 +691,13 @@ export class Session {
     }
     const keys = rec.key[0] * rec.key[1];
     const row = cell.row * rec.query[1] + cell.col;
-    if (rec.data) return { cell, shape: [...rec.key], data: rec.data.slice(row * keys, (row + 1) * keys) };
+    const rowOf = (d: Float32Array): Float32Array => d.slice(row * keys, (row + 1) * keys);
+    if (rec.data) {
+      return {
+        cell, shape: [...rec.key], data: rowOf(rec.data),
+        ...(rec.steps ? { label: rec.steps.label, steps: rec.steps.steps.map((s) => ({ label: s.label, data: rowOf(s.data) })) } : {}),
+      };
+    }
     // Not kept: the row alone, from the block's input (its own small graph).
     const rows = this.rowRunners.get(module);
     let x = rec.input;
@@ -912,7 +928,10 @@ function untiled(run: KeptRun, what: string, todo: string): void {
 
 function sumBytes(affinities: Map<string, AffinityRecord>): number {
   let n = 0;
-  for (const r of affinities.values()) n += r.data?.byteLength ?? r.input?.data.byteLength ?? 0;
+  for (const r of affinities.values()) {
+    n += r.data?.byteLength ?? r.input?.data.byteLength ?? 0;
+    for (const s of r.steps?.steps ?? []) n += s.data.byteLength;
+  }
   return n;
 }
 

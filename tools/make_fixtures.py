@@ -263,8 +263,6 @@ def make_case(name, cfg, seed):
         module, tap = key.rsplit('.', 1)
         if tap.startswith('affinity') and module != affinity:
             continue  # keep fixtures small: full matrices of one module per case
-        if tap == 'affinity1':
-            continue  # criss-cross pass 1 alone: the engine keeps the two-pass reach ('affinity')
         expected[key] = value[0].float().contiguous()
 
     d = os.path.join(OUT, name)

@@ -21,6 +21,8 @@ export const bypassInput = (module: string): string => `${module}.bypass`;
 export const moduleInputOutput = (module: string): string => `${module}.input`;
 /** A non-local affinity [N, queries, keys]. */
 export const affinityOutput = (module: string): string => `${module}.affinity`;
+/** Step k (1-based) of a multi-pass affinity (CCNet's pass 1), the same shape as the affinity. */
+export const affinityStepOutput = (module: string, k: number): string => `${module}.affinity${k}`;
 /** int64 [R]: query indices whose affinity rows `<module>.affinity_rows` computes (runners feed [0] when none are asked for). */
 export const QUERY_ROWS_SUFFIX = '.query_rows';
 export const queryRowsInput = (module: string): string => `${module}${QUERY_ROWS_SUFFIX}`;

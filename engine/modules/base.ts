@@ -13,4 +13,11 @@ export interface ModuleGraph {
   taps: Array<{ tap: TapName; value: string }>;
   /** Non-local only: the affinity [N, queries H*W, keys H'*W'], rows and columns row-major H then W, as PyTorch. */
   affinity?: string;
+  /**
+   * Earlier steps of a multi-pass attention whose `affinity` is the reach after all passes
+   * (CCNet: pass 1 alone), each [N, queries, keys] like the affinity; `label` names what the
+   * step is, and `affinityLabel` what the affinity itself is. Graph outputs `<module>.affinity<k>`.
+   */
+  affinitySteps?: Array<{ label: string; value: string }>;
+  affinityLabel?: string;
 }

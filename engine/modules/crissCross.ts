@@ -13,6 +13,8 @@
 // Taps: attention = the mean pass-1 attention each position receives [N, H, W]; activation =
 //   the channel mean of the input; the affinity kept for click-a-query is the two-pass reach
 //   A2 A1 [N, HW, HW] (row = query, column = where its information comes from after both passes).
+// The earlier passes alone are `affinitySteps` (pass 1: the query's row and column), so a
+// clicked query shows both what one criss-cross path reads and the full reach.
 
 import type { ModuleGraph } from './base';
 import { channelMean, conv, type Emit, mapShape } from './layers';
@@ -67,5 +69,9 @@ export function emitCrissCross(e: Emit, x: string, cfg: CrissCrossConfig): Modul
       { tap: 'activation', value: channelMean(e, x) },
     ],
     affinity: reach,
+    ...(passes.length > 1 ? {
+      affinitySteps: passes.slice(0, -1).map((p, i) => ({ label: `pass ${i + 1}: its row and column`, value: p.attention })),
+      affinityLabel: `reach after ${passes.length} passes`,
+    } : {}),
   };
 }

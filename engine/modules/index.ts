@@ -2,7 +2,7 @@
 // create_attn: `emitAttention('cbam', e, x, config)`, plus the wiring every module gets
 // in the graph: its bypass switch, its taps and its aux outputs (DESIGN.md vocabulary).
 
-import { affinityOutput, bypassInput, moduleInputOutput, tapOutput } from '../graph/names';
+import { affinityOutput, affinityStepOutput, bypassInput, moduleInputOutput, tapOutput } from '../graph/names';
 import { DataType } from '../graph/onnx';
 import type { ModuleKind, TapName } from '../types';
 import type { ModuleGraph } from './base';
@@ -77,6 +77,8 @@ export interface PlacedModule {
   channels: number;
   /** Whether it has a non-local affinity output (query()). */
   affinity: boolean;
+  /** A multi-pass affinity: what the affinity is, and the labels of its earlier steps (outputs `<module>.affinity<k>`). */
+  affinitySteps?: { label: string; steps: string[] };
 }
 
 /**
@@ -95,11 +97,15 @@ export function emitAttention<K extends AttentionName>(
   for (const t of graph.taps) g.output(t.value, tapOutput(name, t.tap));
   g.output(x, moduleInputOutput(name));
   if (graph.affinity) g.output(graph.affinity, affinityOutput(name));
+  (graph.affinitySteps ?? []).forEach((s, i) => g.output(s.value, affinityStepOutput(name, i + 1)));
   const bypass = g.input({ name: bypassInput(name), elemType: DataType.BOOL, shape: [] });
   const out = g.node('Where', [bypass, x, graph.out], `${e.scope}/bypass/Where`);
   return {
     out,
-    module: { name, kind: m.kind, taps: graph.taps.map((t) => t.tap), channels: cfg.channels, affinity: graph.affinity !== undefined },
+    module: {
+      name, kind: m.kind, taps: graph.taps.map((t) => t.tap), channels: cfg.channels, affinity: graph.affinity !== undefined,
+      ...(graph.affinitySteps?.length ? { affinitySteps: { label: graph.affinityLabel ?? 'affinity', steps: graph.affinitySteps.map((s) => s.label) } } : {}),
+    },
   };
 }
 

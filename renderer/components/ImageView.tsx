@@ -47,6 +47,7 @@ export function ImageView() {
   const zoom = useApp((s) => s.ui.zoom);
   const pan = useApp((s) => s.ui.pan);
   const query = useApp((s) => s.analysis.query);
+  const queryStep = useApp((s) => (s.analysis.query ? s.analysis.queryStep[s.analysis.query.module] : undefined));
   const bypassed = useApp((s) => (s.modules.focused ? s.run.bypass.includes(s.modules.focused.module) : false));
   const { shown, range, colormap } = useDisplayed();
 
@@ -172,6 +173,14 @@ export function ImageView() {
       {shown && (
         <div className="caption" data-testid="caption">
           <div><span className="n">{shown.module}</span> {shown.label}{bypassed && <span className="badge warn" style={{ marginLeft: 8 }} title="Computed, but not applied in this run">bypassed</span>}</div>
+          {isQuery && query?.steps && query.module === shown.module && shown.query && (
+            <div className="seg steps" role="group" aria-label="Pass" data-testid="query-steps" onPointerDown={(e) => e.stopPropagation()} onPointerUp={(e) => e.stopPropagation()}>
+              {[...query.steps.map((s) => s.label), query.label ?? 'after all passes'].map((label, i) => (
+                <button key={label} aria-pressed={i === Math.min(queryStep ?? query.steps!.length, query.steps!.length)}
+                  title="P cycles the passes" onClick={() => a.pickQueryStep(shown.module, i)}>{label}</button>
+              ))}
+            </div>
+          )}
           {isQuery && <div className="hint">{shown.query ? 'Click elsewhere to move the query · Esc for the summary map' : 'Click a point to see where it attends'}</div>}
         </div>
       )}

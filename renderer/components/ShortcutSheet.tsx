@@ -18,6 +18,7 @@ export const SHORTCUTS: Array<[string, string]> = [
   ['T', 'Cycle tiles (off, 256, 512, 1024 px)'],
   ['X', 'Compare: attention beside class evidence (Grad-CAM ...)'],
   ['F', 'Fit the image (or double-click)'],
+  ['P', 'Multi-pass attention (CCNet): pass 1 / after all passes'],
   ['Esc', 'Clear the query point / close'],
   ['?', 'This sheet'],
 ];

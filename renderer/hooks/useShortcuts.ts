@@ -47,6 +47,7 @@ export function handleKey(e: Pick<KeyboardEvent, 'key' | 'shiftKey' | 'ctrlKey' 
     case 't': s.setSetting('tile', TILE_SIZES[(TILE_SIZES.indexOf(s.settings.tile) + 1) % TILE_SIZES.length]!); return true;
     case 'v': if (s.modules.focused) s.toggleVisible(s.modules.focused.module); return true;
     case 'b': if (s.modules.focused) s.toggleBypass(s.modules.focused.module); return true;
+    case 'p': if (s.analysis.query?.steps) s.pickQueryStep(s.analysis.query.module, null); return true;
     default:
       if (/^[1-9]$/.test(key)) { s.focusStage(Number(key)); return true; }
       return false;

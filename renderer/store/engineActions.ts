@@ -62,7 +62,7 @@ export function engineActions(set: SetState, get: GetState, d: ResolvedDeps): Pi
       : {
         model: { ...s.model, preprocess: NO_PREPROCESS },
         modules: { focused: defaultFocus(info), hidden: [], bypass: [] },
-        analysis: { baseline: {}, query: null, channel: null, camClass: null, cam: null, stageCams: {}, component: {} },
+        analysis: { baseline: {}, query: null, channel: null, camClass: null, cam: null, stageCams: {}, component: {}, queryStep: {} },
         run: emptyRun(s.run.seq + 1),
       }));
   };
@@ -312,7 +312,8 @@ export function engineActions(set: SetState, get: GetState, d: ResolvedDeps): Pi
       try {
         const r = await client.query(runId, module, point);
         if (!stillAsked()) return;
-        set((s) => ({ analysis: { ...s.analysis, query: { ...base, cell: r.cell, map: { shape: r.shape, data: r.data }, status: 'done' } } }));
+        const steps = r.steps?.map((st) => ({ label: st.label, map: { shape: r.shape, data: st.data } }));
+        set((s) => ({ analysis: { ...s.analysis, query: { ...base, cell: r.cell, map: { shape: r.shape, data: r.data }, ...(steps ? { steps, label: r.label ?? 'affinity' } : {}), status: 'done' } } }));
       } catch (e) {
         if (!stillAsked()) return;
         set((s) => ({ analysis: { ...s.analysis, query: { ...base, status: 'error', error: toUserError(e, 'The query failed') } } }));

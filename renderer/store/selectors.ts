@@ -44,7 +44,10 @@ export function selectDisplayedMap(s: AppState): DisplayedMap | null {
   if (f.tap === 'attention') {
     const q = s.analysis.query;
     if (q && q.module === f.module && q.runId === s.run.runId && q.map) {
-      return { module: f.module, tap: f.tap, map: q.map, label: `attention from (${Math.round(q.point.x)}, ${Math.round(q.point.y)})`, query: q.point };
+      const from = `from (${Math.round(q.point.x)}, ${Math.round(q.point.y)})`;
+      const step = q.steps?.[s.analysis.queryStep[f.module] ?? q.steps.length];
+      if (step) return { module: f.module, tap: f.tap, map: step.map, label: `${step.label}, ${from}`, query: q.point };
+      return { module: f.module, tap: f.tap, map: q.map, label: q.steps ? `${q.label ?? 'attention'}, ${from}` : `attention ${from}`, query: q.point };
     }
     return taps.attention ? { module: f.module, tap: f.tap, map: taps.attention, label: 'attention received (mean over queries)', query: null } : null;
   }

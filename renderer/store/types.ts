@@ -98,6 +98,9 @@ export interface QueryState {
   point: { x: number; y: number };
   cell: { row: number; col: number } | null;
   map: MapData | null;
+  /** A multi-pass attention (CCNet): what `map` is, and the same query's row at the earlier passes. */
+  label?: string;
+  steps?: Array<{ label: string; map: MapData }>;
   status: 'pending' | 'done' | 'error';
   error: UserError | null;
 }
@@ -124,6 +127,8 @@ export interface AnalysisSlice {
   stageCams: Record<number, CamState>;
   /** Per module, which of its `maps` / `weights` components (EM bases, A2 descriptors) is shown. */
   component: Record<string, number>;
+  /** Per module with a multi-pass affinity, which pass a clicked query shows (0-based; absent or past the steps: after all passes). */
+  queryStep: Record<string, number>;
 }
 
 /** Class evidence (compare view): what was asked and what came back. */
@@ -248,6 +253,8 @@ export interface AppActions {
   pickChannel(module: string, channel: number | null): Promise<void>;
   /** Shows component `index` of a module's `maps` or `weights` tap on the image. */
   pickComponent(module: string, tap: 'maps' | 'weights', index: number): void;
+  /** A multi-pass attention's query: show pass `index` (0-based; the step count: after all passes); null cycles to the next. */
+  pickQueryStep(module: string, index: number | null): void;
   /** The class evidence of the current run (settings' method and stage, analysis.camClass). */
   requestCam(): Promise<void>;
   /** Grid view: class evidence at every stage of the current run (settings' method; CAM: layer4 only). */

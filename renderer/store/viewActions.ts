@@ -8,7 +8,7 @@ import type { AppActions, AppState } from './types';
 type ViewActionKeys =
   | 'focus' | 'stepModule' | 'focusStage' | 'toggleVisible' | 'setAllVisible' | 'setSetting'
   | 'cycleColormap' | 'nudgeOpacity' | 'setView' | 'resetView' | 'setHover' | 'setShortcutsOpen'
-  | 'showToast' | 'dismissToast' | 'openExport' | 'setExport' | 'pickComponent';
+  | 'showToast' | 'dismissToast' | 'openExport' | 'setExport' | 'pickComponent' | 'pickQueryStep';
 
 export function viewActions(set: SetState, get: GetState, d: ResolvedDeps): Pick<AppActions, ViewActionKeys> {
   const patch = <K extends keyof AppState>(key: K, value: Partial<AppState[K]>) =>
@@ -19,6 +19,14 @@ export function viewActions(set: SetState, get: GetState, d: ResolvedDeps): Pick
   const visibleModules = () => modulesInfo().filter((m) => !get().modules.hidden.includes(m.name));
 
   return {
+    pickQueryStep(module, index) {
+      const q = get().analysis.query;
+      const count = q && q.module === module ? (q.steps?.length ?? 0) : 0;
+      if (!count) return;
+      const current = Math.min(count, get().analysis.queryStep[module] ?? count);
+      const next = index === null ? (current + 1) % (count + 1) : Math.max(0, Math.min(count, index));
+      set((s) => ({ analysis: { ...s.analysis, queryStep: { ...s.analysis.queryStep, [module]: next } } }));
+    },
     pickComponent(module, tap, index) {
       set((s) => ({ analysis: { ...s.analysis, component: { ...s.analysis.component, [module]: index } } }));
       get().focus(module, tap);

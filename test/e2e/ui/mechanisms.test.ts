@@ -4,7 +4,7 @@
 // (test-results/screenshots/mech-*.png): SAGAN self-attention and DANet's position attention
 // answer a clicked query over all positions, DANet's channel attention shows its [C, C] matrix
 // and strongest channel pairs, the CBAM paper's spatial-only variant shows its spatial gate,
-// CCNet's click shows the two-pass reach, PSA shows a channel chart and a spatial gate, EMANet
+// CCNet's click shows the two-pass reach and pass 1's row and column, PSA shows a channel chart and a spatial gate, EMANet
 // and A2-Net their components as grids, ISANet and LightNL answer a clicked query, spatial SE
 // shows its gate.
 import { readFileSync } from 'node:fs';
@@ -108,6 +108,21 @@ describe('every mechanism kind drawn its own way (real engine, web mode)', () =>
     const zeros = await state(page, (s) => Array.from(s.analysis.query!.map!.data).filter((v) => v === 0).length);
     expect(zeros).toBe(0);
     await shot('mech-05-ccnet-reach');
+    // Pass 1 alone: the query's row and column only (8 + 8 - 1 positions), shown by the pass switch.
+    await page.click('[data-testid=query-steps] button:has-text("pass 1")');
+    expect(await page.textContent('[data-testid=caption]')).toContain('pass 1: its row and column');
+    const cell = await state(page, (s) => s.analysis.query!.cell!);
+    const pass1 = await state(page, (s) => Array.from(s.analysis.query!.steps![0]!.map.data));
+    const lit = pass1.flatMap((v, i) => (v > 0 ? [[Math.floor(i / 8), i % 8]] : []));
+    expect(lit.length).toBe(15);
+    expect(lit.every(([r, c]) => r === cell.row || c === cell.col)).toBe(true);
+    expect(pass1.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 4);
+    await page.click('button:text-is("Cells")'); // the model's 8x8 cells: the cross is one row and one column
+    await shot('mech-05b-ccnet-pass1');
+    await page.click('button:text-is("Smooth")');
+    // P cycles back to the reach after both passes.
+    await page.keyboard.press('p');
+    expect(await page.textContent('[data-testid=caption]')).toContain('reach after 2 passes');
     await page.keyboard.press('Escape');
   });
 

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
 import { initBackend } from '../../../engine/backend';
 import { openCheckpointFile } from '../../../engine/checkpoints';
-import { affinityOutput, LOGITS, tapOutput } from '../../../engine/graph/names';
+import { affinityOutput, affinityStepOutput, LOGITS, tapOutput } from '../../../engine/graph/names';
 import { emitResNet } from '../../../engine/nets/resnet';
 import { createRunner } from '../../../engine/runtimes';
 import type { RuntimeName } from '../../../engine/runtimes/types';
@@ -27,6 +27,7 @@ async function runCase(name: string, file: string, runtime: RuntimeName, backend
   const fetch = [LOGITS, ...graph.modules.flatMap((m) => [
     ...m.taps.map((t) => tapOutput(m.name, t)),
     ...(m.affinity ? [affinityOutput(m.name)] : []),
+    ...(m.affinitySteps?.steps ?? []).map((_, i) => affinityStepOutput(m.name, i + 1)),
   ])];
   const errors: Record<string, number> = {};
   try {

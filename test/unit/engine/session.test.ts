@@ -63,7 +63,9 @@ describe.skipIf(cases.length === 0)('Session', () => {
   test.each(cases.filter((c) => readCase(c).affinityModule).flatMap((c) => [[c, 'ort'], [c, 'tfjs']] as const))('%s (%s): query() answers PyTorch\'s affinity row for every cell', async (name, runtime) => {
     const fc = readCase(name);
     const module = fc.affinityModule!;
-    const expected = readSafetensors(join(FIXTURES, name, 'expected.safetensors')).get(`${module}.affinity`)!;
+    const all = readSafetensors(join(FIXTURES, name, 'expected.safetensors'));
+    const expected = all.get(`${module}.affinity`)!;
+    const steps = [1, 2, 3].map((k) => all.get(`${module}.affinity${k}`)).filter((t) => t !== undefined);
     const s = await loadCase(name, 'model.safetensors', runtime);
     try {
       const res = await s.run({ image: fixtureInput(name), options: { bypass: fc.bypass } });
@@ -78,6 +80,9 @@ describe.skipIf(cases.length === 0)('Session', () => {
         expect(r.cell).toEqual({ row, col });
         expect(r.shape[0]! * r.shape[1]!).toBe(keys);
         worst = Math.max(worst, maxAbsDiff(r.data, expected.data.subarray(q * keys, (q + 1) * keys)));
+        // A multi-pass attention (CCNet) also answers the row at each earlier pass.
+        expect(r.steps?.length ?? 0).toBe(steps.length);
+        steps.forEach((st, k) => { worst = Math.max(worst, maxAbsDiff(r.steps![k]!.data, st.data.subarray(q * keys, (q + 1) * keys))); });
       }
       expect(worst).toBeLessThanOrEqual(1e-4);
     } finally {
