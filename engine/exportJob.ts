@@ -27,7 +27,7 @@ import {
   blendIndices, channelCsv, colourIndices, encodePng, finiteRange, type RenderSettings, tapIndices, resampleMap, spatialShape, tapKey, tapRanges, type ValueRange,
 } from './render';
 import { gridTaps, renderGrid } from './renderGrid';
-import type { ImageTransform, ModelInfo, Tap, TapName } from './types';
+import { type ImageTransform, type ModelInfo, NON_IMAGE_TAPS, type Tap, type TapName } from './types';
 
 /** What export.json and the PNG text chunks say about one file. */
 export type ExportMetadata = ExportFileMeta;
@@ -132,6 +132,11 @@ export function planFiles(info: ModelInfo, modules: string[] | null, kinds: Expo
           files.push({ path: `${base}.npy`, kind: 'raw', module: m.name, tap, format: 'npy' });
           files.push({ path: `${base}.csv`, kind: 'raw', module: m.name, tap, format: 'csv' });
         }
+        continue;
+      }
+      if (NON_IMAGE_TAPS.includes(tap)) {
+        // Not one map over the image ([C, C], [K, H, W], theta, a grid): the array as it is.
+        if (kinds.includes('raw')) files.push({ path: `${base}.npy`, kind: 'raw', module: m.name, tap, format: 'npy' });
         continue;
       }
       if (kinds.includes('heatmap')) files.push({ path: `${base}.heatmap.png`, kind: 'heatmap', module: m.name, tap, format: 'heatmap' });

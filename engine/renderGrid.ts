@@ -9,7 +9,7 @@ import { colormapLut } from './colormaps';
 import {
   blendIndices, encodePng, formatFloat, type RenderSettings, resampleIndices, type RgbImage, spatialShape, type ValueRange,
 } from './render';
-import type { ImageTransform, Tap } from './types';
+import { type ImageTransform, NON_IMAGE_TAPS, type Tap } from './types';
 
 /** Longest side of each thumbnail, pixels. */
 const THUMB = 256;
@@ -48,7 +48,7 @@ export function gridTaps(taps: readonly Tap[]): Tap[] {
   const order = ['spatial', 'attention', 'activation'];
   const best = new Map<string, Tap>();
   for (const t of taps) {
-    if (t.tap === 'channel') continue;
+    if (t.tap === 'channel' || t.shape.length !== 2 || NON_IMAGE_TAPS.includes(t.tap)) continue;
     const cur = best.get(t.module);
     if (!cur || order.indexOf(t.tap) < order.indexOf(cur.tap)) best.set(t.module, t);
   }

@@ -903,7 +903,8 @@ export function archName(spec: NetSpec): string {
     if (ins.kind === 'gc' || ins.kind === 'selfattn' || ins.kind === 'pam' || ins.kind === 'cam' || ins.kind === 'cca' || ins.kind === 'ema' || ins.kind === 'a2') parts.push(ins.name);
     if (ins.kind === 'isa') parts.push(`${ins.name}-${ins.downFactor.join('x')}`);
     if (ins.kind === 'lightnl') parts.push(`${ins.name}-r${ins.ratio}-s${ins.stride}`);
-    if (ins.kind === 'apnb') parts.push(ins.name);
+    if (ins.kind === 'apnb' || ins.kind === 'stn') parts.push(ins.name);
+    if (ins.kind === 'afnb') parts.push(ins.low === ins.after - 1 ? ins.name : `${ins.name}-low${ins.low}`);
   }
   return parts.join('-');
 }

@@ -8,7 +8,20 @@ export type TapName = 'channel' | 'spatial' | 'attention' | 'activation'
   /** [K, H, W], one map per component: EMANet's bases (responsibilities), A2-Net's gather maps. */
   | 'maps'
   /** [K, H, W]: per position, its weight on each component (A2-Net's distribute step). */
-  | 'weights';
+  | 'weights'
+  /** [2, 3]: a spatial transformer's affine transform theta (output pixel -> sampled point, normalised coordinates). */
+  | 'affine'
+  /** [H, W, 2]: the sampling grid, (x, y) in [-1, 1] of the map (and so of the image): where each output pixel reads. */
+  | 'grid'
+  /** [H, W]: the channel mean of the resampled map (what the next layer sees). */
+  | 'warped';
+
+/**
+ * Taps that are not one [H, W] map over the image: a [C, C] matrix, K component maps, an affine
+ * transform, a sampling grid. Exports write them as raw arrays (.npy) only; the UI draws each its
+ * own way (matrix view, components grid, grid overlay).
+ */
+export const NON_IMAGE_TAPS: readonly TapName[] = ['matrix', 'maps', 'weights', 'affine', 'grid'];
 
 /** Kinds of attention mechanism the engine implements (engine/modules/*). */
 export type ModuleKind = 'cbam' | 'se' | 'bam' | 'nonlocal' | 'gc'
@@ -22,13 +35,13 @@ export type ModuleKind = 'cbam' | 'se' | 'bam' | 'nonlocal' | 'gc'
   | 'ema' | 'a2' | 'isa'
   // LightNL, spatial SE.
   | 'lightnl' | 'sse'
-  // ANN's APNB.
-  | 'apnb'
+  // ANN's APNB and AFNB; a spatial transformer.
+  | 'apnb' | 'afnb' | 'stn'
   // Found in an imported ONNX model (engine/import): what it computes, not which paper.
   | 'gate' | 'affinity' | 'heads';
 
 /** What a part of an imported module computes (engine/import/discover.ts). */
-export type ImportedPartKind = 'channel-gate' | 'spatial-gate' | 'gate' | 'affinity' | 'channel-affinity' | 'heads' | 'spatial-softmax'
+export type ImportedPartKind = 'channel-gate' | 'spatial-gate' | 'gate' | 'affinity' | 'channel-affinity' | 'heads' | 'spatial-softmax' | 'spatial-transform'
   /** K maps over positions (EMANet's responsibilities, A2-Net's gather maps and distribute weights). */
   | 'components';
 

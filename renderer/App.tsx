@@ -88,7 +88,7 @@ export function App() {
           <Predictions />
         </section>
         <section className="section">
-          <h3 className="section-title">{focused?.taps.includes('matrix') ? 'Channel affinity' : focused?.taps.includes('maps') ? 'Components' : 'Channel weights'} {focused && <span className="mono" style={{ textTransform: 'none', letterSpacing: 0, fontWeight: 500 }}>{focused.name}</span>}</h3>
+          <h3 className="section-title">{focused?.taps.includes('matrix') ? 'Channel affinity' : focused?.taps.includes('maps') ? 'Components' : focused?.taps.includes('grid') ? 'Transform' : 'Channel weights'} {focused && <span className="mono" style={{ textTransform: 'none', letterSpacing: 0, fontWeight: 500 }}>{focused.name}</span>}</h3>
           <ChannelChart />
         </section>
         <section className="section">

@@ -27,6 +27,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from torchref import EMAttention, LightNL, build_resnet, normalise_spec  # noqa: E402
+from torchref.stn import SpatialTransformer, check_grid  # noqa: E402
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..')
 OUT = os.path.join(ROOT, 'test', 'fixtures')
@@ -127,6 +128,20 @@ CASES['spatial-gate'] = dict(spec=cifar({'kind': 'spatial', 'attr': 'sa'}, width
 # floor(i H / b) .. ceil((i + 1) H / b)); the affinity is the dense D = A P [64, 64].
 CASES['apnb'] = dict(spec=cifar(inserts=[{'kind': 'apnb', 'name': 'apnb3', 'after': 3, 'keyChannels': 8,
                                           'valueChannels': 16, 'sizes': [1, 3, 6, 8]}], width=8), affinity='apnb3')
+# Issue 16: a spatial transformer (Jaderberg et al. 2015; tools/torchref/stn.py, the PyTorch
+# tutorial's localization / fc_loc layout with a global average pool before fc_loc) after layer1
+# (32x32, 8 channels; the localization net sees 8x8 after its two max pools, 4 channels, hidden 32).
+# fc_loc.2 is set to a zoom / rotation / shift (see randomise), so theta is no identity and a
+# corner of the sampling grid reaches past +-1, where grid_sample reads zeros.
+CASES['stn'] = dict(spec=cifar(inserts=[{'kind': 'stn', 'name': 'stn1', 'after': 1, 'hidden': 32}], width=8))
+# Issue 16: ANN's asymmetric fusion non-local block (tools/torchref/afnb.py; the authors' AFNB, one
+# stage) fusing layer3 into layer4 at 64 px: queries from layer4's output (8x8, 64 channels), keys
+# and values from layer3's (16x16, 32 channels), each pyramid-pooled to 1, 3, 6 and 8 bins a side
+# (S = 110; 3 and 6 do not divide 16, so those bins overlap); key and value 16 channels. The
+# affinity is the dense D = A P [64 queries, 256 low-level positions]; the output goes on to the fc.
+CASES['afnb'] = dict(spec=cifar(inserts=[{'kind': 'afnb', 'name': 'afnb4', 'after': 4, 'low': 3, 'keyChannels': 16,
+                                          'valueChannels': 16, 'sizes': [1, 3, 6, 8]}], width=8),
+                     size=64, affinity='afnb4')
 
 
 def sample_image(size):
@@ -170,6 +185,17 @@ def randomise(net, x, gen, optimizer):
             # direction): conv1 x3 spreads them over ~0.003-0.55. No draws.
             if isinstance(m, EMAttention):
                 m.conv1.weight.mul_(3.0)
+            # A spatial transformer's fc_loc.2 starts at the identity (weight 0) and the draws above
+            # leave its bias ~N(0, 0.2), a collapse onto the centre: give it small weights (std 0.05)
+            # and a plausible transform as the bias, zoom in 0.8, rotation 15 degrees, shift
+            # (0.1, -0.05), so theta is no identity and a corner of the grid falls just outside
+            # [-1, 1] (zero padding). Then the written-out grid is checked against F.affine_grid.
+            if isinstance(m, SpatialTransformer):
+                last = m.fc_loc[2]
+                last.weight.copy_(torch.randn(last.weight.shape, generator=gen) * 0.05)
+                s, a = 0.8, np.radians(15.0)
+                last.bias.copy_(torch.tensor([s * np.cos(a), -s * np.sin(a), 0.1, s * np.sin(a), s * np.cos(a), -0.05]))
+                check_grid(last.bias.detach().double().view(1, 2, 3))
     bns = [m for m in net.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
     for m in bns:
         m.reset_running_stats()

@@ -6,13 +6,14 @@ Run from the repository root:  /usr/bin/python3 tools/make_onnx_fixtures.py [cas
 
 Per case:
   model.onnx            torch.onnx.export(net, x, opset_version=case's opset), input "image"
-                        with dynamic height and width (the engine renames it)
+                        with dynamic height and width unless the case says dynamic=False (the
+                        engine renames it); 32 px unless the case gives a size (ann-afnb: 64)
   expected.safetensors  'input' [1,3,H,W], 'logits' [classes], and per attention module
                         '<module>.<map>' without the batch dim (the engine's .npy names)
   case.json             {opset, inputSize, modules: [{name, kind, map, shape}]}: what the
                         importer must list, and nothing else (isanet's entries add `what`: what
                         the importer takes them for); `unlisted` (ccnet, emanet, a2net, isanet,
-                        lightnl-resnet):
+                        lightnl-resnet, ann-afnb):
                         maps stored in expected.safetensors that no importer pattern finds
 
 The maps are what the modules compute, read from the PyTorch forward pass: the torchref
@@ -357,6 +358,36 @@ CASES['spatial-gate-resnet'] = dict(resnet_case(cifar({'kind': 'spatial', 'attr'
 # not factor of input size", and any adaptive pooling other than to 1 with dynamic height and width
 # is "input size not accessible" (a fixed-size export of sizes that divide the grid, [1, 2, 4, 8],
 # does export; its [1, 64, 85] softmax over pooled keys would match no feature map upstream).
+# Issue 16: ANN's asymmetric fusion non-local block (tools/torchref/afnb.py), the network of
+# make_fixtures' afnb case (afnb4: queries from layer4's 8x8 output, keys and values from layer3's
+# 16x16) with pyramid sizes [1, 2, 4, 8], which divide 16, so the adaptive pooling exports (as
+# GlobalAveragePool and AveragePools of kernel = stride 8, 4, 2); 64 px, fixed-size (a dynamic
+# export is "Unsupported: ONNX export of operator adaptive_avg_pool2d, input size not accessible").
+# The softmax over the S = 85 pooled keys, /afnb4/stages.0/Softmax [1, 64, 85], is read by one
+# MatMul (with the pooled values [1, 85, 16]): no map upstream has 85 positions, the 64 queries are
+# the 8x8 high map, so the importer takes it for components, one [8, 8] map per pooled key
+# (EMANet's [N, HW, K] pattern) in scope `afnb4.stages.0`. The dense D = A P over the 16x16 low map
+# and its column means (make_fixtures' affinity and attention taps) are in `unlisted`.
+AFNB_UNLISTED = [
+    ('attention', [16, 16], 'mean over the 64 queries of D = A P, what each position of the 16x16 low-level map receives'),
+    ('affinity', [64, 256], 'D = A P: the softmax over the 85 pooled keys spread over the low-level positions each '
+                            'averages (rows = the 8x8 high-map queries, columns = 16x16 low-level positions, row-major; '
+                            'rows sum to 1); never formed in the graph')]
+CASES['ann-afnb'] = dict(resnet_case(cifar(inserts=[{'kind': 'afnb', 'name': 'afnb4', 'after': 4, 'low': 3,
+                                                     'keyChannels': 16, 'valueChannels': 16, 'sizes': [1, 2, 4, 8]}],
+                                           width=8)), opset=15, size=64, dynamic=False,
+                         unlisted=[{'name': 'afnb4', 'map': m, 'shape': s, 'what': w} for m, s, w in AFNB_UNLISTED])
+# Issue 16: the torchref network of make_fixtures' stn case, a spatial transformer after layer1
+# (32x32, 8 channels; tools/torchref/stn.py). Opset 16, GridSample's first (bilinear, zeros,
+# align_corners 0). torch 1.13 cannot export F.affine_grid ("Exporting the operator
+# 'aten::affine_grid_generator' to ONNX opset version 16 is not supported"), so torchref writes
+# the grid out: x_t, y_t from Range / Mul / Add / Div / Sub on the map's Shape, times theta's
+# columns (Gathers of the [B, 2, 3] Reshape), summed: Mul / Add with broadcasting -> GridSample.
+STN_UNLISTED = [('affine', [2, 3], "theta: fc_loc's Gemm reshaped to [B, 2, 3] (/stn1/Reshape), which the grid "
+                                    'arithmetic reads')]
+CASES['stn-resnet'] = dict(resnet_case(cifar(inserts=[{'kind': 'stn', 'name': 'stn1', 'after': 1, 'hidden': 32}],
+                                             width=8)), opset=16, bypass=['stn1'],
+                           unlisted=[{'name': 'stn1', 'map': m, 'shape': s, 'what': w} for m, s, w in STN_UNLISTED])
 
 
 def expected_maps(name, net, x):
@@ -397,6 +428,11 @@ def expected_maps(name, net, x):
                     _, sim_long, sim_short = mod.stages[0](inp[0])
                     captured[mname] = mod.dense(sim_long, sim_short, *inp[0].shape[2:]) + (sim_long, sim_short)
                 hooks.append(m.register_forward_hook(isa_hook))
+            if type(m).__name__ == 'AFNB':
+                # The softmax over the pooled keys, A [B, HW, S] (the taps have D = A P).
+                def afnb_hook(mod, inp, out, mname=mname):
+                    captured[mname] = out[1]
+                hooks.append(m.stages[0].register_forward_hook(afnb_hook))
             if type(m).__name__ == 'CrissCrossAttention':
                 # Pass 2's attention alone, A_2 [B, HW, HW] (the taps have A_1 and the reach A_2 A_1).
                 def cc_hook(mod, inp, out, mname=mname):
@@ -471,6 +507,21 @@ def expected_maps(name, net, x):
                     # Not listed: see LIGHTNL_UNLISTED (theta^T (phi g^T) never forms f).
                     for tap in ('attention', 'affinity'):
                         maps[f'{mname}.{tap}'] = taps[f'{mname}.{tap}'][0]
+            elif kind == 'AFNB':
+                # The [B, HW, S] softmax over the pooled keys, read by a MatMul, in the stage's scope:
+                # components over the high map's positions, one map per pooled key, [S, H, W].
+                sim = captured[mname]
+                h, w = taps[f'{mname}.activation'].shape[1:]
+                add(f'{mname}.stages.0', 'components', 'maps', sim.transpose(1, 2).reshape(sim.shape[0], -1, h, w))
+                # Not listed: see AFNB_UNLISTED.
+                for tap in ('attention', 'affinity'):
+                    maps[f'{mname}.{tap}'] = taps[f'{mname}.{tap}'][0]
+            elif kind == 'SpatialTransformer':
+                # The GridSample's grid input [B, H, W, 2] (normalised (x, y), align_corners 0) and the
+                # channel mean of its output, both in the module's scope; theta is stored too (STN_UNLISTED).
+                add(mname, 'spatial-transform', 'grid', taps[f'{mname}.grid'])
+                add(mname, 'spatial-transform', 'warped', taps[f'{mname}.warped'])
+                maps[f'{mname}.affine'] = taps[f'{mname}.affine'][0]
         return logits, maps, modules
     out = net(x)
     logits = out[0] if isinstance(out, tuple) else out
@@ -493,7 +544,7 @@ def make(name, cfg, seed):
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     net = cfg['build']()
-    size = 32
+    size = cfg.get('size', 32)
     x = sample_image(size)
     if cfg.get('torchref'):
         randomise(net, x, gen, False)
@@ -536,6 +587,11 @@ def make(name, cfg, seed):
         g = int(round((t - 1) ** 0.5))
         tensors['rollout.attention'] = r[0, 1:].reshape(g, g).float()
     tensors.update({k: v.float().contiguous() for k, v in maps.items()})
+    for m in cfg.get('bypass', []):
+        # The logits with module m bypassed (torchref semantics: it returns its input), for the
+        # importer's bypass switch.
+        with torch.no_grad():
+            tensors[f'logits.bypass.{m}'] = net64.forward_with_taps(x.double(), bypass=[m])[0][0].float()
     write_safetensors(os.path.join(d, 'expected.safetensors'), tensors)
     with open(os.path.join(d, 'case.json'), 'w') as f:
         info = {'opset': cfg['opset'], 'inputSize': size, 'dynamic': dynamic, 'modules': modules}

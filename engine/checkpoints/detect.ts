@@ -150,9 +150,23 @@ function detectInserts(tensors: Shapes, channels: number[], assumptions: string[
       continue;
     }
     const apnbKey = s('stages.0.f_key.0.weight');
+    // AFNB: a plain BN after the fusion conv (APNB's is BN + ReLU, `.1.0`), queries from another stage.
+    if (apnbKey && tensors.has(`${name}.conv_bn_dropout.1.weight`)) {
+      const high = s('stages.0.f_query.0.weight')?.[1];
+      const at = after(high);
+      const low = channels.indexOf(apnbKey[1] ?? -1) + 1;
+      assumptions.push(`${name}: pyramid pooling sizes 1, 3, 6, 8 assumed (ANN's; the weights do not store them)`);
+      inserts.push({ kind: 'afnb', name, after: at, low: low >= 1 && low < at ? low : at - 1, keyChannels: apnbKey[0]!, valueChannels: s('stages.0.f_value.weight')?.[0] ?? 0, sizes: [1, 3, 6, 8] });
+      continue;
+    }
     if (apnbKey && tensors.has(`${name}.conv_bn_dropout.0.weight`)) {
       assumptions.push(`${name}: pyramid pooling sizes 1, 3, 6, 8 assumed (ANN's; the weights do not store them)`);
       inserts.push({ kind: 'apnb', name, after: after(apnbKey[1]), keyChannels: apnbKey[0]!, valueChannels: s('stages.0.f_value.weight')?.[0] ?? 0, sizes: [1, 3, 6, 8] });
+      continue;
+    }
+    const loc = s('fc_loc.0.weight');
+    if (loc && tensors.has(`${name}.localization.0.weight`)) {
+      inserts.push({ kind: 'stn', name, after: after(s('localization.0.weight')?.[1]), hidden: loc[0]! });
       continue;
     }
     const lightConv = s('non_local_conv.weight');
@@ -202,7 +216,7 @@ function detectInserts(tensors: Shapes, channels: number[], assumptions: string[
   return inserts;
 }
 
-const INSERT_ORDER: InsertedBlock['kind'][] = ['bam', 'nonlocal', 'selfattn', 'pam', 'cam', 'cca', 'ema', 'a2', 'isa', 'lightnl', 'apnb', 'gc'];
+const INSERT_ORDER: InsertedBlock['kind'][] = ['bam', 'nonlocal', 'selfattn', 'pam', 'cam', 'cca', 'ema', 'a2', 'isa', 'lightnl', 'apnb', 'afnb', 'stn', 'gc'];
 
 /**
  * Every key the spec's network reads must be present with its shape, and (strict) every
@@ -268,6 +282,8 @@ export function describeSpec(spec: NetSpec): string {
     if (i.kind === 'pam') parts.push(`position attention ${i.name} (DANet) after layer${i.after}`);
     if (i.kind === 'cam') parts.push(`channel attention ${i.name} (DANet) after layer${i.after}`);
     if (i.kind === 'ema') parts.push(`EM attention ${i.name} (EMANet, ${i.bases} bases, ${i.stages} iterations) after layer${i.after}`);
+    if (i.kind === 'afnb') parts.push(`fusion non-local ${i.name} (ANN AFNB, layer${i.low} pooled to ${i.sizes.join(', ')}) after layer${i.after}`);
+    if (i.kind === 'stn') parts.push(`spatial transformer ${i.name} (affine, hidden ${i.hidden}) after layer${i.after}`);
     if (i.kind === 'apnb') parts.push(`pyramid non-local ${i.name} (ANN APNB, pooled to ${i.sizes.join(', ')}) after layer${i.after}`);
     if (i.kind === 'lightnl') parts.push(`LightNL ${i.name} (ratio ${i.ratio}, stride ${i.stride}) after layer${i.after}`);
     if (i.kind === 'isa') parts.push(`interlaced self-attention ${i.name} (ISANet, down factor ${i.downFactor.join('x')}) after layer${i.after}`);

@@ -110,6 +110,31 @@ export function expectedKeys(spec: NetSpec): ExpectedKeys {
       put(`${n}.conv1.bias`, c);
       put(`${n}.conv2.0.weight`, c, c, 1, 1);
       bn(`${n}.conv2.1`, c);
+    } else if (ins.kind === 'afnb') {
+      const p = `${n}.stages.0`;
+      const low = channels[ins.low - 1] as number;
+      for (const [f, cin] of [['f_key', low], ['f_query', c]] as const) {
+        put(`${p}.${f}.0.weight`, ins.keyChannels, cin, 1, 1);
+        put(`${p}.${f}.0.bias`, ins.keyChannels);
+        bn(`${p}.${f}.1.0`, ins.keyChannels);
+      }
+      put(`${p}.f_value.weight`, ins.valueChannels, low, 1, 1);
+      put(`${p}.f_value.bias`, ins.valueChannels);
+      put(`${p}.W.weight`, c, ins.valueChannels, 1, 1);
+      put(`${p}.W.bias`, c);
+      put(`${n}.conv_bn_dropout.0.weight`, c, 2 * c, 1, 1);
+      put(`${n}.conv_bn_dropout.0.bias`, c);
+      bn(`${n}.conv_bn_dropout.1`, c);
+    } else if (ins.kind === 'stn') {
+      const half = Math.floor(c / 2);
+      put(`${n}.localization.0.weight`, half, c, 3, 3);
+      put(`${n}.localization.0.bias`, half);
+      put(`${n}.localization.3.weight`, half, half, 3, 3);
+      put(`${n}.localization.3.bias`, half);
+      put(`${n}.fc_loc.0.weight`, ins.hidden, half);
+      put(`${n}.fc_loc.0.bias`, ins.hidden);
+      put(`${n}.fc_loc.2.weight`, 6, ins.hidden);
+      put(`${n}.fc_loc.2.bias`, 6);
     } else if (ins.kind === 'apnb') {
       const p = `${n}.stages.0`;
       for (const f of ['f_key', 'f_query']) {

@@ -44,7 +44,15 @@ export interface AffinityCandidate {
   ancestors: string[];
 }
 
-export type Candidate = GateCandidate | AffinityCandidate;
+/** A GridSample (spatial transformer): `value` is its sampling grid, `feature` the map it samples. */
+export interface SamplerCandidate {
+  type: 'sampler';
+  value: string;
+  op: Node;
+  feature: string;
+}
+
+export type Candidate = GateCandidate | AffinityCandidate | SamplerCandidate;
 
 /** Ops that move or broadcast values without computing new ones. */
 const TRANSPARENT = new Set(['Unsqueeze', 'Squeeze', 'Reshape', 'Expand', 'Transpose', 'Flatten', 'Identity', 'Cast']);
@@ -73,6 +81,11 @@ export function findCandidates(ix: GraphIndex): Candidate[] {
   for (const n of nodes) {
     const value = n.output?.[0];
     if (!value || seen.has(value)) continue;
+    // A sampling grid computed by the model (an STN's affine grid, a flow field): not a constant resize.
+    if (n.opType === 'GridSample' && n.input?.[1] && !ix.isConstant(n.input[1])) {
+      out.push({ type: 'sampler', value: n.input[1], op: n, feature: n.input[0] as string });
+      continue;
+    }
     if (n.opType === 'Softmax' || n.opType === 'LogSoftmax') {
       if (n.opType === 'Softmax' && readByMatMul(ix, value, 0)) {
         seen.add(value);
@@ -208,7 +221,7 @@ export interface FoundPart {
   kind: PartKind;
   candidate: Candidate;
   /** Map name in the DESIGN vocabulary: the npy file is `<module>.<map>.npy`. */
-  map: 'channel' | 'spatial' | 'gate' | 'affinity' | 'heads' | 'maps' | 'weights';
+  map: 'channel' | 'spatial' | 'gate' | 'affinity' | 'heads' | 'maps' | 'weights' | 'grid' | 'warped';
   /** Components: the value is [N, positions, K] (else [N, K, positions]). */
   positionsFirst?: boolean;
   /** Affinities: the feature maps whose positions the queries and keys are (4-D values). */
@@ -237,6 +250,12 @@ export function classify(candidates: Candidate[], shapes: Map<string, number[]>)
   for (const c of candidates) {
     const g = shapes.get(c.value);
     if (!g) { reject(c, 'the probe pass did not compute it'); continue; }
+    if (c.type === 'sampler') {
+      const f = shapes.get(c.feature);
+      if (g.length !== 4 || g[3] !== 2 || !f || f.length !== 4) { reject(c, `a GridSample whose grid [${g.join(', ')}] or input is not [N, H, W, 2] over an [N, C, H, W] map`); continue; }
+      parts.push({ kind: 'spatial-transform', candidate: c, map: 'grid', channels: f[1] as number, mapSize: [g[1] as number, g[2] as number] });
+      continue;
+    }
     if (c.type === 'gate') {
       const f = shapes.get(c.feature);
       const b = shapes.get(c.operand);

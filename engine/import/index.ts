@@ -130,7 +130,7 @@ export async function importGraph(model: OnnxTypes.ModelProto, name: string, ext
   const wanted = new Set<string>([firstOutput]);
   for (const c of candidates) {
     wanted.add(c.value);
-    if (c.type === 'gate') { wanted.add(c.feature); wanted.add(c.operand); } else for (const a of c.ancestors) wanted.add(a);
+    if (c.type === 'gate') { wanted.add(c.feature); wanted.add(c.operand); } else if (c.type === 'sampler') wanted.add(c.feature); else for (const a of c.ancestors) wanted.add(a);
   }
   const probeModel = { ...model, graph: { ...graph, output: [...graph.output, ...[...wanted].filter((v) => v !== firstOutput && !ix.constants.has(v)).map((v) => ({ name: v }))] } };
   // A dynamic model is probed at no more than PROBE_SIZE: the shapes' relations are what
@@ -186,6 +186,22 @@ export async function importGraph(model: OnnxTypes.ModelProto, name: string, ext
       const c = p.candidate;
       const v = c.value;
       maps.push({ module, map: p.map, kind: p.kind, output: `${module}.map.${p.map}`, node: c.op.name || (c.op.opType as string) });
+      if (c.type === 'sampler') {
+        // An STN's GridSample: its grid, the channel mean of what it samples out, and of its input.
+        // Bypass samples on the identity grid of the same size instead (the map itself, resized
+        // when the grid's size differs), so the taps stay what the model computed.
+        const sampled = c.op.output?.[0] as string;
+        const warped = w.mean(sampled, [1], 0);
+        maps.push({ module, map: 'warped', kind: p.kind, output: `${module}.map.warped`, node: c.op.name || 'GridSample' });
+        output(v, `${module}.map.grid`);
+        output(warped, `${module}.map.warped`);
+        taps.set('grid', v);
+        taps.set('warped', warped);
+        taps.set('activation', w.mean(c.feature, [1], 0));
+        rewire.set(v, w.node('Where', [bypass, identityGrid(w, v, ix.attrInt(c.op, 'align_corners', 0) === 1), v]));
+        if (!featureOut) featureOut = c.feature;
+        continue;
+      }
       if (p.kind === 'components') {
         // [N, K, H, W], components first whatever the model's layout: the map and the tap are one value.
         const dims = shapes.get(v) ?? [];
@@ -260,14 +276,14 @@ export async function importGraph(model: OnnxTypes.ModelProto, name: string, ext
         affinity = rows;
       }
     }
-    const order: TapName[] = ['channel', 'spatial', 'attention', 'maps', 'weights', 'activation'];
+    const order: TapName[] = ['channel', 'spatial', 'attention', 'maps', 'weights', 'grid', 'warped', 'activation'];
     const tapNames = order.filter((t) => taps.has(t));
     for (const t of tapNames) output(taps.get(t) as string, tapOutput(module, t));
     if (featureOut) output(featureOut, moduleInputOutput(module));
     if (affinity) output(affinity, affinityOutput(module));
     const first = list[0] as NamedPart;
     const stage = module.split('.')[0] as string;
-    const kind = list.some((p) => p.kind === 'heads') ? 'heads' : list.some((p) => p.kind === 'affinity' || p.kind === 'channel-affinity' || p.kind === 'spatial-softmax' || p.kind === 'components') ? 'affinity' : 'gate';
+    const kind = list.some((p) => p.kind === 'spatial-transform') ? 'stn' : list.some((p) => p.kind === 'heads') ? 'heads' : list.some((p) => p.kind === 'affinity' || p.kind === 'channel-affinity' || p.kind === 'spatial-softmax' || p.kind === 'components') ? 'affinity' : 'gate';
     modules.push({ name: module, kind, taps: tapNames, channels: first.channels, affinity: affinity !== null, stage });
     const scale = inputSize / probeSize;
     infos.push({ name: module, kind, stage, taps: tapNames, channels: first.channels, mapSize: [Math.round(first.mapSize[0] * scale), Math.round(first.mapSize[1] * scale)], parts: list.map((p) => p.kind), ...(featureOut ? {} : { noChannelMaps: true }) });
@@ -350,6 +366,30 @@ function reserveNames(graph: OnnxTypes.GraphProto): OnnxTypes.GraphProto {
   } as OnnxTypes.GraphProto;
 }
 
+/**
+ * [1, H, W, 2]: the grid GridSample reads each output pixel's own position with (no transform),
+ * H and W those of `grid` [N, H, W, 2]: x = (2 j + 1) / W - 1, or 2 j / (W - 1) - 1 with
+ * align_corners.
+ */
+function identityGrid(w: GraphWriter, grid: string, align: boolean): string {
+  const float = (v: string): string => w.node('Cast', [v], { to: DataType.FLOAT });
+  const scalar = (v: string): string => w.node('Squeeze', [v, w.ints([0])]);
+  const axis = (i: number): string => {
+    const n = w.shapeSlice(grid, i, i + 1);
+    const index = float(w.node('Range', [scalar(w.ints([0])), scalar(n), scalar(w.ints([1]))]));
+    const two = float(w.ints([2]));
+    const one = float(w.ints([1]));
+    const scaled = align
+      ? w.node('Div', [w.node('Mul', [index, two]), w.node('Sub', [float(n), one])])
+      : w.node('Div', [w.node('Add', [w.node('Mul', [index, two]), one]), float(n)]);
+    return w.node('Sub', [scaled, one]);
+  };
+  const size = w.node('Concat', [w.shapeSlice(grid, 1, 3), w.ints([1])], { axis: 0 });
+  const xs = w.node('Expand', [w.node('Unsqueeze', [axis(2), w.ints([0, 2])]), size]);
+  const ys = w.node('Expand', [w.node('Unsqueeze', [axis(1), w.ints([1, 2])]), size]);
+  return w.node('Unsqueeze', [w.node('Concat', [xs, ys], { axis: 2 }), w.ints([0])]);
+}
+
 function softmaxAxis(ix: GraphIndex, n: OnnxTypes.INodeProto, opset: number, rank: number): number {
   const axis = ix.attrInt(n, 'axis', opset >= 13 ? -1 : 1);
   return axis < 0 ? axis + rank : axis;
@@ -359,7 +399,7 @@ function countKinds(parts: NamedPart[]): string {
   const names: Record<PartKind, string> = {
     'channel-gate': 'channel gate', 'spatial-gate': 'spatial gate', gate: 'full gate', affinity: 'affinity',
     'channel-affinity': 'channel affinity', heads: 'attention heads layer', 'spatial-softmax': 'spatial softmax',
-    components: 'set of component maps',
+    components: 'set of component maps', 'spatial-transform': 'spatial transformer',
   };
   const counts = new Map<PartKind, number>();
   for (const p of parts) counts.set(p.kind, (counts.get(p.kind) ?? 0) + 1);

@@ -20,6 +20,8 @@ import { type DoubleAttentionConfig, emitDoubleAttention } from './doubleAttenti
 import { type EmAttentionConfig, emitEmAttention } from './emAttention';
 import { emitInterlaced, type InterlacedConfig } from './interlaced';
 import { emitLightNonLocal, type LightNonLocalConfig } from './lightNonLocal';
+import { emitFusionNonLocal, type FusionNonLocalConfig } from './fusionNonLocal';
+import { emitSpatialTransformer, type SpatialTransformerConfig } from './spatialTransformer';
 import { emitSpatialGate, type SpatialGateConfig } from './spatialGate';
 import { emitPyramidNonLocal, type PyramidNonLocalConfig } from './pyramidNonLocal';
 
@@ -40,6 +42,8 @@ export interface AttentionConfigs {
   lnl: LightNonLocalConfig;
   sse: SpatialGateConfig;
   apnb: PyramidNonLocalConfig;
+  stn: SpatialTransformerConfig;
+  afnb: FusionNonLocalConfig;
 }
 
 export type AttentionName = keyof AttentionConfigs;
@@ -67,6 +71,8 @@ const MECHANISMS: { [K in AttentionName]: Mechanism<K> } = {
   lnl: { kind: 'lightnl', taps: ['attention', 'activation'], emit: emitLightNonLocal },
   sse: { kind: 'sse', taps: ['spatial', 'activation'], emit: emitSpatialGate },
   apnb: { kind: 'apnb', taps: ['attention', 'activation'], emit: emitPyramidNonLocal },
+  afnb: { kind: 'afnb', taps: ['attention', 'activation'], emit: emitFusionNonLocal },
+  stn: { kind: 'stn', taps: ['affine', 'grid', 'warped', 'activation'], emit: emitSpatialTransformer },
 };
 
 /** An attention module placed in the graph. */

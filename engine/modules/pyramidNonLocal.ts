@@ -25,7 +25,11 @@ export interface PyramidNonLocalConfig {
   sizes: number[];
 }
 
-export function emitPyramidNonLocal(e: Emit, x: string, cfg: PyramidNonLocalConfig): ModuleGraph {
+/**
+ * P [S, H W] of x's own size: row s averages the positions of pooled cell s, the levels `sizes`
+ * (b x b bins each, PyTorch's adaptive bins) concatenated in order; and its transpose.
+ */
+export function pyramidPooling(e: Emit, x: string, sizes: number[]): { pool: string; poolT: string } {
   const g = e.g;
   const s = e.scope;
   const op = (type: string, inputs: string[], attrs: Record<string, number | number[]> = {}): string => g.node(type, inputs, `${s}/pool/${type}`, attrs);
@@ -44,7 +48,7 @@ export function emitPyramidNonLocal(e: Emit, x: string, cfg: PyramidNonLocalConf
     ]);
     return inside;
   };
-  const levels = cfg.sizes.map((b) => {
+  const levels = sizes.map((b) => {
     const member = op('Reshape', [op('Mul', [
       op('Unsqueeze', [bins(h, b), g.ints([1, 3])]), // [b, 1, H, 1]
       op('Unsqueeze', [bins(w, b), g.ints([0, 2])]), // [1, b, 1, W]
@@ -54,18 +58,35 @@ export function emitPyramidNonLocal(e: Emit, x: string, cfg: PyramidNonLocalConf
   const pool = levels.length > 1 ? op('Concat', levels, { axis: 0 }) : levels[0] as string; // P [S, HW]
   const poolT = op('Transpose', [pool], { perm: [1, 0] });
 
-  const p: Emit = { ...e, w: e.w.sub('stages.0'), scope: `${s}/stages.0` };
-  const c = cfg.channels;
+  return { pool, poolT };
+}
+
+/**
+ * ANN's attention stage (`stages.0`, shared by APNB and AFNB): queries f_query(x), keys
+ * f_key(source) and values f_value(source) pooled by P (poolT = P^T); A = softmax over the S
+ * pooled keys of key_channels^-1/2 q . k [N, HW, S]; context = W(v A^T) [N, out, H, W].
+ */
+export function pooledAttention(e: Emit, x: string, source: string, poolT: string, io: { sourceChannels: number; out: number }): { context: string; attention: string } {
+  const g = e.g;
+  const p: Emit = { ...e, w: e.w.sub('stages.0'), scope: `${e.scope}/stages.0` };
   const query = conv(p, 'f_query.0', x, { bias: true, bn: 'f_query.1.0', relu: true });
-  const key = conv(p, 'f_key.0', x, { bias: true, bn: 'f_key.1.0', relu: true, shape: [query.out, c, 1, 1] });
-  const value = conv(p, 'f_value', x, { bias: true });
+  const key = conv(p, 'f_key.0', source, { bias: true, bn: 'f_key.1.0', relu: true, shape: [query.out, io.sourceChannels, 1, 1] });
+  const value = conv(p, 'f_value', source, { bias: true, shape: [-1, io.sourceChannels, 1, 1] });
   const flat = (t: string, ch: number): string => g.node('Reshape', [t, g.ints([0, ch, -1])], `${p.scope}/Reshape`);
   const pooled = (t: string, ch: number): string => g.node('MatMul', [flat(t, ch), poolT], `${p.scope}/MatMul`); // [N, ch, S]
   const energy = g.node('MatMul', [g.node('Transpose', [flat(query.y, query.out)], `${p.scope}/Transpose`, { perm: [0, 2, 1] }), pooled(key.y, query.out)], `${p.scope}/MatMul`);
   const attention = g.node('Softmax', [g.node('Mul', [energy, g.scalar(query.out ** -0.5)], `${p.scope}/Mul`)], `${p.scope}/Softmax`, { axis: -1 }); // [N, HW, S]
   const gathered = g.node('MatMul', [pooled(value.y, value.out), g.node('Transpose', [attention], `${p.scope}/Transpose`, { perm: [0, 2, 1] })], `${p.scope}/MatMul`); // [N, value, HW]
   const back = g.node('Reshape', [gathered, withChannels(p, x, [value.out])], `${p.scope}/Reshape`);
-  const context = conv(p, 'W', back, { bias: true, shape: [c, value.out, 1, 1] }).y;
+  return { context: conv(p, 'W', back, { bias: true, shape: [io.out, value.out, 1, 1] }).y, attention };
+}
+
+export function emitPyramidNonLocal(e: Emit, x: string, cfg: PyramidNonLocalConfig): ModuleGraph {
+  const g = e.g;
+  const s = e.scope;
+  const c = cfg.channels;
+  const { pool, poolT } = pyramidPooling(e, x, cfg.sizes);
+  const { context, attention } = pooledAttention(e, x, x, poolT, { sourceChannels: c, out: c });
   const out = conv({ ...e, scope: `${s}/conv_bn_dropout` }, 'conv_bn_dropout.0', g.node('Concat', [context, x], `${s}/Concat`, { axis: 1 }), { bias: true, bn: 'conv_bn_dropout.1.0', relu: true, shape: [c, 2 * c, 1, 1] }).y;
   const dense = g.node('MatMul', [attention, pool], `${s}/dense/MatMul`); // [N, HW, HW]
   return {

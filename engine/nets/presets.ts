@@ -18,7 +18,7 @@ const DEPTHS: Record<number, { block: NetSpec['block']; layers: NetSpec['layers'
 
 const NL_MODES: NonLocalMode[] = ['embedded', 'gaussian', 'dot', 'concat'];
 
-export const ARCH_SYNTAX = 'resnet<18|34|50|101|152>[-cifar][-cbam[-channel|-spatial|-spatial-channel|-parallel][-avg|-max]|-cbam-timm|-se|-se-linear|-gc|-psa[-sequential]|-sse][-bam][-nl<k>[-embedded|-gaussian|-dot|-concat][-sub]][-gc<k>][-sa<k>][-pam<k>][-cam<k>][-cca<k>][-ema<k>][-a2<k>][-isa<k>[-<dh>x<dw>]][-lnl<k>[-r<ratio>][-s<stride>]][-apnb<k>]';
+export const ARCH_SYNTAX = 'resnet<18|34|50|101|152>[-cifar][-cbam[-channel|-spatial|-spatial-channel|-parallel][-avg|-max]|-cbam-timm|-se|-se-linear|-gc|-psa[-sequential]|-sse][-bam][-nl<k>[-embedded|-gaussian|-dot|-concat][-sub]][-gc<k>][-sa<k>][-pam<k>][-cam<k>][-cca<k>][-ema<k>][-a2<k>][-isa<k>[-<dh>x<dw>]][-lnl<k>[-r<ratio>][-s<stride>]][-apnb<k>][-afnb<k>[-low<j>]][-stn<k>]';
 
 const CBAM_ORDERS: CbamOrder[] = ['spatial-channel', 'parallel', 'channel', 'spatial'];
 
@@ -47,6 +47,8 @@ export function specFromArchName(name: string, dict: StateDict): NetSpec {
     const isa = /^isa([1-4])$/.exec(p);
     const lnl = /^lnl([1-4])$/.exec(p);
     const apnb = /^apnb([1-4])$/.exec(p);
+    const stn = /^stn([1-4])$/.exec(p);
+    const afnb = /^afnb([2-4])$/.exec(p);
     if (p === 'cifar') stem = 'cifar';
     else if (p === 'cbam') {
       const timm = parts[0] === 'timm';
@@ -84,6 +86,17 @@ export function specFromArchName(name: string, dict: StateDict): NetSpec {
       inserts.push(kind === 'cam' ? { kind: 'cam', name: `cam${after}`, after }
         : kind === 'cca' ? { kind: 'cca', name: `cca${after}`, after, reduction: 8, recurrence: 2 }
           : { kind: kind === 'sa' ? 'selfattn' : 'pam', name: `${kind}${after}`, after, reduction: 8 });
+    } else if (afnb) {
+      // afnb4 (low = layer3) or afnb4-low2; channel widths from the weights.
+      const after = Number(afnb[1]);
+      const low = /^low([1-3])$/.exec(parts[0] ?? '');
+      if (low) parts.shift();
+      const name = `afnb${after}`;
+      const shape = (k: string): number[] | undefined => dict.get(`${name}.stages.0.${k}`)?.shape;
+      inserts.push({ kind: 'afnb', name, after, low: low ? Number(low[1]) : after - 1, keyChannels: shape('f_key.0.weight')?.[0] ?? 0, valueChannels: shape('f_value.weight')?.[0] ?? 0, sizes: [1, 3, 6, 8] });
+    } else if (stn) {
+      const after = Number(stn[1]);
+      inserts.push({ kind: 'stn', name: `stn${after}`, after, hidden: dict.get(`stn${after}.fc_loc.0.weight`)?.shape[0] ?? 32 });
     } else if (apnb) {
       const after = Number(apnb[1]);
       const name = `apnb${after}`;

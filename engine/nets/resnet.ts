@@ -75,6 +75,8 @@ export function emitResNet(spec: NetSpec, dict: StateDict, name = 'resnet', opts
 
   const expansion = EXPANSION[spec.block];
   let inplanes = spec.baseWidth;
+  // Each stage's output after its own inserts (ANN's AFNB reads a lower stage's).
+  const stageMaps: Array<{ value: string; channels: number }> = [];
   for (let stage = 1; stage <= 4; stage++) {
     const planes = spec.baseWidth * 2 ** (stage - 1);
     const count = spec.layers[stage - 1] as number;
@@ -87,7 +89,7 @@ export function emitResNet(spec: NetSpec, dict: StateDict, name = 'resnet', opts
       inplanes = planes * expansion;
     }
     for (const ins of spec.inserts.filter((b) => b.after === stage)) {
-      const placed = emitInserted({ g, w: w.sub(ins.name), scope: `/${ins.name}` }, x, ins, inplanes, opts);
+      const placed = emitInserted({ g, w: w.sub(ins.name), scope: `/${ins.name}` }, x, ins, inplanes, opts, stageMaps);
       x = placed.out;
       modules.push({
         ...placed.module, stage: `layer${stage}`,
@@ -96,6 +98,7 @@ export function emitResNet(spec: NetSpec, dict: StateDict, name = 'resnet', opts
     }
     // Stage outputs (class-activation methods at any stage); layer4's is `features`, below.
     if (stage < 4) x = g.output(x, stageOutput(stage));
+    stageMaps.push({ value: x, channels: inplanes });
   }
   // The head reads the `features` output itself, so feeding `features` cuts the graph there
   // (class-activation methods differentiate the head with respect to it).
@@ -158,7 +161,7 @@ function emitRowsModel(w: WeightReader, ins: Extract<InsertedBlock, { kind: 'non
   return g.build();
 }
 
-function emitInserted(e: Emit, x: string, ins: InsertedBlock, channels: number, opts: GraphOptions) {
+function emitInserted(e: Emit, x: string, ins: InsertedBlock, channels: number, opts: GraphOptions, stageMaps: Array<{ value: string; channels: number }>) {
   switch (ins.kind) {
     case 'bam':
       return emitAttention('bam', e, x, { channels, dilation: ins.dilation }, ins.name);
@@ -186,6 +189,13 @@ function emitInserted(e: Emit, x: string, ins: InsertedBlock, channels: number, 
       return emitAttention('isa', e, x, { channels, down: ins.downFactor }, ins.name);
     case 'apnb':
       return emitAttention('apnb', e, x, { channels, sizes: ins.sizes }, ins.name);
+    case 'afnb': {
+      const low = stageMaps[ins.low - 1];
+      if (!low || ins.low >= ins.after) throw new EngineError('unknown-arch', `${ins.name} fuses layer${ins.low} into layer${ins.after}: the low stage must come before it.`);
+      return emitAttention('afnb', e, x, { channels, low: low.value, lowChannels: low.channels, sizes: ins.sizes }, ins.name);
+    }
+    case 'stn':
+      return emitAttention('stn', e, x, { channels }, ins.name);
     case 'lightnl':
       return emitAttention('lnl', e, x, { channels, ratio: ins.ratio, stride: ins.stride }, ins.name);
   }

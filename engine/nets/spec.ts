@@ -49,7 +49,11 @@ export type InsertedBlock =
   /** LightNL (`lnl3`): the first ratio * C channels as embeddings, keys sampled every `stride` positions. */
   | { kind: 'lightnl'; name: string; after: number; ratio: number; stride: number }
   /** ANN's asymmetric pyramid non-local block (`apnb3`): keys and values pooled to `sizes`. */
-  | { kind: 'apnb'; name: string; after: number; keyChannels: number; valueChannels: number; sizes: number[] };
+  | { kind: 'apnb'; name: string; after: number; keyChannels: number; valueChannels: number; sizes: number[] }
+  /** ANN's asymmetric fusion non-local block (`afnb4`): queries from stage `after`, keys and values pooled from stage `low`'s output. */
+  | { kind: 'afnb'; name: string; after: number; low: number; keyChannels: number; valueChannels: number; sizes: number[] }
+  /** A spatial transformer (`stn1`): a localisation net predicts an affine grid the map is resampled on. */
+  | { kind: 'stn'; name: string; after: number; hidden: number };
 
 export interface NetSpec {
   family: 'resnet';

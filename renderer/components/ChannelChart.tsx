@@ -6,6 +6,7 @@ import { useActions, useApp } from '../store';
 import { selectFocusedModule } from '../store/selectors';
 import { ComponentsGrid } from './ComponentsGrid';
 import { MatrixView } from './MatrixView';
+import { TransformPanel } from './TransformView';
 
 const W = 272;
 const H = 120;
@@ -25,8 +26,10 @@ export function ChannelChart() {
   if (m.taps.includes('matrix')) return <MatrixView />;
   // EMANet's bases, A2-Net's descriptors: K maps, not one weight per channel.
   if (m.taps.includes('maps')) return <ComponentsGrid />;
+  // A spatial transformer: theta in words and the photo on its grid.
+  if (m.taps.includes('grid')) return <TransformPanel />;
   if (!m.taps.includes('channel')) {
-    return <div className="placeholder">{m.name} has no channel gate ({m.kind === 'nonlocal' || m.kind === 'affinity' || m.kind === 'selfattn' || m.kind === 'pam' || m.kind === 'crisscross' || m.kind === 'lightnl' || m.kind === 'isa' || m.kind === 'apnb' ? 'it mixes positions, not channels' : m.kind === 'heads' ? 'attention heads mix tokens, not channels' : 'no channel tap'}).</div>;
+    return <div className="placeholder">{m.name} has no channel gate ({m.kind === 'nonlocal' || m.kind === 'affinity' || m.kind === 'selfattn' || m.kind === 'pam' || m.kind === 'crisscross' || m.kind === 'lightnl' || m.kind === 'isa' || m.kind === 'apnb' || m.kind === 'afnb' ? 'it mixes positions, not channels' : m.kind === 'heads' ? 'attention heads mix tokens, not channels' : 'no channel tap'}).</div>;
   }
   if (!weights || !stats) return <div className="placeholder">{running ? 'Waiting for the run…' : 'Open an image to see its channel weights.'}</div>;
 

@@ -9,6 +9,7 @@ import { useActions, useApp } from '../store';
 import { groupByStage } from '../store/logic';
 import { selectColormap, selectCurrentImage, thumbnailMap } from '../store/selectors';
 import { HeatmapCanvas } from './HeatmapCanvas';
+import { GridOverlay } from './TransformView';
 
 export function GridView() {
   const info = useApp((s) => s.model.info);
@@ -77,6 +78,7 @@ function Thumb({ m }: { m: ModuleInfo }) {
   const opacity = useApp((s) => s.settings.opacity);
   const shown = useApp((s) => thumbnailMap(s, m)?.map ?? null);
   const tap = useApp((s) => thumbnailMap(s, m)?.tap ?? null);
+  const grid = useApp((s) => s.run.taps[m.name]?.grid ?? null);
   const range = useMemo(() => {
     if (!shown || !tap) return null;
     const peers = { modules: (modules ?? []).filter((x) => x.stage === m.stage), taps };
@@ -92,6 +94,7 @@ function Thumb({ m }: { m: ModuleInfo }) {
           <HeatmapCanvas map={shown} transform={transform} range={range} colormap={colormap}
             interpolation={interpolation} opacity={opacity} cap={240} />
         )}
+        {grid && transform && <GridOverlay grid={grid} transform={transform} />}
       </div>
       <div className="cap">
         <span className="n">{m.name}</span>

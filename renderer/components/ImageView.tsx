@@ -8,6 +8,7 @@ import { useDisplayed } from '../hooks/useDisplayed';
 import { useActions, useApp } from '../store';
 import { selectCurrentImage } from '../store/selectors';
 import { ColorBar } from './ColorBar';
+import { GridOverlay } from './TransformView';
 import { HeatmapCanvas } from './HeatmapCanvas';
 import { AlertIcon, FitIcon, MinusIcon, PlusIcon } from './Icons';
 
@@ -47,6 +48,7 @@ export function ImageView() {
   const zoom = useApp((s) => s.ui.zoom);
   const pan = useApp((s) => s.ui.pan);
   const query = useApp((s) => s.analysis.query);
+  const samplingGrid = useApp((s) => (s.modules.focused && (s.modules.focused.tap === 'grid' || s.modules.focused.tap === 'affine') ? s.run.taps[s.modules.focused.module]?.grid ?? null : null));
   const queryStep = useApp((s) => (s.analysis.query ? s.analysis.queryStep[s.analysis.query.module] : undefined));
   const bypassed = useApp((s) => (s.modules.focused ? s.run.bypass.includes(s.modules.focused.module) : false));
   const { shown, range, colormap } = useDisplayed();
@@ -167,6 +169,7 @@ export function ImageView() {
           <HeatmapCanvas map={shown.map} transform={t} range={range} colormap={colormap}
             interpolation={interpolation} opacity={opacity} onPainted={onPainted} testId="overlay" />
         )}
+        {samplingGrid && t && <GridOverlay grid={samplingGrid} transform={t} />}
         {marker && <div className="marker" data-testid="query-marker" style={{ ...marker, transform: `scale(${1 / zoom})` }} />}
       </div>
 

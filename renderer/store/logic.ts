@@ -5,7 +5,7 @@ import type { FocusedTap, UserError } from './types';
 
 /** Tap shown by default for a module: where it looks, before what it weights. */
 export function primaryTap(m: Pick<ModuleInfo, 'taps'>): TapName {
-  for (const t of ['spatial', 'attention', 'maps', 'activation', 'channel'] as const) if (m.taps.includes(t)) return t;
+  for (const t of ['spatial', 'attention', 'maps', 'grid', 'activation', 'channel'] as const) if (m.taps.includes(t)) return t;
   return m.taps[0] ?? 'activation';
 }
 

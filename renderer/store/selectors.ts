@@ -60,6 +60,10 @@ export function selectDisplayedMap(s: AppState): DisplayedMap | null {
     const map = componentMap(all, i);
     return { module: f.module, tap: f.tap, map, label: `${f.tap === 'maps' ? 'component' : 'weight on component'} ${i + 1} of ${k}`, query: null };
   }
+  if (f.tap === 'grid' || f.tap === 'affine') {
+    // A spatial transformer's grid is drawn over the photo (GridOverlay), above its input map.
+    return taps.activation ? { module: f.module, tap: 'activation', map: taps.activation, label: 'sampling grid (dot: the output\'s top-left) over the input map', query: null } : null;
+  }
   if (f.tap === 'matrix') {
     // A [C, C] matrix is not a map over the image: it is drawn in the side panel.
     return taps.activation ? { module: f.module, tap: 'activation', map: taps.activation, label: 'activation (its channel affinity is in the side panel)', query: null } : null;
@@ -73,7 +77,7 @@ export function selectDisplayedMap(s: AppState): DisplayedMap | null {
   if (!map) return null;
   const info = s.model.info?.modules.find((m) => m.name === f.module);
   const spatialLabel = info?.derived ? 'attention rollout (class token)' : info?.parts?.includes('spatial-softmax') ? 'context softmax' : info?.parts?.includes('gate') ? 'gate (mean over channels)' : 'spatial gate';
-  const label = f.tap === 'spatial' ? spatialLabel : f.tap;
+  const label = f.tap === 'spatial' ? spatialLabel : f.tap === 'warped' ? 'the map resampled on the grid (channel mean): what the next layer sees' : f.tap;
   return { module: f.module, tap: f.tap, map, label, query: null };
 }
 
@@ -91,7 +95,7 @@ export function componentMap(all: MapData, i: number): MapData {
 export function thumbnailMap(s: AppState, m: ModuleInfo): { tap: TapName; map: MapData } | null {
   const taps = s.run.taps[m.name];
   if (!taps) return null;
-  for (const t of ['spatial', 'attention', 'activation'] as const) {
+  for (const t of ['spatial', 'attention', 'warped', 'activation'] as const) {
     const map = taps[t];
     if (map) return { tap: t, map };
   }

@@ -1,4 +1,5 @@
 """PyTorch reference implementations of AttnScope's networks and attention modules."""
+from .afnb import AFNB
 from .apnb import APNB
 from .attention import CBAM_ORDERS, CBAM_POOLS, Attention, CBAMOfficial, CBAMTimm, GCBlock, SELinear, SETimm, SpatialSE
 from .crisscross import CrissCrossAttention
@@ -9,9 +10,10 @@ from .interlaced import InterlacedSparseAttention
 from .lightnl import LightNL
 from .polarized import PSA_VARIANTS, PolarizedSelfAttention
 from .selfattention import ChannelSelfAttention, SelfAttention
+from .stn import SpatialTransformer
 from .resnet import ResNet, build_resnet, normalise_spec
 
-__all__ = ['APNB', 'Attention', 'BAM', 'CBAM_ORDERS', 'CBAM_POOLS', 'CBAMOfficial', 'CBAMTimm', 'ChannelSelfAttention',
+__all__ = ['AFNB', 'APNB', 'Attention', 'BAM', 'CBAM_ORDERS', 'CBAM_POOLS', 'CBAMOfficial', 'CBAMTimm', 'ChannelSelfAttention',
            'CrissCrossAttention', 'DoubleAttention', 'EMAttention', 'GCBlock', 'InterlacedSparseAttention',
            'LightNL', 'NONLOCAL_MODES', 'NonLocal', 'PSA_VARIANTS', 'PolarizedSelfAttention',
-           'ResNet', 'SELinear', 'SETimm', 'SelfAttention', 'SpatialSE', 'build_resnet', 'normalise_spec']
+           'ResNet', 'SELinear', 'SETimm', 'SelfAttention', 'SpatialSE', 'SpatialTransformer', 'build_resnet', 'normalise_spec']

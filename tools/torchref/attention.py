@@ -22,9 +22,11 @@ class Attention(nn.Module):
         # (taps dict, bypassed flag) during forward_with_taps; None otherwise.
         self.ctx = None
 
-    def forward(self, x):
+    def forward(self, x, *inputs):
+        # x: the module's input, what a bypass returns; `inputs`: further maps a module reads
+        # (AFNB's low-level map), passed to compute after want_taps. Most modules take none.
         want_taps = self.ctx is not None
-        out, taps = self.compute(x, want_taps)
+        out, taps = self.compute(x, want_taps, *inputs)
         if want_taps:
             record, bypassed = self.ctx
             for tap, value in taps.items():

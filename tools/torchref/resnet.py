@@ -6,6 +6,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .afnb import AFNB
 from .apnb import APNB
 from .attention import Attention, CBAMOfficial, CBAMTimm, GCBlock, SELinear, SETimm, SpatialSE
 from .crisscross import CrissCrossAttention
@@ -16,6 +17,7 @@ from .interlaced import InterlacedSparseAttention
 from .lightnl import LightNL
 from .polarized import PolarizedSelfAttention
 from .selfattention import ChannelSelfAttention, SelfAttention
+from .stn import SpatialTransformer
 
 STANDARD_LAYERS = {18: [2, 2, 2, 2], 34: [3, 4, 6, 3], 50: [3, 4, 6, 3], 101: [3, 4, 23, 3], 152: [3, 8, 36, 3]}
 DEFAULT_ATTR = {('cbam', 'official'): 'cbam', ('cbam', 'timm'): 'se', ('se', 'timm'): 'se',
@@ -168,6 +170,7 @@ class ResNet(nn.Module):
             setattr(self, f'layer{k + 1}', nn.Sequential(*blocks))
             self.stage_channels.append(inplanes)
         self.inserted = {}
+        self.fusion_low = {}  # AFNB inserts: name -> the stage whose output is their low-level input
         for ins in spec['inserts']:
             channels = self.stage_channels[ins['after'] - 1]
             if ins['kind'] == 'bam':
@@ -193,6 +196,15 @@ class ResNet(nn.Module):
                 m = LightNL(channels, ins.get('ratio', 1.0), ins.get('stride', 1))
             elif ins['kind'] == 'apnb':
                 m = APNB(channels, ins.get('keyChannels'), ins.get('valueChannels'), ins.get('sizes', (1, 3, 6, 8)))
+            elif ins['kind'] == 'afnb':
+                low = ins.get('low', ins['after'] - 1)
+                if not 1 <= low < ins['after']:
+                    raise ValueError(f"afnb 'low' must be a stage before 'after' ({ins['after']}), got {low!r}")
+                m = AFNB(self.stage_channels[low - 1], channels, ins.get('keyChannels'), ins.get('valueChannels'),
+                         ins.get('sizes', (1, 3, 6, 8)))
+                self.fusion_low[ins['name']] = low
+            elif ins['kind'] == 'stn':
+                m = SpatialTransformer(channels, ins.get('hidden', 32))
             else:
                 raise ValueError(f"unknown inserted block {ins['kind']!r}")
             setattr(self, ins['name'], m)
@@ -209,10 +221,13 @@ class ResNet(nn.Module):
         x = F.relu(self.bn1(self.conv1(x)))
         if self.spec['stem'] == 'imagenet':
             x = F.max_pool2d(x, 3, 2, 1)
+        stages = {}  # each stage's output after its inserts: AFNB's low-level input
         for k in range(1, 5):
             x = getattr(self, f'layer{k}')(x)
             for name in self.inserted.get(k, []):
-                x = getattr(self, name)(x)
+                low = self.fusion_low.get(name)
+                x = getattr(self, name)(x) if low is None else getattr(self, name)(x, stages[low])
+            stages[k] = x
         return self.fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
 
     def forward_with_taps(self, x, bypass=()):

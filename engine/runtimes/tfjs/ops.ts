@@ -351,6 +351,63 @@ const expand: Op = (_ctx, node, x) => {
 /** ONNX Tile (torch's repeat, EMANet's bases repeated over the batch). */
 const tile: Op = (_ctx, node, x) => [tensor(tf.tile(canonical(need(x, 0, node)), hostData(need(x, 1, node))))];
 
+/**
+ * ONNX GridSample (opset 16): X [N, C, H, W] sampled at grid [N, H', W', 2] ((x, y) in [-1, 1],
+ * -1 the left / top edge: of the first pixel's centre with align_corners, of the image
+ * otherwise). Bilinear or nearest (half to even, as ONNX Runtime and PyTorch); zeros or border
+ * padding. Gathers on the NHWC rows, so the gradient to X flows (Grad-CAM through an STN).
+ */
+const gridSample: Op = (_ctx, node, x) => {
+  const mode = str(node.attrs.mode, 'bilinear');
+  const padding = str(node.attrs.padding_mode, 'zeros');
+  const align = num(node.attrs.align_corners, 0) === 1;
+  if (!['bilinear', 'linear', 'nearest'].includes(mode)) throw new Error(`GridSample mode "${mode}" (node "${node.name}") is not supported by the tfjs runtime (bilinear and nearest are).`);
+  if (!['zeros', 'border'].includes(padding)) throw new Error(`GridSample padding_mode "${padding}" (node "${node.name}") is not supported by the tfjs runtime (zeros and border are).`);
+  const input = asNhwc(need(x, 0, node));
+  const [n, h, w, c] = input.shape;
+  const grid = canonical(need(x, 1, node));
+  const [, ho, wo] = grid.shape as [number, number, number, number];
+  const rows = tf.reshape(input, [n * h * w, c]);
+  const [gx, gy] = tf.split(tf.reshape(grid, [n, ho * wo, 2]), 2, 2).map((t) => tf.reshape(t, [n, ho * wo]));
+  // Pixel coordinates (0 = the first pixel's centre).
+  const unnorm = (g: tf.Tensor, size: number): tf.Tensor => (align
+    ? tf.mul(tf.add(g, 1), (size - 1) / 2)
+    : tf.div(tf.sub(tf.mul(tf.add(g, 1), size), 1), 2));
+  let ix = unnorm(gx as tf.Tensor, w);
+  let iy = unnorm(gy as tf.Tensor, h);
+  if (padding === 'border') {
+    ix = tf.clipByValue(ix, 0, w - 1);
+    iy = tf.clipByValue(iy, 0, h - 1);
+  }
+  const base = tf.reshape(tf.mul(tf.range(0, n, 1, 'int32'), h * w), [n, 1]);
+  // The rows of corner (xi, yi), and 0 where it falls outside the map (zeros padding).
+  const corner = (xi: tf.Tensor, yi: tf.Tensor, weight: tf.Tensor): tf.Tensor => {
+    const inside = tf.cast(tf.logicalAnd(tf.logicalAnd(tf.greaterEqual(xi, 0), tf.lessEqual(xi, w - 1)),
+      tf.logicalAnd(tf.greaterEqual(yi, 0), tf.lessEqual(yi, h - 1))), 'float32');
+    const index = tf.add(base, tf.add(tf.mul(tf.cast(tf.clipByValue(yi, 0, h - 1), 'int32'), w), tf.cast(tf.clipByValue(xi, 0, w - 1), 'int32')));
+    const values = tf.reshape(tf.gather(rows, tf.cast(tf.reshape(index, [-1]), 'int32')), [n, ho * wo, c]);
+    return tf.mul(values, tf.expandDims(tf.mul(weight, inside), 2));
+  };
+  let out: tf.Tensor;
+  if (mode === 'nearest') {
+    out = corner(tf.round(ix), tf.round(iy), tf.onesLike(ix));
+  } else {
+    const x0 = tf.floor(ix);
+    const y0 = tf.floor(iy);
+    const x1 = tf.add(x0, 1);
+    const y1 = tf.add(y0, 1);
+    const wx1 = tf.sub(ix, x0);
+    const wy1 = tf.sub(iy, y0);
+    const wx0 = tf.sub(1, wx1);
+    const wy0 = tf.sub(1, wy1);
+    out = tf.addN([
+      corner(x0, y0, tf.mul(wx0, wy0)), corner(x1, y0, tf.mul(wx1, wy0)),
+      corner(x0, y1, tf.mul(wx0, wy1)), corner(x1, y1, tf.mul(wx1, wy1)),
+    ]);
+  }
+  return [tensor(tf.reshape(out, [n, ho, wo, c]), true)];
+};
+
 /** ONNX Einsum through tf.einsum (two operands at most, each letter once per operand: what tfjs supports). */
 const einsum: Op = (_ctx, node, x) => {
   const equation = str(node.attrs.equation, '').replace(/\s+/g, '');
@@ -703,6 +760,7 @@ export const OPS: Record<string, Op> = {
   BatchNormalization: batchNorm,
   Pad: pad,
   Tile: tile,
+  GridSample: gridSample,
   Identity: identity,
   ConstantOfShape: constantOfShape,
   Dropout: identity,

@@ -6,7 +6,9 @@
 // and strongest channel pairs, the CBAM paper's spatial-only variant shows its spatial gate,
 // CCNet's click shows the two-pass reach and pass 1's row and column, PSA shows a channel chart and a spatial gate, EMANet
 // and A2-Net their components as grids, ISANet and LightNL answer a clicked query, spatial SE
-// shows its gate.
+// shows its gate, ANN's AFNB answers a query on the high-level map over the lower stage's
+// positions, and a spatial transformer draws its sampling grid over the photo beside theta and the
+// photo warped by it.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
@@ -196,6 +198,54 @@ describe('every mechanism kind drawn its own way (real engine, web mode)', () =>
     expect(await state(page, (s) => Math.min(...Array.from(s.analysis.query!.map!.data)))).toBeGreaterThan(0);
     await shot('mech-12-ann-apnb');
     await page.keyboard.press('Escape');
+  });
+
+  it('ANN AFNB: a clicked query on the high-level map attends to pooled regions of the lower stage', async () => {
+    await open('afnb', 1);
+    expect(await page.textContent('.mod[data-module="afnb4"] .badge')).toBe('AFNB');
+    await focusModule('afnb4', 'attention');
+    // Queries on layer4's 4 x 4 grid (32 px input), keys over layer3's 8 x 8 positions.
+    expect(await clickQuery('afnb4', 0.6, 0.4)).toEqual([8, 8]);
+    const row = await state(page, (s) => Array.from(s.analysis.query!.map!.data));
+    expect(row.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 4);
+    expect(Math.min(...row)).toBeGreaterThan(0);
+    await shot('mech-13-ann-afnb');
+    await page.keyboard.press('Escape');
+  });
+
+  it('STN: the predicted sampling grid over the photo, theta in words and the photo warped by it', async () => {
+    await open('stn', 1);
+    expect(await page.textContent('.mod[data-module="stn1"] .badge')).toBe('STN');
+    await focusModule('stn1', 'grid');
+    await page.waitForSelector('[data-testid=grid-overlay]');
+    // The outline walks the output's border: 4 sides of the 32 x 32 grid.
+    const outline = await page.getAttribute('[data-testid=grid-outline]', 'd');
+    expect((outline!.match(/[ML]/g) ?? []).length).toBe(4 * 32);
+    // theta as the engine sent it, and its rotation in words.
+    const theta = await state(page, (s) => Array.from(s.run.taps['stn1']!.affine!.data));
+    expect(theta).toHaveLength(6);
+    const cells = await page.$$eval('[data-testid=transform-panel] .theta td', (tds) => tds.map((td) => Number(td.textContent)));
+    cells.forEach((v, i) => expect(v).toBeCloseTo(theta[i]!, 3));
+    const rotation = (Math.atan2(theta[3]!, theta[0]!) * 180) / Math.PI;
+    expect(Math.abs(rotation)).toBeGreaterThan(5); // the fixture's transform is no identity
+    expect(await page.textContent('[data-testid=transform-summary]')).toContain(`${rotation.toFixed(1)}°`);
+    // The warped crop is painted, and mostly photo (the grid reaches a little past the image).
+    await page.waitForFunction(() => Number((document.querySelector('[data-testid=warped-crop]') as HTMLCanvasElement | null)?.dataset.painted ?? 0) > 0);
+    const opaque = await page.$eval('[data-testid=warped-crop]', (c) => {
+      const canvas = c as HTMLCanvasElement;
+      const d = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data;
+      let n = 0;
+      for (let i = 3; i < d.length; i += 4) if (d[i] === 255) n++;
+      return n / (d.length / 4);
+    });
+    expect(opaque).toBeGreaterThan(0.8);
+    expect(opaque).toBeLessThan(1);
+    await page.mouse.move(10, 10);
+    await shot('mech-14-stn-grid');
+    // The resampled map: what the next layer sees.
+    await page.click('.mod[data-module="stn1"] .tapchip:text-is("warped")');
+    expect(await page.textContent('[data-testid=caption]')).toContain('resampled on the grid');
+    expect(await page.$('[data-testid=grid-overlay]')).toBeNull();
   });
 
   it('raised no page errors and no console errors', () => {

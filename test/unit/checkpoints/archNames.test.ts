@@ -9,7 +9,7 @@ import { archName } from '../../../engine/session';
 import { FIXTURES, fixtureCases } from './helpers';
 
 describe('architecture names', () => {
-  for (const info of fixtureCases().filter((c) => /^(cbam-|selfattn|danet|psa-|cca|ema|a2|isa|lightnl|spatial-gate|apnb)/.test(c.name))) {
+  for (const info of fixtureCases().filter((c) => /^(cbam-|selfattn|danet|psa-|cca|ema|a2|isa|lightnl|spatial-gate|apnb|afnb|stn)/.test(c.name))) {
     // The fixtures are 10-layer ResNets, which have no name of their own: the same parts on resnet18.
     const name = archName(info.spec).replace(/^resnet\d+/, 'resnet18');
     it(`${info.name}: ${name} names its attention`, async () => {
@@ -26,6 +26,9 @@ describe('architecture names', () => {
     expect(specFromArchName('resnet18-cifar-cbam-spatial-channel-max', dict).attention).toMatchObject({ kind: 'cbam', order: 'spatial-channel', pool: 'max' });
     expect(specFromArchName('resnet18-cbam-parallel', dict).attention).toMatchObject({ order: 'parallel' });
     expect(specFromArchName('resnet18-psa-sequential-cca3', dict)).toMatchObject({ attention: { kind: 'psa', variant: 'sequential' }, inserts: [{ kind: 'cca', name: 'cca3', recurrence: 2 }] });
+    expect(specFromArchName('resnet18-afnb4-low2-stn1', dict).inserts).toMatchObject([
+      { kind: 'stn', name: 'stn1', after: 1, hidden: 32 }, { kind: 'afnb', name: 'afnb4', after: 4, low: 2, sizes: [1, 3, 6, 8] }]);
+    expect(specFromArchName('resnet18-afnb4', dict).inserts).toMatchObject([{ kind: 'afnb', low: 3 }]);
     expect(specFromArchName('resnet18-pam4-cam4', dict).inserts).toEqual([
       { kind: 'pam', name: 'pam4', after: 4, reduction: 8 }, { kind: 'cam', name: 'cam4', after: 4 }]);
     expect(() => specFromArchName('resnet18-cbam-timm-parallel', dict)).toThrow(/official layout/);

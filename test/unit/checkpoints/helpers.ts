@@ -14,6 +14,7 @@ export interface CaseInfo {
   numTensors: number;
   bypass: string[];
   affinityModule: string | null;
+  inputSize: [number, number];
 }
 
 export function fixtureCases(): CaseInfo[] {

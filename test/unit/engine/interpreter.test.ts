@@ -500,9 +500,30 @@ const ACTIVATION: Case[] = [
   }],
 ];
 
+// GridSample (STN): grids reaching past [-1, 1] (zeros / border padding), on a Conv output
+// (NHWC-held) and on the plain input, both corner conventions.
+const SAMPLING: Case[] = [
+  ['GridSample bilinear, zeros, align_corners 0 on a Conv output; grid past +-1', (g, r) => {
+    out(g, g.node('GridSample', [fmap(g, r), input(g, [2, 4, 3, 2], 'grid')], 'gs', { mode: 'bilinear', padding_mode: 'zeros', align_corners: 0 }));
+    return { grid: r.arr(2 * 4 * 3 * 2, -1.3, 1.3) };
+  }],
+  ['GridSample bilinear, border, align_corners 1 on the plain input', (g, r) => {
+    out(g, g.node('GridSample', [input(g), input(g, [2, 7, 5, 2], 'grid')], 'gs', { mode: 'bilinear', padding_mode: 'border', align_corners: 1 }));
+    return { grid: r.arr(2 * 7 * 5 * 2, -1.3, 1.3) };
+  }],
+  ['GridSample nearest, zeros, and the defaults (bilinear, zeros, align_corners 0)', (g, r) => {
+    const c = fmap(g, r);
+    const grid = input(g, [2, 3, 4, 2], 'grid');
+    out(g, g.node('GridSample', [c, grid], 'gs', { mode: 'nearest' }), 'a');
+    out(g, g.node('GridSample', [c, grid], 'gs'), 'b');
+    return { grid: r.arr(2 * 3 * 4 * 2, -1.2, 1.2) };
+  }],
+];
+
 const GROUPS: Array<[string, Case[]]> = [
   ['Conv', CONV], ['pooling', POOL], ['elementwise broadcasting', ELEMENTWISE], ['reductions', REDUCE],
   ['shape and layout ops', SHAPE], ['Softmax / MatMul / Gemm', LINEAR], ['activations and norms', ACTIVATION],
+  ['sampling', SAMPLING],
 ];
 
 const BACKENDS: BackendChoice[] = ['wasm', 'cpu'];
@@ -544,7 +565,7 @@ describe('tfjs interpreter', () => {
     }
   });
 
-  test.each(['GridSample', 'FrobnicateOp', 'toString'])('an unknown op (%s) fails runner creation naming the op and the node', async (op) => {
+  test.each(['DeformConv', 'FrobnicateOp', 'toString'])('an unknown op (%s) fails runner creation naming the op and the node', async (op) => {
     const g = new GraphBuilder('t');
     const c = fmap(g, new Rng(2));
     out(g, g.node(op, [c, 'input'], 'block1/mystery'));

@@ -56,6 +56,14 @@ describe('ONNX import: PyTorch fixtures', () => {
         const want = expected.get(`${m.name}.${m.map}`)?.data as Float32Array;
         expect(maxAbsDiff(got?.data as Float32Array, want), `${m.name}.${m.map}`).toBeLessThan(1e-4);
       }
+      // Where the fixture has them: the logits with one module bypassed (PyTorch: it returns its input).
+      for (const [key, want] of expected) {
+        const module = /^logits\.bypass\.(.+)$/.exec(key)?.[1];
+        if (!module) continue;
+        const b = await session.run({ image: { kind: 'input', name, input: input.data, size: c.inputSize }, options: { bypass: [module] } });
+        expect(maxAbsDiff(b.logits, want.data), `logits with ${module} bypassed`).toBeLessThan(1e-4);
+        expect(maxAbsDiff(b.logits, r.logits), `bypassing ${module} changes the logits`).toBeGreaterThan(1e-3);
+      }
     });
   }
 

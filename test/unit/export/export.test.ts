@@ -219,3 +219,27 @@ describe('the cam kind: class evidence of the top class', () => {
     expect(bad.at(-1)).toMatchObject({ type: 'error', code: 'bad-request' });
   });
 });
+
+describe('taps that are not one map over the image', () => {
+  // DANet's [C, C] channel affinity, EMANet's K bases, an STN's theta and sampling grid: written
+  // as the arrays they are, with heatmaps and the grid only for the [H, W] maps beside them.
+  it.each([
+    ['danet', 'cam3.matrix', [32, 32]], ['ema', 'ema3.maps', [8, 8, 8]], ['stn', 'stn1.grid', [32, 32, 2]], ['stn', 'stn1.affine', [2, 3]],
+  ] as const)('%s: %s is written as .npy %j, and the export does not fail', async (fixture, stem, shape) => {
+    const dir = mkdtempSync(join(tmp, `${fixture}-`));
+    const loaded = await core.request({ type: 'loadModel', source: { kind: 'path', path: join(WEIGHTS, '../..', fixture, 'model.safetensors') } });
+    expect(loaded.at(-1)?.type).toBe('modelInfo');
+    const msgs = await core.request({
+      type: 'export', image: { kind: 'path', path: photo }, kinds: ['heatmap', 'overlay', 'raw', 'grid'],
+      settings: { colormap: 'viridis', opacity: 0.5, normalise: 'minmax', interpolation: 'bilinear' }, destination: { kind: 'dir', path: dir },
+    });
+    expect(msgs.at(-1)?.type, JSON.stringify(msgs.at(-1))).toBe('exportDone');
+    const files = listFiles(dir);
+    expect(files).toContain(`photo/${stem}.npy`);
+    expect(files.filter((f) => f.startsWith(`photo/${stem}.`))).toEqual([`photo/${stem}.npy`]);
+    expect(files).toContain('photo/grid.png');
+    const npy = readFileSync(join(dir, `photo/${stem}.npy`));
+    expect(npy.subarray(10, 10 + npy.readUInt16LE(8)).toString('latin1')).toContain(`'shape': (${shape.join(', ')})`);
+    await core.request({ type: 'loadModel', source: { kind: 'path', path: WEIGHTS } });
+  });
+});
