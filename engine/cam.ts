@@ -21,15 +21,27 @@
 //              arbitrary; it is chosen so the map correlates positively with the channel mean
 //              of A. Not rectified.
 //   Layer-CAM  Jiang et al., IEEE TIP 2021: ReLU(sum_k ReLU(G_k) * A_k), per position.
+//   DCN        Almahairi, Ballas, Cooijmans, Zheng, Larochelle, Courville, "Dynamic Capacity
+//              Networks", ICML 2016 (arXiv:1511.07838): the saliency that picks where the
+//              network spends its expensive layers: per position the L2 norm over channels of
+//              d H / d A, H = the entropy of the prediction (softmax of the logits; no class),
+//              and the k most salient positions are the regions it would attend to
+//              (`regions`, top-k cells: DCN_REGIONS of them).
 
-export const CAM_METHODS = ['cam', 'gradcam', 'gradcam++', 'scorecam', 'eigencam', 'layercam'] as const;
+export const CAM_METHODS = ['cam', 'gradcam', 'gradcam++', 'scorecam', 'eigencam', 'layercam', 'dcn'] as const;
 export type CamMethod = typeof CAM_METHODS[number];
 
 /** Methods that need d y_c / d A (they run on the tfjs runtime's autodiff). */
-export const GRADIENT_METHODS: ReadonlySet<CamMethod> = new Set(['gradcam', 'gradcam++', 'layercam']);
+export const GRADIENT_METHODS: ReadonlySet<CamMethod> = new Set(['gradcam', 'gradcam++', 'layercam', 'dcn']);
+
+/** Methods whose map does not depend on the class (DCN's saliency: the entropy of the whole prediction). */
+export const CLASS_FREE_METHODS: ReadonlySet<CamMethod> = new Set(['dcn', 'eigencam']);
+
+/** How many regions DCN's saliency selects (at most: a smaller grid gives a quarter of its cells). */
+export const DCN_REGIONS = 8;
 
 export const CAM_LABELS: Record<CamMethod, string> = {
-  cam: 'CAM', gradcam: 'Grad-CAM', 'gradcam++': 'Grad-CAM++', scorecam: 'Score-CAM', eigencam: 'Eigen-CAM', layercam: 'Layer-CAM',
+  cam: 'CAM', gradcam: 'Grad-CAM', 'gradcam++': 'Grad-CAM++', scorecam: 'Score-CAM', eigencam: 'Eigen-CAM', layercam: 'Layer-CAM', dcn: 'DCN saliency',
 };
 
 /** One class-evidence map, as Session.cam returns it and the `camResult` reply carries it. */
@@ -41,6 +53,8 @@ export interface CamMap {
   /** [h, w]: the stage's grid, under the run's transform like every tap. */
   shape: [number, number];
   data: Float32Array;
+  /** DCN: the selected regions, the most salient cells first (row, col on the map's grid). */
+  regions?: Array<{ row: number; col: number; value: number }>;
   /** Forward passes it took (Score-CAM: one per channel). */
   passes: number;
   ms: number;
@@ -99,6 +113,19 @@ export function layerCam(a: Float32Array, g: Float32Array, c: number, hw: number
     }
   }
   return Float32Array.from(out, (v) => (v < 0 ? 0 : v));
+}
+
+/** DCN saliency: per position the L2 norm over channels of the gradient G [C, hw]. */
+export function gradientNorm(g: Float32Array, c: number, hw: number): Float32Array {
+  const out = new Float64Array(hw);
+  for (let k = 0; k < c; k++) for (let p = 0; p < hw; p++) out[p] = (out[p] as number) + (g[k * hw + p] as number) ** 2;
+  return Float32Array.from(out, Math.sqrt);
+}
+
+/** The k largest cells of an [h, w] map, largest first (ties: the earlier cell). */
+export function topRegions(map: Float32Array, w: number, k: number): Array<{ row: number; col: number; value: number }> {
+  const order = Array.from(map.keys()).sort((a, b) => (map[b] as number) - (map[a] as number) || a - b);
+  return order.slice(0, k).map((i) => ({ row: Math.floor(i / w), col: i % w, value: map[i] as number }));
 }
 
 /** Softmax of the masked inputs' scores: Score-CAM's channel weights. */

@@ -131,7 +131,7 @@ export function registerHandlers(core: EngineCore): void {
       const r = await session().cam(msg.runId, { method: msg.method, stage: msg.stage, classIndex: msg.classIndex },
         (done, total) => send({ type: 'camProgress', id: msg.id, done, total }), signal);
       const data = ownBuffer(r.data);
-      return { type: 'camResult', id: msg.id, runId: msg.runId, method: r.method, layer: r.layer, classIndex: r.classIndex, shape: r.shape, data, passes: r.passes, ms: r.ms };
+      return { type: 'camResult', id: msg.id, runId: msg.runId, method: r.method, layer: r.layer, classIndex: r.classIndex, shape: r.shape, data, ...(r.regions ? { regions: r.regions } : {}), passes: r.passes, ms: r.ms };
     },
   });
 

@@ -13,7 +13,7 @@ import type { ByteSource, CheckpointContents } from './checkpoints/types';
 import { type ChannelMapResult, type FetchedInput, readChannel } from './channelMap';
 import { EngineError } from './errors';
 import { minMax, resizeBilinear } from '../common/agreement';
-import { CAM_METHODS, type CamMap, type CamMethod, eigenCam, gradCam, gradCamPlusPlus, isCamMethod, layerCam, scoreWeights, weightedSum } from './cam';
+import { CAM_METHODS, type CamMap, type CamMethod, DCN_REGIONS, eigenCam, gradCam, gradCamPlusPlus, gradientNorm, isCamMethod, layerCam, scoreWeights, topRegions, weightedSum } from './cam';
 import { affinityOutput, affinityRowsOutput, affinityStepOutput, LOGITS, moduleInputOutput, stageOutput, tapOutput } from './graph/names';
 import { type DecodedImage, decodeImage, decodeToInput, IMAGENET_MEAN, IMAGENET_STD, pointToCell, type Preprocessed, preprocess, type PreprocessOptions } from './image';
 import { checkMemory, defaultMemoryLimit } from './memory';
@@ -750,14 +750,18 @@ export class Session {
       passes += c;
       data = weightedSum(a.data, scoreWeights(scores), c, hw, true);
     } else {
-      // Grad-CAM, Grad-CAM++ and Layer-CAM of one class at one stage share the gradient.
-      const key = `${runId}:${name}:${req.classIndex}`;
-      if (this.lastGradient?.key !== key) this.lastGradient = { key, data: await this.gradient(run, name, a, req.classIndex) };
+      // Grad-CAM, Grad-CAM++ and Layer-CAM of one class at one stage share the gradient; DCN
+      // differentiates the prediction's entropy instead (no class).
+      const objective = req.method === 'dcn' ? 'entropy' : req.classIndex;
+      const key = `${runId}:${name}:${objective}`;
+      if (this.lastGradient?.key !== key) this.lastGradient = { key, data: await this.gradient(run, name, a, objective) };
       const g = this.lastGradient.data;
       passes += 1;
-      data = req.method === 'gradcam' ? gradCam(a.data, g, c, hw) : req.method === 'gradcam++' ? gradCamPlusPlus(a.data, g, c, hw) : layerCam(a.data, g, c, hw);
+      data = req.method === 'gradcam' ? gradCam(a.data, g, c, hw) : req.method === 'gradcam++' ? gradCamPlusPlus(a.data, g, c, hw)
+        : req.method === 'dcn' ? gradientNorm(g, c, hw) : layerCam(a.data, g, c, hw);
     }
-    return { method: req.method, layer: evidence.stages[req.stage - 1] as string, classIndex: req.classIndex, shape: [h, w], data, passes, ms: performance.now() - t0 };
+    const regions = req.method === 'dcn' ? topRegions(data, w, Math.min(DCN_REGIONS, Math.max(1, Math.floor(hw / 4)))) : null;
+    return { method: req.method, layer: evidence.stages[req.stage - 1] as string, classIndex: req.classIndex, shape: [h, w], data, ...(regions ? { regions } : {}), passes, ms: performance.now() - t0 };
   }
 
   private gradRunner: Promise<TfjsRunner> | null = null;
@@ -769,7 +773,7 @@ export class Session {
    * or tfjs on wasm, which has no backprop kernels for convolutions and pools) a tfjs runner
    * of the graph on the cpu backend, made once, switched to for the gradient and back.
    */
-  private async gradient(run: KeptRun, name: string, a: OutputTensor, classIndex: number): Promise<Float32Array> {
+  private async gradient(run: KeptRun, name: string, a: OutputTensor, objective: number | 'entropy'): Promise<Float32Array> {
     await import('@tensorflow/tfjs'); // registers the gradients (tfjs-core's Node build has none)
     const tf = await import('@tensorflow/tfjs-core');
     const previous = tf.getBackend();
@@ -782,7 +786,10 @@ export class Session {
       const feeds = runner.feeds({ input: { data: run.input, dims: [1, 3, h, w], layout: 'nhwc' }, bypass: new Set(run.bypass) });
       const g = tf.tidy(() => tf.grad((x: import('@tensorflow/tfjs-core').Tensor) => {
         const logits = runner.interpreter.run(new Map([...feeds, [name, { tensor: x }]]), [LOGITS]).get(LOGITS) as import('@tensorflow/tfjs-core').Tensor;
-        return tf.squeeze(tf.slice(logits, [0, classIndex], [1, 1]));
+        if (objective !== 'entropy') return tf.squeeze(tf.slice(logits, [0, objective], [1, 1]));
+        // H = -sum p log p of the prediction (DCN's saliency).
+        const logp = tf.logSoftmax(tf.reshape(logits, [1, -1]));
+        return tf.neg(tf.sum(tf.mul(tf.exp(logp), logp)));
       })(tf.tensor(a.data, a.dims)));
       const data = Float32Array.from(await g.data() as Float32Array);
       g.dispose();

@@ -6,7 +6,8 @@ Run from the repository root:  /usr/bin/python3 tools/make_cam_fixtures.py
 For each case (an existing test/fixtures/<case>/ network and its input), each stage 1-4 and
 two classes (the top one and the last one), it stores
   'layer<k>.<method>.<class>'  [h, w] for gradcam, gradcam++, layercam, scorecam, eigencam,
-                               and cam (layer4 only)
+                               dcn (the same map under both classes: it has none), and cam
+                               (layer4 only)
 The stage output is the value after the stage's inserted blocks (what the next stage, or the
 classifier, reads); gradients are d logits[c] / d A by autograd.
 
@@ -20,6 +21,9 @@ Methods (written from the papers; see engine/cam.ts for the same definitions):
   Eigen-CAM  Muhammad and Yeasin, IJCNN 2020     centred [hw, C] on its first right singular vector,
                                                  signed to correlate with the channel sum of A
   Layer-CAM  Jiang et al., TIP 2021              ReLU(sum_k ReLU(G_k) A_k)
+  DCN        Almahairi et al., ICML 2016         saliency of Dynamic Capacity Networks: per position
+                                                 the L2 norm over channels of d H / d A, H the entropy
+                                                 of softmax(logits) (no class)
 """
 import json
 import os
@@ -135,6 +139,10 @@ def make(case):
             name = f'layer{k}'
             for method, m in gradient_maps(a0, g).items():
                 out[f'{name}.{method}.{cls}'] = m
+            a = acts[k - 1].detach().clone().requires_grad_(True)
+            logp = torch.log_softmax(from_stage(net, k, a)[0], dim=0)
+            (gh,) = torch.autograd.grad(-(logp.exp() * logp).sum(), a)
+            out[f'{name}.dcn.{cls}'] = gh[0].norm(dim=0)
             with torch.no_grad():
                 out[f'{name}.scorecam.{cls}'] = score_cam(net, x, a0, cls)
                 out[f'{name}.eigencam.{cls}'] = eigen(a0)

@@ -12,7 +12,7 @@ import { encodeNpy } from '../npy';
 import { blendIndices, encodePng, finiteRange, resampleIndices } from '../render';
 import { defaultModelsDir, Session } from '../session';
 import { modelSource } from './commonOptions';
-import { topK } from '../types';
+import { type ImageTransform, topK } from '../types';
 import { parseRuntimeOptions, RUNTIME_OPTIONS, runtimeUsage } from './runtimeOptions';
 
 export const CAM_USAGE = `attnscope cam <image> --out DIR [options]
@@ -35,7 +35,7 @@ Options:
   --input-size N         square network input (default: the model's)
   --bypass M1,M2         switch these modules off first (their effect on the evidence)
 ${runtimeUsage()}
-Gradient methods (gradcam, gradcam++, layercam) differentiate the graph on the tfjs runtime
+Gradient methods (gradcam, gradcam++, layercam, dcn) differentiate the graph on the tfjs runtime
 whatever --runtime runs it; scorecam runs one masked forward pass per channel.`;
 
 export async function cam(argv: string[]): Promise<number> {
@@ -102,8 +102,10 @@ export async function cam(argv: string[]): Promise<number> {
         const png = await encodePng(blendIndices(image.rgb, indices, 'viridis', 0.5), image.width, image.height, 3,
           [['Software', 'AttnScope'], ['AttnScope:kind', 'cam'], ['AttnScope:method', method], ['AttnScope:layer', r.layer], ['AttnScope:class', String(cls)]], 'photo');
         await writeFile(join(outDir, `${base}.png`), png);
-        written.push({ method, label: CAM_LABELS[method], layer: r.layer, shape: r.shape, file: `${base}.npy`, png: `${base}.png`, passes: r.passes, ms: Math.round(r.ms * 10) / 10 });
-        console.log(`${CAM_LABELS[method]} at ${r.layer}: ${r.shape.join('x')} in ${r.ms.toFixed(0)} ms`);
+        // DCN: the selected regions as boxes in image pixels (each cell's extent through the run's transform).
+        const regions = r.regions?.map((g) => ({ ...g, box: cellBox(run.transform, r.shape, g.row, g.col) }));
+        written.push({ method, label: CAM_LABELS[method], layer: r.layer, shape: r.shape, file: `${base}.npy`, png: `${base}.png`, passes: r.passes, ms: Math.round(r.ms * 10) / 10, ...(regions ? { regions } : {}) });
+        console.log(`${CAM_LABELS[method]} at ${r.layer}: ${r.shape.join('x')} in ${r.ms.toFixed(0)} ms${regions ? `, ${regions.length} regions selected` : ''}`);
       }
     }
     const index = {
@@ -122,4 +124,12 @@ export async function cam(argv: string[]): Promise<number> {
   } finally {
     session.dispose();
   }
+}
+
+/** Cell (row, col) of an [h, w] map as [x0, y0, x1, y1] in original image pixels, clipped to the image. */
+function cellBox(t: ImageTransform, [h, w]: [number, number], row: number, col: number): [number, number, number, number] {
+  const x = (ix: number) => Math.min(t.origWidth, Math.max(0, (ix - t.offsetX) / t.scaleX));
+  const y = (iy: number) => Math.min(t.origHeight, Math.max(0, (iy - t.offsetY) / t.scaleY));
+  const round = (v: number) => Math.round(v * 10) / 10;
+  return [round(x((col * t.inputWidth) / w)), round(y((row * t.inputHeight) / h)), round(x(((col + 1) * t.inputWidth) / w)), round(y(((row + 1) * t.inputHeight) / h))];
 }

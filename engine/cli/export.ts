@@ -40,7 +40,7 @@ Options:
   --kinds K[,K]          heatmap, overlay, grid, raw, cam (default: heatmap,overlay); cam: class
                          evidence of the top class (overlay + .npy, and a grid cell)
   --cam-method M         the cam kind's method: cam, gradcam, gradcam++, scorecam, eigencam,
-                         layercam (default gradcam)
+                         layercam, dcn (default gradcam)
   --cam-layer L          the cam kind's stage: layer1..layer4 (default layer4)
   --colormap NAME        ${COLORMAP_NAMES.join(' | ')} (default: viridis)
   --opacity X            heatmap weight in overlays, 0..1 (default: 0.5)

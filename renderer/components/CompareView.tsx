@@ -6,7 +6,7 @@ import { useMemo } from 'react';
 import { agreement, difference } from '../../common/agreement';
 import type { ImageTransform } from '../../engine/protocol';
 import type { Colormap } from '../lib/colormap';
-import { dataRange, type MapData, type Range } from '../lib/heatmap';
+import { cellRect, dataRange, type MapData, type Range } from '../lib/heatmap';
 import { useActions, useApp } from '../store';
 import { CAM_LABELS, CAM_METHODS } from '../store/persist';
 import { selectColormap, selectCurrentImage } from '../store/selectors';
@@ -74,7 +74,7 @@ export function CompareView() {
           ))}
         </div>
         <span className="faint">for</span>
-        <b data-testid="cam-class">{classLabel}</b>
+        <b data-testid="cam-class">{method === 'dcn' ? 'no class (the prediction\'s entropy)' : classLabel}</b>
         {camClass !== null && <button className="link" onClick={() => a.setCamClass(null)}>top class</button>}
         <span className="faint compare-hint">Click a prediction to see another class.</span>
       </div>
@@ -87,8 +87,8 @@ export function CompareView() {
               map={shown?.map ?? null} transform={transform} image={image?.url ?? null}
               range={shownRange} colormap={colormap} interpolation={interpolation} opacity={opacity}
               empty="Focus a module's map in the list." />
-            <Panel title={`${CAM_LABELS[cam?.method ?? method]} · ${stageName(cam?.stage ?? stage)} · ${classLabel}`} testId="compare-cam"
-              map={camMap} transform={transform} image={image?.url ?? null}
+            <Panel title={`${CAM_LABELS[cam?.method ?? method]} · ${stageName(cam?.stage ?? stage)} · ${(cam?.method ?? method) === 'dcn' ? `entropy of the prediction, ${cam?.regions?.length ?? '…'} regions selected` : classLabel}`} testId="compare-cam"
+              map={camMap} transform={transform} image={image?.url ?? null} regions={cam?.status === 'done' ? cam.regions : undefined}
               range={camMap ? dataRange(camMap.data) : null} colormap={colormap} interpolation={interpolation} opacity={opacity}
               empty={cam?.status === 'error' ? `${cam.error?.message ?? 'Failed.'}${cam.error?.hint ? ` ${cam.error.hint}` : ''}`
                 : cam?.progress ? `Score-CAM: ${cam.progress.done}/${cam.progress.total} masked passes…` : 'Computing…'} />
@@ -129,9 +129,11 @@ interface PanelProps {
   interpolation: 'bilinear' | 'nearest';
   opacity: number;
   empty: string;
+  /** DCN: selected cells of the map's grid, drawn as boxes (the most salient one highlighted). */
+  regions?: Array<{ row: number; col: number }> | undefined;
 }
 
-function Panel({ title, testId, map, transform, image, range, colormap, interpolation, opacity, empty }: PanelProps) {
+function Panel({ title, testId, map, transform, image, range, colormap, interpolation, opacity, empty, regions }: PanelProps) {
   const aspect = transform ? transform.origHeight / transform.origWidth : 0.75;
   return (
     <figure className="compare-panel" data-testid={testId}>
@@ -140,6 +142,18 @@ function Panel({ title, testId, map, transform, image, range, colormap, interpol
         {map && transform && range && (
           <HeatmapCanvas map={map} transform={transform} range={range} colormap={colormap} interpolation={interpolation} opacity={opacity} cap={512}
             testId={`${testId}-canvas`} />
+        )}
+        {map && transform && regions && (
+          <svg className="regions" data-testid={`${testId}-regions`} viewBox={`0 0 ${transform.origWidth} ${transform.origHeight}`} preserveAspectRatio="none">
+            {regions.map((g, i) => {
+              const r = cellRect(transform, map.shape[0] as number, map.shape[1] as number, g.row, g.col);
+              return (
+                <rect key={`${g.row},${g.col}`} {...r} className={`region${i === 0 ? ' first' : ''}`} vectorEffect="non-scaling-stroke">
+                  <title>{`region ${i + 1} of ${regions.length}: cell (${g.row}, ${g.col})`}</title>
+                </rect>
+              );
+            })}
+          </svg>
         )}
         {!map && <div className="pic-note">{empty}</div>}
       </div>

@@ -73,6 +73,15 @@ export function cellToOrig(t: ImageTransform, h: number, w: number, row: number,
   return { x: (ix - t.offsetX) / t.scaleX, y: (iy - t.offsetY) / t.scaleY };
 }
 
+/** Cell (row, col) of an [h, w] map as a rectangle in original image pixels (its extent, clipped to the image). */
+export function cellRect(t: ImageTransform, h: number, w: number, row: number, col: number): { x: number; y: number; width: number; height: number } {
+  const x = (ix: number) => Math.min(t.origWidth, Math.max(0, (ix - t.offsetX) / t.scaleX));
+  const y = (iy: number) => Math.min(t.origHeight, Math.max(0, (iy - t.offsetY) / t.scaleY));
+  const x0 = x((col * t.inputWidth) / w);
+  const y0 = y((row * t.inputHeight) / h);
+  return { x: x0, y: y0, width: x(((col + 1) * t.inputWidth) / w) - x0, height: y(((row + 1) * t.inputHeight) / h) - y0 };
+}
+
 /** Value at continuous cell coordinates, edges clamped (as align_corners=False upsampling). */
 export function sampleAt(map: MapData, cx: number, cy: number, interp: Interpolation): number {
   const { h, w } = mapDims(map);

@@ -373,7 +373,7 @@ export function engineActions(set: SetState, get: GetState, d: ResolvedDeps): Pi
           },
         });
         if (!same()) return;
-        set((st) => ({ analysis: { ...st.analysis, cam: { ...asked, status: 'done', map: { shape: r.shape, data: r.data }, progress: null, ms: r.ms, error: null } } }));
+        set((st) => ({ analysis: { ...st.analysis, cam: { ...asked, status: 'done', map: { shape: r.shape, data: r.data }, ...(r.regions ? { regions: r.regions } : {}), progress: null, ms: r.ms, error: null } } }));
       } catch (e) {
         if (!same()) return;
         set((st) => ({ analysis: { ...st.analysis, cam: { ...asked, status: 'error', map: null, progress: null, ms: null, error: toUserError(e, 'The class evidence failed') } } }));
@@ -400,7 +400,7 @@ export function engineActions(set: SetState, get: GetState, d: ResolvedDeps): Pi
         try {
           const r = await client.request<CamReply>({ type: 'cam', ...asked });
           if (!still()) return;
-          put({ ...asked, status: 'done', map: { shape: r.shape, data: r.data }, progress: null, ms: r.ms, error: null });
+          put({ ...asked, status: 'done', map: { shape: r.shape, data: r.data }, ...(r.regions ? { regions: r.regions } : {}), progress: null, ms: r.ms, error: null });
         } catch (e) {
           if (!still()) return;
           put({ ...asked, status: 'error', map: null, progress: null, ms: null, error: toUserError(e, 'The class evidence failed') });

@@ -27,9 +27,9 @@ export const DEFAULT_SETTINGS: Settings = {
   device: 'cpu',
 };
 /** Class-evidence methods (engine/cam.ts CAM_METHODS; renderer/ imports only types from engine/). */
-export const CAM_METHODS: readonly CamMethod[] = ['cam', 'gradcam', 'gradcam++', 'scorecam', 'eigencam', 'layercam'];
+export const CAM_METHODS: readonly CamMethod[] = ['cam', 'gradcam', 'gradcam++', 'scorecam', 'eigencam', 'layercam', 'dcn'];
 export const CAM_LABELS: Record<CamMethod, string> = {
-  cam: 'CAM', gradcam: 'Grad-CAM', 'gradcam++': 'Grad-CAM++', scorecam: 'Score-CAM', eigencam: 'Eigen-CAM', layercam: 'Layer-CAM',
+  cam: 'CAM', gradcam: 'Grad-CAM', 'gradcam++': 'Grad-CAM++', scorecam: 'Score-CAM', eigencam: 'Eigen-CAM', layercam: 'Layer-CAM', dcn: 'DCN saliency',
 };
 /** Tile sizes the UI offers (0: off); multiples of 32, so they fit every ResNet's coarsest map. */
 export const TILE_SIZES: readonly number[] = [0, 256, 512, 1024];

@@ -139,6 +139,8 @@ export interface CamState {
   classIndex: number;
   status: 'pending' | 'done' | 'error';
   map: MapData | null;
+  /** DCN saliency: the regions it selects (cells of the map's grid, most salient first). */
+  regions?: Array<{ row: number; col: number; value: number }>;
   progress: { done: number; total: number } | null;
   ms: number | null;
   error: UserError | null;

@@ -8,7 +8,7 @@
 // and A2-Net their components as grids, ISANet and LightNL answer a clicked query, spatial SE
 // shows its gate, ANN's AFNB answers a query on the high-level map over the lower stage's
 // positions, and a spatial transformer draws its sampling grid over the photo beside theta and the
-// photo warped by it.
+// photo warped by it; the compare view draws DCN's saliency and the regions it selects.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
@@ -246,6 +246,25 @@ describe('every mechanism kind drawn its own way (real engine, web mode)', () =>
     await page.click('.mod[data-module="stn1"] .tapchip:text-is("warped")');
     expect(await page.textContent('[data-testid=caption]')).toContain('resampled on the grid');
     expect(await page.$('[data-testid=grid-overlay]')).toBeNull();
+  });
+
+  it('DCN saliency: the regions a Dynamic Capacity Network would spend its fine layers on, drawn on the image', async () => {
+    await open('selfattn', 1);
+    await page.keyboard.press('x');
+    await waitState(page, (s) => s.settings.layout === 'compare' && s.analysis.cam?.status === 'done', 120_000);
+    await page.selectOption('select[aria-label="Class evidence method"]', 'dcn');
+    await page.click('[aria-label="Class evidence stage"] button:text-is("layer2")');
+    const cam = await waitState(page, (s) => (s.analysis.cam?.status === 'done' && s.analysis.cam.method === 'dcn' && s.analysis.cam.stage === 2 ? s.analysis.cam : null), 120_000);
+    // layer2 of the 32 px CIFAR-stem network: 16 x 16 cells, the 8 most salient selected.
+    expect(cam!.map!.shape).toEqual([16, 16]);
+    expect(cam!.regions).toHaveLength(8);
+    const top = Math.max(...Array.from(cam!.map!.data));
+    expect(cam!.regions![0]!.value).toBe(top);
+    expect(await page.locator('[data-testid=compare-cam-regions] rect').count()).toBe(8);
+    expect(await page.textContent('[data-testid=compare-cam] figcaption')).toContain('entropy of the prediction, 8 regions selected');
+    await page.mouse.move(10, 10);
+    await shot('mech-15-dcn-saliency');
+    await page.keyboard.press('x');
   });
 
   it('raised no page errors and no console errors', () => {

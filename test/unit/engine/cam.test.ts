@@ -42,6 +42,33 @@ describe.each(['ort', 'tfjs'] as const)('class-activation maps against PyTorch (
   });
 });
 
+describe('DCN saliency', () => {
+  test('selects the most salient cells of the stage (at most 8, a quarter of a small grid), whatever the class', async () => {
+    const fc = readCase('bypass');
+    const s = await Session.load({ kind: 'path', path: join(FIXTURES, 'bypass', 'model.safetensors') }, { arch: fc.spec });
+    try {
+      const input = nchwToNhwc(readSafetensors(join(FIXTURES, 'bypass', 'expected.safetensors')).get('input')!);
+      const run = await s.run({ image: { kind: 'input', name: 'bypass', input: input.data, size: input.shape[1] } });
+      for (const stage of [1, 4]) {
+        const a = await s.cam(run.runId, { method: 'dcn', stage, classIndex: 0 });
+        const b = await s.cam(run.runId, { method: 'dcn', stage, classIndex: 3 });
+        expect(Array.from(b.data)).toEqual(Array.from(a.data));
+        const cells = a.shape[0] * a.shape[1];
+        const regions = a.regions!;
+        expect(regions).toHaveLength(Math.min(8, Math.floor(cells / 4)));
+        const sorted = Array.from(a.data).sort((x, y) => y - x);
+        regions.forEach((r, i) => {
+          expect(r.value).toBe(a.data[r.row * a.shape[1] + r.col]);
+          expect(r.value).toBe(sorted[i]);
+        });
+      }
+      expect((await s.cam(run.runId, { method: 'gradcam', stage: 4, classIndex: 0 })).regions).toBeUndefined();
+    } finally {
+      s.dispose();
+    }
+  });
+});
+
 describe('cam requests that cannot be answered say why', () => {
   test('CAM before the last stage, a class out of range, an unknown method, a run not kept', async () => {
     const fc = readCase('bypass');
