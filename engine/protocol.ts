@@ -55,7 +55,11 @@ export type ImageSource =
 
 export interface HelloRequest { type: 'hello'; id: number }
 /** `runtime`: which runtime runs the model's graph (DESIGN.md "One graph, two runtimes"); default: the engine's. */
-export interface LoadModelRequest { type: 'loadModel'; id: number; source: ModelSource; runtime?: RuntimeName; device?: DeviceChoice }
+/**
+ * `arch`: an architecture name (`resnet18-cifar-nlsa2-c32`, timm's `seresnet50`) instead of what
+ * detection reads from the keys: for what the weights do not store (the app's Architecture field).
+ */
+export interface LoadModelRequest { type: 'loadModel'; id: number; source: ModelSource; runtime?: RuntimeName; device?: DeviceChoice; arch?: string }
 export interface RunRequest { type: 'run'; id: number; image: ImageSource; options: RunOptions }
 /** A point in original image coordinates (pixels, after EXIF orientation). */
 export interface QueryRequest { type: 'query'; id: number; runId: string; module: string; point: { x: number; y: number } }
@@ -400,7 +404,8 @@ const checks: { [K in ClientMessageType]: Check } = {
   hello: () => null,
   loadModel: (m) => checkSource(m.source, ['builtin', 'hub', 'bytes', 'path'], 'source')
     ?? (m.runtime === undefined || isRuntimeName(m.runtime) ? null : `runtime must be one of ${RUNTIME_NAMES.join(', ')}`)
-    ?? (m.device === undefined || isDeviceChoice(m.device) ? null : `device must be one of ${DEVICE_CHOICES.join(', ')}`),
+    ?? (m.device === undefined || isDeviceChoice(m.device) ? null : `device must be one of ${DEVICE_CHOICES.join(', ')}`)
+    ?? (m.arch === undefined || (isStr(m.arch, 256) && /^[A-Za-z0-9_.-]+$/.test(m.arch)) ? null : 'arch must be an architecture name (letters, digits, . _ -)'),
   run: (m) => checkSource(m.image, ['bytes', 'path'], 'image') ?? checkRunOptions(m.options ?? {}),
   query: (m) => {
     if (!isStr(m.runId, 256)) return 'runId must be a string';

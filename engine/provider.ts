@@ -40,6 +40,7 @@ export function defaultProvider(options: ProviderOptions = {}): SessionProvider 
       ...(options.backend ? { backend: options.backend } : {}),
       ...(options.threads !== undefined ? { threads: options.threads } : {}),
       ...(request.device ?? options.device ? { device: request.device ?? options.device } : {}),
+      ...(request.arch ? { arch: request.arch } : {}),
       ...(options.maxMemory !== undefined ? { maxMemory: options.maxMemory } : {}),
     }),
     runtime: () => describeRuntime(runtime, options),

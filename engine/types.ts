@@ -37,11 +37,13 @@ export type ModuleKind = 'cbam' | 'se' | 'bam' | 'nonlocal' | 'gc'
   | 'lightnl' | 'sse'
   // ANN's APNB and AFNB; a spatial transformer.
   | 'apnb' | 'afnb' | 'stn'
+  // The region-based non-local block, non-local sparse attention.
+  | 'rnl' | 'nlsa'
   // Found in an imported ONNX model (engine/import): what it computes, not which paper.
   | 'gate' | 'affinity' | 'heads';
 
 /** What a part of an imported module computes (engine/import/discover.ts). */
-export type ImportedPartKind = 'channel-gate' | 'spatial-gate' | 'gate' | 'affinity' | 'channel-affinity' | 'heads' | 'spatial-softmax' | 'spatial-transform'
+export type ImportedPartKind = 'channel-gate' | 'spatial-gate' | 'gate' | 'affinity' | 'channel-affinity' | 'heads' | 'spatial-softmax' | 'spatial-transform' | 'criss-cross'
   /** K maps over positions (EMANet's responsibilities, A2-Net's gather maps and distribute weights). */
   | 'components';
 

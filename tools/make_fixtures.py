@@ -28,6 +28,8 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from torchref import EMAttention, LightNL, build_resnet, normalise_spec  # noqa: E402
 from torchref.stn import SpatialTransformer, check_grid  # noqa: E402
+from torchref.nlsa import NonLocalSparseAttention  # noqa: E402
+from torchref.rnl import RegionNonLocal  # noqa: E402
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..')
 OUT = os.path.join(ROOT, 'test', 'fixtures')
@@ -142,6 +144,19 @@ CASES['stn'] = dict(spec=cifar(inserts=[{'kind': 'stn', 'name': 'stn1', 'after':
 CASES['afnb'] = dict(spec=cifar(inserts=[{'kind': 'afnb', 'name': 'afnb4', 'after': 4, 'low': 3, 'keyChannels': 16,
                                           'valueChannels': 16, 'sizes': [1, 3, 6, 8]}], width=8),
                      size=64, affinity='afnb4')
+# Issue 16: non-local sparse attention (Mei et al. CVPR 2021; tools/torchref/nlsa.py, the authors'
+# NonLocalSparseAttention with fixed LSH rotations, the buffer `nlsa2.rotations` [4, 4, 4], and a
+# stable sort) after layer2: 16x16 (L = 256: 8 chunks of 32), 16 channels, C' = 4, 4 hash rounds
+# of 8 buckets. The affinity is the dense A [256, 256] (3 x 32 keys a round; rows sum to 1).
+NLSA = {'kind': 'nlsa', 'name': 'nlsa2', 'after': 2, 'reduction': 4, 'hashes': 4, 'buckets': 8, 'chunk': 32,
+        'kSize': 3, 'resScale': 1.0}
+CASES['nlsa'] = dict(spec=cifar(inserts=[NLSA], width=8), affinity='nlsa2')
+# Issue 16: the region-based non-local block (Huang & Bors, ICPR 2020; tools/torchref/rnl.py, the
+# authors' _NonLocalBlockND in 2-D) after layer3 at 8x8 (32 channels, C' = 16): theta 1x1, a 3x3
+# region conv (their masked "diagonalwise" depthwise conv, penta.weight and penta.mask [16, 16, 3, 3],
+# one group), f = softmax over the keys of penta^T penta, values theta itself, W conv + BN.
+CASES['rnl'] = dict(spec=cifar(inserts=[{'kind': 'rnl', 'name': 'rnl3', 'after': 3, 'kernel': 3, 'subSample': False}], width=8),
+                    affinity='rnl3')
 
 
 def sample_image(size):
@@ -185,6 +200,11 @@ def randomise(net, x, gen, optimizer):
             # direction): conv1 x3 spreads them over ~0.003-0.55. No draws.
             if isinstance(m, EMAttention):
                 m.conv1.weight.mul_(3.0)
+            # RNL's region conv keeps the authors' init (xavier-uniform over the full masked
+            # [C', C', k, k] weight, then the mask: small depthwise kernels), so its softmax stays within
+            # ~0.008-0.04 of 1 / HW at 8x8: penta x2 spreads it over ~0.001-0.29. No draws.
+            if isinstance(m, RegionNonLocal):
+                m.penta.weight.mul_(2.0)
             # A spatial transformer's fc_loc.2 starts at the identity (weight 0) and the draws above
             # leave its bias ~N(0, 0.2), a collapse onto the centre: give it small weights (std 0.05)
             # and a plausible transform as the bias, zoom in 0.8, rotation 15 degrees, shift
@@ -241,6 +261,20 @@ def randomise(net, x, gen, optimizer):
                 m.running_mean.add_(0.2 * m.running_var.sqrt())
                 m.running_var.mul_(1.3)
                 m.num_batches_tracked.fill_(1234)
+    # NLSA's LSH codes are argmaxes of rotations of conv_match's output; that output has a common
+    # direction (its mean over the image is up to ~2 standard deviations off 0), so the codes pile
+    # into a few buckets (round 0 of the nlsa case: 2 of 8 empty, 167 of 256 positions in one).
+    # Centre it on the fixture image: conv_match's bias minus the mean over positions. No draws.
+    nlsa = [m for m in net.modules() if isinstance(m, NonLocalSparseAttention)]
+    if nlsa:
+        seen = {}
+        hooks = [m.conv_match.register_forward_hook(lambda mod, i, o: seen.update({mod: o})) for m in nlsa]
+        with torch.no_grad():
+            net(x)
+            for m in nlsa:
+                m.conv_match[0].bias.sub_(seen[m.conv_match].mean(dim=(0, 2, 3)))
+        for h in hooks:
+            h.remove()
     return opt_state
 
 
@@ -281,8 +315,15 @@ def make_case(name, cfg, seed):
     ref = build_resnet(spec).double().eval()
     ref.load_state_dict({k: v.double() if v.is_floating_point() else v for k, v in state.items()})
     bypass = cfg.get('bypass', [])
+    # NLSA: the authors' sorted / chunked form and the dense form agree on the input each module gets.
+    def check_nlsa(mod, inputs, output):
+        mod.check_forms(inputs[0], 1e-6)  # raises past 1e-6; the hook returns None: output kept
+
+    checks = [m.register_forward_hook(check_nlsa) for m in ref.modules() if isinstance(m, NonLocalSparseAttention)]
     with torch.no_grad():
         logits, taps = ref.forward_with_taps(x.double(), bypass=bypass)
+    for h in checks:
+        h.remove()
     expected = {'input': x, 'logits': logits[0].float()}
     affinity = cfg.get('affinity')
     for key, value in taps.items():

@@ -301,14 +301,12 @@ CASES['cbam-parallel'] = dict(resnet_case(cifar(dict(CBAM_OFF, order='parallel')
 # PSA (the authors' PSA_s; opset 17, so conv_up's LayerNorm is one LayerNormalization) in every
 # block; CCNet's criss-cross attention after layer3, R = 2. The importer lists PSA's two gates
 # and the channel branch's softmax over positions; CCNet's softmax over each position's H + W
-# row-and-column keys is no pattern it knows (see expected_maps), so `ccnet` lists nothing.
+# column-and-row keys is found as a criss-cross attention, one module per pass (see expected_maps).
 CASES['psa-resnet'] = dict(resnet_case(cifar({'kind': 'psa', 'variant': 'sequential', 'attr': 'psa'}, width=8)),
                           opset=17)
 CCNET_UNLISTED = [
     ('attention', [8, 8], 'mean over queries of the pass-1 attention each position receives'),
-    ('affinity', [64, 64], 'two-pass reach A2 A1 (row = query, row-major positions)'),
-    ('affinity1', [64, 64], "pass 1's [H, W, H + W] softmax laid out densely (/cca3/Softmax)"),
-    ('affinity2', [64, 64], "pass 2's, likewise (/cca3/Softmax_1)")]
+    ('reach', [64, 64], 'two-pass reach A2 A1 (row = query, row-major positions): a product of the two passes, no one tensor of the graph')]
 CASES['ccnet'] = dict(resnet_case(cifar(inserts=[{'kind': 'cca', 'name': 'cca3', 'after': 3, 'reduction': 8,
                                                   'recurrence': 2}], width=8)), opset=14,
                       unlisted=[{'name': 'cca3', 'map': m, 'shape': s, 'what': w} for m, s, w in CCNET_UNLISTED])
@@ -388,6 +386,36 @@ STN_UNLISTED = [('affine', [2, 3], "theta: fc_loc's Gemm reshaped to [B, 2, 3] (
 CASES['stn-resnet'] = dict(resnet_case(cifar(inserts=[{'kind': 'stn', 'name': 'stn1', 'after': 1, 'hidden': 32}],
                                              width=8)), opset=16, bypass=['stn1'],
                            unlisted=[{'name': 'stn1', 'map': m, 'shape': s, 'what': w} for m, s, w in STN_UNLISTED])
+# Issue 16: the torchref network of make_fixtures' rnl case, the region-based non-local block `rnl3`
+# after layer3 (8x8, 32 channels, C' = 16, a 3x3 region conv; tools/torchref/rnl.py, the authors'
+# op order). penta's weight * mask folds into one Conv initialiser (group 1 here), W's BN into W.0.
+# The authors normalise over the KEYS on axis 1: /rnl3/Softmax (axis=1) of MatMul(p^T, p) is
+# [1, 64 keys, 64 queries], read as the SECOND input of /rnl3/MatMul_1 (values theta [1, 16, 64]
+# times f). Listed as an `affinity` [64, 64] in the tap layout, rows = queries (the transpose of the
+# graph value: p^T p is symmetric, so the Softmax output is exactly A^T); the graph value itself is
+# stored as `softmax` (RNL_UNLISTED).
+RNL_UNLISTED = [('softmax', [64, 64], "/rnl3/Softmax as the graph holds it: f [keys, queries], normalised over axis 1 "
+                                      '(the keys; each column sums to 1), the transpose of the listed affinity')]
+CASES['rnl-resnet'] = dict(resnet_case(cifar(inserts=[{'kind': 'rnl', 'name': 'rnl3', 'after': 3, 'kernel': 3}], width=8)),
+                           opset=17, unlisted=[{'name': 'rnl3', 'map': m, 'shape': sh, 'what': w} for m, sh, w in RNL_UNLISTED])
+# Issue 16: the torchref network of make_fixtures' nlsa case, non-local sparse attention `nlsa2` after
+# layer2 (16x16, 16 channels, C' = 4, 4 hash rounds of 8 buckets, chunks of 32; tools/torchref/nlsa.py),
+# exported in the authors' sorted / chunked form (NonLocalSparseAttention.dense False): ArgMax codes,
+# TopK sorts (argsort), GatherElements, Mod, chunked MatMuls, ReduceLogSumExp, a Softmax over the rounds.
+# The [L, L] affinity is never formed (only the [B, 4, 8, 32, 96] chunk scores, exp(raw - lse)): unlisted.
+# The tfjs runtime has none of ArgMax, TopK, GatherElements, Mod, ReduceL2, ReduceLogSumExp; `dense=True`
+# on the case exports the dense form instead (ReduceMax / Less / ReduceMin codes, comparison-counted
+# ranks, Cast for floor, Where-masked [1, 4, 256, 256] scores, exp / log for logsumexp, ReduceSum over
+# the rounds into A [1, 256, 256]: ops both runtimes have), the same values.
+NLSA_UNLISTED = [
+    ('attention', [16, 16], 'mean over the 256 queries of the dense A, what each position receives; never formed'),
+    ('affinity', [256, 256], 'dense A = sum over rounds of softmax_r(lse) A_r (rows = queries, row-major; 96 keys '
+                             'a round, rows sum to 1); never formed'),
+    ('maps', [8, 16, 16], "round 0's bucket membership, one-hot of the ArgMax codes (/nlsa2/ArgMax, [1, 256, 4])")]
+CASES['nlsa-resnet'] = dict(resnet_case(cifar(inserts=[{'kind': 'nlsa', 'name': 'nlsa2', 'after': 2, 'reduction': 4,
+                                                        'hashes': 4, 'buckets': 8, 'chunk': 32, 'kSize': 3,
+                                                        'resScale': 1.0}], width=8)), opset=17,
+                            unlisted=[{'name': 'nlsa2', 'map': m, 'shape': sh, 'what': w} for m, sh, w in NLSA_UNLISTED])
 
 
 def expected_maps(name, net, x):
@@ -472,11 +500,13 @@ def expected_maps(name, net, x):
                 if f'{mname}.theta' in captured:
                     add(mname, 'components', 'maps', captured[f'{mname}.theta'])
             elif kind == 'CrissCrossAttention':
-                # Not listed: each pass's softmax is [B, H, W, H + W] and only Slices read it, so no
-                # importer pattern matches. Stored for the lead: the engine's taps and A_2.
-                for tap in ('attention', 'affinity', 'affinity1'):
-                    maps[f'{mname}.{tap}'] = taps[f'{mname}.{tap}'][0]
-                maps[f'{mname}.affinity2'] = captured[mname][0]
+                # Each pass's softmax is [B, H, W, H + W] over a position's column then row keys (only
+                # Slices read it): the importer lays each out densely [HW, HW], one module per pass in
+                # the block's scope (the second numbered). Not listed: the reach A_2 A_1 and its summary.
+                add(mname, 'criss-cross', 'affinity', taps[f'{mname}.affinity1'])
+                add(f'{mname}#2', 'criss-cross', 'affinity', captured[mname])
+                maps[f'{mname}.attention'] = taps[f'{mname}.attention'][0]
+                maps[f'{mname}.reach'] = taps[f'{mname}.affinity'][0]
             elif kind == 'EMAttention':
                 # The last iteration's [B, HW, K] softmax over the bases, read by a MatMul: components.
                 add(mname, 'components', 'maps', taps[f'{mname}.maps'])
@@ -522,6 +552,15 @@ def expected_maps(name, net, x):
                 add(mname, 'spatial-transform', 'grid', taps[f'{mname}.grid'])
                 add(mname, 'spatial-transform', 'warped', taps[f'{mname}.warped'])
                 maps[f'{mname}.affine'] = taps[f'{mname}.affine'][0]
+            elif kind == 'RegionNonLocal':
+                # The Softmax over the keys (axis 1), read by a MatMul: a positional affinity, stored
+                # with rows = queries (the tap); the graph's own [keys, queries] value as `softmax`.
+                add(mname, 'affinity', 'affinity', taps[f'{mname}.affinity'])
+                maps[f'{mname}.softmax'] = taps[f'{mname}.affinity'][0].transpose(0, 1)
+            elif kind == 'NonLocalSparseAttention':
+                # Not listed: see NLSA_UNLISTED (the chunked form never forms an [L, L] value).
+                for tap in ('attention', 'affinity', 'maps'):
+                    maps[f'{mname}.{tap}'] = taps[f'{mname}.{tap}'][0]
         return logits, maps, modules
     out = net(x)
     logits = out[0] if isinstance(out, tuple) else out
@@ -563,6 +602,9 @@ def make(name, cfg, seed):
                     m.running_var.copy_(torch.rand(m.running_var.shape, generator=gen) + 0.5)
                     m.weight.copy_(torch.rand(m.weight.shape, generator=gen) + 0.5)
     net.eval()
+    for m in net.modules():
+        if type(m).__name__ == 'NonLocalSparseAttention':
+            m.dense = cfg.get('dense', False)  # True: export NLSA's dense form (runs on the tfjs runtime)
     d = os.path.join(OUT, name)
     os.makedirs(d, exist_ok=True)
     dynamic = cfg.get('dynamic', True)

@@ -164,6 +164,19 @@ function detectInserts(tensors: Shapes, channels: number[], assumptions: string[
       inserts.push({ kind: 'apnb', name, after: after(apnbKey[1]), keyChannels: apnbKey[0]!, valueChannels: s('stages.0.f_value.weight')?.[0] ?? 0, sizes: [1, 3, 6, 8] });
       continue;
     }
+    const rotations = s('rotations');
+    const match = s('conv_match.0.weight');
+    if (rotations && match && rotations.length === 3) {
+      assumptions.push(`${name}: non-local sparse attention with chunks of 144 sorted positions and res_scale 1 assumed (NLSA's; the weights do not store them): add -c<size> to the architecture name (--arch, or the app's Architecture field) to set the chunk`);
+      inserts.push({ kind: 'nlsa', name, after: after(match[1]), reduction: ratio(match[1]!, match[0]), hashes: rotations[1]!, buckets: 2 * rotations[2]!, chunk: 144, kSize: match[2]!, resScale: 1 });
+      continue;
+    }
+    const rnlTheta = s('theta.weight');
+    if (rnlTheta && !s('g.weight') && !s('g.0.weight') && (tensors.has(`${name}.penta.mask`) || name.startsWith('rnl'))) {
+      assumptions.push(`${name}: region non-local without sub-sampling assumed (the weights do not store it): add -sub after ${name}-k${s('penta.weight')?.[2] ?? 1} in the architecture name (--arch, or the app's Architecture field) to set it`);
+      inserts.push({ kind: 'rnl', name, after: after(rnlTheta[1]), kernel: s('penta.weight')?.[2] ?? 1, subSample: false });
+      continue;
+    }
     const loc = s('fc_loc.0.weight');
     if (loc && tensors.has(`${name}.localization.0.weight`)) {
       inserts.push({ kind: 'stn', name, after: after(s('localization.0.weight')?.[1]), hidden: loc[0]! });
@@ -171,13 +184,13 @@ function detectInserts(tensors: Shapes, channels: number[], assumptions: string[
     }
     const lightConv = s('non_local_conv.weight');
     if (lightConv) {
-      assumptions.push(`${name}: LightNL with all channels as embeddings and keys every 2nd position assumed (the weights do not store its ratio and stride): --arch sets others`);
+      assumptions.push(`${name}: LightNL with all channels as embeddings and keys every 2nd position assumed (the weights do not store its ratio and stride): the architecture name (--arch, or the app's Architecture field) sets others, e.g. ${name}-r0.25-s2`);
       inserts.push({ kind: 'lightnl', name, after: after(lightConv[0]), ratio: 1, stride: 2 });
       continue;
     }
     const isaKey = s('stages.0.long_range_sa.f_key.0.weight');
     if (isaKey) {
-      assumptions.push(`${name}: interlaced down factor [8, 8] assumed (ISANet's; the weights do not store it): --arch or a manifest sets another`);
+      assumptions.push(`${name}: interlaced down factor [8, 8] assumed (ISANet's; the weights do not store it): the architecture name (--arch, the app's Architecture field) or a manifest sets another, e.g. ${name}-4x4`);
       inserts.push({ kind: 'isa', name, after: after(isaKey[1]), downFactor: [8, 8], keyChannels: isaKey[0]!, valueChannels: s('stages.0.long_range_sa.f_value.weight')?.[0] ?? 0 });
       continue;
     }
@@ -211,12 +224,12 @@ function detectInserts(tensors: Shapes, channels: number[], assumptions: string[
   inserts.sort((a, b) => a.after - b.after || rank(a) - rank(b) || a.name.localeCompare(b.name));
   for (let stage = 1; stage <= 4; stage++) {
     const same = inserts.filter((i) => i.after === stage);
-    if (same.length > 1) assumptions.push(`${same.map((i) => i.name).join(', then ')} after layer${stage}: the weights do not record their order; --arch sets another`);
+    if (same.length > 1) assumptions.push(`${same.map((i) => i.name).join(', then ')} after layer${stage}: the weights do not record their order; the architecture name (--arch, or the app's Architecture field) sets another`);
   }
   return inserts;
 }
 
-const INSERT_ORDER: InsertedBlock['kind'][] = ['bam', 'nonlocal', 'selfattn', 'pam', 'cam', 'cca', 'ema', 'a2', 'isa', 'lightnl', 'apnb', 'afnb', 'stn', 'gc'];
+const INSERT_ORDER: InsertedBlock['kind'][] = ['bam', 'nonlocal', 'selfattn', 'pam', 'cam', 'cca', 'ema', 'a2', 'isa', 'lightnl', 'apnb', 'afnb', 'rnl', 'nlsa', 'stn', 'gc'];
 
 /**
  * Every key the spec's network reads must be present with its shape, and (strict) every
@@ -283,6 +296,8 @@ export function describeSpec(spec: NetSpec): string {
     if (i.kind === 'cam') parts.push(`channel attention ${i.name} (DANet) after layer${i.after}`);
     if (i.kind === 'ema') parts.push(`EM attention ${i.name} (EMANet, ${i.bases} bases, ${i.stages} iterations) after layer${i.after}`);
     if (i.kind === 'afnb') parts.push(`fusion non-local ${i.name} (ANN AFNB, layer${i.low} pooled to ${i.sizes.join(', ')}) after layer${i.after}`);
+    if (i.kind === 'nlsa') parts.push(`non-local sparse attention ${i.name} (NLSA, ${i.hashes} rounds of ${i.buckets} buckets, chunks of ${i.chunk}) after layer${i.after}`);
+    if (i.kind === 'rnl') parts.push(`region non-local ${i.name} (RNL, ${i.kernel}x${i.kernel} regions${i.subSample ? ', keys sub-sampled' : ''}) after layer${i.after}`);
     if (i.kind === 'stn') parts.push(`spatial transformer ${i.name} (affine, hidden ${i.hidden}) after layer${i.after}`);
     if (i.kind === 'apnb') parts.push(`pyramid non-local ${i.name} (ANN APNB, pooled to ${i.sizes.join(', ')}) after layer${i.after}`);
     if (i.kind === 'lightnl') parts.push(`LightNL ${i.name} (ratio ${i.ratio}, stride ${i.stride}) after layer${i.after}`);

@@ -125,6 +125,25 @@ export function expectedKeys(spec: NetSpec): ExpectedKeys {
       put(`${n}.conv_bn_dropout.0.weight`, c, 2 * c, 1, 1);
       put(`${n}.conv_bn_dropout.0.bias`, c);
       bn(`${n}.conv_bn_dropout.1`, c);
+    } else if (ins.kind === 'nlsa') {
+      const inner = Math.floor(c / ins.reduction);
+      put(`${n}.conv_match.0.weight`, inner, c, ins.kSize, ins.kSize);
+      put(`${n}.conv_match.0.bias`, inner);
+      put(`${n}.conv_assembly.0.weight`, c, c, 1, 1);
+      put(`${n}.conv_assembly.0.bias`, c);
+      put(`${n}.rotations`, inner, ins.hashes, ins.buckets / 2);
+    } else if (ins.kind === 'rnl') {
+      const inner = Math.floor(c / 2);
+      put(`${n}.theta.weight`, inner, c, 1, 1);
+      put(`${n}.theta.bias`, inner);
+      if (ins.kernel > 1) {
+        const per = inner / Math.max(Math.floor(inner / 32), 1);
+        put(`${n}.penta.weight`, inner, per, ins.kernel, ins.kernel);
+        put(`${n}.penta.mask`, inner, per, ins.kernel, ins.kernel);
+      }
+      put(`${n}.W.0.weight`, c, inner, 1, 1);
+      put(`${n}.W.0.bias`, c);
+      bn(`${n}.W.1`, c);
     } else if (ins.kind === 'stn') {
       const half = Math.floor(c / 2);
       put(`${n}.localization.0.weight`, half, c, 3, 3);

@@ -171,7 +171,8 @@ function sameValue(ix: GraphIndex, a: string, b: string): boolean {
 function readByMatMul(ix: GraphIndex, v: string, depth: number, direct = false): boolean {
   for (const c of ix.consumers.get(v) ?? []) {
     if (c.opType === 'MatMul' || c.opType === 'Einsum') return true;
-    if (!direct && depth < 4 && TRANSPARENT.has(c.opType as string) && readByMatMul(ix, c.output?.[0] as string, depth + 1)) return true;
+    // Through shape-only ops, and through Slices (CCNet reads its column and row parts apart).
+    if (!direct && depth < 4 && (TRANSPARENT.has(c.opType as string) || c.opType === 'Slice') && readByMatMul(ix, c.output?.[0] as string, depth + 1)) return true;
   }
   return false;
 }
@@ -227,6 +228,8 @@ export interface FoundPart {
   /** Affinities: the feature maps whose positions the queries and keys are (4-D values). */
   queryGrid?: string;
   keyGrid?: string;
+  /** Affinities: the value is [N, keys, queries] (a softmax over axis 1, as RNL's code writes it). */
+  keysFirst?: boolean;
   /** Heads: tokens before the patch grid (CLS, distillation). */
   prefix?: number;
   /** Channels of the gated feature (gates) or of the grid map. */
@@ -275,6 +278,12 @@ export function classify(candidates: Candidate[], shapes: Map<string, number[]>)
     const grids = c.ancestors.map((v) => ({ v, s: shapes.get(v) })).filter((x): x is { v: string; s: number[] } => !!x.s && x.s.length === 4);
     const byPositions = (n: number) => grids.find((x) => (x.s[2] as number) * (x.s[3] as number) === n);
     if (g.length === 4) {
+      // CCNet: [N, H, W, H + W], a softmax over each position's column then row keys.
+      const cross = g[3] === (g[1] as number) + (g[2] as number) && softmaxLastAxis(c.op, 4) ? grids.find((x) => x.s[2] === g[1] && x.s[3] === g[2]) : undefined;
+      if (cross) {
+        parts.push({ kind: 'criss-cross', candidate: c, map: 'affinity', queryGrid: cross.v, keyGrid: cross.v, channels: cross.s[1] as number, mapSize: [g[1] as number, g[2] as number] });
+        continue;
+      }
       const [, heads, q, k] = g as [number, number, number, number];
       if (q !== k) {
         // Heads whose queries and keys lie on different grids (strided or windowed local attention).
@@ -306,9 +315,12 @@ export function classify(candidates: Candidate[], shapes: Map<string, number[]>)
     const kGrid = byPositions(k);
     const channelMap = grids.find((x) => x.s[1] === q);
     if (qGrid && kGrid) {
+      // Normalised over axis 1: [N, keys, queries] (f = softmax(., dim=1), then values @ f).
+      const keysFirst = c.op.opType === 'Softmax' && g.length === 3 && !softmaxLastAxis(c.op, 3);
+      const [queryGrid, keyGrid] = keysFirst ? [kGrid, qGrid] : [qGrid, kGrid];
       parts.push({
-        kind: 'affinity', candidate: c, map: 'affinity', queryGrid: qGrid.v, keyGrid: kGrid.v, channels: qGrid.s[1] as number,
-        mapSize: [qGrid.s[2] as number, qGrid.s[3] as number],
+        kind: 'affinity', candidate: c, map: 'affinity', queryGrid: queryGrid.v, keyGrid: keyGrid.v, channels: queryGrid.s[1] as number,
+        mapSize: [queryGrid.s[2] as number, queryGrid.s[3] as number], ...(keysFirst ? { keysFirst } : {}),
         ...(channelMap && q === k ? { note: `${q} is both a position count and a channel count upstream; read as positions` } : {}),
       });
       continue;
@@ -333,11 +345,11 @@ export function classify(candidates: Candidate[], shapes: Map<string, number[]>)
   return { parts, rejected };
 }
 
-/** Whether a Softmax normalises its last axis (axis -1 or 2 of a 3-D value; opset 13's default is -1). */
-function softmaxLastAxis(op: Node): boolean {
+/** Whether a Softmax normalises its last axis (axis -1 or rank - 1; opset 13's default is -1). */
+function softmaxLastAxis(op: Node, rank = 3): boolean {
   const a = op.attribute?.find((x) => x.name === 'axis');
   const axis = a?.i === undefined || a.i === null ? -1 : Number(a.i);
-  return axis === -1 || axis === 2;
+  return axis === -1 || axis === rank - 1;
 }
 
 /**

@@ -215,7 +215,19 @@ export async function importGraph(model: OnnxTypes.ModelProto, name: string, ext
         rewire.set(v, w.node('Where', [bypass, w.mean(v, [axis], 1), v]));
         continue;
       }
-      output(v, `${module}.map.${p.map}`);
+      if (p.kind === 'criss-cross') {
+        // [N, H, W, H + W] laid out densely [N, HW, HW]: a positional affinity like any other.
+        const dense = crissCrossDense(w, v, p.queryGrid as string);
+        output(dense, `${module}.map.${p.map}`);
+        rewire.set(v, w.node('Where', [bypass, w.mean(v, [3], 1), v]));
+        taps.set('attention', w.reshapeBatchTail(w.mean(dense, [1], 0), v, w.shapeSlice(p.keyGrid as string, 2, 4)));
+        taps.set('activation', w.mean(p.queryGrid as string, [1], 0));
+        affinity = dense;
+        continue;
+      }
+      // Rows are queries in every map the engine shows (RNL's code normalises over axis 1: keys first).
+      const shown = p.keysFirst ? w.node('Transpose', [v], { perm: [0, 2, 1] }) : v;
+      output(shown, `${module}.map.${p.map}`);
       if (c.type === 'gate') {
         const mulOut = c.mul.output?.[0] as string;
         const feat = shapes.get(c.feature) ?? [];
@@ -244,9 +256,9 @@ export async function importGraph(model: OnnxTypes.ModelProto, name: string, ext
         taps.set('spatial', w.reshapeBatchTail(v, v, w.shapeSlice(p.keyGrid as string, 2, 4)));
       } else if (p.kind === 'affinity') {
         // [N, queries, keys]: classify() takes positional affinities from 3-D values only.
-        taps.set('attention', w.reshapeBatchTail(w.mean(v, [1], 0), v, w.shapeSlice(p.keyGrid as string, 2, 4)));
+        taps.set('attention', w.reshapeBatchTail(w.mean(shown, [1], 0), v, w.shapeSlice(p.keyGrid as string, 2, 4)));
         taps.set('activation', w.mean(p.queryGrid as string, [1], 0));
-        affinity = v;
+        affinity = shown;
       } else if (p.kind === 'channel-affinity') {
         taps.set('channel', w.mean(v, [1], 0));
         taps.set('activation', w.mean(p.queryGrid as string, [1], 0));
@@ -283,7 +295,7 @@ export async function importGraph(model: OnnxTypes.ModelProto, name: string, ext
     if (affinity) output(affinity, affinityOutput(module));
     const first = list[0] as NamedPart;
     const stage = module.split('.')[0] as string;
-    const kind = list.some((p) => p.kind === 'spatial-transform') ? 'stn' : list.some((p) => p.kind === 'heads') ? 'heads' : list.some((p) => p.kind === 'affinity' || p.kind === 'channel-affinity' || p.kind === 'spatial-softmax' || p.kind === 'components') ? 'affinity' : 'gate';
+    const kind = list.some((p) => p.kind === 'spatial-transform') ? 'stn' : list.some((p) => p.kind === 'heads') ? 'heads' : list.some((p) => p.kind === 'affinity' || p.kind === 'criss-cross' || p.kind === 'channel-affinity' || p.kind === 'spatial-softmax' || p.kind === 'components') ? 'affinity' : 'gate';
     modules.push({ name: module, kind, taps: tapNames, channels: first.channels, affinity: affinity !== null, stage });
     const scale = inputSize / probeSize;
     infos.push({ name: module, kind, stage, taps: tapNames, channels: first.channels, mapSize: [Math.round(first.mapSize[0] * scale), Math.round(first.mapSize[1] * scale)], parts: list.map((p) => p.kind), ...(featureOut ? {} : { noChannelMaps: true }) });
@@ -367,6 +379,31 @@ function reserveNames(graph: OnnxTypes.GraphProto): OnnxTypes.GraphProto {
 }
 
 /**
+ * CCNet's attention [N, H, W, H + W] (each position's H column keys, then its W row keys) as a
+ * dense [N, HW, HW] (row = query, column = key, row-major): A[(i, j), (g, u)] = col[i, j, g] where
+ * u = j, plus row[i, j, u] where g = i (the column part's own position is the model's business:
+ * CCNet masks it, so the self weight is the row part's). `grid` is the [N, C, H, W] map.
+ */
+function crissCrossDense(w: GraphWriter, v: string, grid: string): string {
+  const h = w.shapeSlice(grid, 2, 3);
+  const wd = w.shapeSlice(grid, 3, 4);
+  const eye = (n: string): string => {
+    const r = w.node('Range', [w.node('Squeeze', [w.ints([0]), w.ints([0])]), w.node('Squeeze', [n, w.ints([0])]), w.node('Squeeze', [w.ints([1]), w.ints([0])])]);
+    return w.node('Cast', [w.node('Equal', [w.node('Unsqueeze', [r, w.ints([1])]), w.node('Unsqueeze', [r, w.ints([0])])])], { to: DataType.FLOAT });
+  };
+  const col = w.node('Slice', [v, w.ints([0]), h, w.ints([3])]); // [N, H, W, H]
+  const row = w.node('Slice', [v, h, w.ints([2 ** 31 - 1]), w.ints([3])]); // [N, H, W, W]
+  const colEye = w.node('Unsqueeze', [eye(wd), w.ints([0, 1, 3])]); // [1, 1, W, 1, W]: u = j
+  const rowEye = w.node('Unsqueeze', [eye(h), w.ints([0, 2, 4])]); // [1, H, 1, H, 1]: g = i
+  const full = w.node('Add', [
+    w.node('Mul', [w.node('Unsqueeze', [col, w.ints([4])]), colEye]),
+    w.node('Mul', [w.node('Unsqueeze', [row, w.ints([3])]), rowEye]),
+  ]); // [N, H, W, H, W]
+  const hw = w.node('Mul', [h, wd]);
+  return w.node('Reshape', [full, w.node('Concat', [w.ints([0]), hw, hw], { axis: 0 })]);
+}
+
+/**
  * [1, H, W, 2]: the grid GridSample reads each output pixel's own position with (no transform),
  * H and W those of `grid` [N, H, W, 2]: x = (2 j + 1) / W - 1, or 2 j / (W - 1) - 1 with
  * align_corners.
@@ -399,7 +436,7 @@ function countKinds(parts: NamedPart[]): string {
   const names: Record<PartKind, string> = {
     'channel-gate': 'channel gate', 'spatial-gate': 'spatial gate', gate: 'full gate', affinity: 'affinity',
     'channel-affinity': 'channel affinity', heads: 'attention heads layer', 'spatial-softmax': 'spatial softmax',
-    components: 'set of component maps', 'spatial-transform': 'spatial transformer',
+    components: 'set of component maps', 'spatial-transform': 'spatial transformer', 'criss-cross': 'criss-cross attention',
   };
   const counts = new Map<PartKind, number>();
   for (const p of parts) counts.set(p.kind, (counts.get(p.kind) ?? 0) + 1);

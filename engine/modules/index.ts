@@ -21,6 +21,8 @@ import { type EmAttentionConfig, emitEmAttention } from './emAttention';
 import { emitInterlaced, type InterlacedConfig } from './interlaced';
 import { emitLightNonLocal, type LightNonLocalConfig } from './lightNonLocal';
 import { emitFusionNonLocal, type FusionNonLocalConfig } from './fusionNonLocal';
+import { emitRegionNonLocal, type RegionNonLocalConfig } from './regionNonLocal';
+import { emitSparseNonLocal, type SparseNonLocalConfig } from './sparseNonLocal';
 import { emitSpatialTransformer, type SpatialTransformerConfig } from './spatialTransformer';
 import { emitSpatialGate, type SpatialGateConfig } from './spatialGate';
 import { emitPyramidNonLocal, type PyramidNonLocalConfig } from './pyramidNonLocal';
@@ -44,6 +46,8 @@ export interface AttentionConfigs {
   apnb: PyramidNonLocalConfig;
   stn: SpatialTransformerConfig;
   afnb: FusionNonLocalConfig;
+  rnl: RegionNonLocalConfig;
+  nlsa: SparseNonLocalConfig;
 }
 
 export type AttentionName = keyof AttentionConfigs;
@@ -72,6 +76,8 @@ const MECHANISMS: { [K in AttentionName]: Mechanism<K> } = {
   sse: { kind: 'sse', taps: ['spatial', 'activation'], emit: emitSpatialGate },
   apnb: { kind: 'apnb', taps: ['attention', 'activation'], emit: emitPyramidNonLocal },
   afnb: { kind: 'afnb', taps: ['attention', 'activation'], emit: emitFusionNonLocal },
+  rnl: { kind: 'rnl', taps: ['attention', 'activation'], emit: emitRegionNonLocal },
+  nlsa: { kind: 'nlsa', taps: ['attention', 'maps', 'activation'], emit: emitSparseNonLocal },
   stn: { kind: 'stn', taps: ['affine', 'grid', 'warped', 'activation'], emit: emitSpatialTransformer },
 };
 

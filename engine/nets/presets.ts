@@ -9,6 +9,8 @@ import { EngineError } from '../errors';
 import type { BlockAttention, CbamOrder, CbamPool, InsertedBlock, NetSpec, NonLocalMode } from './spec';
 
 const DEPTHS: Record<number, { block: NetSpec['block']; layers: NetSpec['layers'] }> = {
+  // ResNet-10: one basic block a stage (small models, and every test fixture).
+  10: { block: 'basic', layers: [1, 1, 1, 1] },
   18: { block: 'basic', layers: [2, 2, 2, 2] },
   34: { block: 'basic', layers: [3, 4, 6, 3] },
   50: { block: 'bottleneck', layers: [3, 4, 6, 3] },
@@ -18,7 +20,7 @@ const DEPTHS: Record<number, { block: NetSpec['block']; layers: NetSpec['layers'
 
 const NL_MODES: NonLocalMode[] = ['embedded', 'gaussian', 'dot', 'concat'];
 
-export const ARCH_SYNTAX = 'resnet<18|34|50|101|152>[-cifar][-cbam[-channel|-spatial|-spatial-channel|-parallel][-avg|-max]|-cbam-timm|-se|-se-linear|-gc|-psa[-sequential]|-sse][-bam][-nl<k>[-embedded|-gaussian|-dot|-concat][-sub]][-gc<k>][-sa<k>][-pam<k>][-cam<k>][-cca<k>][-ema<k>][-a2<k>][-isa<k>[-<dh>x<dw>]][-lnl<k>[-r<ratio>][-s<stride>]][-apnb<k>][-afnb<k>[-low<j>]][-stn<k>]';
+export const ARCH_SYNTAX = 'resnet<10|18|34|50|101|152>[-cifar][-cbam[-channel|-spatial|-spatial-channel|-parallel][-avg|-max]|-cbam-timm|-se|-se-linear|-gc|-psa[-sequential]|-sse][-bam][-nl<k>[-embedded|-gaussian|-dot|-concat][-sub]][-gc<k>][-sa<k>][-pam<k>][-cam<k>][-cca<k>][-ema<k>][-a2<k>][-isa<k>[-<dh>x<dw>]][-lnl<k>[-r<ratio>][-s<stride>]][-apnb<k>][-afnb<k>[-low<j>]][-rnl<k>[-k<size>][-sub]][-nlsa<k>[-c<chunk>]][-stn<k>]';
 
 const CBAM_ORDERS: CbamOrder[] = ['spatial-channel', 'parallel', 'channel', 'spatial'];
 
@@ -48,6 +50,8 @@ export function specFromArchName(name: string, dict: StateDict): NetSpec {
     const lnl = /^lnl([1-4])$/.exec(p);
     const apnb = /^apnb([1-4])$/.exec(p);
     const stn = /^stn([1-4])$/.exec(p);
+    const rnl = /^rnl([1-4])$/.exec(p);
+    const nlsa = /^nlsa([1-4])$/.exec(p);
     const afnb = /^afnb([2-4])$/.exec(p);
     if (p === 'cifar') stem = 'cifar';
     else if (p === 'cbam') {
@@ -94,6 +98,26 @@ export function specFromArchName(name: string, dict: StateDict): NetSpec {
       const name = `afnb${after}`;
       const shape = (k: string): number[] | undefined => dict.get(`${name}.stages.0.${k}`)?.shape;
       inserts.push({ kind: 'afnb', name, after, low: low ? Number(low[1]) : after - 1, keyChannels: shape('f_key.0.weight')?.[0] ?? 0, valueChannels: shape('f_value.weight')?.[0] ?? 0, sizes: [1, 3, 6, 8] });
+    } else if (nlsa) {
+      // nlsa2 or nlsa2-c32: the chunk size (the authors' 144 by default); the rest from the weights.
+      const after = Number(nlsa[1]);
+      const chunk = /^c(\d+)$/.exec(parts[0] ?? '');
+      if (chunk) parts.shift();
+      const name = `nlsa${after}`;
+      const match = dict.get(`${name}.conv_match.0.weight`)?.shape;
+      const rot = dict.get(`${name}.rotations`)?.shape;
+      inserts.push({
+        kind: 'nlsa', name, after, reduction: match ? Math.round(match[1]! / match[0]!) : 4, hashes: rot?.[1] ?? 4, buckets: 2 * (rot?.[2] ?? 4),
+        chunk: chunk ? Number(chunk[1]) : 144, kSize: match?.[2] ?? 3, resScale: 1,
+      });
+    } else if (rnl) {
+      // rnl3, rnl3-k7, rnl3-k3-sub: the region size (else from the weights) and key sub-sampling.
+      const after = Number(rnl[1]);
+      const size = /^k(\d+)$/.exec(parts[0] ?? '');
+      if (size) parts.shift();
+      const sub = parts[0] === 'sub';
+      if (sub) parts.shift();
+      inserts.push({ kind: 'rnl', name: `rnl${after}`, after, kernel: size ? Number(size[1]) : dict.get(`rnl${after}.penta.weight`)?.shape[2] ?? 1, subSample: sub });
     } else if (stn) {
       const after = Number(stn[1]);
       inserts.push({ kind: 'stn', name: `stn${after}`, after, hidden: dict.get(`stn${after}.fc_loc.0.weight`)?.shape[0] ?? 32 });

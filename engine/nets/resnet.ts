@@ -194,6 +194,10 @@ function emitInserted(e: Emit, x: string, ins: InsertedBlock, channels: number, 
       if (!low || ins.low >= ins.after) throw new EngineError('unknown-arch', `${ins.name} fuses layer${ins.low} into layer${ins.after}: the low stage must come before it.`);
       return emitAttention('afnb', e, x, { channels, low: low.value, lowChannels: low.channels, sizes: ins.sizes }, ins.name);
     }
+    case 'rnl':
+      return emitAttention('rnl', e, x, { channels, subSample: ins.subSample }, ins.name);
+    case 'nlsa':
+      return emitAttention('nlsa', e, x, { channels, chunk: ins.chunk, resScale: ins.resScale }, ins.name);
     case 'stn':
       return emitAttention('stn', e, x, { channels }, ins.name);
     case 'lightnl':

@@ -52,6 +52,10 @@ export type InsertedBlock =
   | { kind: 'apnb'; name: string; after: number; keyChannels: number; valueChannels: number; sizes: number[] }
   /** ANN's asymmetric fusion non-local block (`afnb4`): queries from stage `after`, keys and values pooled from stage `low`'s output. */
   | { kind: 'afnb'; name: string; after: number; low: number; keyChannels: number; valueChannels: number; sizes: number[] }
+  /** The region-based non-local block (`rnl3`): a k x k depthwise region conv on the embedding; keys max-pooled with subSample. */
+  | { kind: 'rnl'; name: string; after: number; kernel: number; subSample: boolean }
+  /** Non-local sparse attention (`nlsa2`): LSH buckets (the `rotations` buffer), chunks of `chunk` sorted positions. */
+  | { kind: 'nlsa'; name: string; after: number; reduction: number; hashes: number; buckets: number; chunk: number; kSize: number; resScale: number }
   /** A spatial transformer (`stn1`): a localisation net predicts an affine grid the map is resampled on. */
   | { kind: 'stn'; name: string; after: number; hidden: number };
 

@@ -48,6 +48,8 @@ export interface LoadOptions {
   runtime?: RuntimeName;
   /** ort: cpu, gpu or auto; omitted: the engine's default. */
   device?: DeviceChoice;
+  /** An architecture name instead of what the engine detects from the keys. */
+  arch?: string;
 }
 
 export interface RunHandlers {

@@ -17,7 +17,12 @@ export function ModelPicker() {
   const builtins = useApp((s) => s.engine.builtinModels);
   const recent = useApp((s) => s.model.recent);
   const canPath = useApp((s) => s.engine.sources.includes('path'));
+  const source = useApp((s) => s.model.source);
   const [open, setOpen] = useState(false);
+  const [arch, setArch] = useState('');
+  useEffect(() => { setArch(info?.arch ?? ''); }, [info?.arch, open]);
+  // A checkpoint the user opened: its architecture can be named (what the weights do not store).
+  const nameable = !!info && !!source && (source.kind === 'bytes' || source.kind === 'path') && !/\.onnx$/i.test(info.name);
   const [errorOpen, setErrorOpen] = useState(false);
   const ref = useRef<HTMLDivElement>(null);
 
@@ -68,6 +73,19 @@ export function ModelPicker() {
           </button>
           {info && (
             <div className="note" style={{ padding: '4px 8px 2px' }}>{info.description}</div>
+          )}
+          {info && info.warnings.length > 0 && (
+            <ul className="load-warnings" data-testid="load-warnings">{info.warnings.map((w) => <li key={w}>{w}</li>)}</ul>
+          )}
+          {nameable && source && (
+            <form className="arch-edit" onSubmit={(e) => { e.preventDefault(); setOpen(false); void a.loadModel(source, label ?? info.name, { arch }); }}>
+              <label>
+                <span className="faint">Architecture</span>
+                <input className="input mono" value={arch} onChange={(e) => setArch(e.target.value)} spellCheck={false} aria-label="Architecture name" data-testid="arch-input"
+                  title="Name what the weights do not store, e.g. -c32 for NLSA's chunk size, -isa3-2x4, -lnl3-r0.25-s2; Enter reloads" />
+              </label>
+              <button className="btn small" type="submit" disabled={!arch.trim() || arch.trim() === info.arch}>Reload</button>
+            </form>
           )}
         </div>
       )}

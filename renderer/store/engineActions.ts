@@ -70,7 +70,7 @@ export function engineActions(set: SetState, get: GetState, d: ResolvedDeps): Pi
   /** Counts loads: a load superseded by a newer one (the engine cancels it) leaves no trace. */
   let loadSeq = 0;
   /** The load in flight, if any: what reloadModel() asks for again. */
-  let pending: { source: ModelSource; label: string } | null = null;
+  let pending: { source: ModelSource; label: string; arch?: string } | null = null;
 
   const actions: Pick<AppActions, EngineActionKeys> = {
     async attachClient(client: EngineClient) {
@@ -185,24 +185,25 @@ export function engineActions(set: SetState, get: GetState, d: ResolvedDeps): Pi
       }
     },
 
-    async loadModel(source: ModelSource, label: string) {
+    async loadModel(source: ModelSource, label: string, options: { arch?: string } = {}) {
       const client = get().engine.client;
       if (!client) return;
       const seq = ++loadSeq;
       const live = () => seq === loadSeq;
-      pending = { source, label };
+      const arch = options.arch?.trim() || undefined;
+      pending = { source, label, ...(arch ? { arch } : {}) };
       const runtime = wantedRuntime(get());
       patch('model', { status: 'loading', label, progress: null, error: null, errorLabel: null });
       try {
         const device = get().settings.device;
         const info = await client.loadModel(source, (read, total) => { if (live()) patch('model', { progress: { read, total } }); },
-          { ...(runtime ? { runtime } : {}), device });
+          { ...(runtime ? { runtime } : {}), device, ...(arch ? { arch } : {}) });
         if (!live()) return;
         pending = null;
         const prev = get().model.info;
         const recent = source.kind === 'bytes' ? get().model.recent : pushRecent(get().model.recent, { label, source });
         saveRecent(d.storage, recent);
-        patch('model', { info, source, status: 'ready', label: info.name || label, progress: null, error: null, recent });
+        patch('model', { info, source, arch: arch ?? null, status: 'ready', label: info.name || label, progress: null, error: null, recent });
         afterModel(info, prev);
         await get().runCurrent();
       } catch (e) {
@@ -218,9 +219,9 @@ export function engineActions(set: SetState, get: GetState, d: ResolvedDeps): Pi
     },
 
     async reloadModel() {
-      const { source, info, label } = get().model;
-      const again = pending ?? (source && info ? { source, label: label ?? info.name } : null);
-      if (again) await get().loadModel(again.source, again.label);
+      const { source, info, label, arch } = get().model;
+      const again = pending ?? (source && info ? { source, label: label ?? info.name, ...(arch ? { arch } : {}) } : null);
+      if (again) await get().loadModel(again.source, again.label, again.arch ? { arch: again.arch } : {});
     },
 
     async runCurrent() {

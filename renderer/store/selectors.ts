@@ -58,7 +58,9 @@ export function selectDisplayedMap(s: AppState): DisplayedMap | null {
     const [k] = all.shape as [number];
     const i = Math.min(k - 1, Math.max(0, s.analysis.component[f.module] ?? 0));
     const map = componentMap(all, i);
-    return { module: f.module, tap: f.tap, map, label: `${f.tap === 'maps' ? 'component' : 'weight on component'} ${i + 1} of ${k}`, query: null };
+    const bucket = s.model.info?.modules.find((m) => m.name === f.module)?.kind === 'nlsa';
+    const what = bucket ? 'round-1 hash bucket' : f.tap === 'maps' ? 'component' : 'weight on component';
+    return { module: f.module, tap: f.tap, map, label: `${what} ${i + 1} of ${k}`, query: null };
   }
   if (f.tap === 'grid' || f.tap === 'affine') {
     // A spatial transformer's grid is drawn over the photo (GridOverlay), above its input map.

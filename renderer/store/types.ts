@@ -60,6 +60,8 @@ export interface ModelSlice {
   preprocess: Preprocess;
   /** Where `info` came from, to load it again (another runtime); null when unknown (a model the host preloaded from a path). */
   source: ModelSource | null;
+  /** The architecture name the user set for it (the Architecture field), else null: detected. */
+  arch: string | null;
   status: 'none' | 'loading' | 'ready' | 'error';
   /** What is loading or loaded, for display. */
   label: string | null;
@@ -237,7 +239,8 @@ export interface AppActions {
   selectImage(id: string): void;
   stepImage(delta: number): void;
   removeImage(id: string): void;
-  loadModel(source: ModelSource, label: string): Promise<void>;
+  /** `arch`: an architecture name instead of the engine's detection (what the weights do not store). */
+  loadModel(source: ModelSource, label: string, options?: { arch?: string }): Promise<void>;
   /** Loads the current model (or the one loading) again, on the runtime in settings; nothing when there is none. */
   reloadModel(): Promise<void>;
   runCurrent(): Promise<void>;

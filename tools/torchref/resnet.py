@@ -15,7 +15,9 @@ from .emattention import EMAttention
 from .inserted import BAM, NonLocal
 from .interlaced import InterlacedSparseAttention
 from .lightnl import LightNL
+from .nlsa import NonLocalSparseAttention
 from .polarized import PolarizedSelfAttention
+from .rnl import RegionNonLocal
 from .selfattention import ChannelSelfAttention, SelfAttention
 from .stn import SpatialTransformer
 
@@ -205,6 +207,12 @@ class ResNet(nn.Module):
                 self.fusion_low[ins['name']] = low
             elif ins['kind'] == 'stn':
                 m = SpatialTransformer(channels, ins.get('hidden', 32))
+            elif ins['kind'] == 'rnl':
+                m = RegionNonLocal(channels, ins.get('kernel', 3), ins.get('subSample', False))
+            elif ins['kind'] == 'nlsa':
+                m = NonLocalSparseAttention(channels, ins.get('reduction', 4), ins.get('hashes', 4),
+                                            ins.get('buckets', 8), ins.get('chunk', 32), ins.get('kSize', 3),
+                                            ins.get('resScale', 1.0))
             else:
                 raise ValueError(f"unknown inserted block {ins['kind']!r}")
             setattr(self, ins['name'], m)

@@ -408,6 +408,70 @@ const gridSample: Op = (_ctx, node, x) => {
   return [tensor(tf.reshape(out, [n, ho, wo, c]), true)];
 };
 
+/** The axis moved last (and back): tfjs's topk works on the last axis, GatherElements is done there too. */
+function lastAxisPerm(rank: number, axis: number): number[] | null {
+  if (axis === rank - 1) return null;
+  const perm = Array.from({ length: rank }, (_, i) => i).filter((i) => i !== axis);
+  return [...perm.slice(0, axis), ...perm.slice(axis), axis];
+}
+const toLast = (t: tf.Tensor, perm: number[] | null): tf.Tensor => (perm ? tf.transpose(t, perm) : t);
+const fromLast = (t: tf.Tensor, perm: number[] | null): tf.Tensor => {
+  if (!perm) return t;
+  const inverse = new Array<number>(perm.length);
+  perm.forEach((p, i) => { inverse[p] = i; });
+  return tf.transpose(t, inverse);
+};
+
+/** ONNX ArgMax / ArgMin: int indices along `axis`, the first extreme (or the last with select_last_index). */
+function argExtreme(max: boolean): Op {
+  return (_ctx, node, x) => {
+    const v = canonical(need(x, 0, node));
+    const rank = v.shape.length;
+    const axis = normAxis(num(node.attrs.axis, 0), rank);
+    const last = num(node.attrs.select_last_index, 0) === 1;
+    const n = v.shape[axis] as number;
+    const src = last ? tf.reverse(v, axis) : v;
+    let idx: tf.Tensor = max ? tf.argMax(src, axis) : tf.argMin(src, axis);
+    if (last) idx = tf.sub(tf.scalar(n - 1, 'int32'), idx);
+    if (num(node.attrs.keepdims, 1) === 1) idx = tf.expandDims(idx, axis);
+    return [tensor(idx)];
+  };
+}
+
+/** ONNX TopK: the k largest (or smallest) values along `axis` and their int indices, sorted. */
+const topK: Op = (_ctx, node, x) => {
+  const v = canonical(need(x, 0, node));
+  const k = hostData(need(x, 1, node))[0] as number;
+  const axis = normAxis(num(node.attrs.axis, -1), v.shape.length);
+  const largest = num(node.attrs.largest, 1) === 1;
+  const perm = lastAxisPerm(v.shape.length, axis);
+  const src = toLast(v, perm);
+  const r = tf.topk(largest ? src : tf.neg(src), k, true);
+  const values = largest ? r.values : tf.neg(r.values);
+  return [tensor(fromLast(values, perm)), tensor(fromLast(r.indices, perm))];
+};
+
+/** ONNX GatherElements: out[i][j]... = data[...][index[i][j]...][...] along `axis` (negative indices wrap). */
+const gatherElements: Op = (_ctx, node, x) => {
+  const data = canonical(need(x, 0, node));
+  const index = canonical(need(x, 1, node));
+  const rank = data.shape.length;
+  const axis = normAxis(num(node.attrs.axis, 0), rank);
+  const perm = lastAxisPerm(rank, axis);
+  const d = toLast(data, perm);
+  const i = toLast(tf.cast(index, 'int32'), perm);
+  const n = d.shape[rank - 1] as number;
+  const k = i.shape[rank - 1] as number;
+  const rows = i.size / k;
+  // The leading dims of the index must fit in the data's (ONNX: same rank, index dims <= data dims).
+  const lead = i.shape.slice(0, -1);
+  const dLead = tf.slice(d, new Array(rank).fill(0), [...lead, n]);
+  const wrapped = tf.where(tf.less(i, 0), tf.add(i, tf.scalar(n, 'int32')), i);
+  const flat = tf.add(tf.reshape(wrapped, [rows, k]), tf.reshape(tf.mul(tf.range(0, rows, 1, 'int32'), tf.scalar(n, 'int32')), [rows, 1]));
+  const out = tf.reshape(tf.gather(tf.reshape(dLead, [-1]), tf.reshape(flat, [-1])), i.shape);
+  return [tensor(fromLast(out, perm))];
+};
+
 /** ONNX Einsum through tf.einsum (two operands at most, each letter once per operand: what tfjs supports). */
 const einsum: Op = (_ctx, node, x) => {
   const equation = str(node.attrs.equation, '').replace(/\s+/g, '');
@@ -760,6 +824,26 @@ export const OPS: Record<string, Op> = {
   BatchNormalization: batchNorm,
   Pad: pad,
   Tile: tile,
+  ArgMax: argExtreme(true),
+  ArgMin: argExtreme(false),
+  TopK: topK,
+  GatherElements: gatherElements,
+  Mod: (ctx, node, x) => (num(node.attrs.fmod, 0) === 1
+    // C's fmod: a - trunc(a / b) b, the sign of the dividend.
+    ? elementwise((a, b) => {
+      const q = tf.div(a as tf.Tensor, b as tf.Tensor);
+      return tf.sub(a as tf.Tensor, tf.mul(tf.mul(tf.sign(q), tf.floor(tf.abs(q))), b as tf.Tensor));
+    }, (a, b) => a % b)
+    : elementwise((a, b) => tf.mod(a as tf.Tensor, b as tf.Tensor), (a, b) => ((a % b) + b) % b))(ctx, node, x),
+  Floor: unary((t) => tf.floor(t)),
+  Ceil: unary((t) => tf.ceil(t)),
+  Not: unary((t) => tf.logicalNot(tf.cast(t, 'bool'))),
+  And: elementwise((a, b) => tf.logicalAnd(tf.cast(a as tf.Tensor, 'bool'), tf.cast(b as tf.Tensor, 'bool'))),
+  Or: elementwise((a, b) => tf.logicalOr(tf.cast(a as tf.Tensor, 'bool'), tf.cast(b as tf.Tensor, 'bool'))),
+  ReduceL2: reduce((t, a, k) => tf.sqrt(tf.sum(tf.square(t), a, k))),
+  ReduceL1: reduce((t, a, k) => tf.sum(tf.abs(t), a, k)),
+  ReduceSumSquare: reduce((t, a, k) => tf.sum(tf.square(t), a, k)),
+  ReduceLogSumExp: reduce((t, a, k) => tf.logSumExp(t, a, k)),
   GridSample: gridSample,
   Identity: identity,
   ConstantOfShape: constantOfShape,

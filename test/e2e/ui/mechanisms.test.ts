@@ -8,7 +8,8 @@
 // and A2-Net their components as grids, ISANet and LightNL answer a clicked query, spatial SE
 // shows its gate, ANN's AFNB answers a query on the high-level map over the lower stage's
 // positions, and a spatial transformer draws its sampling grid over the photo beside theta and the
-// photo warped by it; the compare view draws DCN's saliency and the regions it selects.
+// photo warped by it; the compare view draws DCN's saliency and the regions it selects; RNL answers a query by
+// region; NLSA shows its hash buckets and a query's sparse reach.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
@@ -246,6 +247,53 @@ describe('every mechanism kind drawn its own way (real engine, web mode)', () =>
     await page.click('.mod[data-module="stn1"] .tapchip:text-is("warped")');
     expect(await page.textContent('[data-testid=caption]')).toContain('resampled on the grid');
     expect(await page.$('[data-testid=grid-overlay]')).toBeNull();
+  });
+
+  it('RNL: a clicked query attends by region (each position summarised by its 3 x 3 neighbourhood)', async () => {
+    await open('rnl', 1);
+    expect(await page.textContent('.mod[data-module="rnl3"] .badge')).toBe('RNL');
+    await focusModule('rnl3', 'attention');
+    expect(await clickQuery('rnl3', 0.45, 0.5)).toEqual([8, 8]);
+    const row = await state(page, (s) => Array.from(s.analysis.query!.map!.data));
+    expect(row.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 4);
+    await shot('mech-16-rnl-query');
+    await page.keyboard.press('Escape');
+  });
+
+  it('NLSA: hash buckets as components, and a clicked query that reads only its chunks', async () => {
+    await open('nlsa', 1);
+    expect(await page.textContent('.mod[data-module="nlsa2"] .badge')).toBe('NLSA');
+    // Round 1's buckets partition the image: every position in exactly one of the 8.
+    const maps = await state(page, (s) => ({ shape: s.run.taps['nlsa2']!.maps!.shape, data: Array.from(s.run.taps['nlsa2']!.maps!.data) }));
+    expect(maps.shape).toEqual([8, 16, 16]);
+    for (let p = 0; p < 256; p++) expect(maps.data.filter((_, i) => i % 256 === p).reduce((a, b) => a + b, 0)).toBe(1);
+    await page.waitForSelector('[data-testid=components-grid]');
+    expect(await page.locator('[data-testid=components-grid] .comp-thumb').count()).toBe(8);
+    await page.locator('[data-testid=components-grid] .comp-thumb').nth(1).click();
+    expect(await page.textContent('[data-testid=caption]')).toContain('round-1 hash bucket 2 of 8');
+    await page.mouse.move(10, 10);
+    await shot('mech-17-nlsa-buckets');
+    // The chunk size is not in the weights: detection assumes the authors' 144 (at 16 x 16 = 256
+    // positions, under 3 chunks: every key readable) and says so; the Architecture field names 32.
+    await page.click('[data-testid=model-picker]');
+    expect(await page.textContent('[data-testid=load-warnings]')).toContain('chunks of 144');
+    expect(await page.textContent('[data-testid=load-warnings]')).toContain('Architecture field');
+    const arch = await page.inputValue('[data-testid=arch-input]');
+    expect(arch).toMatch(/-nlsa2-c144$/);
+    await page.fill('[data-testid=arch-input]', arch.replace(/-c144$/, '-c32'));
+    await shot('mech-17b-architecture-field');
+    await page.keyboard.press('Enter');
+    await waitState(page, (s) => s.model.status === 'ready' && /-c32$/.test(s.model.info?.arch ?? '') && s.run.status === 'done' && !!s.run.taps['nlsa2'], 120_000);
+    await focusModule('nlsa2', 'attention');
+    expect(await clickQuery('nlsa2', 0.3, 0.6)).toEqual([16, 16]);
+    // Each of the 4 rounds lets a query read 3 chunks of 32 of the 256 positions.
+    const row = await state(page, (s) => Array.from(s.analysis.query!.map!.data));
+    expect(row.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 4);
+    const read = row.filter((v) => v > 0).length;
+    expect(read).toBeGreaterThanOrEqual(96);
+    expect(read).toBeLessThan(256);
+    await shot('mech-18-nlsa-query');
+    await page.keyboard.press('Escape');
   });
 
   it('DCN saliency: the regions a Dynamic Capacity Network would spend its fine layers on, drawn on the image', async () => {

@@ -520,10 +520,66 @@ const SAMPLING: Case[] = [
   }],
 ];
 
+// Indices, sorting and the remaining reductions (LSH / sorted attention such as NLSA's export):
+// integer outputs are cast to float for the comparison.
+const toFloat = (g: GraphBuilder, v: string): string => g.node('Cast', [v], 'cast', { to: 1 });
+const INDICES: Case[] = [
+  ['ArgMax / ArgMin on a Conv output (axis 1 keepdims, axis -1, select_last_index with ties)', (g, r) => {
+    const c = fmap(g, r);
+    out(g, toFloat(g, g.node('ArgMax', [c], 'am', { axis: 1 })), 'a');
+    out(g, toFloat(g, g.node('ArgMin', [c], 'an', { axis: -1, keepdims: 0 })), 'b');
+    const ties = g.node('Floor', [g.node('Mul', [input(g, [2, 7], 't'), g.scalar(2)], 'mul')], 'floor');
+    out(g, toFloat(g, g.node('ArgMax', [ties], 'am', { axis: 1, select_last_index: 1 })), 'c');
+    out(g, toFloat(g, g.node('ArgMax', [ties], 'am', { axis: 1 })), 'd');
+  }],
+  ['TopK largest and smallest, on the last axis and on axis 1, values and indices', (g, r) => {
+    const v = input(g, [2, 6, 5], 'v');
+    g.node('TopK', [v, g.ints([3])], 'tk', { axis: -1 }, ['tk_values', 'tk_indices']);
+    out(g, 'tk_values', 'a');
+    out(g, toFloat(g, 'tk_indices'), 'ai');
+    g.node('TopK', [v, g.ints([4])], 'tk', { axis: 1, largest: 0 }, ['tk2_values', 'tk2_indices']);
+    out(g, 'tk2_values', 'b');
+    out(g, toFloat(g, 'tk2_indices'), 'bi');
+    return { v: r.arr(60, -3, 3) };
+  }],
+  ['GatherElements on axis 1 and axis -1 (negative indices), and a TopK argsort gathered back', (g, r) => {
+    const d = input(g, [2, 4, 3], 'd');
+    const idx1 = g.node('Reshape', [g.ints([0, 3, -1, 2, 1, 0, 3, 3, 1, 0, -4, 2]), g.ints([2, 2, 3])], 'rs');
+    out(g, g.node('GatherElements', [d, idx1], 'ge', { axis: 1 }), 'a');
+    const idx2 = g.node('Reshape', [g.ints([2, 0, -1, 1, 1, 0, 0, 2]), g.ints([2, 4, 1])], 'rs');
+    out(g, g.node('GatherElements', [d, idx2], 'ge', { axis: -1 }), 'b');
+    g.node('TopK', [d, g.ints([4])], 'tk', { axis: 1, largest: 0 }, ['s_values', 's_indices']);
+    out(g, g.node('GatherElements', [d, 's_indices'], 'ge', { axis: 1 }), 'c');
+    return { d: r.arr(24) };
+  }],
+  ['Mod (integer and fmod) / Floor / Ceil / Not / And / Or', (g, r) => {
+    const a = g.node('Mul', [input(g, [3, 4], 'a'), g.scalar(5)], 'mul');
+    const b = g.floats('b', [1.5, -2, 3, -0.75], [4]);
+    // Integer Mod takes the divisor's sign (Python's %); float Mod must be fmod in ONNX Runtime.
+    const ai = g.node('Cast', [g.node('Floor', [a], 'fl')], 'cast', { to: 7 });
+    out(g, toFloat(g, g.node('Mod', [ai, g.ints([3, -2, 4, -5])], 'mod')), 'a');
+    out(g, g.node('Mod', [a, b], 'mod', { fmod: 1 }), 'b');
+    out(g, g.node('Floor', [a], 'fl'), 'c');
+    out(g, g.node('Ceil', [a], 'ce'), 'd');
+    const p = g.node('Greater', [a, g.scalar(0)], 'gt');
+    const q = g.node('Less', [a, g.scalar(2)], 'lt');
+    out(g, toFloat(g, g.node('And', [p, q], 'and')), 'e');
+    out(g, toFloat(g, g.node('Or', [g.node('Not', [p], 'not'), q], 'or')), 'f');
+    return { a: r.arr(12) };
+  }],
+  ['ReduceL2 / ReduceL1 / ReduceSumSquare / ReduceLogSumExp on a Conv output and a 3-D input', (g, r) => {
+    const c = fmap(g, r);
+    out(g, g.node('ReduceL2', [c], 'l2', { axes: [1], keepdims: 1 }), 'a');
+    out(g, g.node('ReduceL1', [c], 'l1', { axes: [2, 3], keepdims: 0 }), 'b');
+    out(g, g.node('ReduceSumSquare', [c], 'ss', { axes: [1] }), 'c');
+    out(g, g.node('ReduceLogSumExp', [input(g, [2, 5, 7], 'v')], 'lse', { axes: [-1], keepdims: 0 }), 'd');
+  }, 1e-4],
+];
+
 const GROUPS: Array<[string, Case[]]> = [
   ['Conv', CONV], ['pooling', POOL], ['elementwise broadcasting', ELEMENTWISE], ['reductions', REDUCE],
   ['shape and layout ops', SHAPE], ['Softmax / MatMul / Gemm', LINEAR], ['activations and norms', ACTIVATION],
-  ['sampling', SAMPLING],
+  ['sampling', SAMPLING], ['indices and sorting', INDICES],
 ];
 
 const BACKENDS: BackendChoice[] = ['wasm', 'cpu'];

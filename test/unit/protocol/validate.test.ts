@@ -19,6 +19,7 @@ describe('parseClientMessage', () => {
       { type: 'channelMap', id: 10, runId: 'run-1', module: 'layer1.0.cbam', channel: 0 },
       { type: 'run', id: 11, image: { kind: 'path', path: '/big.jpg' }, options: { tile: { size: 512 } } },
       { type: 'loadModel', id: 13, source: { kind: 'builtin', name: 'x' }, runtime: 'ort', device: 'auto' },
+      { type: 'loadModel', id: 14, source: { kind: 'path', path: '/m.pth' }, arch: 'resnet10-cifar-nlsa2-c32' },
       { type: 'run', id: 12, image: { kind: 'path', path: '/big.jpg' }, options: { tile: { size: 512, overlap: 64 } } },
     ];
     for (const m of good) expect(parseClientMessage(m)).toEqual(m);
@@ -53,6 +54,9 @@ describe('parseClientMessage', () => {
       [{ type: 'run', id: 25, image: { kind: 'path', path: '/a' }, options: { tile: { size: 512, overlap: 512 } } }, 25],
       [{ type: 'run', id: 26, image: { kind: 'path', path: '/a' }, options: { tile: { size: 512, overlap: -1 } } }, 26],
       [{ type: 'loadModel', id: 27, source: { kind: 'builtin', name: 'x' }, device: 'tpu' }, 27],
+      [{ type: 'loadModel', id: 28, source: { kind: 'path', path: '/m.pth' }, arch: '../../etc' }, 28],
+      [{ type: 'loadModel', id: 29, source: { kind: 'path', path: '/m.pth' }, arch: 18 }, 29],
+      [{ type: 'loadModel', id: 30, source: { kind: 'path', path: '/m.pth' }, arch: 'x'.repeat(300) }, 30],
     ];
     for (const [msg, id] of cases) {
       const r = parseClientMessage(msg);
