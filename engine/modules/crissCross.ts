@@ -18,14 +18,12 @@
 
 import type { ModuleGraph } from './base';
 import { channelMean, conv, type Emit, mapShape } from './layers';
-import { mapSize, positionGrid, samePairs } from './positions';
+import { mapSize, maskBias, positionGrid, samePairs } from './positions';
 
 export interface CrissCrossConfig {
   channels: number;
   recurrence: number;
 }
-
-const MASKED = 1e9;
 
 export function emitCrissCross(e: Emit, x: string, cfg: CrissCrossConfig): ModuleGraph {
   const c = cfg.channels;
@@ -36,7 +34,7 @@ export function emitCrissCross(e: Emit, x: string, cfg: CrissCrossConfig): Modul
   const { h, w } = mapSize(cross, x);
   const { rows, cols } = positionGrid(cross, h, w);
   const allowed = g.node('Min', [g.node('Add', [samePairs(cross, rows), samePairs(cross, cols)], `${scope}/cross/Add`), g.scalar(1)], `${scope}/cross/Min`);
-  const bias = g.node('Mul', [g.node('Sub', [allowed, g.scalar(1)], `${scope}/cross/Sub`), g.scalar(MASKED)], `${scope}/cross/Mul`);
+  const bias = maskBias(cross, allowed);
 
   const gamma = g.floats(`${e.w.key('gamma')}`, Float32Array.from(e.w.get('gamma', [1]).data), [1]);
   const pass = (input: string, k: number): { out: string; attention: string } => {

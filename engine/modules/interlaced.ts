@@ -20,14 +20,12 @@
 
 import type { ModuleGraph } from './base';
 import { channelMean, conv, type Emit, mapShape } from './layers';
-import { mapSize, positionGrid, samePairs } from './positions';
+import { mapSize, maskBias, positionGrid, samePairs } from './positions';
 
 export interface InterlacedConfig {
   channels: number;
   down: [number, number];
 }
-
-const MASKED = 1e9;
 
 export function emitInterlaced(e: Emit, x: string, cfg: InterlacedConfig): ModuleGraph {
   const c = cfg.channels;
@@ -48,7 +46,7 @@ export function emitInterlaced(e: Emit, x: string, cfg: InterlacedConfig): Modul
 
   // Positions of the padded map, row-major: their row and column.
   const pos = positionGrid(e, hp, wp);
-  const bias = (a: string, b: string): string => op('Mul', [op('Sub', [op('Mul', [samePairs(e, a), samePairs(e, b)]), g.scalar(1)]), g.scalar(MASKED)]);
+  const bias = (a: string, b: string): string => maskBias(e, op('Mul', [samePairs(e, a), samePairs(e, b)]));
   const longMask = bias(mod(pos.rows, dh), mod(pos.cols, dw));
   const shortMask = bias(op('Div', [pos.rows, ints(dh)]), op('Div', [pos.cols, ints(dw)]));
 

@@ -40,3 +40,11 @@ export function withChannels(e: Emit, x: string, dims: number[]): string {
   const slice = (from: number, to: number): string => g.node('Slice', [shape, g.ints([from]), g.ints([to])], `${e.scope}/Slice`);
   return g.node('Concat', [slice(0, 1), g.ints(dims), slice(2, 4)], `${e.scope}/Concat`, { axis: 0 });
 }
+
+/** What a masked pair adds to its score before a softmax: exp(-1e9) is 0 in float32. */
+export const MASKED = 1e9;
+
+/** 0 where `allowed` (a 0/1 float value) is 1, -MASKED where it is 0: added to scores before a softmax. */
+export function maskBias(e: Emit, allowed: string): string {
+  return e.g.node('Mul', [e.g.node('Sub', [allowed, e.g.scalar(1)], `${e.scope}/mask/Sub`), e.g.scalar(MASKED)], `${e.scope}/mask/Mul`);
+}

@@ -22,15 +22,13 @@
 
 import type { ModuleGraph } from './base';
 import { channelMean, conv, type Emit } from './layers';
-import { mapSize, rangeTo, withChannels } from './positions';
+import { mapSize, maskBias, rangeTo, withChannels } from './positions';
 
 export interface SparseNonLocalConfig {
   channels: number;
   chunk: number;
   resScale: number;
 }
-
-const MASKED = 1e9;
 
 export function emitSparseNonLocal(e: Emit, x: string, cfg: SparseNonLocalConfig): ModuleGraph {
   const g = e.g;
@@ -74,7 +72,7 @@ export function emitSparseNonLocal(e: Emit, x: string, cfg: SparseNonLocalConfig
   // Scores x_q . x_k / max(|x_k|, 5e-5), masked per round; each round's softmax and logsumexp.
   const norm = n('Max', [n('Sqrt', [n('ReduceSum', [n('Mul', [emb, emb]), g.ints([1])], { keepdims: 1 })]), f(5e-5)]);
   const scores = n('Unsqueeze', [n('MatMul', [queries, n('Div', [emb, norm])]), g.ints([1])]); // [N, 1, L, L]
-  const masked = n('Add', [scores, n('Mul', [n('Sub', [allowed, f(1)]), f(MASKED)])]);
+  const masked = n('Add', [scores, maskBias(e, allowed)]);
   const peak = n('ReduceMax', [masked], { axes: [3], keepdims: 1 });
   const expd = n('Exp', [n('Sub', [masked, peak])]);
   const total = n('ReduceSum', [expd, g.ints([3])], { keepdims: 1 });
