@@ -911,6 +911,7 @@ export function archName(spec: NetSpec): string {
     if (ins.kind === 'isa') parts.push(`${ins.name}-${ins.downFactor.join('x')}`);
     if (ins.kind === 'lightnl') parts.push(`${ins.name}-r${ins.ratio}-s${ins.stride}`);
     if (ins.kind === 'apnb' || ins.kind === 'stn') parts.push(ins.name);
+    if (ins.kind === 'san') parts.push(`${ins.name}-k${ins.kernel}`);
     if (ins.kind === 'nlsa') parts.push(`${ins.name}-c${ins.chunk}`);
     if (ins.kind === 'rnl') parts.push(`${ins.name}-k${ins.kernel}${ins.subSample ? '-sub' : ''}`);
     if (ins.kind === 'afnb') parts.push(ins.low === ins.after - 1 ? ins.name : `${ins.name}-low${ins.low}`);

@@ -39,6 +39,8 @@ export type ModuleKind = 'cbam' | 'se' | 'bam' | 'nonlocal' | 'gc'
   | 'apnb' | 'afnb' | 'stn'
   // The region-based non-local block, non-local sparse attention.
   | 'rnl' | 'nlsa'
+  // SAN's pairwise self-attention.
+  | 'san'
   // Found in an imported ONNX model (engine/import): what it computes, not which paper.
   | 'gate' | 'affinity' | 'heads';
 

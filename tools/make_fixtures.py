@@ -30,6 +30,7 @@ from torchref import EMAttention, LightNL, build_resnet, normalise_spec  # noqa:
 from torchref.stn import SpatialTransformer, check_grid  # noqa: E402
 from torchref.nlsa import NonLocalSparseAttention  # noqa: E402
 from torchref.rnl import RegionNonLocal  # noqa: E402
+from torchref.san import PairwiseSelfAttention  # noqa: E402
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..')
 OUT = os.path.join(ROOT, 'test', 'fixtures')
@@ -157,6 +158,13 @@ CASES['nlsa'] = dict(spec=cifar(inserts=[NLSA], width=8), affinity='nlsa2')
 # one group), f = softmax over the keys of penta^T penta, values theta itself, W conv + BN.
 CASES['rnl'] = dict(spec=cifar(inserts=[{'kind': 'rnl', 'name': 'rnl3', 'after': 3, 'kernel': 3, 'subSample': False}], width=8),
                     affinity='rnl3')
+# Issue 16: SAN's pairwise self-attention (Zhao, Jia, Koltun, CVPR 2020; tools/torchref/san.py, the
+# authors' Bottleneck around SAM with sa_type 0) after layer3 at 8x8 (32 channels: rel 2, mid 8,
+# sharePlanes 4, so 2 weight channels, interleaved over the 8 output channels), kernel 3 (3x3
+# footprints, reflection padding at the borders). The affinity is the dense footprint attention
+# [64, 64] (the weight channels' mean; border twins summed; rows sum to 1).
+SAN = {'kind': 'san', 'name': 'san3', 'after': 3, 'kernel': 3, 'sharePlanes': 4}
+CASES['san'] = dict(spec=cifar(inserts=[SAN], width=8), affinity='san3')
 
 
 def sample_image(size):
@@ -205,6 +213,17 @@ def randomise(net, x, gen, optimizer):
             # ~0.008-0.04 of 1 / HW at 8x8: penta x2 spreads it over ~0.001-0.29. No draws.
             if isinstance(m, RegionNonLocal):
                 m.penta.weight.mul_(2.0)
+            # SAN's footprint softmax has one logit row per weight channel (conv_w.5, [G, rel]); with
+            # rel 2 the drawn rows came out of opposite sign (weight channels anti-correlated, -0.86 over
+            # the fixture's offsets and positions), so their mean, the affinity tap, stayed within
+            # 0.10-0.13 of 1/9 inside the image. Turn each later row to the first's side (negate it where
+            # its dot product with row 0 is negative) and scale conv_w.5 x3. No draws.
+            if isinstance(m, PairwiseSelfAttention):
+                last = m.sam.conv_w[5].weight
+                for g in range(1, last.shape[0]):
+                    if float((last[g] * last[0]).sum()) < 0:
+                        last[g].neg_()
+                last.mul_(3.0)
             # A spatial transformer's fc_loc.2 starts at the identity (weight 0) and the draws above
             # leave its bias ~N(0, 0.2), a collapse onto the centre: give it small weights (std 0.05)
             # and a plausible transform as the bias, zoom in 0.8, rotation 15 degrees, shift

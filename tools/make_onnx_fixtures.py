@@ -416,6 +416,23 @@ CASES['nlsa-resnet'] = dict(resnet_case(cifar(inserts=[{'kind': 'nlsa', 'name': 
                                                         'hashes': 4, 'buckets': 8, 'chunk': 32, 'kSize': 3,
                                                         'resScale': 1.0}], width=8)), opset=17,
                             unlisted=[{'name': 'nlsa2', 'map': m, 'shape': sh, 'what': w} for m, sh, w in NLSA_UNLISTED])
+# Issue 16: the torchref network of make_fixtures' san case, SAN's pairwise self-attention block `san3`
+# after layer3 (8x8, 32 channels: rel 2, mid 8, sharePlanes 4 -> 2 weight channels, kernel 3;
+# tools/torchref/san.py, the authors' Bottleneck around SAM). The footprints are reflection Pads and
+# 9 Slices stacked (Unsqueeze / Concat, axis 2), the coordinate grid Range / Div / Mul / Add (torch's
+# linspace) on the map's Shape. /san3/sam/Softmax is [1, 2 weight channels, 9 offsets, 64 queries],
+# axis 2, read only by an Unsqueeze to [1, 1, 2, 9, 64] and a Mul with the footprint values
+# [1, 4, 2, 9, 64] (channel c = 2 q + g uses weight channel g), then ReduceSum over the offsets:
+# no MatMul, no [HW, HW] value; the importer lists nothing. conv_w.3 (BN) is folded into conv_w.2.
+SAN_UNLISTED = [
+    ('attention', [8, 8], 'mean over the 64 queries of the dense footprint attention, what each position receives; never formed'),
+    ('affinity', [64, 64], 'dense footprint attention: the softmax over the 9 offsets, mean over the 2 weight channels, '
+                           'laid out over the positions each offset reads (reflection: border twins summed; rows = '
+                           'queries, row-major; rows sum to 1); never formed'),
+    ('softmax', [2, 9, 64], '/san3/sam/Softmax as the graph holds it: [weight channels, offsets, queries], axis 2')]
+CASES['san-resnet'] = dict(resnet_case(cifar(inserts=[{'kind': 'san', 'name': 'san3', 'after': 3, 'kernel': 3,
+                                                       'sharePlanes': 4}], width=8)), opset=17,
+                           unlisted=[{'name': 'san3', 'map': m, 'shape': sh, 'what': w} for m, sh, w in SAN_UNLISTED])
 
 
 def expected_maps(name, net, x):
@@ -461,6 +478,11 @@ def expected_maps(name, net, x):
                 def afnb_hook(mod, inp, out, mname=mname):
                     captured[mname] = out[1]
                 hooks.append(m.stages[0].register_forward_hook(afnb_hook))
+            if type(m).__name__ == 'PairwiseSelfAttention':
+                # The footprint softmax as SAM computes it, w [B, G, k^2, HW] (the taps have its dense mean).
+                def san_hook(mod, inp, out, mname=mname):
+                    captured[mname] = out[1]
+                hooks.append(m.sam.register_forward_hook(san_hook))
             if type(m).__name__ == 'CrissCrossAttention':
                 # Pass 2's attention alone, A_2 [B, HW, HW] (the taps have A_1 and the reach A_2 A_1).
                 def cc_hook(mod, inp, out, mname=mname):
@@ -557,6 +579,11 @@ def expected_maps(name, net, x):
                 # with rows = queries (the tap); the graph's own [keys, queries] value as `softmax`.
                 add(mname, 'affinity', 'affinity', taps[f'{mname}.affinity'])
                 maps[f'{mname}.softmax'] = taps[f'{mname}.affinity'][0].transpose(0, 1)
+            elif kind == 'PairwiseSelfAttention':
+                # Not listed: see SAN_UNLISTED.
+                for tap in ('attention', 'affinity'):
+                    maps[f'{mname}.{tap}'] = taps[f'{mname}.{tap}'][0]
+                maps[f'{mname}.softmax'] = captured[mname][0]
             elif kind == 'NonLocalSparseAttention':
                 # Not listed: see NLSA_UNLISTED (the chunked form never forms an [L, L] value).
                 for tap in ('attention', 'affinity', 'maps'):

@@ -164,6 +164,13 @@ function detectInserts(tensors: Shapes, channels: number[], assumptions: string[
       inserts.push({ kind: 'apnb', name, after: after(apnbKey[1]), keyChannels: apnbKey[0]!, valueChannels: s('stages.0.f_value.weight')?.[0] ?? 0, sizes: [1, 3, 6, 8] });
       continue;
     }
+    const sanW = s('sam.conv_w.5.weight');
+    const sanV = s('sam.conv3.weight');
+    if (sanW && sanV) {
+      assumptions.push(`${name}: SAN footprint 7 x 7 assumed (the authors'; the weights do not store it): add -k<size> to the architecture name (--arch, or the app's Architecture field) to set it`);
+      inserts.push({ kind: 'san', name, after: after(sanV[1]), kernel: 7, sharePlanes: Math.round(sanV[0]! / sanW[0]!) });
+      continue;
+    }
     const rotations = s('rotations');
     const match = s('conv_match.0.weight');
     if (rotations && match && rotations.length === 3) {
@@ -229,7 +236,7 @@ function detectInserts(tensors: Shapes, channels: number[], assumptions: string[
   return inserts;
 }
 
-const INSERT_ORDER: InsertedBlock['kind'][] = ['bam', 'nonlocal', 'selfattn', 'pam', 'cam', 'cca', 'ema', 'a2', 'isa', 'lightnl', 'apnb', 'afnb', 'rnl', 'nlsa', 'stn', 'gc'];
+const INSERT_ORDER: InsertedBlock['kind'][] = ['bam', 'nonlocal', 'selfattn', 'pam', 'cam', 'cca', 'ema', 'a2', 'isa', 'lightnl', 'apnb', 'afnb', 'rnl', 'nlsa', 'san', 'stn', 'gc'];
 
 /**
  * Every key the spec's network reads must be present with its shape, and (strict) every
@@ -296,6 +303,7 @@ export function describeSpec(spec: NetSpec): string {
     if (i.kind === 'cam') parts.push(`channel attention ${i.name} (DANet) after layer${i.after}`);
     if (i.kind === 'ema') parts.push(`EM attention ${i.name} (EMANet, ${i.bases} bases, ${i.stages} iterations) after layer${i.after}`);
     if (i.kind === 'afnb') parts.push(`fusion non-local ${i.name} (ANN AFNB, layer${i.low} pooled to ${i.sizes.join(', ')}) after layer${i.after}`);
+    if (i.kind === 'san') parts.push(`pairwise self-attention ${i.name} (SAN, ${i.kernel}x${i.kernel} footprints) after layer${i.after}`);
     if (i.kind === 'nlsa') parts.push(`non-local sparse attention ${i.name} (NLSA, ${i.hashes} rounds of ${i.buckets} buckets, chunks of ${i.chunk}) after layer${i.after}`);
     if (i.kind === 'rnl') parts.push(`region non-local ${i.name} (RNL, ${i.kernel}x${i.kernel} regions${i.subSample ? ', keys sub-sampled' : ''}) after layer${i.after}`);
     if (i.kind === 'stn') parts.push(`spatial transformer ${i.name} (affine, hidden ${i.hidden}) after layer${i.after}`);

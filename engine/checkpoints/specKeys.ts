@@ -125,6 +125,25 @@ export function expectedKeys(spec: NetSpec): ExpectedKeys {
       put(`${n}.conv_bn_dropout.0.weight`, c, 2 * c, 1, 1);
       put(`${n}.conv_bn_dropout.0.bias`, c);
       bn(`${n}.conv_bn_dropout.1`, c);
+    } else if (ins.kind === 'san') {
+      // The authors' Bottleneck arithmetic: rel = C / 16, mid = C / 4, G = mid / share weight channels.
+      const rel = Math.max(Math.floor(c / 16), 1);
+      const mid = Math.floor(c / 4);
+      const groups = Math.floor(mid / ins.sharePlanes);
+      bn(`${n}.bn1`, c);
+      for (const k of ['conv1', 'conv2']) { put(`${n}.sam.${k}.weight`, rel, c, 1, 1); put(`${n}.sam.${k}.bias`, rel); }
+      put(`${n}.sam.conv3.weight`, mid, c, 1, 1);
+      put(`${n}.sam.conv3.bias`, mid);
+      bn(`${n}.sam.conv_w.0`, rel + 2);
+      put(`${n}.sam.conv_w.2.weight`, rel, rel + 2, 1, 1);
+      bn(`${n}.sam.conv_w.3`, rel);
+      put(`${n}.sam.conv_w.5.weight`, groups, rel, 1, 1);
+      put(`${n}.sam.conv_w.5.bias`, groups);
+      put(`${n}.sam.conv_p.weight`, 2, 2, 1, 1);
+      put(`${n}.sam.conv_p.bias`, 2);
+      bn(`${n}.bn2`, mid);
+      put(`${n}.conv.weight`, c, mid, 1, 1);
+      put(`${n}.conv.bias`, c);
     } else if (ins.kind === 'nlsa') {
       const inner = Math.floor(c / ins.reduction);
       put(`${n}.conv_match.0.weight`, inner, c, ins.kSize, ins.kSize);

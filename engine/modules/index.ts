@@ -21,6 +21,7 @@ import { type EmAttentionConfig, emitEmAttention } from './emAttention';
 import { emitInterlaced, type InterlacedConfig } from './interlaced';
 import { emitLightNonLocal, type LightNonLocalConfig } from './lightNonLocal';
 import { emitFusionNonLocal, type FusionNonLocalConfig } from './fusionNonLocal';
+import { emitPairwiseSelfAttention, type PairwiseSelfAttentionConfig } from './pairwiseSelfAttention';
 import { emitRegionNonLocal, type RegionNonLocalConfig } from './regionNonLocal';
 import { emitSparseNonLocal, type SparseNonLocalConfig } from './sparseNonLocal';
 import { emitSpatialTransformer, type SpatialTransformerConfig } from './spatialTransformer';
@@ -48,6 +49,7 @@ export interface AttentionConfigs {
   afnb: FusionNonLocalConfig;
   rnl: RegionNonLocalConfig;
   nlsa: SparseNonLocalConfig;
+  san: PairwiseSelfAttentionConfig;
 }
 
 export type AttentionName = keyof AttentionConfigs;
@@ -78,6 +80,7 @@ const MECHANISMS: { [K in AttentionName]: Mechanism<K> } = {
   afnb: { kind: 'afnb', taps: ['attention', 'activation'], emit: emitFusionNonLocal },
   rnl: { kind: 'rnl', taps: ['attention', 'activation'], emit: emitRegionNonLocal },
   nlsa: { kind: 'nlsa', taps: ['attention', 'maps', 'activation'], emit: emitSparseNonLocal },
+  san: { kind: 'san', taps: ['attention', 'activation'], emit: emitPairwiseSelfAttention },
   stn: { kind: 'stn', taps: ['affine', 'grid', 'warped', 'activation'], emit: emitSpatialTransformer },
 };
 

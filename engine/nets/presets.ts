@@ -20,7 +20,7 @@ const DEPTHS: Record<number, { block: NetSpec['block']; layers: NetSpec['layers'
 
 const NL_MODES: NonLocalMode[] = ['embedded', 'gaussian', 'dot', 'concat'];
 
-export const ARCH_SYNTAX = 'resnet<10|18|34|50|101|152>[-cifar][-cbam[-channel|-spatial|-spatial-channel|-parallel][-avg|-max]|-cbam-timm|-se|-se-linear|-gc|-psa[-sequential]|-sse][-bam][-nl<k>[-embedded|-gaussian|-dot|-concat][-sub]][-gc<k>][-sa<k>][-pam<k>][-cam<k>][-cca<k>][-ema<k>][-a2<k>][-isa<k>[-<dh>x<dw>]][-lnl<k>[-r<ratio>][-s<stride>]][-apnb<k>][-afnb<k>[-low<j>]][-rnl<k>[-k<size>][-sub]][-nlsa<k>[-c<chunk>]][-stn<k>]';
+export const ARCH_SYNTAX = 'resnet<10|18|34|50|101|152>[-cifar][-cbam[-channel|-spatial|-spatial-channel|-parallel][-avg|-max]|-cbam-timm|-se|-se-linear|-gc|-psa[-sequential]|-sse][-bam][-nl<k>[-embedded|-gaussian|-dot|-concat][-sub]][-gc<k>][-sa<k>][-pam<k>][-cam<k>][-cca<k>][-ema<k>][-a2<k>][-isa<k>[-<dh>x<dw>]][-lnl<k>[-r<ratio>][-s<stride>]][-apnb<k>][-afnb<k>[-low<j>]][-rnl<k>[-k<size>][-sub]][-nlsa<k>[-c<chunk>]][-san<k>[-k<size>]][-stn<k>]';
 
 const CBAM_ORDERS: CbamOrder[] = ['spatial-channel', 'parallel', 'channel', 'spatial'];
 
@@ -52,6 +52,7 @@ export function specFromArchName(name: string, dict: StateDict): NetSpec {
     const stn = /^stn([1-4])$/.exec(p);
     const rnl = /^rnl([1-4])$/.exec(p);
     const nlsa = /^nlsa([1-4])$/.exec(p);
+    const san = /^san([1-4])$/.exec(p);
     const afnb = /^afnb([2-4])$/.exec(p);
     if (p === 'cifar') stem = 'cifar';
     else if (p === 'cbam') {
@@ -98,6 +99,14 @@ export function specFromArchName(name: string, dict: StateDict): NetSpec {
       const name = `afnb${after}`;
       const shape = (k: string): number[] | undefined => dict.get(`${name}.stages.0.${k}`)?.shape;
       inserts.push({ kind: 'afnb', name, after, low: low ? Number(low[1]) : after - 1, keyChannels: shape('f_key.0.weight')?.[0] ?? 0, valueChannels: shape('f_value.weight')?.[0] ?? 0, sizes: [1, 3, 6, 8] });
+    } else if (san) {
+      // san3 or san3-k3: the footprint (the authors' 7 by default); the channel sharing from the weights.
+      const after = Number(san[1]);
+      const size = /^k(\d+)$/.exec(parts[0] ?? '');
+      if (size) parts.shift();
+      const v = dict.get(`san${after}.sam.conv3.weight`)?.shape;
+      const w = dict.get(`san${after}.sam.conv_w.5.weight`)?.shape;
+      inserts.push({ kind: 'san', name: `san${after}`, after, kernel: size ? Number(size[1]) : 7, sharePlanes: v && w ? Math.round(v[0]! / w[0]!) : 8 });
     } else if (nlsa) {
       // nlsa2 or nlsa2-c32: the chunk size (the authors' 144 by default); the rest from the weights.
       const after = Number(nlsa[1]);

@@ -198,6 +198,8 @@ function emitInserted(e: Emit, x: string, ins: InsertedBlock, channels: number, 
       return emitAttention('rnl', e, x, { channels, subSample: ins.subSample }, ins.name);
     case 'nlsa':
       return emitAttention('nlsa', e, x, { channels, chunk: ins.chunk, resScale: ins.resScale }, ins.name);
+    case 'san':
+      return emitAttention('san', e, x, { channels, kernel: ins.kernel }, ins.name);
     case 'stn':
       return emitAttention('stn', e, x, { channels }, ins.name);
     case 'lightnl':

@@ -56,6 +56,8 @@ export type InsertedBlock =
   | { kind: 'rnl'; name: string; after: number; kernel: number; subSample: boolean }
   /** Non-local sparse attention (`nlsa2`): LSH buckets (the `rotations` buffer), chunks of `chunk` sorted positions. */
   | { kind: 'nlsa'; name: string; after: number; reduction: number; hashes: number; buckets: number; chunk: number; kSize: number; resScale: number }
+  /** SAN's pairwise self-attention block (`san3`): k x k footprints, a weight channel per `sharePlanes` value channels. */
+  | { kind: 'san'; name: string; after: number; kernel: number; sharePlanes: number }
   /** A spatial transformer (`stn1`): a localisation net predicts an affine grid the map is resampled on. */
   | { kind: 'stn'; name: string; after: number; hidden: number };
 

@@ -4,6 +4,7 @@
 
 import * as tf from '@tensorflow/tfjs-core';
 import { backendOnGpu, type BackendChoice, initBackend } from '../backend';
+import { EngineError } from '../errors';
 import { bypassInput, INPUT, QUERY_ROWS_SUFFIX, queryRowsInput } from '../graph/names';
 import type { OnnxTypes } from '../graph/onnx';
 import { type Feed, GraphInterpreter } from './tfjs/interpreter';
@@ -18,6 +19,9 @@ export interface TfjsRunner extends GraphRunner {
 
 /** TensorFlow.js's wasm heap: 32-bit addresses, and tfjs grows it to 2 GiB at most. */
 const WASM_HEAP_BYTES = 2 * 2 ** 30;
+
+/** Ops the interpreter computes on int32 tensors (sorting, hashing): not on WebGPU. */
+const WEBGPU_REFUSED: ReadonlySet<string> = new Set(['ArgMax', 'ArgMin', 'TopK', 'GatherElements', 'Mod']);
 
 /** What the tfjs runtime runs on (initialises the backend chain on first call). */
 export async function tfjsInfo(backend?: BackendChoice): Promise<RuntimeInfo> {
@@ -34,6 +38,14 @@ export async function tfjsInfo(backend?: BackendChoice): Promise<RuntimeInfo> {
 export async function createTfjsRunner(model: OnnxTypes.IModelProto, bypassModules: string[], backend?: BackendChoice, opts: { differentiable?: boolean } = {}): Promise<TfjsRunner> {
   const info = await tfjsInfo(backend);
   const interpreter = new GraphInterpreter(model, opts);
+  // Integer index ops have no working WebGPU kernels in tfjs (WGSL type errors that leave the
+  // device unusable for the next model): refused before anything runs on the GPU.
+  const indexOp = info.backend === 'webgpu' ? interpreter.findOp(WEBGPU_REFUSED) : null;
+  if (indexOp) {
+    interpreter.dispose();
+    throw new EngineError('unsupported-op', `The tfjs runtime's WebGPU backend cannot run "${indexOp.op}" (node "${indexOp.name}"): its integer kernels are broken there.`,
+      'Run this model with the ort runtime (--runtime ort), or tfjs on the CPU (--device cpu).');
+  }
   const rowModules = (model.graph?.input ?? []).map((v) => v.name ?? '').filter((n) => n.endsWith(QUERY_ROWS_SUFFIX)).map((n) => n.slice(0, -QUERY_ROWS_SUFFIX.length));
   const feeds = (req: Omit<RunRequest, 'fetch'>): Map<string, Feed> => {
     const m = new Map<string, Feed>([[INPUT, req.input]]);

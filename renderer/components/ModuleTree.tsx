@@ -5,7 +5,7 @@ import { useActions, useApp, useAppShallow } from '../store';
 import { groupByStage } from '../store/logic';
 import { EyeIcon, EyeOffIcon } from './Icons';
 
-const KIND_LABEL: Record<string, string> = { cbam: 'CBAM', se: 'SE', bam: 'BAM', gc: 'GC', nonlocal: 'Non-local', gate: 'Gate', affinity: 'Affinity', heads: 'Heads', selfattn: 'Self-attn', pam: 'PAM', chanattn: 'Ch. attn', crisscross: 'Criss-cross', psa: 'PSA', ema: 'EM', a2: 'A²', isa: 'ISA', lightnl: 'LightNL', sse: 'sSE', apnb: 'APNB', afnb: 'AFNB', rnl: 'RNL', nlsa: 'NLSA', stn: 'STN' };
+const KIND_LABEL: Record<string, string> = { cbam: 'CBAM', se: 'SE', bam: 'BAM', gc: 'GC', nonlocal: 'Non-local', gate: 'Gate', affinity: 'Affinity', heads: 'Heads', selfattn: 'Self-attn', pam: 'PAM', chanattn: 'Ch. attn', crisscross: 'Criss-cross', psa: 'PSA', ema: 'EM', a2: 'A²', isa: 'ISA', lightnl: 'LightNL', sse: 'sSE', apnb: 'APNB', afnb: 'AFNB', rnl: 'RNL', nlsa: 'NLSA', san: 'SAN', stn: 'STN' };
 /** Imported (ONNX) modules: what was found in the graph, e.g. "Channel+Spatial" for a CBAM. */
 const PART_LABEL: Record<string, string> = {
   'channel-gate': 'Channel', 'spatial-gate': 'Spatial', gate: 'Gate', affinity: 'Affinity',

@@ -18,6 +18,7 @@ from .lightnl import LightNL
 from .nlsa import NonLocalSparseAttention
 from .polarized import PolarizedSelfAttention
 from .rnl import RegionNonLocal
+from .san import PairwiseSelfAttention
 from .selfattention import ChannelSelfAttention, SelfAttention
 from .stn import SpatialTransformer
 
@@ -213,6 +214,8 @@ class ResNet(nn.Module):
                 m = NonLocalSparseAttention(channels, ins.get('reduction', 4), ins.get('hashes', 4),
                                             ins.get('buckets', 8), ins.get('chunk', 32), ins.get('kSize', 3),
                                             ins.get('resScale', 1.0))
+            elif ins['kind'] == 'san':
+                m = PairwiseSelfAttention(channels, ins.get('kernel', 7), ins.get('sharePlanes', 8))
             else:
                 raise ValueError(f"unknown inserted block {ins['kind']!r}")
             setattr(self, ins['name'], m)

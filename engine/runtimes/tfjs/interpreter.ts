@@ -38,6 +38,21 @@ export class GraphInterpreter {
    */
   gradients = true;
 
+  /** The first node whose op is in `ops` (subgraphs included), or null. */
+  findOp(ops: ReadonlySet<string>): OpNode | null {
+    const walk = (nodes: OpNode[]): OpNode | null => {
+      for (const n of nodes) {
+        if (ops.has(n.op)) return n;
+        for (const sg of Object.values(n.subgraphs ?? {})) {
+          const found = walk(sg.nodes);
+          if (found) return found;
+        }
+      }
+      return null;
+    };
+    return walk(this.nodes);
+  }
+
   constructor(model: OnnxTypes.IModelProto, opts: { differentiable?: boolean } = {}) {
     const graph = model.graph;
     if (!graph) throw new EngineError('bad-model', 'The ONNX model has no graph.');

@@ -68,9 +68,11 @@ const normAxis = (a: number, rank: number): number => (a < 0 ? a + rank : a);
 /** Canonical axis of a 4-D value -> its axis in the NHWC tensor. */
 const NHWC_AXIS = [0, 3, 1, 2];
 
-function unary(f: (t: tf.Tensor, node: OpNode) => tf.Tensor): Op {
+function unary(f: (t: tf.Tensor, node: OpNode) => tf.Tensor, hostF?: (v: number) => number, hostType?: HostValue['type']): Op {
   return (_ctx, node, x) => {
     const v = need(x, 0, node);
+    // Shape arithmetic stays on the host (a tensor there would be read back: impossible on WebGPU in Node).
+    if (v.kind === 'host' && hostF) return [host(v.data.map(hostF), v.dims, hostType ?? v.type)];
     if (v.kind === 'host') return [tensor(f(canonical(v), node))];
     return [tensor(f(v.t, node), v.nhwc)];
   };
@@ -483,10 +485,32 @@ const einsum: Op = (_ctx, node, x) => {
   }
 };
 
+/** Row-major `data` of shape `dims` with its axes permuted by `perm`. */
+function transposeHost(data: number[], dims: number[], perm: number[]): number[] {
+  const outDims = perm.map((p) => dims[p] as number);
+  const strides = dims.map((_, i) => dims.slice(i + 1).reduce((a, b) => a * b, 1));
+  const out = new Array<number>(data.length);
+  const idx = new Array<number>(outDims.length).fill(0);
+  for (let o = 0; o < data.length; o++) {
+    let src = 0;
+    for (let k = 0; k < perm.length; k++) src += (idx[k] as number) * (strides[perm[k] as number] as number);
+    out[o] = data[src] as number;
+    for (let k = outDims.length - 1; k >= 0; k--) {
+      idx[k] = (idx[k] as number) + 1;
+      if ((idx[k] as number) < (outDims[k] as number)) break;
+      idx[k] = 0;
+    }
+  }
+  return out;
+}
+
 const transpose: Op = (_ctx, node, x) => {
   const v = need(x, 0, node);
   const rank = shapeOf(v).length;
   const perm = ints(node.attrs.perm, Array.from({ length: rank }, (_, i) => rank - 1 - i));
+  // Host values (pads, shapes: torch exports F.pad's pads through a Transpose) stay on the host;
+  // the wasm backend's transpose of an int32 tensor returns its bits as float32.
+  if (v.kind === 'host') return [host(transposeHost(v.data, v.dims, perm), perm.map((p) => v.dims[p] as number), v.type)];
   // NCHW -> NHWC of a plain tensor is the same data as an NHWC-held value, and back.
   if (v.kind === 'tensor' && !v.nhwc && rank === 4 && perm.join() === '0,3,1,2') return [tensor(tf.clone(v.t), true)];
   if (v.kind === 'tensor' && v.nhwc && perm.join() === '0,2,3,1') return [tensor(tf.clone(v.t))];
@@ -679,11 +703,16 @@ const clip: Op = (_ctx, node, x) => {
 const pad: Op = (_ctx, node, x) => {
   const v = need(x, 0, node);
   const mode = str(node.attrs.mode, 'constant');
-  if (mode !== 'constant') throw new Error(`Pad "${node.name}": mode ${mode} is not supported`);
+  if (mode !== 'constant' && mode !== 'reflect') throw new Error(`Pad "${node.name}": mode ${mode} is not supported (constant and reflect are)`);
   const rank = shapeOf(v).length;
   const p = x[1] ? hostData(x[1]) : ints(node.attrs.pads, []);
   const value = x[2] ? hostData(x[2])[0] as number : 0;
   const pairs = Array.from({ length: rank }, (_, i) => [p[i] as number, p[i + rank] as number] as [number, number]);
+  // Reflection without repeating the edge (ONNX's reflect, tf's mirrorPad 'reflect'; SAN's footprints).
+  if (mode === 'reflect') {
+    if (v.kind === 'tensor' && v.nhwc) return [tensor(tf.mirrorPad(v.t, NHWC_AXIS.map((_, j) => pairs[[0, 2, 3, 1][j] as number] as [number, number]), 'reflect'), true)];
+    return [tensor(tf.mirrorPad(canonical(v), pairs, 'reflect'))];
+  }
   if (v.kind === 'tensor' && v.nhwc) return [tensor(tf.pad(v.t, NHWC_AXIS.map((_, j) => pairs[[0, 2, 3, 1][j] as number] as [number, number]), value), true)];
   return [tensor(tf.pad(canonical(v), pairs, value))];
 };
@@ -710,11 +739,27 @@ const slice: Op = (_ctx, node, x) => {
     // An end of -1 (through index 0) is no index to tf, where -1 is the last element: mask it.
     if (end[a] === -1) endMask |= 1 << a;
   });
-  if (v.kind === 'host' && shape.length === 1) {
-    const out: number[] = [];
-    const [b0, e0, s0] = [begin[0] as number, end[0] as number, stride[0] as number];
-    for (let i = b0; s0 > 0 ? i < e0 : i > e0; i += s0) out.push(v.data[i] as number);
-    return [host(out, [out.length], v.type)];
+  if (v.kind === 'host') {
+    // Shape arithmetic of any rank (torch's F.pad pads: a [4, 2] reversed) stays on the host.
+    const counts = shape.map((_, a) => {
+      const [b, e, st] = [begin[a] as number, end[a] as number, stride[a] as number];
+      return Math.max(0, Math.ceil(st > 0 ? (e - b) / st : (b - e) / -st));
+    });
+    const strides = shape.map((_, i) => shape.slice(i + 1).reduce((p, q) => p * q, 1));
+    const total = counts.reduce((p, q) => p * q, 1);
+    const out = new Array<number>(total);
+    const idx = new Array<number>(shape.length).fill(0);
+    for (let o = 0; o < total; o++) {
+      let src = 0;
+      for (let a = 0; a < shape.length; a++) src += ((begin[a] as number) + (idx[a] as number) * (stride[a] as number)) * (strides[a] as number);
+      out[o] = v.data[src] as number;
+      for (let a = shape.length - 1; a >= 0; a--) {
+        idx[a] = (idx[a] as number) + 1;
+        if ((idx[a] as number) < (counts[a] as number)) break;
+        idx[a] = 0;
+      }
+    }
+    return [host(out, counts, v.type)];
   }
   if (stride.some((s) => s !== 1)) return [tensor(tf.stridedSlice(canonical(v), begin, end, stride, 0, endMask))];
   return [tensor(tf.slice(canonical(v), begin, end.map((e, i) => Math.max(0, e - (begin[i] as number)))))];
@@ -777,8 +822,8 @@ export const OPS: Record<string, Op> = {
   Exp: unary((t) => tf.exp(t)),
   Log: unary((t) => tf.log(t)),
   Sqrt: unary((t) => tf.sqrt(t)),
-  Neg: unary((t) => tf.neg(t)),
-  Abs: unary((t) => tf.abs(t)),
+  Neg: unary((t) => tf.neg(t), (v) => -v),
+  Abs: unary((t) => tf.abs(t), Math.abs),
   Erf: unary((t) => tf.erf(t)),
   Reciprocal: unary((t) => tf.reciprocal(t)),
   Softplus: unary((t) => tf.softplus(t)),
@@ -835,11 +880,11 @@ export const OPS: Record<string, Op> = {
       return tf.sub(a as tf.Tensor, tf.mul(tf.mul(tf.sign(q), tf.floor(tf.abs(q))), b as tf.Tensor));
     }, (a, b) => a % b)
     : elementwise((a, b) => tf.mod(a as tf.Tensor, b as tf.Tensor), (a, b) => ((a % b) + b) % b))(ctx, node, x),
-  Floor: unary((t) => tf.floor(t)),
-  Ceil: unary((t) => tf.ceil(t)),
-  Not: unary((t) => tf.logicalNot(tf.cast(t, 'bool'))),
-  And: elementwise((a, b) => tf.logicalAnd(tf.cast(a as tf.Tensor, 'bool'), tf.cast(b as tf.Tensor, 'bool'))),
-  Or: elementwise((a, b) => tf.logicalOr(tf.cast(a as tf.Tensor, 'bool'), tf.cast(b as tf.Tensor, 'bool'))),
+  Floor: unary((t) => tf.floor(t), Math.floor),
+  Ceil: unary((t) => tf.ceil(t), Math.ceil),
+  Not: unary((t) => tf.logicalNot(tf.cast(t, 'bool')), (v) => (v ? 0 : 1), 'bool'),
+  And: elementwise((a, b) => tf.logicalAnd(tf.cast(a as tf.Tensor, 'bool'), tf.cast(b as tf.Tensor, 'bool')), (a, b) => (a && b ? 1 : 0)),
+  Or: elementwise((a, b) => tf.logicalOr(tf.cast(a as tf.Tensor, 'bool'), tf.cast(b as tf.Tensor, 'bool')), (a, b) => (a || b ? 1 : 0)),
   ReduceL2: reduce((t, a, k) => tf.sqrt(tf.sum(tf.square(t), a, k))),
   ReduceL1: reduce((t, a, k) => tf.sum(tf.abs(t), a, k)),
   ReduceSumSquare: reduce((t, a, k) => tf.sum(tf.square(t), a, k)),

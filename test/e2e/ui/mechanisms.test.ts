@@ -9,7 +9,7 @@
 // shows its gate, ANN's AFNB answers a query on the high-level map over the lower stage's
 // positions, and a spatial transformer draws its sampling grid over the photo beside theta and the
 // photo warped by it; the compare view draws DCN's saliency and the regions it selects; RNL answers a query by
-// region; NLSA shows its hash buckets and a query's sparse reach.
+// region; NLSA shows its hash buckets and a query's sparse reach; SAN a query's footprint.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
@@ -293,6 +293,34 @@ describe('every mechanism kind drawn its own way (real engine, web mode)', () =>
     expect(read).toBeGreaterThanOrEqual(96);
     expect(read).toBeLessThan(256);
     await shot('mech-18-nlsa-query');
+    await page.keyboard.press('Escape');
+  });
+
+  it('SAN: a clicked query attends within its footprint (reflected at the borders), named 3 x 3 in the Architecture field', async () => {
+    await open('san', 1);
+    expect(await page.textContent('.mod[data-module="san3"] .badge')).toBe('SAN');
+    // The footprint is not in the weights: the authors' 7 is assumed; this fixture's is 3.
+    await page.click('[data-testid=model-picker]');
+    const arch = await page.inputValue('[data-testid=arch-input]');
+    expect(arch).toMatch(/-san3-k7$/);
+    await page.fill('[data-testid=arch-input]', arch.replace(/-k7$/, '-k3'));
+    await page.keyboard.press('Enter');
+    await waitState(page, (s) => s.model.status === 'ready' && /-k3$/.test(s.model.info?.arch ?? '') && s.run.status === 'done' && !!s.run.taps['san3'], 120_000);
+    await focusModule('san3', 'attention');
+    // An inner cell reads 9 positions around it; a corner cell reads 4 (its footprint mirrored).
+    const cell = async (fx: number, fy: number) => {
+      expect(await clickQuery('san3', fx, fy)).toEqual([8, 8]);
+      const q = await state(page, (s) => ({ cell: s.analysis.query!.cell!, row: Array.from(s.analysis.query!.map!.data) }));
+      expect(q.row.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 4);
+      const lit = q.row.flatMap((v, i) => (v > 0 ? [[Math.floor(i / 8), i % 8]] : [])) as Array<[number, number]>;
+      expect(lit.every(([r, c]) => Math.abs(r - q.cell.row) <= 1 && Math.abs(c - q.cell.col) <= 1)).toBe(true);
+      return lit.length;
+    };
+    expect(await cell(0.45, 0.55)).toBe(9);
+    await page.click('button:text-is("Cells")');
+    await shot('mech-19-san-footprint');
+    await page.click('button:text-is("Smooth")');
+    expect(await cell(0.02, 0.03)).toBe(4);
     await page.keyboard.press('Escape');
   });
 

@@ -9,7 +9,7 @@ import { archName } from '../../../engine/session';
 import { FIXTURES, fixtureCases } from './helpers';
 
 describe('architecture names', () => {
-  for (const info of fixtureCases().filter((c) => /^(cbam-|selfattn|danet|psa-|cca|ema|a2|isa|lightnl|spatial-gate|apnb|afnb|stn|rnl|nlsa)/.test(c.name))) {
+  for (const info of fixtureCases().filter((c) => /^(cbam-|selfattn|danet|psa-|cca|ema|a2|isa|lightnl|spatial-gate|apnb|afnb|stn|rnl|nlsa|san)/.test(c.name))) {
     // The fixtures are 10-layer ResNets, which have no name of their own: the same parts on resnet18.
     const name = archName(info.spec).replace(/^resnet\d+/, 'resnet18');
     it(`${info.name}: ${name} names its attention`, async () => {

@@ -50,6 +50,7 @@ describe('detection reproduces every fixture NetSpec', () => {
       for (const ins of expected.inserts) if (ins.kind === 'isa') ins.downFactor = [8, 8];
       for (const ins of expected.inserts) if (ins.kind === 'lightnl') Object.assign(ins, { ratio: 1, stride: 2 });
       for (const ins of expected.inserts) if (ins.kind === 'nlsa') ins.chunk = 144;
+      for (const ins of expected.inserts) if (ins.kind === 'san') ins.kernel = 7;
       expect(spec).toEqual(expected);
       expect(description).toMatch(/^ResNet-\d+/);
       if (expected.inserts.some((i) => i.kind === 'nonlocal' && i.mode === 'embedded')) {

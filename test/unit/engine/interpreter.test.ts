@@ -503,6 +503,16 @@ const ACTIVATION: Case[] = [
 // GridSample (STN): grids reaching past [-1, 1] (zeros / border padding), on a Conv output
 // (NHWC-held) and on the plain input, both corner conventions.
 const SAMPLING: Case[] = [
+  ['Pad reflect on a Conv output and on the plain input (pads as an input)', (g, r) => {
+    out(g, g.node('Pad', [fmap(g, r), g.ints([0, 0, 1, 2, 0, 0, 2, 1])], 'pad', { mode: 'reflect' }), 'a');
+    out(g, g.node('Pad', [input(g, X, 'x2'), g.ints([0, 0, 2, 2, 0, 0, 2, 2])], 'pad', { mode: 'reflect' }), 'b');
+  }],
+  ['Pad reflect whose pads torch-style come through a reversed [4, 2] Slice and a Transpose (host shape arithmetic)', (g, r) => {
+    const raw = g.node('Reshape', [g.ints([2, 1, 0, 0, 1, 2, 0, 0]), g.ints([4, 2])], 'rs');
+    const reversed = g.node('Slice', [raw, g.ints([-1]), g.ints([-(2 ** 53)]), g.ints([0]), g.ints([-1])], 'sl');
+    const pads = g.node('Reshape', [g.node('Transpose', [reversed], 'tr', { perm: [1, 0] }), g.ints([-1])], 'rs');
+    out(g, g.node('Pad', [fmap(g, r), pads], 'pad', { mode: 'reflect' }));
+  }],
   ['GridSample bilinear, zeros, align_corners 0 on a Conv output; grid past +-1', (g, r) => {
     out(g, g.node('GridSample', [fmap(g, r), input(g, [2, 4, 3, 2], 'grid')], 'gs', { mode: 'bilinear', padding_mode: 'zeros', align_corners: 0 }));
     return { grid: r.arr(2 * 4 * 3 * 2, -1.3, 1.3) };
