@@ -316,8 +316,6 @@ CASES['ccnet'] = dict(resnet_case(cifar(inserts=[{'kind': 'cca', 'name': 'cca3',
 ISANET_UNLISTED = [
     ('attention', [8, 8], 'mean over queries of the dense long-range attention L each position receives'),
     ('affinity', [64, 64], 'two-step reach S L (row = query, row-major positions)'),
-    ('affinity1', [64, 64], "L: the long-range [8 groups, 8, 8] softmax laid out densely "
-                            '(/isa3/stages.0/long_range_sa/Softmax)'),
     ('affinity2', [64, 64], "S: the short-range [8 blocks, 8, 8] softmax laid out densely "
                             '(/isa3/stages.0/short_range_sa/Softmax)')]
 CASES['emanet'] = dict(resnet_case(cifar(inserts=[{'kind': 'ema', 'name': 'ema3', 'after': 3, 'bases': 8, 'stages': 3}],
@@ -325,9 +323,9 @@ CASES['emanet'] = dict(resnet_case(cifar(inserts=[{'kind': 'ema', 'name': 'ema3'
 CASES['a2net'] = dict(resnet_case(cifar(inserts=[{'kind': 'a2', 'name': 'a23', 'after': 3, 'cm': 16, 'cn': 8}], width=8)),
                       opset=13)
 ISANET_UNLISTED += [
-    ('stages.0.long_range_sa.affinity', [8, 8], "the long-range Softmax's first group, (r mod 2, c mod 4) = (0, 0): the importer refuses "
-                                                'the [8 groups, 8, 8] softmax, its first dimension not the image batch'),
-    ('stages.0.short_range_sa.affinity', [8, 8], "the short-range Softmax's first block (rows 0-1, columns 0-3), likewise")]
+    ('stages.0.short_range_sa.affinity', [8, 8], "the short-range Softmax's first block (rows 0-1, columns 0-3): its groups "
+                                                 "come from the long-range block's output, through its MatMul, so no "
+                                                 'shape-only chain says where they lie')]
 CASES['isanet'] = dict(resnet_case(cifar(inserts=[{'kind': 'isa', 'name': 'isa3', 'after': 3, 'downFactor': [2, 4],
                                                    'keyChannels': 16, 'valueChannels': 32}], width=8)), opset=16,
                        # The authors' ISA_Block computes its grid with math.ceil on Python ints, so the
@@ -537,15 +535,16 @@ def expected_maps(name, net, x):
                 add(mname, 'components', 'maps', taps[f'{mname}.maps'])
                 add(mname, 'components', 'weights', taps[f'{mname}.weights'])
             elif kind == 'InterlacedSparseAttention':
-                # Not listed: each SelfAttentionBlock2D's Softmax is [groups, N', N'], its first
-                # dimension the groups, not the image batch: the importer refuses it (see ISANET_UNLISTED;
-                # the first entries are stored as <module>.affinity for reference).
+                # Each SelfAttentionBlock2D's Softmax is [groups, N', N'], the groups folded into the
+                # batch. The long-range groups come from the block's input by Reshape / Transpose only:
+                # the importer traces where each group position lies and lists L laid out densely. The
+                # short-range groups come from the long-range block's output (through its MatMul): not
+                # listed (see ISANET_UNLISTED; S's first block is stored for reference).
                 big_l, big_s, sim_long, sim_short = captured[mname]
-                maps[f'{mname}.stages.0.long_range_sa.affinity'] = sim_long[0]
+                add(f'{mname}.stages.0.long_range_sa', 'affinity', 'affinity', big_l)
                 maps[f'{mname}.stages.0.short_range_sa.affinity'] = sim_short[0]
                 for tap in ('attention', 'affinity'):
                     maps[f'{mname}.{tap}'] = taps[f'{mname}.{tap}'][0]
-                maps[f'{mname}.affinity1'] = big_l[0]
                 maps[f'{mname}.affinity2'] = big_s[0]
             elif kind == 'SpatialSE':
                 # A Mul by sigmoid(conv1x1(x)) [B, 1, H, W] in the module's scope.

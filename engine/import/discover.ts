@@ -230,6 +230,8 @@ export interface FoundPart {
   keyGrid?: string;
   /** Affinities: the value is [N, keys, queries] (a softmax over axis 1, as RNL's code writes it). */
   keysFirst?: boolean;
+  /** Affinities in groups folded into the batch [G, n, n] (ISANet): each group position's image position. */
+  groups?: { table: Int32Array; positions: number };
   /** Heads: tokens before the patch grid (CLS, distillation). */
   prefix?: number;
   /** Channels of the gated feature (gates) or of the grid map. */
@@ -246,7 +248,10 @@ export interface Rejected {
 }
 
 /** Classifies candidates by the shapes of a probe pass (`shapes`: value -> dims). */
-export function classify(candidates: Candidate[], shapes: Map<string, number[]>): { parts: FoundPart[]; rejected: Rejected[] } {
+/** Where a grouped map [G, C, a, b]'s positions lie on the image (engine/import/groups.ts), or null. */
+export type GroupResolver = (grouped: string) => { source: string; table: Int32Array } | 'unresolved' | null;
+
+export function classify(candidates: Candidate[], shapes: Map<string, number[]>, groupsOf: GroupResolver = () => null): { parts: FoundPart[]; rejected: Rejected[] } {
   const parts: FoundPart[] = [];
   const rejected: Rejected[] = [];
   const reject = (c: Candidate, reason: string): void => { rejected.push({ value: c.value, node: c.op.name || (c.op.opType as string), reason }); };
@@ -303,7 +308,29 @@ export function classify(candidates: Candidate[], shapes: Map<string, number[]>)
     if (dims.length !== 3) { reject(c, `a ${g.length}-D softmax, not an affinity`); continue; }
     // The probe runs one image: a first dimension other than 1 is groups or heads folded into the
     // batch (ISANet's interlaced groups, a [B * heads, T, T] attention), not positions of this image.
-    if (dims[0] !== 1) { reject(c, `its first dimension (${dims[0]}) is not the image batch: groups or heads folded into it`); continue; }
+    if (dims[0] !== 1) {
+      // Groups folded into the batch (ISANet): laid out on the image when a shape-only chain says where each group's positions lie.
+      const [groupCount, gq, gk] = dims as [number, number, number];
+      // The nearest map upstream that shape-only ops grouped is the one the attention's embeddings were computed on.
+      const resolved = gq === gk && c.op.opType === 'Softmax' && softmaxLastAxis(c.op, 3)
+        ? grids.filter((x) => x.s[0] === groupCount && (x.s[2] as number) * (x.s[3] as number) === gq).map((x) => groupsOf(x.v)).find((t) => t !== null) ?? null : null;
+      const nearest = resolved !== null;
+      const grouped = resolved === 'unresolved' ? null : resolved;
+      const source = grouped ? shapes.get(grouped.source) as number[] : null;
+      const hw = source ? (source[2] as number) * (source[3] as number) : 0;
+      if (grouped && source && hw * hw <= MAX_GROUPED_DENSE) {
+        parts.push({
+          kind: 'affinity', candidate: c, map: 'affinity', queryGrid: grouped.source, keyGrid: grouped.source, channels: source[1] as number,
+          mapSize: [source[2] as number, source[3] as number], groups: { table: grouped.table, positions: hw },
+          note: `attention in ${groupCount} groups of ${gq} positions, laid out on the image (traced at the model's size)`,
+        });
+        continue;
+      }
+      reject(c, grouped ? `grouped attention over ${hw} positions is too large to lay out densely`
+        : nearest ? `attention in ${groupCount} groups whose positions no shape-only chain leads back to the image from (computed from another block's output)`
+          : `its first dimension (${dims[0]}) is not the image batch: groups or heads folded into it`);
+      continue;
+    }
     const [, q, k] = dims as [number, number, number];
     if (q === 1) {
       const grid = byPositions(k);
@@ -344,6 +371,9 @@ export function classify(candidates: Candidate[], shapes: Map<string, number[]>)
   }
   return { parts, rejected };
 }
+
+/** The largest dense [HW, HW] layout of a grouped attention (and its one-hot constant): 4 M values. */
+const MAX_GROUPED_DENSE = 2 ** 22;
 
 /** Whether a Softmax normalises its last axis (axis -1 or rank - 1; opset 13's default is -1). */
 function softmaxLastAxis(op: Node, rank = 3): boolean {

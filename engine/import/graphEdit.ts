@@ -129,6 +129,13 @@ export class GraphWriter {
     return name;
   }
 
+  /** A float32 constant (an initializer under a fresh name). */
+  constant(values: Float32Array, dims: number[]): string {
+    const name = this.name('const');
+    this.initializers.push({ name, dataType: DataType.FLOAT, dims, rawData: new Uint8Array(values.buffer, values.byteOffset, values.byteLength) });
+    return name;
+  }
+
   /** ReduceMean over `axes` (attribute before opset 18, input from 18). */
   mean(x: string, axes: number[], keepdims: 0 | 1): string {
     return this.opset >= 18 ? this.node('ReduceMean', [x, this.ints(axes)], { keepdims }) : this.node('ReduceMean', [x], { axes, keepdims });

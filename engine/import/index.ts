@@ -4,6 +4,7 @@
 // `<module>.<tap>`, bypass inputs `<module>.bypass`, the full maps `<module>.map.<map>`.
 // The Session then runs it like a built-in model.
 
+import { chainValues, groupPositions } from './groups';
 import { EngineError } from '../errors';
 import { encodeModel } from '../graph/builder';
 import { affinityOutput, bypassInput, INPUT, LOGITS, moduleInputOutput, tapOutput } from '../graph/names';
@@ -130,7 +131,8 @@ export async function importGraph(model: OnnxTypes.ModelProto, name: string, ext
   const wanted = new Set<string>([firstOutput]);
   for (const c of candidates) {
     wanted.add(c.value);
-    if (c.type === 'gate') { wanted.add(c.feature); wanted.add(c.operand); } else if (c.type === 'sampler') wanted.add(c.feature); else for (const a of c.ancestors) wanted.add(a);
+    if (c.type === 'gate') { wanted.add(c.feature); wanted.add(c.operand); } else if (c.type === 'sampler') wanted.add(c.feature);
+    else for (const a of c.ancestors) { wanted.add(a); for (const up of chainValues(ix, a)) wanted.add(up); }
   }
   const probeModel = { ...model, graph: { ...graph, output: [...graph.output, ...[...wanted].filter((v) => v !== firstOutput && !ix.constants.has(v)).map((v) => ({ name: v }))] } };
   // A dynamic model is probed at no more than PROBE_SIZE: the shapes' relations are what
@@ -149,7 +151,7 @@ export async function importGraph(model: OnnxTypes.ModelProto, name: string, ext
   const numClasses = outDims.slice(1).reduce((a, b) => a * b, 1);
   if (outDims.length > 2) warnings.push(`The first output is [${outDims.join(', ')}], not class scores [N, classes]; the predictions show its ${numClasses} values flattened.`);
 
-  const { parts: found, rejected } = classify(candidates, shapes);
+  const { parts: found, rejected } = classify(candidates, shapes, (grouped) => groupPositions(ix, grouped, shapes, opset));
   const parts = nameParts(found);
   for (const p of parts) if (p.note) warnings.push(`${p.module}: ${p.note}.`);
   for (const r of rejected) warnings.push(`Not listed as attention: ${r.node} (${r.reason}).`);
@@ -213,6 +215,22 @@ export async function importGraph(model: OnnxTypes.ModelProto, name: string, ext
         if (!taps.has('activation')) taps.set('activation', w.mean(p.keyGrid as string, [1], 0));
         const axis = softmaxAxis(ix, c.op, opset, dims.length || 3);
         rewire.set(v, w.node('Where', [bypass, w.mean(v, [axis], 1), v]));
+        continue;
+      }
+      if (p.groups) {
+        // [G, n, n] per group, laid out on the image [1, HW, HW] through a one-hot of the group table.
+        const { table, positions } = p.groups;
+        const onehot = new Float32Array(table.length * positions);
+        table.forEach((pos, r) => { if (pos >= 0) onehot[r * positions + pos] = 1; });
+        const place = w.constant(onehot, [table.length, positions]);
+        const g = table.length / (shapes.get(v)?.[1] as number);
+        const spread = w.node('Reshape', [w.node('MatMul', [v, w.node('Reshape', [place, w.ints([g, -1, positions])])]), w.ints([-1, positions])]); // [G n, HW]
+        const dense = w.node('Unsqueeze', [w.node('MatMul', [w.node('Transpose', [place], { perm: [1, 0] }), spread]), w.ints([0])]); // [1, HW, HW]
+        output(dense, `${module}.map.${p.map}`);
+        rewire.set(v, w.node('Where', [bypass, w.mean(v, [2], 1), v]));
+        taps.set('attention', w.reshapeBatchTail(w.mean(dense, [1], 0), p.keyGrid as string, w.shapeSlice(p.keyGrid as string, 2, 4)));
+        taps.set('activation', w.mean(p.queryGrid as string, [1], 0));
+        affinity = dense;
         continue;
       }
       if (p.kind === 'criss-cross') {

@@ -67,6 +67,13 @@ describe('ONNX import: PyTorch fixtures', () => {
     });
   }
 
+  it('ISANet: the long-range groups are traced back to the image; the short-range ones, made from the long-range output, are refused with the reason', async () => {
+    const { session } = await open('isanet');
+    const warnings = session.info.warnings.join('\n');
+    expect(warnings).toMatch(/isa3\.stages\.0\.long_range_sa: attention in 8 groups of 8 positions, laid out on the image/);
+    expect(warnings).toMatch(/short_range_sa\/Softmax \(attention in 8 groups whose positions no shape-only chain leads back to the image/);
+  });
+
   for (const runtime of ['ort', 'tfjs'] as const) {
     it(`timm's average-pool downsampling with windows past the input (ceil_mode, 40 px) matches PyTorch on ${runtime}`, async () => {
       const { session, expected } = await open('timm-ecaresnet-d', runtime);
