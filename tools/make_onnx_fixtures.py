@@ -423,10 +423,8 @@ CASES['nlsa-resnet'] = dict(resnet_case(cifar(inserts=[{'kind': 'nlsa', 'name': 
 # [1, 4, 2, 9, 64] (channel c = 2 q + g uses weight channel g), then ReduceSum over the offsets:
 # no MatMul, no [HW, HW] value; the importer lists nothing. conv_w.3 (BN) is folded into conv_w.2.
 SAN_UNLISTED = [
-    ('attention', [8, 8], 'mean over the 64 queries of the dense footprint attention, what each position receives; never formed'),
-    ('affinity', [64, 64], 'dense footprint attention: the softmax over the 9 offsets, mean over the 2 weight channels, '
-                           'laid out over the positions each offset reads (reflection: border twins summed; rows = '
-                           'queries, row-major; rows sum to 1); never formed'),
+    ('attention', [8, 8], 'mean over the 64 queries of the dense footprint attention, what each position receives '
+                          '(the importer computes it as the module\'s attention tap; stored for reference)'),
     ('softmax', [2, 9, 64], '/san3/sam/Softmax as the graph holds it: [weight channels, offsets, queries], axis 2')]
 CASES['san-resnet'] = dict(resnet_case(cifar(inserts=[{'kind': 'san', 'name': 'san3', 'after': 3, 'kernel': 3,
                                                        'sharePlanes': 4}], width=8)), opset=17,
@@ -579,9 +577,11 @@ def expected_maps(name, net, x):
                 add(mname, 'affinity', 'affinity', taps[f'{mname}.affinity'])
                 maps[f'{mname}.softmax'] = taps[f'{mname}.affinity'][0].transpose(0, 1)
             elif kind == 'PairwiseSelfAttention':
-                # Not listed: see SAN_UNLISTED.
-                for tap in ('attention', 'affinity'):
-                    maps[f'{mname}.{tap}'] = taps[f'{mname}.{tap}'][0]
+                # The footprint softmax weights the unfolded values (Mul, ReduceSum over the offsets):
+                # the importer replays the unfold (reflection Pad, Slices, Concat) on position ids and
+                # lists the attention laid out densely, in the softmax's scope (`sam`).
+                add(f'{mname}.sam', 'affinity', 'affinity', taps[f'{mname}.affinity'])
+                maps[f'{mname}.attention'] = taps[f'{mname}.attention'][0]
                 maps[f'{mname}.softmax'] = captured[mname][0]
             elif kind == 'NonLocalSparseAttention':
                 # Not listed: see NLSA_UNLISTED (the chunked form never forms an [L, L] value).

@@ -16,6 +16,7 @@
 
 import type { OnnxTypes } from '../graph/onnx';
 import type { ImportedPartKind } from '../types';
+import { unfoldSource } from './groups';
 import type { GraphIndex } from './graphEdit';
 
 type Node = OnnxTypes.INodeProto;
@@ -52,7 +53,21 @@ export interface SamplerCandidate {
   feature: string;
 }
 
-export type Candidate = GateCandidate | AffinityCandidate | SamplerCandidate;
+/**
+ * SAN-style footprint attention: a softmax over each position's k^2 footprint offsets that
+ * weights (Mul, then ReduceSum over the offsets) an unfolded map: `values` [N, ..., k^2, HW],
+ * made by shape-only ops (Pad, Slices, Concat, Reshape) from one map, `source`.
+ */
+export interface FootprintCandidate {
+  type: 'footprint';
+  value: string;
+  op: Node;
+  mul: Node;
+  values: string;
+  source: string;
+}
+
+export type Candidate = GateCandidate | AffinityCandidate | SamplerCandidate | FootprintCandidate;
 
 /** Ops that move or broadcast values without computing new ones. */
 const TRANSPARENT = new Set(['Unsqueeze', 'Squeeze', 'Reshape', 'Expand', 'Transpose', 'Flatten', 'Identity', 'Cast']);
@@ -74,6 +89,13 @@ export function findCandidates(ix: GraphIndex): Candidate[] {
       // x * gate(x): an activation (SiLU, hard-swish), not attention.
       if (sameValue(ix, traced.input, feature)) continue;
       if (seen.has(traced.value)) continue;
+      // A softmax over footprint offsets weighting an unfolded map, summed over the offsets (SAN).
+      const source = traced.op.opType === 'Softmax' && (ix.consumers.get(mul.output?.[0] as string) ?? []).some((n) => n.opType === 'ReduceSum') ? unfoldSource(ix, feature) : null;
+      if (source) {
+        seen.add(traced.value);
+        out.push({ type: 'footprint', value: traced.value, op: traced.op, mul, values: feature, source });
+        continue;
+      }
       seen.add(traced.value);
       out.push({ type: 'gate', value: traced.value, op: traced.op, mul, feature, operand: traced.broadcast ?? operand, softmax: traced.op.opType === 'Softmax' });
     }
@@ -230,6 +252,8 @@ export interface FoundPart {
   keyGrid?: string;
   /** Affinities: the value is [N, keys, queries] (a softmax over axis 1, as RNL's code writes it). */
   keysFirst?: boolean;
+  /** Footprint attention [N, G, k^2, HW] (SAN): its offset count; laid out by replaying the unfold on position ids. */
+  footprint?: { offsets: number };
   /** Affinities in groups folded into the batch [G, n, n] (ISANet): each group position's image position. */
   groups?: { table: Int32Array; positions: number };
   /** Heads: tokens before the patch grid (CLS, distillation). */
@@ -258,6 +282,17 @@ export function classify(candidates: Candidate[], shapes: Map<string, number[]>,
   for (const c of candidates) {
     const g = shapes.get(c.value);
     if (!g) { reject(c, 'the probe pass did not compute it'); continue; }
+    if (c.type === 'footprint') {
+      const v = shapes.get(c.values);
+      const src = shapes.get(c.source);
+      const [, , k, q] = g as [number, number, number, number];
+      const ok = g.length === 4 && g[0] === 1 && softmaxAxisIs(c.op, 2) && v && v.length >= 3 && v[v.length - 2] === k && v[v.length - 1] === q
+        && src?.length === 4 && src[0] === 1 && (src[2] as number) * (src[3] as number) === q;
+      if (!ok || !src) { reject(c, `a softmax [${g.join(', ')}] weighting an unfolded map, but not over [N, groups, offsets, positions] of a map upstream`); continue; }
+      if (k * q * q > MAX_GROUPED_DENSE * 16) { reject(c, `footprint attention over ${q} positions is too large to lay out densely`); continue; }
+      parts.push({ kind: 'affinity', candidate: c, map: 'affinity', queryGrid: c.source, keyGrid: c.source, channels: src[1] as number, mapSize: [src[2] as number, src[3] as number], footprint: { offsets: k } });
+      continue;
+    }
     if (c.type === 'sampler') {
       const f = shapes.get(c.feature);
       if (g.length !== 4 || g[3] !== 2 || !f || f.length !== 4) { reject(c, `a GridSample whose grid [${g.join(', ')}] or input is not [N, H, W, 2] over an [N, C, H, W] map`); continue; }
@@ -374,6 +409,13 @@ export function classify(candidates: Candidate[], shapes: Map<string, number[]>,
 
 /** The largest dense [HW, HW] layout of a grouped attention (and its one-hot constant): 4 M values. */
 const MAX_GROUPED_DENSE = 2 ** 22;
+
+/** Whether a Softmax normalises axis `axis` (of a rank-4 value; opset 13's default -1 is 3). */
+function softmaxAxisIs(op: Node, axis: number): boolean {
+  const a = op.attribute?.find((x) => x.name === 'axis');
+  const v = a?.i === undefined || a.i === null ? -1 : Number(a.i);
+  return (v < 0 ? v + 4 : v) === axis;
+}
 
 /** Whether a Softmax normalises its last axis (axis -1 or rank - 1; opset 13's default is -1). */
 function softmaxLastAxis(op: Node, rank = 3): boolean {

@@ -117,6 +117,13 @@ export class GraphWriter {
     return out;
   }
 
+  /** A node with the attributes of another graph's node as they are. */
+  raw(op: string, inputs: string[], attributes: OnnxTypes.IAttributeProto[]): string {
+    const out = this.name(op);
+    this.added.push({ opType: op, input: inputs, output: [out], name: out, attribute: attributes });
+    return out;
+  }
+
   /** An int64 constant (shapes, axes, indices), shared between users of the same values. */
   ints(values: number[]): string {
     const key = values.join(',');

@@ -7,8 +7,8 @@
 // models that compute their reshapes from the input size (dynamic ones) are not traced.
 
 import type { OnnxTypes } from '../graph/onnx';
-import { tensorNumbers, toInt } from '../graph/onnx';
-import type { GraphIndex } from './graphEdit';
+import { DataType, tensorNumbers, toInt } from '../graph/onnx';
+import type { GraphIndex, GraphWriter } from './graphEdit';
 
 type Node = OnnxTypes.INodeProto;
 
@@ -173,4 +173,59 @@ export function chainValues(ix: GraphIndex, v: string): string[] {
     out.push(v);
   }
   return out;
+}
+
+/** Ops an unfolded footprint is made of besides MOVING (SAN: a reflection Pad, k^2 Slices, a Concat). */
+const UNFOLD = new Set([...MOVING, 'Concat']);
+
+/**
+ * The one value a footprint-unfolded map comes from (SAN's values: Pad, Slices, Unsqueezes, a
+ * Concat, Reshapes of one conv output), tracing every input through shape-only ops; null when
+ * the ops reach more than one source or any other op, or hold no unfold (a Concat of at least 4
+ * Slices of the same map: the k^2 offsets).
+ */
+export function unfoldSource(ix: GraphIndex, v: string): string | null {
+  let found: string | null = null;
+  let unfolds = false;
+  const seen = new Set<string>();
+  const walk = (x: string, depth: number): boolean => {
+    if (seen.has(x)) return true;
+    seen.add(x);
+    const p = ix.producer.get(x);
+    if (depth > 0 && (!p || !UNFOLD.has(p.opType as string))) {
+      if (found !== null && found !== x) return false;
+      found = x;
+      return true;
+    }
+    if (!p || depth > 24) return false;
+    if (p.opType === 'Concat' && (p.input ?? []).length >= 4) unfolds = true;
+    const data = p.opType === 'Concat' ? (p.input ?? []) : [p.input?.[0] as string];
+    return data.every((i) => !!i && walk(i, depth + 1));
+  };
+  return walk(v, 0) && unfolds && found !== v ? found : null;
+}
+
+/**
+ * The ops from `source` to `target` (unfoldSource's) replayed on position ids inside the
+ * graph, so they hold at any input size: ids + 1 go in (so a constant pad of 0 reads -1 after
+ * the final - 1), the result has target's shape, each element the position it came from.
+ */
+export function replayIds(ix: GraphIndex, w: GraphWriter, source: string, target: string): string {
+  const size = w.node('Slice', [w.node('Shape', [source]), w.ints([2]), w.ints([4]), w.ints([0])]);
+  const count = w.node('Mul', [w.shapeSlice(source, 2, 3), w.shapeSlice(source, 3, 4)]);
+  const range = w.node('Range', [w.node('Squeeze', [w.ints([0]), w.ints([0])]), w.node('Squeeze', [count, w.ints([0])]), w.node('Squeeze', [w.ints([1]), w.ints([0])])]);
+  const plus = w.node('Add', [w.node('Cast', [range], { to: DataType.FLOAT }), w.node('Cast', [w.ints([1])], { to: DataType.FLOAT })]);
+  const grid = w.node('Reshape', [plus, w.node('Concat', [w.ints([1, 1]), size], { axis: 0 })]);
+  const start = w.node('Expand', [grid, w.node('Shape', [source])]);
+  const done = new Map<string, string>([[source, start]]);
+  const dup = (x: string): string => {
+    const have = done.get(x);
+    if (have) return have;
+    const p = ix.producer.get(x) as Node;
+    const inputs = (p.input ?? []).map((i, k) => (p.opType === 'Concat' || k === 0 ? dup(i) : i));
+    const out = w.raw(p.opType as string, inputs, p.attribute ?? []);
+    done.set(x, out);
+    return out;
+  };
+  return w.node('Sub', [dup(target), w.node('Cast', [w.ints([1])], { to: DataType.FLOAT })]);
 }

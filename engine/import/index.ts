@@ -4,7 +4,7 @@
 // `<module>.<tap>`, bypass inputs `<module>.bypass`, the full maps `<module>.map.<map>`.
 // The Session then runs it like a built-in model.
 
-import { chainValues, groupPositions } from './groups';
+import { chainValues, groupPositions, replayIds } from './groups';
 import { EngineError } from '../errors';
 import { encodeModel } from '../graph/builder';
 import { affinityOutput, bypassInput, INPUT, LOGITS, moduleInputOutput, tapOutput } from '../graph/names';
@@ -132,6 +132,7 @@ export async function importGraph(model: OnnxTypes.ModelProto, name: string, ext
   for (const c of candidates) {
     wanted.add(c.value);
     if (c.type === 'gate') { wanted.add(c.feature); wanted.add(c.operand); } else if (c.type === 'sampler') wanted.add(c.feature);
+    else if (c.type === 'footprint') { wanted.add(c.values); wanted.add(c.source); }
     else for (const a of c.ancestors) { wanted.add(a); for (const up of chainValues(ix, a)) wanted.add(up); }
   }
   const probeModel = { ...model, graph: { ...graph, output: [...graph.output, ...[...wanted].filter((v) => v !== firstOutput && !ix.constants.has(v)).map((v) => ({ name: v }))] } };
@@ -215,6 +216,32 @@ export async function importGraph(model: OnnxTypes.ModelProto, name: string, ext
         if (!taps.has('activation')) taps.set('activation', w.mean(p.keyGrid as string, [1], 0));
         const axis = softmaxAxis(ix, c.op, opset, dims.length || 3);
         rewire.set(v, w.node('Where', [bypass, w.mean(v, [axis], 1), v]));
+        continue;
+      }
+      if (p.footprint && c.type === 'footprint') {
+        // [1, G, k^2, HW]: offset o of query i reads the position the unfold put there, found by
+        // replaying the unfold on position ids; mean over the weight channels, laid out [1, HW, HW].
+        const k = p.footprint.offsets;
+        // The first [k^2, HW] block of the replayed ids (every channel and weight group reads alike).
+        const flat = w.node('Reshape', [replayIds(ix, w, c.source, c.values), w.ints([-1])]);
+        const end = w.node('Mul', [w.shapeSlice(c.values, -1, INT_MAX), w.ints([k])]);
+        const table = w.node('Reshape', [w.node('Slice', [flat, w.ints([0]), end, w.ints([0])]), w.ints([k, -1])]); // [k^2, HW]
+        const count = w.node('Shape', [table]);
+        const every = w.node('Cast', [w.node('Range', [w.node('Squeeze', [w.ints([0]), w.ints([0])]), w.node('Squeeze', [w.node('Slice', [count, w.ints([1]), w.ints([2]), w.ints([0])]), w.ints([0])]), w.node('Squeeze', [w.ints([1]), w.ints([0])])])], { to: DataType.FLOAT });
+        const mean = w.node('Reshape', [w.mean(v, [1], 0), w.ints([k, -1])]); // [k^2, HW]
+        let dense = '';
+        for (let o = 0; o < k; o++) {
+          const row = (t: string): string => w.node('Reshape', [w.node('Gather', [t, w.ints([o])], { axis: 0 }), w.ints([-1, 1])]); // [HW, 1]
+          const select = w.node('Cast', [w.node('Equal', [row(table), w.node('Unsqueeze', [every, w.ints([0])])])], { to: DataType.FLOAT }); // [HW, HW]
+          const part = w.node('Mul', [select, row(mean)]);
+          dense = dense ? w.node('Add', [dense, part]) : part;
+        }
+        const affinityMap = w.node('Unsqueeze', [dense, w.ints([0])]); // [1, HW, HW]
+        output(affinityMap, `${module}.map.${p.map}`);
+        rewire.set(v, w.node('Where', [bypass, w.mean(v, [2], 1), v]));
+        taps.set('attention', w.reshapeBatchTail(w.mean(affinityMap, [1], 0), c.source, w.shapeSlice(c.source, 2, 4)));
+        taps.set('activation', w.mean(c.source, [1], 0));
+        affinity = affinityMap;
         continue;
       }
       if (p.groups) {
