@@ -254,8 +254,8 @@ export interface FoundPart {
   keysFirst?: boolean;
   /** Footprint attention [N, G, k^2, HW] (SAN): its offset count; laid out by replaying the unfold on position ids. */
   footprint?: { offsets: number };
-  /** Affinities in groups folded into the batch [G, n, n] (ISANet): each group position's image position. */
-  groups?: { table: Int32Array; positions: number };
+  /** Affinities in groups folded into the batch [G, n, n] (ISANet): the grouped map, made from `queryGrid` by shape-only ops. */
+  groups?: { grouped: string };
   /** Heads: tokens before the patch grid (CLS, distillation). */
   prefix?: number;
   /** Channels of the gated feature (gates) or of the grid map. */
@@ -273,7 +273,7 @@ export interface Rejected {
 
 /** Classifies candidates by the shapes of a probe pass (`shapes`: value -> dims). */
 /** Where a grouped map [G, C, a, b]'s positions lie on the image (engine/import/groups.ts), or null. */
-export type GroupResolver = (grouped: string) => { source: string; table: Int32Array } | 'unresolved' | null;
+export type GroupResolver = (grouped: string) => string | 'unresolved' | null;
 
 export function classify(candidates: Candidate[], shapes: Map<string, number[]>, groupsOf: GroupResolver = () => null): { parts: FoundPart[]; rejected: Rejected[] } {
   const parts: FoundPart[] = [];
@@ -347,17 +347,21 @@ export function classify(candidates: Candidate[], shapes: Map<string, number[]>,
       // Groups folded into the batch (ISANet): laid out on the image when a shape-only chain says where each group's positions lie.
       const [groupCount, gq, gk] = dims as [number, number, number];
       // The nearest map upstream that shape-only ops grouped is the one the attention's embeddings were computed on.
-      const resolved = gq === gk && c.op.opType === 'Softmax' && softmaxLastAxis(c.op, 3)
-        ? grids.filter((x) => x.s[0] === groupCount && (x.s[2] as number) * (x.s[3] as number) === gq).map((x) => groupsOf(x.v)).find((t) => t !== null) ?? null : null;
-      const nearest = resolved !== null;
-      const grouped = resolved === 'unresolved' ? null : resolved;
+      const candidates = gq === gk && c.op.opType === 'Softmax' && softmaxLastAxis(c.op, 3)
+        ? grids.filter((x) => x.s[0] === groupCount && (x.s[2] as number) * (x.s[3] as number) === gq) : [];
+      let nearest: { v: string; source: string | 'unresolved' } | null = null;
+      for (const x of candidates) {
+        const source = groupsOf(x.v);
+        if (source !== null) { nearest = { v: x.v, source }; break; }
+      }
+      const grouped = nearest && nearest.source !== 'unresolved' ? nearest : null;
       const source = grouped ? shapes.get(grouped.source) as number[] : null;
       const hw = source ? (source[2] as number) * (source[3] as number) : 0;
       if (grouped && source && hw * hw <= MAX_GROUPED_DENSE) {
         parts.push({
           kind: 'affinity', candidate: c, map: 'affinity', queryGrid: grouped.source, keyGrid: grouped.source, channels: source[1] as number,
-          mapSize: [source[2] as number, source[3] as number], groups: { table: grouped.table, positions: hw },
-          note: `attention in ${groupCount} groups of ${gq} positions, laid out on the image (traced at the model's size)`,
+          mapSize: [source[2] as number, source[3] as number], groups: { grouped: grouped.v },
+          note: `attention in ${groupCount} groups of ${gq} positions, laid out on the image`,
         });
         continue;
       }

@@ -1,190 +1,41 @@
-// Attention computed in groups folded into the batch (ISANet's interlaced groups: a softmax
-// [G, n, n] over a map reshaped [G, C, a, b]): where each group's positions lie on the image.
-// The grouped map is traced back, through shape-only ops with constant parameters (Reshape,
-// Transpose, Pad, Slice, Squeeze, Unsqueeze, Identity), to a map of the image batch [1, C, H, W];
-// the same ops are then replayed on position ids, so table[g * n + l] is the image position of
-// group g's l-th position (-1 for padding). A table holds for the size the model was traced at:
-// models that compute their reshapes from the input size (dynamic ones) are not traced.
+// Attention whose positions were moved by shape-only ops before it ran, laid out back on the
+// image: ISANet's groups folded into the batch (a softmax [G, n, n] over a map reshaped
+// [G, C, a, b]) and SAN's footprints (a softmax over the k^2 offsets of a map unfolded by a Pad,
+// Slices and a Concat). The moved map is traced back through those ops (Reshape, Transpose, Pad,
+// Slice, Squeeze, Unsqueeze, Identity, Concat) to the one map they started from, and the same
+// ops are replayed inside the graph on position ids (replayIds), so each moved element says
+// which image position it holds, at any input size.
 
 import type { OnnxTypes } from '../graph/onnx';
-import { DataType, tensorNumbers, toInt } from '../graph/onnx';
+import { DataType } from '../graph/onnx';
 import type { GraphIndex, GraphWriter } from './graphEdit';
 
 type Node = OnnxTypes.INodeProto;
 
 const MOVING = new Set(['Reshape', 'Transpose', 'Pad', 'Slice', 'Squeeze', 'Unsqueeze', 'Identity']);
 
-export interface GroupTable {
-  /** The image-batch map [1, C, H, W] the groups come from. */
-  source: string;
-  /** [G * n]: image position (row-major over H, W) of each group position, -1 for padding. */
-  table: Int32Array;
-}
-
-/** A constant's numbers: an initializer or a Constant node's value. */
-function constNumbers(ix: GraphIndex, v: string | undefined): number[] | null {
-  if (!v) return null;
-  const init = ix.numbers(v);
-  if (init) return init;
-  const p = ix.producer.get(v);
-  const t = p?.opType === 'Constant' ? p.attribute?.find((a) => a.name === 'value')?.t : undefined;
-  const values = t ? tensorNumbers(t) : null;
-  return values ? Array.from(values) : null;
-}
-
-const intsAttr = (n: Node, name: string): number[] | null => {
-  const a = n.attribute?.find((x) => x.name === name);
-  return a?.ints?.length ? a.ints.map((i) => toInt(i as number)) : null;
-};
-
-const strides = (dims: number[]): number[] => dims.map((_, i) => dims.slice(i + 1).reduce((a, b) => a * b, 1));
-
-/** Visits every index of `dims` in row-major order. */
-function forEachIndex(dims: number[], f: (idx: number[], o: number) => void): void {
-  const total = dims.reduce((a, b) => a * b, 1);
-  const idx = new Array<number>(dims.length).fill(0);
-  for (let o = 0; o < total; o++) {
-    f(idx, o);
-    for (let a = dims.length - 1; a >= 0; a--) {
-      idx[a] = (idx[a] as number) + 1;
-      if ((idx[a] as number) < (dims[a] as number)) break;
-      idx[a] = 0;
-    }
-  }
-}
-
-interface Ids { data: Int32Array; dims: number[] }
-
-/** One shape-only op replayed on ids (null: parameters not constant, or a mode it does not replay). */
-function replay(ix: GraphIndex, n: Node, v: Ids, opset: number): Ids | null {
-  const rank = v.dims.length;
-  switch (n.opType) {
-    case 'Identity': return v;
-    case 'Reshape': {
-      const target = constNumbers(ix, n.input?.[1]);
-      if (!target) return null;
-      const dims = target.map((d, i) => (d === 0 ? v.dims[i] as number : d));
-      const known = dims.filter((d) => d !== -1).reduce((a, b) => a * b, 1);
-      return { data: v.data, dims: dims.map((d) => (d === -1 ? v.data.length / known : d)) };
-    }
-    case 'Squeeze': case 'Unsqueeze': {
-      const axes = (opset >= 13 ? constNumbers(ix, n.input?.[1]) : intsAttr(n, 'axes'))?.map((a) => (a < 0 ? a + rank + (n.opType === 'Unsqueeze' ? 1 : 0) : a));
-      if (!axes) return null;
-      if (n.opType === 'Squeeze') return { data: v.data, dims: v.dims.filter((_, i) => !axes.includes(i)) };
-      const dims = [...v.dims];
-      for (const a of [...axes].sort((x, y) => x - y)) dims.splice(a, 0, 1);
-      return { data: v.data, dims };
-    }
-    case 'Transpose': {
-      const perm = intsAttr(n, 'perm') ?? v.dims.map((_, i) => rank - 1 - i);
-      const dims = perm.map((p) => v.dims[p] as number);
-      const st = strides(v.dims);
-      const out = new Int32Array(v.data.length);
-      forEachIndex(dims, (idx, o) => { let src = 0; for (let k = 0; k < rank; k++) src += (idx[k] as number) * (st[perm[k] as number] as number); out[o] = v.data[src] as number; });
-      return { data: out, dims };
-    }
-    case 'Pad': {
-      const mode = n.attribute?.find((a) => a.name === 'mode')?.s;
-      if (mode && new TextDecoder().decode(mode as Uint8Array) !== 'constant') return null;
-      const pads = opset >= 11 ? constNumbers(ix, n.input?.[1]) : intsAttr(n, 'pads');
-      if (!pads || pads.length !== 2 * rank || pads.some((p) => p < 0)) return null;
-      const dims = v.dims.map((d, i) => d + (pads[i] as number) + (pads[i + rank] as number));
-      const st = strides(v.dims);
-      const out = new Int32Array(dims.reduce((a, b) => a * b, 1)).fill(-1);
-      forEachIndex(dims, (idx, o) => {
-        let src = 0;
-        for (let k = 0; k < rank; k++) {
-          const j = (idx[k] as number) - (pads[k] as number);
-          if (j < 0 || j >= (v.dims[k] as number)) return;
-          src += j * (st[k] as number);
-        }
-        out[o] = v.data[src] as number;
-      });
-      return { data: out, dims };
-    }
-    case 'Slice': {
-      const starts = constNumbers(ix, n.input?.[1]);
-      const ends = constNumbers(ix, n.input?.[2]);
-      const axes = n.input?.[3] ? constNumbers(ix, n.input[3]) : starts?.map((_, i) => i);
-      const steps = n.input?.[4] ? constNumbers(ix, n.input[4]) : starts?.map(() => 1);
-      if (!starts || !ends || !axes || !steps || steps.some((s) => s <= 0)) return null;
-      const begin = v.dims.map(() => 0);
-      const count = [...v.dims];
-      const step = v.dims.map(() => 1);
-      axes.forEach((a0, i) => {
-        const a = a0 < 0 ? a0 + rank : a0;
-        const d = v.dims[a] as number;
-        const clamp = (x: number): number => Math.min(Math.max(x < 0 ? x + d : x, 0), d);
-        const [b, e, s] = [clamp(starts[i] as number), clamp(ends[i] as number), steps[i] as number];
-        begin[a] = b;
-        step[a] = s;
-        count[a] = Math.max(0, Math.ceil((e - b) / s));
-      });
-      const st = strides(v.dims);
-      const out = new Int32Array(count.reduce((a, b) => a * b, 1));
-      forEachIndex(count, (idx, o) => { let src = 0; for (let k = 0; k < rank; k++) src += ((begin[k] as number) + (idx[k] as number) * (step[k] as number)) * (st[k] as number); out[o] = v.data[src] as number; });
-      return { data: out, dims: count };
-    }
-    default: return null;
-  }
-}
-
 /**
- * The image positions of grouped map `grouped` [G, C, a, b] (see the file header); null when
- * it is not made by shape-only ops (a conv's output: not where the grouping happens);
- * 'unresolved' when no chain of them with constant parameters leads to an image-batch map.
+ * The image-batch map [1, C, H, W] grouped map `grouped` [G, C, a, b] was made from by
+ * shape-only ops (see the file header); null when `grouped` is not made by them (a conv's
+ * output: not where the grouping happens); 'unresolved' when they lead to no such map.
  */
-export function groupPositions(ix: GraphIndex, grouped: string, shapes: Map<string, number[]>, opset: number): GroupTable | 'unresolved' | null {
-  const target = shapes.get(grouped);
-  if (!target || target.length !== 4 || !MOVING.has(ix.producer.get(grouped)?.opType as string)) return null;
-  const chain: Node[] = [];
-  let v = grouped;
-  for (let depth = 0; depth < 16; depth++) {
-    const s = shapes.get(v);
-    if (v !== grouped && s?.length === 4 && s[0] === 1) {
-      // Replay on position ids, every channel alike.
-      const [, c, h, w] = s as [number, number, number, number];
-      const data = new Int32Array(c * h * w);
-      for (let k = 0; k < c; k++) for (let p = 0; p < h * w; p++) data[k * h * w + p] = p;
-      let ids: Ids | null = { data, dims: [...s] };
-      for (const n of chain) if (ids) ids = replay(ix, n, ids, opset);
-      if (!ids || ids.dims.join() !== target.join()) return 'unresolved';
-      const [g, tc, a, b] = target as [number, number, number, number];
-      const n = a * b;
-      const table = new Int32Array(g * n);
-      for (let gi = 0; gi < g; gi++) for (let l = 0; l < n; l++) table[gi * n + l] = ids.data[gi * tc * n + l] as number;
-      return { source: v, table };
-    }
-    const p = ix.producer.get(v);
-    if (!p || !MOVING.has(p.opType as string)) return 'unresolved';
-    chain.unshift(p);
-    v = p.input?.[0] as string;
-  }
-  return 'unresolved';
-}
-
-/** The values up a shape-only chain from `v` (what the probe must measure for groupPositions). */
-export function chainValues(ix: GraphIndex, v: string): string[] {
-  const out: string[] = [];
-  for (let depth = 0; depth < 16; depth++) {
-    const p = ix.producer.get(v);
-    if (!p || !MOVING.has(p.opType as string)) break;
-    v = p.input?.[0] as string;
-    out.push(v);
-  }
-  return out;
+export function groupSource(ix: GraphIndex, grouped: string, shapes: Map<string, number[]>): string | 'unresolved' | null {
+  if (shapes.get(grouped)?.length !== 4 || !MOVING.has(ix.producer.get(grouped)?.opType as string)) return null;
+  const source = traceSource(ix, grouped, false);
+  const s = source ? shapes.get(source) : undefined;
+  return source && s?.length === 4 && s[0] === 1 ? source : 'unresolved';
 }
 
 /** Ops an unfolded footprint is made of besides MOVING (SAN: a reflection Pad, k^2 Slices, a Concat). */
 const UNFOLD = new Set([...MOVING, 'Concat']);
 
 /**
- * The one value a footprint-unfolded map comes from (SAN's values: Pad, Slices, Unsqueezes, a
- * Concat, Reshapes of one conv output), tracing every input through shape-only ops; null when
- * the ops reach more than one source or any other op, or hold no unfold (a Concat of at least 4
- * Slices of the same map: the k^2 offsets).
+ * The one value `v` is made from by shape-only ops (Reshape, Transpose, Pad, Slice, Squeeze,
+ * Unsqueeze, Identity, Concat), tracing every input; null when they reach more than one source
+ * or any other op, or (`requireUnfold`) hold no unfold: a Concat of at least 4 inputs, SAN's k^2
+ * footprint offsets.
  */
-export function unfoldSource(ix: GraphIndex, v: string): string | null {
+function traceSource(ix: GraphIndex, v: string, requireUnfold: boolean): string | null {
   let found: string | null = null;
   let unfolds = false;
   const seen = new Set<string>();
@@ -202,7 +53,17 @@ export function unfoldSource(ix: GraphIndex, v: string): string | null {
     const data = p.opType === 'Concat' ? (p.input ?? []) : [p.input?.[0] as string];
     return data.every((i) => !!i && walk(i, depth + 1));
   };
-  return walk(v, 0) && unfolds && found !== v ? found : null;
+  return walk(v, 0) && (unfolds || !requireUnfold) && found !== v ? found : null;
+}
+
+/** The one map a footprint-unfolded map (SAN's values) comes from, else null (traceSource). */
+export function unfoldSource(ix: GraphIndex, v: string): string | null {
+  return traceSource(ix, v, true);
+}
+
+/** The map `v` was made from by shape-only ops, if any (the probe must measure it). */
+export function shapeOnlySource(ix: GraphIndex, v: string): string | null {
+  return MOVING.has(ix.producer.get(v)?.opType as string) ? traceSource(ix, v, false) : null;
 }
 
 /**

@@ -4,7 +4,7 @@
 // `<module>.<tap>`, bypass inputs `<module>.bypass`, the full maps `<module>.map.<map>`.
 // The Session then runs it like a built-in model.
 
-import { chainValues, groupPositions, replayIds } from './groups';
+import { groupSource, replayIds, shapeOnlySource } from './groups';
 import { EngineError } from '../errors';
 import { encodeModel } from '../graph/builder';
 import { affinityOutput, bypassInput, INPUT, LOGITS, moduleInputOutput, tapOutput } from '../graph/names';
@@ -133,7 +133,7 @@ export async function importGraph(model: OnnxTypes.ModelProto, name: string, ext
     wanted.add(c.value);
     if (c.type === 'gate') { wanted.add(c.feature); wanted.add(c.operand); } else if (c.type === 'sampler') wanted.add(c.feature);
     else if (c.type === 'footprint') { wanted.add(c.values); wanted.add(c.source); }
-    else for (const a of c.ancestors) { wanted.add(a); for (const up of chainValues(ix, a)) wanted.add(up); }
+    else for (const a of c.ancestors) { wanted.add(a); const up = shapeOnlySource(ix, a); if (up) wanted.add(up); }
   }
   const probeModel = { ...model, graph: { ...graph, output: [...graph.output, ...[...wanted].filter((v) => v !== firstOutput && !ix.constants.has(v)).map((v) => ({ name: v }))] } };
   // A dynamic model is probed at no more than PROBE_SIZE: the shapes' relations are what
@@ -152,7 +152,7 @@ export async function importGraph(model: OnnxTypes.ModelProto, name: string, ext
   const numClasses = outDims.slice(1).reduce((a, b) => a * b, 1);
   if (outDims.length > 2) warnings.push(`The first output is [${outDims.join(', ')}], not class scores [N, classes]; the predictions show its ${numClasses} values flattened.`);
 
-  const { parts: found, rejected } = classify(candidates, shapes, (grouped) => groupPositions(ix, grouped, shapes, opset));
+  const { parts: found, rejected } = classify(candidates, shapes, (grouped) => groupSource(ix, grouped, shapes));
   const parts = nameParts(found);
   for (const p of parts) if (p.note) warnings.push(`${p.module}: ${p.note}.`);
   for (const r of rejected) warnings.push(`Not listed as attention: ${r.node} (${r.reason}).`);
@@ -245,18 +245,21 @@ export async function importGraph(model: OnnxTypes.ModelProto, name: string, ext
         continue;
       }
       if (p.groups) {
-        // [G, n, n] per group, laid out on the image [1, HW, HW] through a one-hot of the group table.
-        const { table, positions } = p.groups;
-        const onehot = new Float32Array(table.length * positions);
-        table.forEach((pos, r) => { if (pos >= 0) onehot[r * positions + pos] = 1; });
-        const place = w.constant(onehot, [table.length, positions]);
-        const g = table.length / (shapes.get(v)?.[1] as number);
-        const spread = w.node('Reshape', [w.node('MatMul', [v, w.node('Reshape', [place, w.ints([g, -1, positions])])]), w.ints([-1, positions])]); // [G n, HW]
+        // [G, n, n] per group, laid out on the image [1, HW, HW]: the grouping replayed on position
+        // ids says where each group position lies; a one-hot of it spreads the groups' rows and columns.
+        const { grouped } = p.groups;
+        const source = p.queryGrid as string;
+        const hw = w.node('Mul', [w.shapeSlice(source, 2, 3), w.shapeSlice(source, 3, 4)]);
+        const ids = w.node('Reshape', [w.node('Gather', [replayIds(ix, w, source, grouped), w.ints([0])], { axis: 1 }), w.ints([-1])]); // [G n]
+        const every = w.node('Cast', [w.node('Range', [w.node('Squeeze', [w.ints([0]), w.ints([0])]), w.node('Squeeze', [hw, w.ints([0])]), w.node('Squeeze', [w.ints([1]), w.ints([0])])])], { to: DataType.FLOAT });
+        const place = w.node('Cast', [w.node('Equal', [w.node('Unsqueeze', [ids, w.ints([1])]), w.node('Unsqueeze', [every, w.ints([0])])])], { to: DataType.FLOAT }); // [G n, HW]
+        const perGroup = w.node('Reshape', [place, w.node('Concat', [w.shapeSlice(v, 0, 2), hw], { axis: 0 })]); // [G, n, HW]
+        const spread = w.node('Reshape', [w.node('MatMul', [v, perGroup]), w.node('Concat', [w.ints([-1]), hw], { axis: 0 })]); // [G n, HW]
         const dense = w.node('Unsqueeze', [w.node('MatMul', [w.node('Transpose', [place], { perm: [1, 0] }), spread]), w.ints([0])]); // [1, HW, HW]
         output(dense, `${module}.map.${p.map}`);
         rewire.set(v, w.node('Where', [bypass, w.mean(v, [2], 1), v]));
-        taps.set('attention', w.reshapeBatchTail(w.mean(dense, [1], 0), p.keyGrid as string, w.shapeSlice(p.keyGrid as string, 2, 4)));
-        taps.set('activation', w.mean(p.queryGrid as string, [1], 0));
+        taps.set('attention', w.reshapeBatchTail(w.mean(dense, [1], 0), source, w.shapeSlice(source, 2, 4)));
+        taps.set('activation', w.mean(source, [1], 0));
         affinity = dense;
         continue;
       }
