@@ -148,6 +148,12 @@ export class GraphWriter {
     return this.opset >= 18 ? this.node('ReduceMean', [x, this.ints(axes)], { keepdims }) : this.node('ReduceMean', [x], { axes, keepdims });
   }
 
+  /** 0, 1, ... n - 1 as float32, for an int64 [1] value n (positions, rows, columns). */
+  indices(n: string): string {
+    const scalar = (v: string): string => this.node('Squeeze', [v, this.ints([0])]);
+    return this.node('Cast', [this.node('Range', [scalar(this.ints([0])), scalar(n), scalar(this.ints([1]))])], { to: DataType.FLOAT });
+  }
+
   /** Shape(x)[start:end] as int64. */
   shapeSlice(x: string, start: number, end: number): string {
     return this.node('Slice', [this.node('Shape', [x]), this.ints([start]), this.ints([end]), this.ints([0])]);

@@ -74,8 +74,7 @@ export function shapeOnlySource(ix: GraphIndex, v: string): string | null {
 export function replayIds(ix: GraphIndex, w: GraphWriter, source: string, target: string): string {
   const size = w.node('Slice', [w.node('Shape', [source]), w.ints([2]), w.ints([4]), w.ints([0])]);
   const count = w.node('Mul', [w.shapeSlice(source, 2, 3), w.shapeSlice(source, 3, 4)]);
-  const range = w.node('Range', [w.node('Squeeze', [w.ints([0]), w.ints([0])]), w.node('Squeeze', [count, w.ints([0])]), w.node('Squeeze', [w.ints([1]), w.ints([0])])]);
-  const plus = w.node('Add', [w.node('Cast', [range], { to: DataType.FLOAT }), w.node('Cast', [w.ints([1])], { to: DataType.FLOAT })]);
+  const plus = w.node('Add', [w.indices(count), w.node('Cast', [w.ints([1])], { to: DataType.FLOAT })]);
   const grid = w.node('Reshape', [plus, w.node('Concat', [w.ints([1, 1]), size], { axis: 0 })]);
   const start = w.node('Expand', [grid, w.node('Shape', [source])]);
   const done = new Map<string, string>([[source, start]]);

@@ -227,7 +227,7 @@ export async function importGraph(model: OnnxTypes.ModelProto, name: string, ext
         const end = w.node('Mul', [w.shapeSlice(c.values, -1, INT_MAX), w.ints([k])]);
         const table = w.node('Reshape', [w.node('Slice', [flat, w.ints([0]), end, w.ints([0])]), w.ints([k, -1])]); // [k^2, HW]
         const count = w.node('Shape', [table]);
-        const every = w.node('Cast', [w.node('Range', [w.node('Squeeze', [w.ints([0]), w.ints([0])]), w.node('Squeeze', [w.node('Slice', [count, w.ints([1]), w.ints([2]), w.ints([0])]), w.ints([0])]), w.node('Squeeze', [w.ints([1]), w.ints([0])])])], { to: DataType.FLOAT });
+        const every = w.indices(w.node('Slice', [count, w.ints([1]), w.ints([2]), w.ints([0])]));
         const mean = w.node('Reshape', [w.mean(v, [1], 0), w.ints([k, -1])]); // [k^2, HW]
         let dense = '';
         for (let o = 0; o < k; o++) {
@@ -251,7 +251,7 @@ export async function importGraph(model: OnnxTypes.ModelProto, name: string, ext
         const source = p.queryGrid as string;
         const hw = w.node('Mul', [w.shapeSlice(source, 2, 3), w.shapeSlice(source, 3, 4)]);
         const ids = w.node('Reshape', [w.node('Gather', [replayIds(ix, w, source, grouped), w.ints([0])], { axis: 1 }), w.ints([-1])]); // [G n]
-        const every = w.node('Cast', [w.node('Range', [w.node('Squeeze', [w.ints([0]), w.ints([0])]), w.node('Squeeze', [hw, w.ints([0])]), w.node('Squeeze', [w.ints([1]), w.ints([0])])])], { to: DataType.FLOAT });
+        const every = w.indices(hw);
         const place = w.node('Cast', [w.node('Equal', [w.node('Unsqueeze', [ids, w.ints([1])]), w.node('Unsqueeze', [every, w.ints([0])])])], { to: DataType.FLOAT }); // [G n, HW]
         const perGroup = w.node('Reshape', [place, w.node('Concat', [w.shapeSlice(v, 0, 2), hw], { axis: 0 })]); // [G, n, HW]
         const spread = w.node('Reshape', [w.node('MatMul', [v, perGroup]), w.node('Concat', [w.ints([-1]), hw], { axis: 0 })]); // [G n, HW]
@@ -436,7 +436,7 @@ function crissCrossDense(w: GraphWriter, v: string, grid: string): string {
   const h = w.shapeSlice(grid, 2, 3);
   const wd = w.shapeSlice(grid, 3, 4);
   const eye = (n: string): string => {
-    const r = w.node('Range', [w.node('Squeeze', [w.ints([0]), w.ints([0])]), w.node('Squeeze', [n, w.ints([0])]), w.node('Squeeze', [w.ints([1]), w.ints([0])])]);
+    const r = w.indices(n);
     return w.node('Cast', [w.node('Equal', [w.node('Unsqueeze', [r, w.ints([1])]), w.node('Unsqueeze', [r, w.ints([0])])])], { to: DataType.FLOAT });
   };
   const col = w.node('Slice', [v, w.ints([0]), h, w.ints([3])]); // [N, H, W, H]
@@ -458,10 +458,9 @@ function crissCrossDense(w: GraphWriter, v: string, grid: string): string {
  */
 function identityGrid(w: GraphWriter, grid: string, align: boolean): string {
   const float = (v: string): string => w.node('Cast', [v], { to: DataType.FLOAT });
-  const scalar = (v: string): string => w.node('Squeeze', [v, w.ints([0])]);
   const axis = (i: number): string => {
     const n = w.shapeSlice(grid, i, i + 1);
-    const index = float(w.node('Range', [scalar(w.ints([0])), scalar(n), scalar(w.ints([1]))]));
+    const index = w.indices(n);
     const two = float(w.ints([2]));
     const one = float(w.ints([1]));
     const scaled = align
