@@ -29,7 +29,9 @@ export function ChannelChart() {
   // A spatial transformer: theta in words and the photo on its grid.
   if (m.taps.includes('grid')) return <TransformPanel />;
   if (!m.taps.includes('channel')) {
-    return <div className="placeholder">{m.name} has no channel gate ({m.kind === 'nonlocal' || m.kind === 'affinity' || m.kind === 'selfattn' || m.kind === 'pam' || m.kind === 'crisscross' || m.kind === 'lightnl' || m.kind === 'isa' || m.kind === 'apnb' || m.kind === 'afnb' || m.kind === 'rnl' || m.kind === 'nlsa' || m.kind === 'san' ? 'it mixes positions, not channels' : m.kind === 'heads' ? 'attention heads mix tokens, not channels' : 'no channel tap'}).</div>;
+    // Every positional attention (non-local and its relatives, imported affinities) has an `attention` tap: no list of kinds to keep.
+    const why = m.kind === 'heads' ? 'attention heads mix tokens, not channels' : m.taps.includes('attention') || m.kind === 'affinity' ? 'it mixes positions, not channels' : 'no channel tap';
+    return <div className="placeholder">{m.name} has no channel gate ({why}).</div>;
   }
   if (!weights || !stats) return <div className="placeholder">{running ? 'Waiting for the run…' : 'Open an image to see its channel weights.'}</div>;
 

@@ -474,6 +474,14 @@ const gatherElements: Op = (_ctx, node, x) => {
   return [tensor(fromLast(out, perm))];
 };
 
+/** ONNX Mod with fmod = 1: C's fmod, a - trunc(a / b) b, the sign of the dividend. */
+const fmod = elementwise((a, b) => {
+  const q = tf.div(a as tf.Tensor, b as tf.Tensor);
+  return tf.sub(a as tf.Tensor, tf.mul(tf.mul(tf.sign(q), tf.floor(tf.abs(q))), b as tf.Tensor));
+}, (a, b) => a % b);
+/** ONNX Mod with fmod = 0 (integers): the sign of the divisor, as Python's %. */
+const floorMod = elementwise((a, b) => tf.mod(a as tf.Tensor, b as tf.Tensor), (a, b) => ((a % b) + b) % b);
+
 /** ONNX Einsum through tf.einsum (two operands at most, each letter once per operand: what tfjs supports). */
 const einsum: Op = (_ctx, node, x) => {
   const equation = str(node.attrs.equation, '').replace(/\s+/g, '');
@@ -873,13 +881,7 @@ export const OPS: Record<string, Op> = {
   ArgMin: argExtreme(false),
   TopK: topK,
   GatherElements: gatherElements,
-  Mod: (ctx, node, x) => (num(node.attrs.fmod, 0) === 1
-    // C's fmod: a - trunc(a / b) b, the sign of the dividend.
-    ? elementwise((a, b) => {
-      const q = tf.div(a as tf.Tensor, b as tf.Tensor);
-      return tf.sub(a as tf.Tensor, tf.mul(tf.mul(tf.sign(q), tf.floor(tf.abs(q))), b as tf.Tensor));
-    }, (a, b) => a % b)
-    : elementwise((a, b) => tf.mod(a as tf.Tensor, b as tf.Tensor), (a, b) => ((a % b) + b) % b))(ctx, node, x),
+  Mod: (ctx, node, x) => (num(node.attrs.fmod, 0) === 1 ? fmod : floorMod)(ctx, node, x),
   Floor: unary((t) => tf.floor(t), Math.floor),
   Ceil: unary((t) => tf.ceil(t), Math.ceil),
   Not: unary((t) => tf.logicalNot(tf.cast(t, 'bool')), (v) => (v ? 0 : 1), 'bool'),
