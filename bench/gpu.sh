@@ -22,10 +22,10 @@ case "${1:-}" in
       "--banner:js=import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);"
     ort=node_modules/onnxruntime-node
     # ONNX Runtime's Linux build, and Dawn's (tfjs's WebGPU backend imports the webgpu package at run time).
-    tar -cJf .gpu/ort.tar.xz node_modules/onnxruntime-common \
+    XZ_OPT="-9e -T0" tar -cJf .gpu/ort.tar.xz node_modules/onnxruntime-common \
       $ort/package.json $ort/dist $ort/bin/napi-v6/linux/x64 \
       node_modules/webgpu/package.json node_modules/webgpu/index.js node_modules/webgpu/dist/linux-x64
-    xz -T0 -c "$(readlink -f "$(command -v node)")" > .gpu/node.xz
+    xz -9e -T0 -c "$(readlink -f "$(command -v node)")" > .gpu/node.xz
     o='-oAPT::Architecture=amd64 -oAPT::Architectures=amd64 -oDir::State::Lists=/tmp/amd64'
     mkdir -p /tmp/amd64/partial
     apt-get $o update -qq >/dev/null

@@ -12,7 +12,13 @@
 //      torch: each path's time as a ratio of PyTorch's (issue 13's goals: batch 1 <= 1.5x,
 //      batch 32 images/s >= 0.7x PyTorch's, i.e. time <= 1.43x).
 //
-//   node gpu-bench.mjs [--root REPO] [--out results.json] [--cases a,b] [--no-speed] [--quick]
+//   3. Every ONNX importer fixture (test/fixtures/onnx) on every GPU path, through Session as the
+//      app opens an .onnx file: the logits and every map the importer finds against PyTorch.
+//   The timings run first, then the fixtures; with --deadline S no fixture starts after S seconds
+//   (the rest are listed as not run), and the JSON is rewritten after every phase, so a lease
+//   that ends early still brings back what ran. A fixture that fails is a row with its error.
+//
+//   node gpu-bench.mjs [--root REPO] [--out results.json] [--cases a,b] [--no-speed] [--quick] [--deadline S]
 //   (--quick: 64 px, batches 1 and 4, 3 passes: a smoke run, e.g. on SwiftShader)
 
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -25,7 +31,8 @@ import { readManifest } from '../engine/models';
 import { emitResNet, type GraphOptions } from '../engine/nets/resnet';
 import type { NetSpec } from '../engine/nets/spec';
 import { spawnSync } from 'node:child_process';
-import { createRunner } from '../engine/runtimes';
+import { createRunner, probeShapes } from '../engine/runtimes';
+import { importOnnx } from '../engine/import';
 import type { GraphRunner } from '../engine/runtimes/types';
 
 const arg = (name: string, d: string): string => {
@@ -81,26 +88,98 @@ async function gpuPaths(): Promise<Path[]> {
   return ok;
 }
 
-async function fixtures(paths: Path[]): Promise<Array<{ case: string; path: string; worst: number }>> {
-  const only = arg('cases', '');
-  const cases = readdirSync(FIXTURES).filter((d) => existsSync(join(FIXTURES, d, 'case.json')) && (!only || only.split(',').includes(d))).sort();
-  const rows: Array<{ case: string; path: string; worst: number }> = [];
+type FixtureRow = { case: string; path: string; worst: number | null; backend?: string; error?: string };
+const T0 = performance.now();
+const DEADLINE_S = Number(arg('deadline', '0'));
+const pastDeadline = (): boolean => DEADLINE_S > 0 && (performance.now() - T0) / 1000 > DEADLINE_S;
+const only = arg('cases', '');
+const wanted = (name: string): boolean => !only || only.split(',').includes(name);
+
+/** One fixture run on one path: the worst max abs error, or the error it failed with (or "not run" past the deadline). */
+async function fixtureRow(name: string, path: string, body: () => Promise<{ worst: number; backend: string }>): Promise<FixtureRow> {
+  if (pastDeadline()) return { case: name, path, worst: null, error: 'not run (deadline)' };
+  try {
+    const { worst, backend } = await body();
+    console.log(`fixture ${name} (${path}): worst ${worst.toExponential(2)} on ${backend}`);
+    return { case: name, path, worst, backend };
+  } catch (err) {
+    const error = (err as Error).message.split('\n')[0] as string;
+    console.log(`fixture ${name} (${path}): FAILED ${error}`);
+    return { case: name, path, worst: null, error };
+  }
+}
+
+async function fixtures(paths: Path[]): Promise<FixtureRow[]> {
+  const cases = readdirSync(FIXTURES).filter((d) => existsSync(join(FIXTURES, d, 'case.json')) && wanted(d)).sort();
+  const rows: FixtureRow[] = [];
   for (const name of cases) {
     const fc = JSON.parse(readFileSync(join(FIXTURES, name, 'case.json'), 'utf8')) as { spec: NetSpec; bypass: string[]; affinityModule: string | null };
-    const expected = readSafetensors(join(FIXTURES, name, 'expected.safetensors'));
-    const weights = (await openCheckpointFile(join(FIXTURES, name, 'model.safetensors'))).tensors;
     for (const [gpu, path] of paths.flatMap((g) => (fc.affinityModule ? ['whole', 'row blocks'] : ['whole']).map((p) => [g, p] as const))) {
-      const opts: GraphOptions = path === 'row blocks' ? { keepAffinityBytes: 0, chunkBytes: 4096 } : {};
-      const graph = emitResNet(fc.spec, weights, name, opts);
-      const r = await runner(graph, gpu);
-      const input = expected.get('input')!;
-      const fetch = [LOGITS, ...graph.modules.flatMap((m) => [...m.taps.map((t) => tapOutput(m.name, t)), ...(m.affinity && path === 'whole' ? [affinityOutput(m.name)] : [])])];
-      const out = await r.run({ input: { data: input.data, dims: input.shape }, bypass: new Set(fc.bypass), fetch });
-      let worst = 0;
-      for (const k of fetch) { const e = expected.get(k); if (e) worst = Math.max(worst, maxAbs(out.get(k)!.data, e.data)); }
-      await r.dispose();
-      rows.push({ case: name, path: `${gpu} ${path}`, worst });
-      console.log(`fixture ${name} (${gpu}, ${path}): worst ${worst.toExponential(2)} on ${r.info.backend}`);
+      rows.push(await fixtureRow(name, `${gpu} ${path}`, async () => {
+        const expected = readSafetensors(join(FIXTURES, name, 'expected.safetensors'));
+        const weights = (await openCheckpointFile(join(FIXTURES, name, 'model.safetensors'))).tensors;
+        const opts: GraphOptions = path === 'row blocks' ? { keepAffinityBytes: 0, chunkBytes: 4096 } : {};
+        const graph = emitResNet(fc.spec, weights, name, opts);
+        const r = await runner(graph, gpu);
+        try {
+          const input = expected.get('input')!;
+          const fetch = [LOGITS, ...graph.modules.flatMap((m) => [...m.taps.map((t) => tapOutput(m.name, t)), ...(m.affinity && path === 'whole' ? [affinityOutput(m.name)] : [])])];
+          const out = await r.run({ input: { data: input.data, dims: input.shape }, bypass: new Set(fc.bypass), fetch });
+          let worst = 0;
+          for (const k of fetch) { const e = expected.get(k); if (e) worst = Math.max(worst, maxAbs(out.get(k)!.data, e.data)); }
+          return { worst, backend: r.info.backend };
+        } finally {
+          await r.dispose();
+        }
+      }));
+    }
+  }
+  return rows;
+}
+
+/** NCHW [1, C, H, W] to NHWC, for models imported with that layout. */
+function toNhwc(t: { shape: number[]; data: Float32Array }): { data: Float32Array; dims: number[] } {
+  const [, c, h, w] = t.shape as [number, number, number, number];
+  const out = new Float32Array(c * h * w);
+  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) for (let k = 0; k < c; k++) out[(y * w + x) * c + k] = t.data[(k * h + y) * w + x] as number;
+  return { data: out, dims: [1, h, w, c] };
+}
+
+/**
+ * The ONNX importer's fixtures (test/fixtures/onnx) on each GPU path: the importer's graph with
+ * the maps it finds as outputs (what Session runs for an .onnx file; Session itself is not
+ * bundled, it brings the image decoder's native library), logits and every found map that
+ * PyTorch wrote, raw, against PyTorch.
+ */
+async function onnxFixtures(paths: Path[]): Promise<FixtureRow[]> {
+  const dir = join(FIXTURES, 'onnx');
+  if (!existsSync(dir)) return [];
+  const cases = readdirSync(dir).filter((d) => existsSync(join(dir, d, 'case.json')) && wanted(`onnx/${d}`)).sort();
+  const rows: FixtureRow[] = [];
+  for (const name of cases) {
+    for (const gpu of paths) {
+      rows.push(await fixtureRow(`onnx/${name}`, `${gpu} import`, async () => {
+        const expected = readSafetensors(join(dir, name, 'expected.safetensors'));
+        const imported = await importOnnx(new Uint8Array(readFileSync(join(dir, name, 'model.onnx'))), name, join(dir, name, 'model.onnx'), probeShapes, {});
+        const r = await createRunner(imported.model, imported.modules.map((m) => m.name),
+          { runtime: gpu === 'tfjs-gpu' ? 'tfjs' : 'ort', device: 'gpu', threads: availableParallelism(), externalDataDir: imported.externalDir });
+        try {
+          const x = expected.get('input')!;
+          const input = imported.layout === 'nhwc' ? toNhwc(x) : { data: x.data, dims: x.shape };
+          const out = await r.run({ input, bypass: new Set(), fetch: [LOGITS, ...imported.maps.map((m) => m.output)] });
+          let worst = maxAbs(out.get(LOGITS)!.data, expected.get('logits')!.data);
+          let compared = 0;
+          for (const m of imported.maps) {
+            const want = expected.get(`${m.module}.${m.map}`);
+            if (!want) continue;
+            worst = Math.max(worst, maxAbs(out.get(m.output)!.data, want.data));
+            compared++;
+          }
+          return { worst, backend: `${r.info.backend}, ${compared} of ${imported.maps.length} maps compared` };
+        } finally {
+          await r.dispose();
+        }
+      }));
     }
   }
   return rows;
@@ -197,10 +276,26 @@ async function speed(gpus: Path[]): Promise<{ rows: Array<Record<string, unknown
   return { rows, torch: 'missing' in torch ? `none: ${torch.missing}` : torch.device };
 }
 
-const t0 = performance.now();
+const out = arg('out', 'gpu-bench.json');
+const result: Record<string, unknown> = { cores: availableParallelism(), deadline: DEADLINE_S || null };
+const save = (): void => { result.seconds = (performance.now() - T0) / 1000; writeFileSync(out, `${JSON.stringify(result, null, 2)}\n`); };
 const gpus = await gpuPaths();
-const fix = await fixtures(gpus);
+result.gpuPaths = gpus;
+// Timings first (a lease may end during the fixtures), then the fixtures, saved after each phase.
 const sp = process.argv.includes('--no-speed') ? { rows: [], torch: 'not run' } : await speed(gpus);
-const result = { cores: availableParallelism(), gpuPaths: gpus, fixtures: fix, worstFixture: fix.length ? Math.max(...fix.map((f) => f.worst)) : null, speed: sp.rows, torch: sp.torch, seconds: (performance.now() - t0) / 1000 };
-console.log(fix.length ? `fixtures on the GPU: ${fix.length} runs, worst ${(result.worstFixture as number).toExponential(2)} (${fix.every((f) => f.worst <= 1e-4) ? 'all within 1e-4' : 'SOME OVER 1e-4'})` : 'fixtures on the GPU: none run (no GPU path loaded)');
-writeFileSync(arg('out', 'gpu-bench.json'), `${JSON.stringify(result, null, 2)}\n`);
+Object.assign(result, { speed: sp.rows, torch: sp.torch });
+save();
+const fix = await fixtures(gpus);
+result.fixtures = fix;
+save();
+const onnx = await onnxFixtures(gpus);
+result.onnxFixtures = onnx;
+const all = [...fix, ...onnx];
+const ran = all.filter((f) => f.worst !== null);
+result.worstFixture = ran.length ? Math.max(...ran.map((f) => f.worst as number)) : null;
+save();
+const failed = all.filter((f) => f.error && f.error !== 'not run (deadline)');
+const notRun = all.filter((f) => f.error === 'not run (deadline)');
+console.log(ran.length
+  ? `fixtures on the GPU: ${ran.length} runs, worst ${(result.worstFixture as number).toExponential(2)} (${ran.every((f) => (f.worst as number) <= 1e-4) ? 'all within 1e-4' : 'SOME OVER 1e-4'}); ${failed.length} failed, ${notRun.length} not run (deadline)`
+  : 'fixtures on the GPU: none run (no GPU path loaded)');
