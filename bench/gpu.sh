@@ -9,6 +9,11 @@
 #                               without a package registry needs; about 45 MB)
 #   bash bench/gpu.sh run [OUT] on the GPU machine, in the repository root, with .gpu/ beside it:
 #                               prints the results and writes OUT/gpu-bench.json
+#   bash bench/gpu.sh slim      here, before the call that sends the tree (a lent machine takes at
+#                               most 64 MiB, .gpu/ included): git tracks only what the run reads
+#                               (the fixtures' safetensors, the ONNX fixtures, the built-in model)
+#                               and ignores the rest; the files stay on disk
+#   bash bench/gpu.sh unslim    here, after it: the index and .git/info/exclude as they were
 # On a machine that has Node and this repo's node_modules, `node .gpu/gpu-bench.mjs` alone does.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -51,5 +56,22 @@ case "${1:-}" in
     shift 2 2>/dev/null || shift $#
     /tmp/gpu-node/node .gpu/gpu-bench.mjs --root "$PWD" --out "$out/gpu-bench.json" "$@"
     ;;
-  *) echo "usage: bash bench/gpu.sh prepare | run [OUT]" >&2; exit 2 ;;
+  slim)
+    [ -f .git/info/exclude.gpu-slim ] && { echo "already slim: bash bench/gpu.sh unslim first" >&2; exit 2; }
+    cp .git/info/exclude .git/info/exclude.gpu-slim
+    # The ONNX fixtures left out duplicate mechanisms the ResNet fixtures check on the same paths
+    # (and NLSA's sorted export, which tfjs refuses on WebGPU by design).
+    git ls-files | grep -E '^(bench/(gpu\.sh|torchRef\.py)|test/fixtures/[^/]+/(case\.json|model\.safetensors|expected\.safetensors)|test/fixtures/keysets/cbam-resnet50-official\.json|test/fixtures/onnx/.*|assets/models/emoji-cbam-nl/.*)$' \
+      | grep -v -E 'onnx/(nlsa-resnet|cbam-parallel|cbam-spatial-channel|nl-concat|nl-gaussian)/' > .git/gpu-slim.txt
+    git rm -r -q --cached .
+    git add -f --pathspec-from-file=.git/gpu-slim.txt
+    echo '*' >> .git/info/exclude
+    echo "tracked: $(git ls-files -z | xargs -0 cat | wc -c) bytes; .gpu: $(du -cb .gpu | tail -1 | cut -f1) bytes (64 MiB = 67108864)"
+    ;;
+  unslim)
+    git reset -q
+    [ -f .git/info/exclude.gpu-slim ] && mv .git/info/exclude.gpu-slim .git/info/exclude
+    git status --short | head
+    ;;
+  *) echo "usage: bash bench/gpu.sh prepare | slim | run [OUT] [--deadline S] | unslim" >&2; exit 2 ;;
 esac
