@@ -379,11 +379,10 @@ CASES['ann-afnb'] = dict(resnet_case(cifar(inserts=[{'kind': 'afnb', 'name': 'af
 # 'aten::affine_grid_generator' to ONNX opset version 16 is not supported"), so torchref writes
 # the grid out: x_t, y_t from Range / Mul / Add / Div / Sub on the map's Shape, times theta's
 # columns (Gathers of the [B, 2, 3] Reshape), summed: Mul / Add with broadcasting -> GridSample.
-STN_UNLISTED = [('affine', [2, 3], "theta: fc_loc's Gemm reshaped to [B, 2, 3] (/stn1/Reshape), which the grid "
-                                    'arithmetic reads')]
+# theta (fc_loc's Gemm reshaped to [B, 2, 3], /stn1/Reshape) is listed too: the nearest [B, 2, 3]
+# value upstream of the grid.
 CASES['stn-resnet'] = dict(resnet_case(cifar(inserts=[{'kind': 'stn', 'name': 'stn1', 'after': 1, 'hidden': 32}],
-                                             width=8)), opset=16, bypass=['stn1'],
-                           unlisted=[{'name': 'stn1', 'map': m, 'shape': s, 'what': w} for m, s, w in STN_UNLISTED])
+                                             width=8)), opset=16, bypass=['stn1'])
 # Issue 16: the torchref network of make_fixtures' rnl case, the region-based non-local block `rnl3`
 # after layer3 (8x8, 32 channels, C' = 16, a 3x3 region conv; tools/torchref/rnl.py, the authors'
 # op order). penta's weight * mask folds into one Conv initialiser (group 1 here), W's BN into W.0.
@@ -567,10 +566,10 @@ def expected_maps(name, net, x):
                     maps[f'{mname}.{tap}'] = taps[f'{mname}.{tap}'][0]
             elif kind == 'SpatialTransformer':
                 # The GridSample's grid input [B, H, W, 2] (normalised (x, y), align_corners 0) and the
-                # channel mean of its output, both in the module's scope; theta is stored too (STN_UNLISTED).
+                # channel mean of its output, both in the module's scope, and theta [B, 2, 3].
                 add(mname, 'spatial-transform', 'grid', taps[f'{mname}.grid'])
                 add(mname, 'spatial-transform', 'warped', taps[f'{mname}.warped'])
-                maps[f'{mname}.affine'] = taps[f'{mname}.affine'][0]
+                add(mname, 'spatial-transform', 'affine', taps[f'{mname}.affine'])
             elif kind == 'RegionNonLocal':
                 # The Softmax over the keys (axis 1), read by a MatMul: a positional affinity, stored
                 # with rows = queries (the tap); the graph's own [keys, queries] value as `softmax`.

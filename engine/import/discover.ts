@@ -51,6 +51,8 @@ export interface SamplerCandidate {
   value: string;
   op: Node;
   feature: string;
+  /** Values upstream of the grid, for finding the affine theta [N, 2, 3] it is made from. */
+  ancestors: string[];
 }
 
 /**
@@ -105,7 +107,8 @@ export function findCandidates(ix: GraphIndex): Candidate[] {
     if (!value || seen.has(value)) continue;
     // A sampling grid computed by the model (an STN's affine grid, a flow field): not a constant resize.
     if (n.opType === 'GridSample' && n.input?.[1] && !ix.isConstant(n.input[1])) {
-      out.push({ type: 'sampler', value: n.input[1], op: n, feature: n.input[0] as string });
+      const producer = ix.producer.get(n.input[1]);
+      out.push({ type: 'sampler', value: n.input[1], op: n, feature: n.input[0] as string, ancestors: producer ? [n.input[1], ...ancestors(ix, producer)] : [n.input[1]] });
       continue;
     }
     if (n.opType === 'Softmax' || n.opType === 'LogSoftmax') {
@@ -244,7 +247,7 @@ export interface FoundPart {
   kind: PartKind;
   candidate: Candidate;
   /** Map name in the DESIGN vocabulary: the npy file is `<module>.<map>.npy`. */
-  map: 'channel' | 'spatial' | 'gate' | 'affinity' | 'heads' | 'maps' | 'weights' | 'grid' | 'warped';
+  map: 'channel' | 'spatial' | 'gate' | 'affinity' | 'heads' | 'maps' | 'weights' | 'grid' | 'warped' | 'affine';
   /** Components: the value is [N, positions, K] (else [N, K, positions]). */
   positionsFirst?: boolean;
   /** Affinities: the feature maps whose positions the queries and keys are (4-D values). */
@@ -254,6 +257,8 @@ export interface FoundPart {
   keysFirst?: boolean;
   /** Footprint attention [N, G, k^2, HW] (SAN): its offset count; laid out by replaying the unfold on position ids. */
   footprint?: { offsets: number };
+  /** Spatial transformers: the affine theta [N, 2, 3] the grid is made from, where there is one. */
+  theta?: string;
   /** Affinities in groups folded into the batch [G, n, n] (ISANet): the grouped map, made from `queryGrid` by shape-only ops. */
   groups?: { grouped: string };
   /** Heads: tokens before the patch grid (CLS, distillation). */
@@ -296,7 +301,11 @@ export function classify(candidates: Candidate[], shapes: Map<string, number[]>,
     if (c.type === 'sampler') {
       const f = shapes.get(c.feature);
       if (g.length !== 4 || g[3] !== 2 || !f || f.length !== 4) { reject(c, `a GridSample whose grid [${g.join(', ')}] or input is not [N, H, W, 2] over an [N, C, H, W] map`); continue; }
-      parts.push({ kind: 'spatial-transform', candidate: c, map: 'grid', channels: f[1] as number, mapSize: [g[1] as number, g[2] as number] });
+      // An affine transformer's theta: the nearest value upstream of the grid that is [N, 2, 3]
+      // (AffineGrid's input, or what a hand-written affine grid multiplies its base grid by).
+      // A grid made otherwise (a flow field) has none, and is shown without it.
+      const theta = c.ancestors.find((a) => { const d = shapes.get(a); return d?.length === 3 && d[0] === g[0] && d[1] === 2 && d[2] === 3; });
+      parts.push({ kind: 'spatial-transform', candidate: c, map: 'grid', channels: f[1] as number, mapSize: [g[1] as number, g[2] as number], ...(theta ? { theta } : {}) });
       continue;
     }
     if (c.type === 'gate') {

@@ -131,7 +131,7 @@ export async function importGraph(model: OnnxTypes.ModelProto, name: string, ext
   const wanted = new Set<string>([firstOutput]);
   for (const c of candidates) {
     wanted.add(c.value);
-    if (c.type === 'gate') { wanted.add(c.feature); wanted.add(c.operand); } else if (c.type === 'sampler') wanted.add(c.feature);
+    if (c.type === 'gate') { wanted.add(c.feature); wanted.add(c.operand); } else if (c.type === 'sampler') { wanted.add(c.feature); for (const a of c.ancestors) wanted.add(a); }
     else if (c.type === 'footprint') { wanted.add(c.values); wanted.add(c.source); }
     else for (const a of c.ancestors) { wanted.add(a); const up = shapeOnlySource(ix, a); if (up) wanted.add(up); }
   }
@@ -200,6 +200,11 @@ export async function importGraph(model: OnnxTypes.ModelProto, name: string, ext
         output(warped, `${module}.map.warped`);
         taps.set('grid', v);
         taps.set('warped', warped);
+        if (p.theta) {
+          maps.push({ module, map: 'affine', kind: p.kind, output: `${module}.map.affine`, node: ix.producer.get(p.theta)?.name || p.theta });
+          output(p.theta, `${module}.map.affine`);
+          taps.set('affine', p.theta);
+        }
         taps.set('activation', w.mean(c.feature, [1], 0));
         rewire.set(v, w.node('Where', [bypass, identityGrid(w, v, ix.attrInt(c.op, 'align_corners', 0) === 1), v]));
         if (!featureOut) featureOut = c.feature;
@@ -336,7 +341,7 @@ export async function importGraph(model: OnnxTypes.ModelProto, name: string, ext
         affinity = rows;
       }
     }
-    const order: TapName[] = ['channel', 'spatial', 'attention', 'maps', 'weights', 'grid', 'warped', 'activation'];
+    const order: TapName[] = ['channel', 'spatial', 'attention', 'maps', 'weights', 'affine', 'grid', 'warped', 'activation'];
     const tapNames = order.filter((t) => taps.has(t));
     for (const t of tapNames) output(taps.get(t) as string, tapOutput(module, t));
     if (featureOut) output(featureOut, moduleInputOutput(module));

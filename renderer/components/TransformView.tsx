@@ -70,23 +70,30 @@ export function TransformPanel() {
   }, [grid, transform, photo, image?.url, width, height]);
 
   if (!m) return null;
-  if (!grid || !taps?.affine) return <div className="placeholder">{running ? 'Waiting for the run…' : 'Open an image to see where the transformer samples.'}</div>;
-  const theta = Array.from(taps.affine.data);
-  const d = describeAffine(theta);
+  if (!grid) return <div className="placeholder">{running ? 'Waiting for the run…' : 'Open an image to see where the transformer samples.'}</div>;
+  // An imported grid need not be affine (a flow field): then there is no theta, only the grid.
+  const theta = taps?.affine ? Array.from(taps.affine.data) : null;
+  const d = theta ? describeAffine(theta) : null;
   const pct = (v: number) => `${(v * 100).toFixed(1)}%`;
   return (
     <div className="transform-panel" data-testid="transform-panel">
-      <table className="theta mono" aria-label="theta">
-        <tbody>
-          {[0, 1].map((r) => <tr key={r}>{[0, 1, 2].map((c) => <td key={c}>{(theta[r * 3 + c] as number).toFixed(3)}</td>)}</tr>)}
-        </tbody>
-      </table>
-      <dl className="kv" data-testid="transform-summary">
-        <dt>Samples</dt><dd>{pct(d.area)} of the input{d.flipped ? ' (mirrored)' : ''}</dd>
-        <dt>Rotation</dt><dd>{d.rotation.toFixed(1)}°</dd>
-        <dt>Scale</dt><dd>{d.scaleX.toFixed(2)} × {Math.abs(d.scaleY).toFixed(2)}</dd>
-        <dt>Shift</dt><dd>{pct(Math.abs(d.shiftX))} {d.shiftX < 0 ? 'left' : 'right'}, {pct(Math.abs(d.shiftY))} {d.shiftY < 0 ? 'up' : 'down'}</dd>
-      </dl>
+      {theta && d ? (
+        <>
+          <table className="theta mono" aria-label="theta">
+            <tbody>
+              {[0, 1].map((r) => <tr key={r}>{[0, 1, 2].map((c) => <td key={c}>{(theta[r * 3 + c] as number).toFixed(3)}</td>)}</tr>)}
+            </tbody>
+          </table>
+          <dl className="kv" data-testid="transform-summary">
+            <dt>Samples</dt><dd>{pct(d.area)} of the input{d.flipped ? ' (mirrored)' : ''}</dd>
+            <dt>Rotation</dt><dd>{d.rotation.toFixed(1)}°</dd>
+            <dt>Scale</dt><dd>{d.scaleX.toFixed(2)} × {Math.abs(d.scaleY).toFixed(2)}</dd>
+            <dt>Shift</dt><dd>{pct(Math.abs(d.shiftX))} {d.shiftX < 0 ? 'left' : 'right'}, {pct(Math.abs(d.shiftY))} {d.shiftY < 0 ? 'up' : 'down'}</dd>
+          </dl>
+        </>
+      ) : (
+        <div className="hint" data-testid="transform-no-theta">This grid is not made from an affine theta (none was found upstream of it): the mesh on the photo and the warp below are the whole transform.</div>
+      )}
       <div className="crop">
         <canvas ref={ref} width={width} height={height} data-testid="warped-crop" aria-label="The photo warped by the transformer's grid" />
         <div className="hint">The photo on the transformer's grid: what the next layer sees</div>

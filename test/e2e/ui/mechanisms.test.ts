@@ -249,6 +249,23 @@ describe('every mechanism kind drawn its own way (real engine, web mode)', () =>
     expect(await page.$('[data-testid=grid-overlay]')).toBeNull();
   });
 
+  it('STN imported from ONNX: the importer finds theta upstream of the grid, and the panel describes it as for a checkpoint', async () => {
+    const onnx = { name: 'stn-resnet.onnx', type: 'application/octet-stream', bytes: readFileSync(join(root, 'test/fixtures/onnx/stn-resnet/model.onnx')) };
+    await dropFiles(page, [onnx]);
+    await waitState(page, (s) => s.model.status === 'ready' && s.model.info?.name === 'stn-resnet.onnx', 120_000);
+    if (!(await state(page, (s) => s.run.image?.name === 'chelsea.png'))) await dropFiles(page, [photo]);
+    await waitState(page, (s) => s.run.status === 'done' && s.run.image?.name === 'chelsea.png' && !!s.run.taps['stn1']?.affine, 120_000);
+    await focusModule('stn1', 'grid');
+    await page.waitForSelector('[data-testid=grid-overlay]');
+    const theta = await state(page, (s) => Array.from(s.run.taps['stn1']!.affine!.data));
+    expect(theta).toHaveLength(6);
+    const cells = await page.$$eval('[data-testid=transform-panel] .theta td', (tds) => tds.map((td) => Number(td.textContent)));
+    cells.forEach((v, i) => expect(v).toBeCloseTo(theta[i]!, 3));
+    expect(await page.$('[data-testid=transform-no-theta]')).toBeNull();
+    await page.mouse.move(10, 10);
+    await shot('mech-14b-stn-imported');
+  });
+
   it('RNL: a clicked query attends by region (each position summarised by its 3 x 3 neighbourhood)', async () => {
     await open('rnl', 1);
     expect(await page.textContent('.mod[data-module="rnl3"] .badge')).toBe('RNL');
