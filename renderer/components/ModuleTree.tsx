@@ -10,7 +10,10 @@ const KIND_LABEL: Record<string, string> = { cbam: 'CBAM', se: 'SE', bam: 'BAM',
 const PART_LABEL: Record<string, string> = {
   'channel-gate': 'Channel', 'spatial-gate': 'Spatial', gate: 'Gate', affinity: 'Affinity',
   'channel-affinity': 'Ch. affinity', heads: 'Heads', 'spatial-softmax': 'Softmax', components: 'Components',
+  'spatial-transform': 'STN', 'criss-cross': 'Criss-cross',
 };
+/** Where the badge's short label needs the words in its title. */
+const PART_LONG: Record<string, string> = { 'spatial-transform': 'spatial transformer' };
 const PART_SHORT: Record<string, string> = { 'channel-gate': 'Ch', 'spatial-gate': 'Sp' };
 const kindLabel = (m: ModuleInfo): string => {
   if (m.derived) return 'Rollout';
@@ -88,7 +91,7 @@ function ModuleRow({ m }: { m: ModuleInfo }) {
       </button>
       <div className="mod-name">
         <span className="n" title={`${m.name} · ${m.channels} channels · ${m.mapSize[0]}×${m.mapSize[1]}`}>{m.name}</span>
-        <span className={`badge kind-${m.kind}`} title={m.parts ? `Found in the ONNX graph: ${m.parts.map((p) => PART_LABEL[p] ?? p).join(', ').toLowerCase()}` : undefined}>{kindLabel(m)}</span>
+        <span className={`badge kind-${m.kind}`} title={m.parts ? `Found in the ONNX graph: ${m.parts.map((p) => PART_LONG[p] ?? PART_LABEL[p] ?? p).join(', ').toLowerCase()}` : undefined}>{kindLabel(m)}</span>
       </div>
       {m.derived ? (
         <span className="bypass-wrap faint" title="Computed from the other modules' maps after the pass: nothing to bypass">derived</span>

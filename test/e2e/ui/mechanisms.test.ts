@@ -255,6 +255,8 @@ describe('every mechanism kind drawn its own way (real engine, web mode)', () =>
     await waitState(page, (s) => s.model.status === 'ready' && s.model.info?.name === 'stn-resnet.onnx', 120_000);
     if (!(await state(page, (s) => s.run.image?.name === 'chelsea.png'))) await dropFiles(page, [photo]);
     await waitState(page, (s) => s.run.status === 'done' && s.run.image?.name === 'chelsea.png' && !!s.run.taps['stn1']?.affine, 120_000);
+    expect(await page.textContent('.mod[data-module="stn1"] .badge')).toBe('STN');
+    expect(await page.getAttribute('.mod[data-module="stn1"] .badge', 'title')).toBe('Found in the ONNX graph: spatial transformer');
     await focusModule('stn1', 'grid');
     await page.waitForSelector('[data-testid=grid-overlay]');
     const theta = await state(page, (s) => Array.from(s.run.taps['stn1']!.affine!.data));
