@@ -317,15 +317,11 @@ ISANET_UNLISTED = [
     ('attention', [8, 8], 'mean over queries of the dense long-range attention L each position receives'),
     ('affinity', [64, 64], 'two-step reach S L (row = query, row-major positions)'),
     ('affinity2', [64, 64], "S: the short-range [8 blocks, 8, 8] softmax laid out densely "
-                            '(/isa3/stages.0/short_range_sa/Softmax)')]
+                            '(/isa3/stages.0/short_range_sa/Softmax; listed too, as stages.0.short_range_sa)')]
 CASES['emanet'] = dict(resnet_case(cifar(inserts=[{'kind': 'ema', 'name': 'ema3', 'after': 3, 'bases': 8, 'stages': 3}],
                                          width=8)), opset=14)
 CASES['a2net'] = dict(resnet_case(cifar(inserts=[{'kind': 'a2', 'name': 'a23', 'after': 3, 'cm': 16, 'cn': 8}], width=8)),
                       opset=13)
-ISANET_UNLISTED += [
-    ('stages.0.short_range_sa.affinity', [8, 8], "the short-range Softmax's first block (rows 0-1, columns 0-3): its groups "
-                                                 "come from the long-range block's output, through its MatMul, so no "
-                                                 'shape-only chain says where they lie')]
 CASES['isanet'] = dict(resnet_case(cifar(inserts=[{'kind': 'isa', 'name': 'isa3', 'after': 3, 'downFactor': [2, 4],
                                                    'keyChannels': 16, 'valueChannels': 32}], width=8)), opset=16,
                        # The authors' ISA_Block computes its grid with math.ceil on Python ints, so the
@@ -535,11 +531,11 @@ def expected_maps(name, net, x):
                 # Each SelfAttentionBlock2D's Softmax is [groups, N', N'], the groups folded into the
                 # batch. The long-range groups come from the block's input by Reshape / Transpose only:
                 # the importer traces where each group position lies and lists L laid out densely. The
-                # short-range groups come from the long-range block's output (through its MatMul): not
-                # listed (see ISANET_UNLISTED; S's first block is stored for reference).
+                # short-range groups are regrouped from the long-range block's output, which holds its
+                # positions where the long-range groups held them: S laid out densely too.
                 big_l, big_s, sim_long, sim_short = captured[mname]
                 add(f'{mname}.stages.0.long_range_sa', 'affinity', 'affinity', big_l)
-                maps[f'{mname}.stages.0.short_range_sa.affinity'] = sim_short[0]
+                add(f'{mname}.stages.0.short_range_sa', 'affinity', 'affinity', big_s)
                 for tap in ('attention', 'affinity'):
                     maps[f'{mname}.{tap}'] = taps[f'{mname}.{tap}'][0]
                 maps[f'{mname}.affinity2'] = big_s[0]

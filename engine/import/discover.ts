@@ -16,7 +16,7 @@
 
 import type { OnnxTypes } from '../graph/onnx';
 import type { ImportedPartKind } from '../types';
-import { unfoldSource } from './groups';
+import { type LaidOutGroups, unfoldSource } from './groups';
 import type { GraphIndex } from './graphEdit';
 
 type Node = OnnxTypes.INodeProto;
@@ -259,8 +259,11 @@ export interface FoundPart {
   footprint?: { offsets: number };
   /** Spatial transformers: the affine theta [N, 2, 3] the grid is made from, where there is one. */
   theta?: string;
-  /** Affinities in groups folded into the batch [G, n, n] (ISANet): the grouped map, made from `queryGrid` by shape-only ops. */
-  groups?: { grouped: string };
+  /**
+   * Affinities in groups folded into the batch [G, n, n] (ISANet): the grouped map, made from
+   * `queryGrid` by shape-only ops, or (`via`) regrouped from an earlier grouped block's output.
+   */
+  groups?: { grouped: string; via?: { from: string; aligned: string } };
   /** Heads: tokens before the patch grid (CLS, distillation). */
   prefix?: number;
   /** Channels of the gated feature (gates) or of the grid map. */
@@ -278,7 +281,12 @@ export interface Rejected {
 
 /** Classifies candidates by the shapes of a probe pass (`shapes`: value -> dims). */
 /** Where a grouped map [G, C, a, b]'s positions lie on the image (engine/import/groups.ts), or null. */
-export type GroupResolver = (grouped: string) => string | 'unresolved' | null;
+/** The scope an exported node's name gives it ('/a/b/Softmax' -> '/a/b'), '' for unscoped names. */
+function nodeScope(name: string | null | undefined): string {
+  return name?.startsWith('/') ? name.slice(0, name.lastIndexOf('/')) : '';
+}
+
+export type GroupResolver = (grouped: string, earlier: LaidOutGroups[]) => { source: string; via?: { from: string; aligned: string } } | 'unresolved' | null;
 
 export function classify(candidates: Candidate[], shapes: Map<string, number[]>, groupsOf: GroupResolver = () => null): { parts: FoundPart[]; rejected: Rejected[] } {
   const parts: FoundPart[] = [];
@@ -358,19 +366,23 @@ export function classify(candidates: Candidate[], shapes: Map<string, number[]>,
       // The nearest map upstream that shape-only ops grouped is the one the attention's embeddings were computed on.
       const candidates = gq === gk && c.op.opType === 'Softmax' && softmaxLastAxis(c.op, 3)
         ? grids.filter((x) => x.s[0] === groupCount && (x.s[2] as number) * (x.s[3] as number) === gq) : [];
-      let nearest: { v: string; source: string | 'unresolved' } | null = null;
+      // Grouped attentions laid out so far: a later one may regroup an earlier block's output (ISANet's short range).
+      const earlier: LaidOutGroups[] = parts.flatMap((p) => (p.groups && p.queryGrid ? [{ grouped: p.groups.grouped, source: p.queryGrid, scope: nodeScope(p.candidate.op.name) }] : []));
+      let nearest: { v: string; traced: ReturnType<GroupResolver> } | null = null;
       for (const x of candidates) {
-        const source = groupsOf(x.v);
-        if (source !== null) { nearest = { v: x.v, source }; break; }
+        const traced = groupsOf(x.v, earlier);
+        if (traced !== null) { nearest = { v: x.v, traced }; break; }
       }
-      const grouped = nearest && nearest.source !== 'unresolved' ? nearest : null;
+      const grouped = nearest && nearest.traced !== null && nearest.traced !== 'unresolved' ? { v: nearest.v, ...nearest.traced } : null;
       const source = grouped ? shapes.get(grouped.source) as number[] : null;
       const hw = source ? (source[2] as number) * (source[3] as number) : 0;
       if (grouped && source && hw * hw <= MAX_GROUPED_DENSE) {
         parts.push({
           kind: 'affinity', candidate: c, map: 'affinity', queryGrid: grouped.source, keyGrid: grouped.source, channels: source[1] as number,
-          mapSize: [source[2] as number, source[3] as number], groups: { grouped: grouped.v },
-          note: `attention in ${groupCount} groups of ${gq} positions, laid out on the image`,
+          mapSize: [source[2] as number, source[3] as number], groups: { grouped: grouped.v, ...(grouped.via ? { via: grouped.via } : {}) },
+          note: grouped.via
+            ? `attention in ${groupCount} groups of ${gq} positions, regrouped from an earlier grouped block's output, laid out on the image`
+            : `attention in ${groupCount} groups of ${gq} positions, laid out on the image`,
         });
         continue;
       }

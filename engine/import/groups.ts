@@ -14,16 +14,31 @@ type Node = OnnxTypes.INodeProto;
 
 const MOVING = new Set(['Reshape', 'Transpose', 'Pad', 'Slice', 'Squeeze', 'Unsqueeze', 'Identity']);
 
+/** A grouped attention already laid out: its grouped map, the image map behind it, and its softmax's node scope. */
+export interface LaidOutGroups { grouped: string; source: string; scope: string }
+
 /**
- * The image-batch map [1, C, H, W] grouped map `grouped` [G, C, a, b] was made from by
- * shape-only ops (see the file header); null when `grouped` is not made by them (a conv's
- * output: not where the grouping happens); 'unresolved' when they lead to no such map.
+ * Where grouped map `grouped` [G, C, a, b] came from: the image-batch map [1, C, H, W] that
+ * shape-only ops (see the file header) made it from; or, when they lead to the output of an
+ * earlier grouped attention block instead (ISANet's short-range groups, regrouped from the
+ * long-range block's output), that block's image map, with `via` saying how: the block's output
+ * `from` holds its positions where its grouped input `aligned` held them (same groups and a x b,
+ * computed inside the block's scope: a self-attention block answers each query position in
+ * place). null when `grouped` is not made by shape-only ops (a conv's output: not where the
+ * grouping happens); 'unresolved' when they lead to no such map.
  */
-export function groupSource(ix: GraphIndex, grouped: string, shapes: Map<string, number[]>): string | 'unresolved' | null {
+export function groupSource(ix: GraphIndex, grouped: string, shapes: Map<string, number[]>, earlier: LaidOutGroups[] = []): { source: string; via?: { from: string; aligned: string } } | 'unresolved' | null {
   if (shapes.get(grouped)?.length !== 4 || !MOVING.has(ix.producer.get(grouped)?.opType as string)) return null;
-  const source = traceSource(ix, grouped, false);
-  const s = source ? shapes.get(source) : undefined;
-  return source && s?.length === 4 && s[0] === 1 ? source : 'unresolved';
+  const from = traceSource(ix, grouped, false);
+  const s = from ? shapes.get(from) : undefined;
+  if (!from || s?.length !== 4) return 'unresolved';
+  if (s[0] === 1) return { source: from };
+  const producer = ix.producer.get(from)?.name ?? '';
+  for (const e of earlier) {
+    const g = shapes.get(e.grouped);
+    if (g && g[0] === s[0] && g[2] === s[2] && g[3] === s[3] && e.scope && producer.startsWith(`${e.scope}/`)) return { source: e.source, via: { from, aligned: e.grouped } };
+  }
+  return 'unresolved';
 }
 
 /** Ops an unfolded footprint is made of besides MOVING (SAN: a reflection Pad, k^2 Slices, a Concat). */
@@ -70,14 +85,17 @@ export function shapeOnlySource(ix: GraphIndex, v: string): string | null {
  * The ops from `source` to `target` (unfoldSource's) replayed on position ids inside the
  * graph, so they hold at any input size: ids + 1 go in (so a constant pad of 0 reads -1 after
  * the final - 1), the result has target's shape, each element the position it came from.
+ * `start`: the ids + 1 to begin from, in source's shape (default: source's own positions).
  */
-export function replayIds(ix: GraphIndex, w: GraphWriter, source: string, target: string): string {
-  const size = w.node('Slice', [w.node('Shape', [source]), w.ints([2]), w.ints([4]), w.ints([0])]);
-  const count = w.node('Mul', [w.shapeSlice(source, 2, 3), w.shapeSlice(source, 3, 4)]);
-  const plus = w.node('Add', [w.indices(count), w.node('Cast', [w.ints([1])], { to: DataType.FLOAT })]);
-  const grid = w.node('Reshape', [plus, w.node('Concat', [w.ints([1, 1]), size], { axis: 0 })]);
-  const start = w.node('Expand', [grid, w.node('Shape', [source])]);
-  const done = new Map<string, string>([[source, start]]);
+export function replayIds(ix: GraphIndex, w: GraphWriter, source: string, target: string, start?: string): string {
+  const one = (): string => w.node('Cast', [w.ints([1])], { to: DataType.FLOAT });
+  const begin = start ?? (() => {
+    const size = w.node('Slice', [w.node('Shape', [source]), w.ints([2]), w.ints([4]), w.ints([0])]);
+    const count = w.node('Mul', [w.shapeSlice(source, 2, 3), w.shapeSlice(source, 3, 4)]);
+    const grid = w.node('Reshape', [w.node('Add', [w.indices(count), one()]), w.node('Concat', [w.ints([1, 1]), size], { axis: 0 })]);
+    return w.node('Expand', [grid, w.node('Shape', [source])]);
+  })();
+  const done = new Map<string, string>([[source, begin]]);
   const dup = (x: string): string => {
     const have = done.get(x);
     if (have) return have;
@@ -87,5 +105,17 @@ export function replayIds(ix: GraphIndex, w: GraphWriter, source: string, target
     done.set(x, out);
     return out;
   };
-  return w.node('Sub', [dup(target), w.node('Cast', [w.ints([1])], { to: DataType.FLOAT })]);
+  return w.node('Sub', [dup(target), one()]);
+}
+
+/**
+ * Position ids of grouped map `grouped` [G, C, a, b]: replayed from the image map `source`, or,
+ * for groups regrouped from an earlier block's output (`via`), the earlier grouping's ids carried
+ * onto that output (one channel, expanded to its channels) and the regrouping replayed on them.
+ */
+export function groupedIds(ix: GraphIndex, w: GraphWriter, source: string, grouped: string, via?: { from: string; aligned: string }): string {
+  if (!via) return replayIds(ix, w, source, grouped);
+  const aligned = replayIds(ix, w, source, via.aligned);
+  const plusOne = w.node('Add', [w.node('Slice', [aligned, w.ints([0]), w.ints([1]), w.ints([1])]), w.node('Cast', [w.ints([1])], { to: DataType.FLOAT })]);
+  return replayIds(ix, w, via.from, grouped, w.node('Expand', [plusOne, w.node('Shape', [via.from])]));
 }

@@ -4,7 +4,7 @@
 // `<module>.<tap>`, bypass inputs `<module>.bypass`, the full maps `<module>.map.<map>`.
 // The Session then runs it like a built-in model.
 
-import { groupSource, replayIds, shapeOnlySource } from './groups';
+import { groupedIds, groupSource, replayIds, shapeOnlySource } from './groups';
 import { EngineError } from '../errors';
 import { encodeModel } from '../graph/builder';
 import { affinityOutput, bypassInput, INPUT, LOGITS, moduleInputOutput, tapOutput } from '../graph/names';
@@ -152,7 +152,7 @@ export async function importGraph(model: OnnxTypes.ModelProto, name: string, ext
   const numClasses = outDims.slice(1).reduce((a, b) => a * b, 1);
   if (outDims.length > 2) warnings.push(`The first output is [${outDims.join(', ')}], not class scores [N, classes]; the predictions show its ${numClasses} values flattened.`);
 
-  const { parts: found, rejected } = classify(candidates, shapes, (grouped) => groupSource(ix, grouped, shapes));
+  const { parts: found, rejected } = classify(candidates, shapes, (grouped, earlier) => groupSource(ix, grouped, shapes, earlier));
   const parts = nameParts(found);
   for (const p of parts) if (p.note) warnings.push(`${p.module}: ${p.note}.`);
   for (const r of rejected) warnings.push(`Not listed as attention: ${r.node} (${r.reason}).`);
@@ -252,10 +252,10 @@ export async function importGraph(model: OnnxTypes.ModelProto, name: string, ext
       if (p.groups) {
         // [G, n, n] per group, laid out on the image [1, HW, HW]: the grouping replayed on position
         // ids says where each group position lies; a one-hot of it spreads the groups' rows and columns.
-        const { grouped } = p.groups;
+        const { grouped, via } = p.groups;
         const source = p.queryGrid as string;
         const hw = w.node('Mul', [w.shapeSlice(source, 2, 3), w.shapeSlice(source, 3, 4)]);
-        const ids = w.node('Reshape', [w.node('Gather', [replayIds(ix, w, source, grouped), w.ints([0])], { axis: 1 }), w.ints([-1])]); // [G n]
+        const ids = w.node('Reshape', [w.node('Gather', [groupedIds(ix, w, source, grouped, via), w.ints([0])], { axis: 1 }), w.ints([-1])]); // [G n]
         const every = w.indices(hw);
         const place = w.node('Cast', [w.node('Equal', [w.node('Unsqueeze', [ids, w.ints([1])]), w.node('Unsqueeze', [every, w.ints([0])])])], { to: DataType.FLOAT }); // [G n, HW]
         const perGroup = w.node('Reshape', [place, w.node('Concat', [w.shapeSlice(v, 0, 2), hw], { axis: 0 })]); // [G, n, HW]

@@ -67,11 +67,20 @@ describe('ONNX import: PyTorch fixtures', () => {
     });
   }
 
-  it('ISANet: the long-range groups are traced back to the image; the short-range ones, made from the long-range output, are refused with the reason', async () => {
-    const { session } = await open('isanet');
+  it('ISANet: the long-range groups are traced back to the image, the short-range ones through the long-range block, which answers each grouped position in place', async () => {
+    const { session, expected } = await open('isanet');
     const warnings = session.info.warnings.join('\n');
     expect(warnings).toMatch(/isa3\.stages\.0\.long_range_sa: attention in 8 groups of 8 positions, laid out on the image/);
-    expect(warnings).toMatch(/short_range_sa\/Softmax \(attention in 8 groups whose positions no shape-only chain leads back to the image/);
+    expect(warnings).toMatch(/isa3\.stages\.0\.short_range_sa: attention in 8 groups of 8 positions, regrouped from an earlier grouped block's output, laid out on the image/);
+    // The two layouts differ (long range: every 2nd row and every 4th column; short range: blocks of 2 rows x 4 columns),
+    // and each position's row holds 8 keys: a wrong replay would put them elsewhere.
+    const r = await session.run({ image: { kind: 'input', name: 'isanet', input: nchwToNhwc(expected.get('input') as never).data, size: 32 } });
+    const keys = (m: string, q: number): number[] => {
+      const a = r.maps?.find((x) => x.module === m)?.data as Float32Array;
+      return [...a.subarray(q * 64, q * 64 + 64)].flatMap((v, k) => (v > 0 ? [k] : []));
+    };
+    expect(keys('isa3.stages.0.short_range_sa', 0)).toEqual([0, 1, 2, 3, 8, 9, 10, 11]);
+    expect(keys('isa3.stages.0.long_range_sa', 0)).toEqual([0, 4, 16, 20, 32, 36, 48, 52]);
   });
 
   for (const runtime of ['ort', 'tfjs'] as const) {
