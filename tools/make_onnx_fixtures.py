@@ -13,7 +13,7 @@ Per case:
   case.json             {opset, inputSize, modules: [{name, kind, map, shape}]}: what the
                         importer must list, and nothing else (isanet's entries add `what`: what
                         the importer takes them for); `unlisted` (ccnet, emanet, a2net, isanet,
-                        lightnl-resnet, ann-afnb):
+                        lightnl-resnet, ann-afnb, ann-apnb):
                         maps stored in expected.safetensors that no importer pattern finds
 
 The maps are what the modules compute, read from the PyTorch forward pass: the torchref
@@ -345,11 +345,6 @@ CASES['lightnl-resnet'] = dict(resnet_case(cifar(inserts=[
     {'kind': 'lightnl', 'name': 'lnl3', 'after': 3, 'ratio': 1.0, 'stride': 2}], width=8)), opset=14,
     unlisted=[{'name': 'lnl2', 'map': m, 'shape': s, 'what': w} for m, s, w in LIGHTNL_UNLISTED])
 CASES['spatial-gate-resnet'] = dict(resnet_case(cifar({'kind': 'spatial', 'attr': 'sa'}, width=8)), opset=15)
-# Issue 16: no `ann-apnb` case for make_fixtures' apnb network. Debian torch 1.13's exporter refuses
-# its pyramid pooling: adaptive_avg_pool2d to 3 or 6 bins of an 8x8 map is "output size that are
-# not factor of input size", and any adaptive pooling other than to 1 with dynamic height and width
-# is "input size not accessible" (a fixed-size export of sizes that divide the grid, [1, 2, 4, 8],
-# does export; its [1, 64, 85] softmax over pooled keys would match no feature map upstream).
 # Issue 16: ANN's asymmetric fusion non-local block (tools/torchref/afnb.py), the network of
 # make_fixtures' afnb case (afnb4: queries from layer4's 8x8 output, keys and values from layer3's
 # 16x16) with pyramid sizes [1, 2, 4, 8], which divide 16, so the adaptive pooling exports (as
@@ -357,14 +352,12 @@ CASES['spatial-gate-resnet'] = dict(resnet_case(cifar({'kind': 'spatial', 'attr'
 # export is "Unsupported: ONNX export of operator adaptive_avg_pool2d, input size not accessible").
 # The softmax over the S = 85 pooled keys, /afnb4/stages.0/Softmax [1, 64, 85], is read by one
 # MatMul (with the pooled values [1, 85, 16]): no map upstream has 85 positions, the 64 queries are
-# the 8x8 high map, so the importer takes it for components, one [8, 8] map per pooled key
-# (EMANet's [N, HW, K] pattern) in scope `afnb4.stages.0`. The dense D = A P over the 16x16 low map
-# and its column means (make_fixtures' affinity and attention taps) are in `unlisted`.
+# the 8x8 high map, and the values are the four pools of one 16x16 map flattened and concatenated,
+# so the importer replays the pools on a one-hot per position and lists the dense D = A P over the
+# 16x16 low map (make_fixtures' affinity tap: rows = the 8x8 high-map queries, columns = 16x16
+# low-level positions, row-major; never formed in the export's graph) in scope `afnb4.stages.0`.
 AFNB_UNLISTED = [
-    ('attention', [16, 16], 'mean over the 64 queries of D = A P, what each position of the 16x16 low-level map receives'),
-    ('affinity', [64, 256], 'D = A P: the softmax over the 85 pooled keys spread over the low-level positions each '
-                            'averages (rows = the 8x8 high-map queries, columns = 16x16 low-level positions, row-major; '
-                            'rows sum to 1); never formed in the graph')]
+    ('attention', [16, 16], 'mean over the 64 queries of D = A P, what each position of the 16x16 low-level map receives')]
 CASES['ann-afnb'] = dict(resnet_case(cifar(inserts=[{'kind': 'afnb', 'name': 'afnb4', 'after': 4, 'low': 3,
                                                      'keyChannels': 16, 'valueChannels': 16, 'sizes': [1, 2, 4, 8]}],
                                            width=8)), opset=15, size=64, dynamic=False,
@@ -424,6 +417,19 @@ SAN_UNLISTED = [
 CASES['san-resnet'] = dict(resnet_case(cifar(inserts=[{'kind': 'san', 'name': 'san3', 'after': 3, 'kernel': 3,
                                                        'sharePlanes': 4}], width=8)), opset=17,
                            unlisted=[{'name': 'san3', 'map': m, 'shape': sh, 'what': w} for m, sh, w in SAN_UNLISTED])
+
+# Issue 16: ANN's asymmetric pyramid non-local block (tools/torchref/apnb.py), apnb3 after layer3
+# (8x8, 32 channels). Not make_fixtures' apnb network: Debian torch 1.13's exporter refuses its
+# pyramid sizes [1, 3, 6, 8] (adaptive_avg_pool2d to 3 or 6 bins of an 8x8 map is "output size that
+# are not factor of input size", and any adaptive pooling other than to 1 with dynamic height and
+# width is "input size not accessible"), so this one pools to [1, 2, 4, 8], which divide 8, in a
+# fixed-size export. Its [1, 64, 85] softmax over the pooled keys is read by a MatMul with the
+# values pooled the same way: listed as the dense D = A P over the 8x8 positions, in `apnb3.stages.0`.
+APNB_UNLISTED = [('attention', [8, 8], 'mean over the 64 queries of D = A P, what each position receives')]
+CASES['ann-apnb'] = dict(resnet_case(cifar(inserts=[{'kind': 'apnb', 'name': 'apnb3', 'after': 3, 'keyChannels': 8,
+                                                     'valueChannels': 16, 'sizes': [1, 2, 4, 8]}], width=8)),
+                         opset=15, dynamic=False,
+                         unlisted=[{'name': 'apnb3', 'map': m, 'shape': s, 'what': w} for m, s, w in APNB_UNLISTED])
 
 
 def expected_maps(name, net, x):
@@ -551,15 +557,16 @@ def expected_maps(name, net, x):
                     # Not listed: see LIGHTNL_UNLISTED (theta^T (phi g^T) never forms f).
                     for tap in ('attention', 'affinity'):
                         maps[f'{mname}.{tap}'] = taps[f'{mname}.{tap}'][0]
+            elif kind == 'APNB':
+                # As AFNB's, with queries, keys and values from one map: D = A P [B, HW, HW].
+                add(f'{mname}.stages.0', 'affinity', 'affinity', taps[f'{mname}.affinity'])
+                maps[f'{mname}.attention'] = taps[f'{mname}.attention'][0]
             elif kind == 'AFNB':
                 # The [B, HW, S] softmax over the pooled keys, read by a MatMul, in the stage's scope:
-                # components over the high map's positions, one map per pooled key, [S, H, W].
-                sim = captured[mname]
-                h, w = taps[f'{mname}.activation'].shape[1:]
-                add(f'{mname}.stages.0', 'components', 'maps', sim.transpose(1, 2).reshape(sim.shape[0], -1, h, w))
+                # spread over the low map's positions each pooled key averages, D = A P [B, HW, HW'].
+                add(f'{mname}.stages.0', 'affinity', 'affinity', taps[f'{mname}.affinity'])
                 # Not listed: see AFNB_UNLISTED.
-                for tap in ('attention', 'affinity'):
-                    maps[f'{mname}.{tap}'] = taps[f'{mname}.{tap}'][0]
+                maps[f'{mname}.attention'] = taps[f'{mname}.attention'][0]
             elif kind == 'SpatialTransformer':
                 # The GridSample's grid input [B, H, W, 2] (normalised (x, y), align_corners 0) and the
                 # channel mean of its output, both in the module's scope, and theta [B, 2, 3].

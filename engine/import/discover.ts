@@ -43,6 +43,16 @@ export interface AffinityCandidate {
   op: Node;
   /** Values upstream of the scores, for finding the feature maps the positions come from. */
   ancestors: string[];
+  /** Where the MatMul reading the scores takes its values from pooled cells of one map (ANN's pyramid). */
+  pooled?: PooledKeys;
+}
+
+/** Values made by pooling one map and laying the pooled cells side by side (ANN's spatial pyramid). */
+export interface PooledKeys {
+  /** The map pooled [N, C, H, W]. */
+  map: string;
+  /** Each pool's output, in the order its cells are laid out. */
+  pools: string[];
 }
 
 /** A GridSample (spatial transformer): `value` is its sampling grid, `feature` the map it samples. */
@@ -114,7 +124,8 @@ export function findCandidates(ix: GraphIndex): Candidate[] {
     if (n.opType === 'Softmax' || n.opType === 'LogSoftmax') {
       if (n.opType === 'Softmax' && readByMatMul(ix, value, 0)) {
         seen.add(value);
-        out.push({ type: 'affinity', value, op: n, ancestors: ancestors(ix, n) });
+        const pooled = pooledValues(ix, value);
+        out.push({ type: 'affinity', value, op: n, ancestors: ancestors(ix, n), ...(pooled ? { pooled } : {}) });
       }
       continue;
     }
@@ -202,6 +213,39 @@ function readByMatMul(ix: GraphIndex, v: string, depth: number, direct = false):
   return false;
 }
 
+const POOLS = new Set(['AveragePool', 'GlobalAveragePool']);
+const FLATTENING = new Set(['Reshape', 'Flatten', 'Transpose', 'Squeeze', 'Unsqueeze', 'Identity']);
+
+/**
+ * The values a MatMul weights by scores `v` (v @ values), when they are average pools of one map
+ * flattened and concatenated (ANN's pyramid pooling: GlobalAveragePool and AveragePools, Reshape,
+ * Concat, Transpose); null otherwise. Average pooling is linear, so each pooled cell is a known
+ * weighting of the map's positions (classify checks the cell count against the scores' keys).
+ */
+function pooledValues(ix: GraphIndex, v: string): PooledKeys | null {
+  const mm = (ix.consumers.get(v) ?? []).find((c) => c.opType === 'MatMul' && c.input?.[0] === v);
+  const back = (x: string): string => {
+    let p = ix.producer.get(x);
+    for (let i = 0; p && FLATTENING.has(p.opType as string) && i < 8; i++) { x = p.input?.[0] as string; p = ix.producer.get(x); }
+    return x;
+  };
+  if (!mm?.input?.[1]) return null;
+  const top = back(mm.input[1]);
+  const concat = ix.producer.get(top);
+  const branches = concat?.opType === 'Concat' ? (concat.input ?? []) as string[] : [top];
+  let map: string | null = null;
+  const pools: string[] = [];
+  for (const b of branches) {
+    const out = back(b);
+    const pool = ix.producer.get(out);
+    const input = pool?.input?.[0];
+    if (!pool || !POOLS.has(pool.opType as string) || !input || (map !== null && input !== map)) return null;
+    map = input;
+    pools.push(out);
+  }
+  return map ? { map, pools } : null;
+}
+
 /** A scalar computed from shapes or constants (the N of f / N). */
 function isShapeScalar(ix: GraphIndex, v: string): boolean {
   if (ix.scalarValue(v) !== null) return true;
@@ -257,6 +301,8 @@ export interface FoundPart {
   keysFirst?: boolean;
   /** Footprint attention [N, G, k^2, HW] (SAN): its offset count; laid out by replaying the unfold on position ids. */
   footprint?: { offsets: number };
+  /** Affinities over pooled cells of keyGrid (ANN): the pools, laid out densely over keyGrid's positions. */
+  pooled?: { pools: string[] };
   /** Spatial transformers: the affine theta [N, 2, 3] the grid is made from, where there is one. */
   theta?: string;
   /**
@@ -415,6 +461,22 @@ export function classify(candidates: Candidate[], shapes: Map<string, number[]>,
     if (q === k && channelMap) {
       parts.push({ kind: 'channel-affinity', candidate: c, map: 'affinity', queryGrid: channelMap.v, channels: q, mapSize: [channelMap.s[2] as number, channelMap.s[3] as number] });
       continue;
+    }
+    // Keys pooled from one map (ANN's pyramid: K cells of 1x1, 2x2, ... pools): each key is a known
+    // average of the map's positions, so the scores spread over them are an affinity [N, HW, HW'].
+    const pooled = c.type === 'affinity' && c.pooled && qGrid && !kGrid && c.op.opType === 'Softmax' && softmaxLastAxis(c.op) ? c.pooled : null;
+    const pooledMap = pooled ? shapes.get(pooled.map) : undefined;
+    const cells = pooled ? pooled.pools.reduce((n, o) => { const d = shapes.get(o); return n + (d?.length === 4 ? (d[2] as number) * (d[3] as number) : NaN); }, 0) : NaN;
+    if (pooled && qGrid && pooledMap?.length === 4 && pooledMap[0] === 1 && cells === k) {
+      const hw = (pooledMap[2] as number) * (pooledMap[3] as number);
+      if (q * hw <= MAX_GROUPED_DENSE && hw * hw <= MAX_GROUPED_DENSE) {
+        parts.push({
+          kind: 'affinity', candidate: c, map: 'affinity', queryGrid: qGrid.v, keyGrid: pooled.map, channels: qGrid.s[1] as number,
+          mapSize: [qGrid.s[2] as number, qGrid.s[3] as number], pooled: { pools: pooled.pools },
+          note: `attention over ${k} keys pooled from a ${pooledMap[2]}x${pooledMap[3]} map (${pooled.pools.length} pools), spread over the positions each key averages`,
+        });
+        continue;
+      }
     }
     // K components over positions: a softmax over the positions per component ([N, K, HW]:
     // A2-Net's gather maps), or over the K components at each position ([N, K, HW] over K:

@@ -133,7 +133,10 @@ export async function importGraph(model: OnnxTypes.ModelProto, name: string, ext
     wanted.add(c.value);
     if (c.type === 'gate') { wanted.add(c.feature); wanted.add(c.operand); } else if (c.type === 'sampler') { wanted.add(c.feature); for (const a of c.ancestors) wanted.add(a); }
     else if (c.type === 'footprint') { wanted.add(c.values); wanted.add(c.source); }
-    else for (const a of c.ancestors) { wanted.add(a); const up = shapeOnlySource(ix, a); if (up) wanted.add(up); }
+    else {
+      for (const a of c.ancestors) { wanted.add(a); const up = shapeOnlySource(ix, a); if (up) wanted.add(up); }
+      if (c.type === 'affinity' && c.pooled) for (const v of [c.pooled.map, ...c.pooled.pools]) wanted.add(v);
+    }
   }
   const probeModel = { ...model, graph: { ...graph, output: [...graph.output, ...[...wanted].filter((v) => v !== firstOutput && !ix.constants.has(v)).map((v) => ({ name: v }))] } };
   // A dynamic model is probed at no more than PROBE_SIZE: the shapes' relations are what
@@ -273,6 +276,16 @@ export async function importGraph(model: OnnxTypes.ModelProto, name: string, ext
         const dense = crissCrossDense(w, v, p.queryGrid as string);
         output(dense, `${module}.map.${p.map}`);
         rewire.set(v, w.node('Where', [bypass, w.mean(v, [3], 1), v]));
+        taps.set('attention', w.reshapeBatchTail(w.mean(dense, [1], 0), v, w.shapeSlice(p.keyGrid as string, 2, 4)));
+        taps.set('activation', w.mean(p.queryGrid as string, [1], 0));
+        affinity = dense;
+        continue;
+      }
+      if (p.pooled) {
+        // [N, Q, K] over pooled keys, spread over the positions of the map they pool: [N, Q, HW].
+        const dense = spreadPooled(ix, w, v, p.keyGrid as string, p.pooled.pools);
+        output(dense, `${module}.map.${p.map}`);
+        rewire.set(v, w.node('Where', [bypass, w.mean(v, [2], 1), v]));
         taps.set('attention', w.reshapeBatchTail(w.mean(dense, [1], 0), v, w.shapeSlice(p.keyGrid as string, 2, 4)));
         taps.set('activation', w.mean(p.queryGrid as string, [1], 0));
         affinity = dense;
@@ -454,6 +467,24 @@ function crissCrossDense(w: GraphWriter, v: string, grid: string): string {
   ]); // [N, H, W, H, W]
   const hw = w.node('Mul', [h, wd]);
   return w.node('Reshape', [full, w.node('Concat', [w.ints([0]), hw, hw], { axis: 0 })]);
+}
+
+/**
+ * Scores [N, Q, K] over the cells of pools of `map` [N, C, H, W] (in `pools`' order), spread
+ * over map's positions [N, Q, HW]: each pool is replayed on a one-hot image per position
+ * ([HW, 1, H, W]), which gives the weight of every position in every cell ([HW, K]).
+ */
+function spreadPooled(ix: GraphIndex, w: GraphWriter, v: string, map: string, pools: string[]): string {
+  const hw = w.node('Mul', [w.shapeSlice(map, 2, 3), w.shapeSlice(map, 3, 4)]);
+  const ids = w.indices(hw);
+  const eye = w.node('Cast', [w.node('Equal', [w.node('Unsqueeze', [ids, w.ints([1])]), w.node('Unsqueeze', [ids, w.ints([0])])])], { to: DataType.FLOAT });
+  const basis = w.node('Reshape', [eye, w.node('Concat', [hw, w.ints([1]), w.shapeSlice(map, 2, 4)], { axis: 0 })]); // [HW, 1, H, W]
+  const cells = pools.map((o) => {
+    const pool = ix.producer.get(o) as OnnxTypes.INodeProto;
+    return w.node('Reshape', [w.raw(pool.opType as string, [basis], pool.attribute ?? []), w.node('Concat', [hw, w.ints([-1])], { axis: 0 })]);
+  });
+  const weights = cells.length > 1 ? w.node('Concat', cells, { axis: 1 }) : cells[0] as string; // [HW, K]
+  return w.node('MatMul', [v, w.node('Transpose', [weights], { perm: [1, 0] })]);
 }
 
 /**

@@ -214,6 +214,24 @@ describe('every mechanism kind drawn its own way (real engine, web mode)', () =>
     await page.keyboard.press('Escape');
   });
 
+  it('ANN AFNB imported from ONNX: its softmax over 85 pooled keys is spread over the 16 x 16 positions they average, and a query answers over them', async () => {
+    const onnx = { name: 'ann-afnb.onnx', type: 'application/octet-stream', bytes: readFileSync(join(root, 'test/fixtures/onnx/ann-afnb/model.onnx')) };
+    await dropFiles(page, [onnx]);
+    await waitState(page, (s) => s.model.status === 'ready' && s.model.info?.name === 'ann-afnb.onnx', 120_000);
+    if (!(await state(page, (s) => s.run.image?.name === 'chelsea.png'))) await dropFiles(page, [photo]);
+    await waitState(page, (s) => s.run.status === 'done' && s.run.image?.name === 'chelsea.png' && !!s.run.taps['afnb4.stages.0'], 120_000);
+    expect(await page.textContent('.mod[data-module="afnb4.stages.0"] .badge')).toBe('Affinity');
+    await focusModule('afnb4.stages.0', 'attention');
+    // A fixed-size export (64 px): queries on layer4's 8 x 8 map, keys over layer3's 16 x 16.
+    expect(await clickQuery('afnb4.stages.0', 0.3, 0.6)).toEqual([16, 16]);
+    const row = await state(page, (s) => Array.from(s.analysis.query!.map!.data));
+    expect(row.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 4);
+    // Every position is in the 1 x 1 pool, so every one gets some weight.
+    expect(Math.min(...row)).toBeGreaterThan(0);
+    await shot('mech-13b-ann-afnb-imported');
+    await page.keyboard.press('Escape');
+  });
+
   it('STN: the predicted sampling grid over the photo, theta in words and the photo warped by it', async () => {
     await open('stn', 1);
     expect(await page.textContent('.mod[data-module="stn1"] .badge')).toBe('STN');
