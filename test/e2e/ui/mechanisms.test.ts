@@ -14,6 +14,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { encodeModel, GraphBuilder } from '../../../engine/graph/builder';
+import { DataType } from '../../../engine/graph/onnx';
 import { dropFiles, launch, openApp, root, screenshots, serve, state, waitState, type Served } from './harness';
 
 let served: Served;
@@ -284,6 +286,35 @@ describe('every mechanism kind drawn its own way (real engine, web mode)', () =>
     expect(await page.$('[data-testid=transform-no-theta]')).toBeNull();
     await page.mouse.move(10, 10);
     await shot('mech-14b-stn-imported');
+  });
+
+  it('a sampling grid that is no affine transform (a flow field from a conv): the mesh and the warped photo, and no theta', async () => {
+    // input [1, 3, 32, 32] -> conv -> GridSample on tanh(conv) -> GAP -> Gemm: weights seeded here.
+    let seed = 11;
+    const rand = (n: number, scale: number): Float32Array => Float32Array.from({ length: n }, () => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return (seed / 2147483648 - 0.5) * 2 * scale;
+    });
+    const g = new GraphBuilder('flow');
+    const x = g.input({ name: 'image', elemType: DataType.FLOAT, shape: [1, 3, 32, 32] });
+    const fmap = g.node('Conv', [x, g.floats('conv.weight', rand(4 * 27, 0.4), [4, 3, 3, 3])], '/body/conv/Conv', { pads: [1, 1, 1, 1] });
+    const flow = g.node('Conv', [fmap, g.floats('warp.weight', rand(2 * 36, 0.3), [2, 4, 3, 3])], '/warp/flow/Conv', { pads: [1, 1, 1, 1] });
+    const grid = g.node('Transpose', [g.node('Tanh', [flow], '/warp/Tanh')], '/warp/Transpose', { perm: [0, 2, 3, 1] });
+    const warped = g.node('GridSample', [fmap, grid], '/warp/GridSample', { align_corners: 0 });
+    const pooled = g.node('Flatten', [g.node('GlobalAveragePool', [warped], '/head/GlobalAveragePool')], '/head/Flatten');
+    g.output(g.node('Gemm', [pooled, g.floats('fc.weight', rand(12, 0.5), [3, 4]), g.floats('fc.bias', rand(3, 0.1), [3])], '/head/fc/Gemm', { transB: 1 }), 'logits');
+    await dropFiles(page, [{ name: 'flow-field.onnx', type: 'application/octet-stream', bytes: Buffer.from(encodeModel(g.build())) }]);
+    await waitState(page, (s) => s.model.status === 'ready' && s.model.info?.name === 'flow-field.onnx', 120_000);
+    if (!(await state(page, (s) => s.run.image?.name === 'chelsea.png'))) await dropFiles(page, [photo]);
+    await waitState(page, (s) => s.run.status === 'done' && s.run.image?.name === 'chelsea.png' && !!s.run.taps['warp']?.grid, 120_000);
+    expect(await state(page, (s) => s.run.taps['warp']!.affine ?? null)).toBeNull();
+    await focusModule('warp', 'grid');
+    await page.waitForSelector('[data-testid=grid-overlay]');
+    await page.waitForSelector('[data-testid=transform-no-theta]');
+    expect(await page.$('[data-testid=transform-summary]')).toBeNull();
+    await page.waitForFunction(() => Number((document.querySelector('[data-testid=warped-crop]') as HTMLCanvasElement | null)?.dataset.painted ?? 0) > 0);
+    await page.mouse.move(10, 10);
+    await shot('mech-14c-flow-field');
   });
 
   it('RNL: a clicked query attends by region (each position summarised by its 3 x 3 neighbourhood)', async () => {
