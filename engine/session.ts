@@ -16,7 +16,7 @@ import { minMax, resizeBilinear } from '../common/agreement';
 import { CAM_METHODS, type CamMap, type CamMethod, DCN_REGIONS, eigenCam, gradCam, gradCamPlusPlus, gradientNorm, isCamMethod, layerCam, scoreWeights, topRegions, weightedSum } from './cam';
 import { affinityOutput, affinityRowsOutput, affinityStepOutput, LOGITS, moduleInputOutput, stageOutput, tapOutput } from './graph/names';
 import { type DecodedImage, decodeImage, decodeToInput, IMAGENET_MEAN, IMAGENET_STD, pointToCell, type Preprocessed, preprocess, type PreprocessOptions } from './image';
-import { checkMemory, defaultMemoryLimit } from './memory';
+import { checkMemory, defaultMemoryLimit, formatBytes } from './memory';
 import { KEEP_AFFINITY_BYTES } from './modules/nonLocal';
 import { readManifest, type ModelManifest } from './models';
 import { cbamVariantParts, specFromArchName } from './nets/presets';
@@ -29,7 +29,7 @@ import { imagenetClasses } from './hub/imagenet';
 import { customStrides, type NetSpec } from './nets/spec';
 import type { ImageSource, ModelSource } from './protocol';
 import { createRunner, type DeviceChoice, type GraphRunner, probeShapes, type RunnerOptions, type RuntimeName } from './runtimes';
-import { type ImportedMap, type ImportedModel, importGraph, importOnnx, looksLikeOnnx, mapShape, ROLLOUT } from './import';
+import { DENSE_LAYOUT_BYTES, type ImportedMap, type ImportedModel, importGraph, importOnnx, looksLikeOnnx, mapShape, ROLLOUT } from './import';
 import { attentionRollout } from './import/rollout';
 import { createTfjsRunner, type TfjsRunner } from './runtimes/tfjs';
 import type { OutputTensor } from './runtimes/types';
@@ -397,6 +397,11 @@ export class Session {
     if (opts.tile) return this.runTiled(request.image, opts, opts.tile, hooks);
     // Refused before anything is decoded: a size the machine cannot hold never starts.
     const estimate = this.spec ? checkMemory(this.spec, opts.inputSize ?? this.info.inputSize, this.memoryLimit(), this.affinityReadbackBytes) : null;
+    const limit = this.imported?.denseLimit;
+    if (limit && (opts.inputSize ?? this.info.inputSize) > limit.size) {
+      throw new EngineError('too-large', `${limit.module}'s attention, laid out on the image by AttnScope (the model never forms it whole), would need more than ${formatBytes(DENSE_LAYOUT_BYTES)} above ${limit.size} px.`,
+        `Run at ${limit.size} px or less (the Input panel's Size, or --input-size).`);
+    }
     if (this.imported && !this.imported.dynamic && opts.inputSize !== undefined && opts.inputSize !== this.info.inputSize) {
       throw new EngineError('bad-request', `This ONNX model takes ${this.info.inputSize}x${this.info.inputSize} inputs only (its input size is fixed in the file).`, `Use --input-size ${this.info.inputSize}, or export the model with dynamic axes.`);
     }

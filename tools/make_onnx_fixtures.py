@@ -388,7 +388,10 @@ CASES['rnl-resnet'] = dict(resnet_case(cifar(inserts=[{'kind': 'rnl', 'name': 'r
 # layer2 (16x16, 16 channels, C' = 4, 4 hash rounds of 8 buckets, chunks of 32; tools/torchref/nlsa.py),
 # exported in the authors' sorted / chunked form (NonLocalSparseAttention.dense False): ArgMax codes,
 # TopK sorts (argsort), GatherElements, Mod, chunked MatMuls, ReduceLogSumExp, a Softmax over the rounds.
-# The [L, L] affinity is never formed (only the [B, 4, 8, 32, 96] chunk scores, exp(raw - lse)): unlisted.
+# The [L, L] affinity is never formed (only the [B, 4, 8, 32, 96] chunk scores, exp(raw - lse)): unlisted
+# at the default size. Opened at 32 px the importer lays the chunks out on the image (the sorting
+# and chunking replayed on position ids, the rounds weighted by their Softmax) and lists it as nlsa2
+# (test/unit/engine/onnxImport.test.ts checks it against this `affinity`).
 # The tfjs runtime has none of ArgMax, TopK, GatherElements, Mod, ReduceL2, ReduceLogSumExp; `dense=True`
 # on the case exports the dense form instead (ReduceMax / Less / ReduceMin codes, comparison-counted
 # ranks, Cast for floor, Where-masked [1, 4, 256, 256] scores, exp / log for logsumexp, ReduceSum over
@@ -396,7 +399,9 @@ CASES['rnl-resnet'] = dict(resnet_case(cifar(inserts=[{'kind': 'rnl', 'name': 'r
 NLSA_UNLISTED = [
     ('attention', [16, 16], 'mean over the 256 queries of the dense A, what each position receives; never formed'),
     ('affinity', [256, 256], 'dense A = sum over rounds of softmax_r(lse) A_r (rows = queries, row-major; 96 keys '
-                             'a round, rows sum to 1); never formed'),
+                             'a round, rows sum to 1); never formed in the graph. Listed by the importer (module nlsa2) '
+                             'when the model is opened at 32 px (--input-size 32); at the default 224 px (probed at 128) '
+                             'its layout is too large and refused with that reason'),
     ('maps', [8, 16, 16], "round 0's bucket membership, one-hot of the ArgMax codes (/nlsa2/ArgMax, [1, 256, 4])")]
 CASES['nlsa-resnet'] = dict(resnet_case(cifar(inserts=[{'kind': 'nlsa', 'name': 'nlsa2', 'after': 2, 'reduction': 4,
                                                         'hashes': 4, 'buckets': 8, 'chunk': 32, 'kSize': 3,

@@ -16,7 +16,7 @@
 
 import type { OnnxTypes } from '../graph/onnx';
 import type { ImportedPartKind } from '../types';
-import { type LaidOutGroups, unfoldSource } from './groups';
+import { type LaidOutGroups, sortedSource, unfoldSource } from './groups';
 import type { GraphIndex } from './graphEdit';
 
 type Node = OnnxTypes.INodeProto;
@@ -79,7 +79,26 @@ export interface FootprintCandidate {
   source: string;
 }
 
-export type Candidate = GateCandidate | AffinityCandidate | SamplerCandidate | FootprintCandidate;
+/**
+ * Attention in sorted chunks (LSH attention as NLSA's export writes it): a softmax written out,
+ * exp(s - logsumexp(s)), over [N, rounds, chunks, chunk, keys], read by a MatMul with values
+ * gathered into each round's sorted order, the rounds then weighted (a Softmax over them) and
+ * summed. `queries` / `values`: the scores' and the reading MatMul's chunked inputs, and the maps
+ * they come from (null where no shape-only / gather chain leads back to one); `weights`: the
+ * rounds' Softmax, or null.
+ */
+export interface ChunkedCandidate {
+  type: 'chunked';
+  value: string;
+  op: Node;
+  queries: string;
+  values: string;
+  querySource: string | null;
+  valueSource: string | null;
+  weights: string | null;
+}
+
+export type Candidate = GateCandidate | AffinityCandidate | SamplerCandidate | FootprintCandidate | ChunkedCandidate;
 
 /** Ops that move or broadcast values without computing new ones. */
 const TRANSPARENT = new Set(['Unsqueeze', 'Squeeze', 'Reshape', 'Expand', 'Transpose', 'Flatten', 'Identity', 'Cast']);
@@ -119,6 +138,14 @@ export function findCandidates(ix: GraphIndex): Candidate[] {
     if (n.opType === 'GridSample' && n.input?.[1] && !ix.isConstant(n.input[1])) {
       const producer = ix.producer.get(n.input[1]);
       out.push({ type: 'sampler', value: n.input[1], op: n, feature: n.input[0] as string, ancestors: producer ? [n.input[1], ...ancestors(ix, producer)] : [n.input[1]] });
+      continue;
+    }
+    if (n.opType === 'Exp') {
+      const chunked = sortedChunks(ix, n);
+      if (chunked) {
+        seen.add(value);
+        out.push(chunked);
+      }
       continue;
     }
     if (n.opType === 'Softmax' || n.opType === 'LogSoftmax') {
@@ -213,6 +240,40 @@ function readByMatMul(ix: GraphIndex, v: string, depth: number, direct = false):
   return false;
 }
 
+/** exp(s - logsumexp(s)) of scores s = MatMul(queries, keys), read by a MatMul (weights first): a chunked-attention candidate. */
+function sortedChunks(ix: GraphIndex, exp: Node): ChunkedCandidate | null {
+  const value = exp.output?.[0] as string;
+  const sub = ix.producer.get(exp.input?.[0] as string);
+  const [s, l] = (sub?.opType === 'Sub' ? sub.input ?? [] : []) as [string?, string?];
+  const lse = l ? ix.producer.get(l) : undefined;
+  const scores = s ? ix.producer.get(s) : undefined;
+  const reader = (ix.consumers.get(value) ?? []).find((c) => c.opType === 'MatMul' && c.input?.[0] === value);
+  if (!s || lse?.opType !== 'ReduceLogSumExp' || lse.input?.[0] !== s || scores?.opType !== 'MatMul' || !reader?.input?.[1] || !scores.input?.[0]) return null;
+  const [queries, values] = [scores.input[0], reader.input[1]];
+  return { type: 'chunked', value, op: exp, queries, values, querySource: sortedSource(ix, queries), valueSource: sortedSource(ix, values), weights: roundWeights(ix, reader.output?.[0] as string) };
+}
+
+/**
+ * The Softmax that weights the rounds of chunked attention: from the reading MatMul's output,
+ * through the ops that put it back in image order, the Mul by a Softmax whose product is summed.
+ */
+function roundWeights(ix: GraphIndex, v: string): string | null {
+  let x = v;
+  for (let i = 0; i < 8; i++) {
+    const next = ix.consumers.get(x) ?? [];
+    const c = next[0];
+    if (next.length !== 1 || !c) return null;
+    if (c.opType === 'Mul') {
+      const other = (c.input?.[0] === x ? c.input?.[1] : c.input?.[0]) as string;
+      const summed = (ix.consumers.get(c.output?.[0] as string) ?? []).some((k) => k.opType === 'ReduceSum');
+      return ix.producer.get(other)?.opType === 'Softmax' && summed ? other : null;
+    }
+    if (!(FLATTENING.has(c.opType as string) || c.opType === 'GatherElements') || c.input?.[0] !== x) return null;
+    x = c.output?.[0] as string;
+  }
+  return null;
+}
+
 const POOLS = new Set(['AveragePool', 'GlobalAveragePool']);
 const FLATTENING = new Set(['Reshape', 'Flatten', 'Transpose', 'Squeeze', 'Unsqueeze', 'Identity']);
 
@@ -303,6 +364,8 @@ export interface FoundPart {
   footprint?: { offsets: number };
   /** Affinities over pooled cells of keyGrid (ANN): the pools, laid out densely over keyGrid's positions. */
   pooled?: { pools: string[] };
+  /** Sorted-chunk attention: its chunked queries and values (replayed on position ids) and the rounds' weights. */
+  chunked?: { queries: string; values: string; weights: string };
   /** Spatial transformers: the affine theta [N, 2, 3] the grid is made from, where there is one. */
   theta?: string;
   /**
@@ -317,6 +380,12 @@ export interface FoundPart {
   /** Map size at the probe's input size [h, w]. */
   mapSize: [number, number];
   note?: string;
+  /**
+   * Layouts the importer makes that the model never forms (groups, footprints, pooled keys, sorted
+   * chunks spread densely over the image): values in the largest tensor it adds, at the probe's
+   * size. It grows with the 4th power of the input size (a square of positions).
+   */
+  denseValues?: number;
 }
 
 export interface Rejected {
@@ -325,15 +394,15 @@ export interface Rejected {
   reason: string;
 }
 
-/** Classifies candidates by the shapes of a probe pass (`shapes`: value -> dims). */
-/** Where a grouped map [G, C, a, b]'s positions lie on the image (engine/import/groups.ts), or null. */
 /** The scope an exported node's name gives it ('/a/b/Softmax' -> '/a/b'), '' for unscoped names. */
 function nodeScope(name: string | null | undefined): string {
   return name?.startsWith('/') ? name.slice(0, name.lastIndexOf('/')) : '';
 }
 
+/** Where a grouped map [G, C, a, b]'s positions lie on the image (engine/import/groups.ts), or null. */
 export type GroupResolver = (grouped: string, earlier: LaidOutGroups[]) => { source: string; via?: { from: string; aligned: string } } | 'unresolved' | null;
 
+/** Classifies candidates by the shapes of a probe pass (`shapes`: value -> dims). */
 export function classify(candidates: Candidate[], shapes: Map<string, number[]>, groupsOf: GroupResolver = () => null): { parts: FoundPart[]; rejected: Rejected[] } {
   const parts: FoundPart[] = [];
   const rejected: Rejected[] = [];
@@ -341,6 +410,26 @@ export function classify(candidates: Candidate[], shapes: Map<string, number[]>,
   for (const c of candidates) {
     const g = shapes.get(c.value);
     if (!g) { reject(c, 'the probe pass did not compute it'); continue; }
+    if (c.type === 'chunked') {
+      // [1, rounds, chunks, chunk, keys]: chunks x chunk queries cover the map once a round.
+      const q = c.querySource ? shapes.get(c.querySource) : undefined;
+      const v = c.valueSource ? shapes.get(c.valueSource) : undefined;
+      const wt = c.weights ? shapes.get(c.weights) : undefined;
+      const hw = q?.length === 4 ? (q[2] as number) * (q[3] as number) : 0;
+      const ok = g.length === 5 && g[0] === 1 && q?.length === 4 && v?.length === 4 && q[0] === 1 && v[0] === 1 && q[2] === v[2] && q[3] === v[3]
+        && (g[2] as number) * (g[3] as number) === hw && wt?.length === 4 && wt[1] === g[1] && wt[2] === hw;
+      if (!ok || !q || !v || !c.querySource || !c.valueSource || !c.weights) {
+        reject(c, 'a softmax written as exp(s - logsumexp(s)), but not over sorted chunks whose queries, values and round weights lead back to one map');
+        continue;
+      }
+      if ((g[1] as number) * hw * hw > MAX_GROUPED_DENSE * 4) { reject(c, `sorted-chunk attention over ${hw} positions in ${g[1]} rounds is too large to lay out densely; open the model at a smaller input size (--input-size) to see it`); continue; }
+      parts.push({
+        kind: 'affinity', candidate: c, map: 'affinity', queryGrid: c.querySource, keyGrid: c.valueSource, channels: v[1] as number,
+        mapSize: [q[2] as number, q[3] as number], chunked: { queries: c.queries, values: c.values, weights: c.weights }, denseValues: (g[1] as number) * hw * hw,
+        note: `attention in ${g[1]} rounds of ${g[2]} sorted chunks of ${g[3]} queries over ${g[4]} keys, laid out on the image`,
+      });
+      continue;
+    }
     if (c.type === 'footprint') {
       const v = shapes.get(c.values);
       const src = shapes.get(c.source);
@@ -349,7 +438,7 @@ export function classify(candidates: Candidate[], shapes: Map<string, number[]>,
         && src?.length === 4 && src[0] === 1 && (src[2] as number) * (src[3] as number) === q;
       if (!ok || !src) { reject(c, `a softmax [${g.join(', ')}] weighting an unfolded map, but not over [N, groups, offsets, positions] of a map upstream`); continue; }
       if (k * q * q > MAX_GROUPED_DENSE * 16) { reject(c, `footprint attention over ${q} positions is too large to lay out densely`); continue; }
-      parts.push({ kind: 'affinity', candidate: c, map: 'affinity', queryGrid: c.source, keyGrid: c.source, channels: src[1] as number, mapSize: [src[2] as number, src[3] as number], footprint: { offsets: k } });
+      parts.push({ kind: 'affinity', candidate: c, map: 'affinity', queryGrid: c.source, keyGrid: c.source, channels: src[1] as number, mapSize: [src[2] as number, src[3] as number], footprint: { offsets: k }, denseValues: q * q });
       continue;
     }
     if (c.type === 'sampler') {
@@ -425,7 +514,7 @@ export function classify(candidates: Candidate[], shapes: Map<string, number[]>,
       if (grouped && source && hw * hw <= MAX_GROUPED_DENSE) {
         parts.push({
           kind: 'affinity', candidate: c, map: 'affinity', queryGrid: grouped.source, keyGrid: grouped.source, channels: source[1] as number,
-          mapSize: [source[2] as number, source[3] as number], groups: { grouped: grouped.v, ...(grouped.via ? { via: grouped.via } : {}) },
+          mapSize: [source[2] as number, source[3] as number], groups: { grouped: grouped.v, ...(grouped.via ? { via: grouped.via } : {}) }, denseValues: hw * hw,
           note: grouped.via
             ? `attention in ${groupCount} groups of ${gq} positions, regrouped from an earlier grouped block's output, laid out on the image`
             : `attention in ${groupCount} groups of ${gq} positions, laid out on the image`,
@@ -472,7 +561,7 @@ export function classify(candidates: Candidate[], shapes: Map<string, number[]>,
       if (q * hw <= MAX_GROUPED_DENSE && hw * hw <= MAX_GROUPED_DENSE) {
         parts.push({
           kind: 'affinity', candidate: c, map: 'affinity', queryGrid: qGrid.v, keyGrid: pooled.map, channels: qGrid.s[1] as number,
-          mapSize: [qGrid.s[2] as number, qGrid.s[3] as number], pooled: { pools: pooled.pools },
+          mapSize: [qGrid.s[2] as number, qGrid.s[3] as number], pooled: { pools: pooled.pools }, denseValues: Math.max(q, hw) * hw,
           note: `attention over ${k} keys pooled from a ${pooledMap[2]}x${pooledMap[3]} map (${pooled.pools.length} pools), spread over the positions each key averages`,
         });
         continue;

@@ -148,6 +148,11 @@ export class GraphWriter {
     return this.opset >= 18 ? this.node('ReduceMean', [x, this.ints(axes)], { keepdims }) : this.node('ReduceMean', [x], { axes, keepdims });
   }
 
+  /** ReduceSum over `axes` (attribute before opset 13, input from 13). */
+  sum(x: string, axes: number[], keepdims: 0 | 1): string {
+    return this.opset >= 13 ? this.node('ReduceSum', [x, this.ints(axes)], { keepdims }) : this.node('ReduceSum', [x], { axes, keepdims });
+  }
+
   /** 0, 1, ... n - 1 as float32, for an int64 [1] value n (positions, rows, columns). */
   indices(n: string): string {
     const scalar = (v: string): string => this.node('Squeeze', [v, this.ints([0])]);

@@ -50,7 +50,7 @@ const UNFOLD = new Set([...MOVING, 'Concat']);
  * or any other op, or (`requireUnfold`) hold no unfold: a Concat of at least 4 inputs, SAN's k^2
  * footprint offsets.
  */
-function traceSource(ix: GraphIndex, v: string, requireUnfold: boolean): string | null {
+function traceSource(ix: GraphIndex, v: string, requireUnfold: boolean, ops: ReadonlySet<string> = UNFOLD): string | null {
   let found: string | null = null;
   let unfolds = false;
   const seen = new Set<string>();
@@ -58,7 +58,7 @@ function traceSource(ix: GraphIndex, v: string, requireUnfold: boolean): string 
     if (seen.has(x)) return true;
     seen.add(x);
     const p = ix.producer.get(x);
-    if (depth > 0 && (!p || !UNFOLD.has(p.opType as string))) {
+    if (depth > 0 && (!p || !ops.has(p.opType as string))) {
       if (found !== null && found !== x) return false;
       found = x;
       return true;
@@ -74,6 +74,19 @@ function traceSource(ix: GraphIndex, v: string, requireUnfold: boolean): string 
 /** The one map a footprint-unfolded map (SAN's values) comes from, else null (traceSource). */
 export function unfoldSource(ix: GraphIndex, v: string): string | null {
   return traceSource(ix, v, true);
+}
+
+/** What sorted attention moves positions with besides UNFOLD: a GatherElements into sorted order (its data input). */
+const SORTING = new Set([...UNFOLD, 'GatherElements']);
+
+/**
+ * The one map sorted-chunk attention's queries or values `v` come from (NLSA's export: a map
+ * flattened, gathered into the order of its hash buckets, cut into chunks, each chunk beside its
+ * neighbours), else null. Replaying those ops on position ids (replayIds) says which position each
+ * chunk slot holds: the gathers' indices are the model's own.
+ */
+export function sortedSource(ix: GraphIndex, v: string): string | null {
+  return traceSource(ix, v, false, SORTING);
 }
 
 /** The map `v` was made from by shape-only ops, if any (the probe must measure it). */

@@ -48,7 +48,15 @@ export interface ImportedModel {
   warnings: string[];
   /** A transformer with a class token: attention rollout over its heads layers (derived module ROLLOUT), in forward order. */
   rollout: { layers: ImportedMap[]; prefix: number } | null;
+  /**
+   * A dynamic model whose attention the importer lays out densely (FoundPart.denseValues): the
+   * largest input size at which that layout stays within DENSE_LAYOUT_BYTES, and its module.
+   */
+  denseLimit: { size: number; module: string } | null;
 }
+
+/** The most one dense layout the importer adds may hold: 256 MB of float32. */
+export const DENSE_LAYOUT_BYTES = 256 * 1024 * 1024;
 
 /** The derived module of attention rollout (engine/import/rollout.ts). */
 export const ROLLOUT = 'rollout';
@@ -133,6 +141,7 @@ export async function importGraph(model: OnnxTypes.ModelProto, name: string, ext
     wanted.add(c.value);
     if (c.type === 'gate') { wanted.add(c.feature); wanted.add(c.operand); } else if (c.type === 'sampler') { wanted.add(c.feature); for (const a of c.ancestors) wanted.add(a); }
     else if (c.type === 'footprint') { wanted.add(c.values); wanted.add(c.source); }
+    else if (c.type === 'chunked') { for (const v of [c.queries, c.values, c.querySource, c.valueSource, c.weights]) if (v) wanted.add(v); }
     else {
       for (const a of c.ancestors) { wanted.add(a); const up = shapeOnlySource(ix, a); if (up) wanted.add(up); }
       if (c.type === 'affinity' && c.pooled) for (const v of [c.pooled.map, ...c.pooled.pools]) wanted.add(v);
@@ -159,6 +168,10 @@ export async function importGraph(model: OnnxTypes.ModelProto, name: string, ext
   const parts = nameParts(found);
   for (const p of parts) if (p.note) warnings.push(`${p.module}: ${p.note}.`);
   for (const r of rejected) warnings.push(`Not listed as attention: ${r.node} (${r.reason}).`);
+  // Layouts the model never forms grow with the 4th power of the input size: the largest size they fit at.
+  const densest = parts.reduce<NamedPart | null>((a, p) => ((p.denseValues ?? 0) > (a?.denseValues ?? 0) ? p : a), null);
+  const denseLimit = dynamic && densest?.denseValues
+    ? { size: Math.floor(probeSize * (DENSE_LAYOUT_BYTES / 4 / densest.denseValues) ** 0.25), module: densest.module } : null;
   if (!parts.length) warnings.push('No attention found: no gate multiplies a feature map and no softmax weights positions or tokens.');
 
   // The rewritten graph.
@@ -281,6 +294,27 @@ export async function importGraph(model: OnnxTypes.ModelProto, name: string, ext
         affinity = dense;
         continue;
       }
+      if (p.chunked) {
+        // [1, R, n, cs, k] per round and chunk, laid out on the image [1, HW, HW]: the sorting and
+        // chunking replayed on position ids say which position each query and key slot holds;
+        // one-hots place each round's rows and columns, and the rounds' weights sum them.
+        const { queries, values, weights } = p.chunked;
+        const hw = w.node('Mul', [w.shapeSlice(p.queryGrid as string, 2, 3), w.shapeSlice(p.queryGrid as string, 3, 4)]);
+        const every = w.indices(hw);
+        const hot = (ids: string): string => w.node('Cast', [w.node('Equal', [w.node('Gather', [ids, w.ints([0])], { axis: -1 }), every])], { to: DataType.FLOAT });
+        const queryHot = hot(replayIds(ix, w, p.queryGrid as string, queries)); // [1, R, n, cs, HW]
+        const keyHot = hot(replayIds(ix, w, p.keyGrid as string, values)); // [1, R, n, k, HW]
+        const slots = (x: string): string => w.node('Reshape', [x, w.node('Concat', [w.shapeSlice(x, 0, 2), w.ints([-1]), hw], { axis: 0 })]); // [1, R, n cs, HW]
+        const rows = slots(w.node('MatMul', [v, keyHot])); // each query slot's weights over positions
+        const perRound = w.node('MatMul', [w.node('Transpose', [slots(queryHot)], { perm: [0, 1, 3, 2] }), rows]); // [1, R, HW, HW]
+        const dense = w.sum(w.node('Mul', [perRound, weights]), [1], 0); // [1, HW, HW]
+        output(dense, `${module}.map.${p.map}`);
+        rewire.set(v, w.node('Where', [bypass, w.mean(v, [4], 1), v]));
+        taps.set('attention', w.reshapeBatchTail(w.mean(dense, [1], 0), v, w.shapeSlice(p.keyGrid as string, 2, 4)));
+        taps.set('activation', w.mean(p.keyGrid as string, [1], 0));
+        affinity = dense;
+        continue;
+      }
       if (p.pooled) {
         // [N, Q, K] over pooled keys, spread over the positions of the map they pool: [N, Q, HW].
         const dense = spreadPooled(ix, w, v, p.keyGrid as string, p.pooled.pools);
@@ -396,6 +430,7 @@ export async function importGraph(model: OnnxTypes.ModelProto, name: string, ext
     infos,
     maps,
     rejected,
+    denseLimit,
     externalDir,
     inputSize,
     layout,

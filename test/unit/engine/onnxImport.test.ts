@@ -83,6 +83,27 @@ describe('ONNX import: PyTorch fixtures', () => {
     expect(keys('isa3.stages.0.long_range_sa', 0)).toEqual([0, 4, 16, 20, 32, 36, 48, 52]);
   });
 
+  it('NLSA\'s sorted chunks (the authors\' export): too large to lay out at the default size, laid out as PyTorch\'s dense A when opened at 32 px, and runs past the layout\'s size limit refused', async () => {
+    const { session } = await open('nlsa-resnet');
+    expect(session.info.warnings.join('\n')).toMatch(/sorted-chunk attention over 4096 positions in 4 rounds is too large to lay out densely; open the model at a smaller input size/);
+    const expected = readSafetensors(join(DIR, 'nlsa-resnet', 'expected.safetensors'));
+    const input = nchwToNhwc(expected.get('input') as never).data;
+    for (const runtime of ['ort', 'tfjs'] as const) {
+      const small = await Session.load({ kind: 'path', path: join(DIR, 'nlsa-resnet', 'model.onnx') }, { threads: 1, runtime, inputSize: 32 });
+      sessions.push(small);
+      expect(small.info.warnings.join('\n')).toMatch(/nlsa2: attention in 4 rounds of 8 sorted chunks of 32 queries over 96 keys, laid out on the image/);
+      const r = await small.run({ image: { kind: 'input', name: 'nlsa', input, size: 32 } });
+      const a = r.maps?.find((m) => m.module === 'nlsa2' && m.map === 'affinity');
+      expect(a?.shape).toEqual([256, 256]);
+      expect(maxAbsDiff(a?.data as Float32Array, expected.get('nlsa2.affinity')?.data as Float32Array), runtime).toBeLessThan(1e-4);
+      expect(maxAbsDiff(r.logits, expected.get('logits')?.data as Float32Array)).toBeLessThan(1e-4);
+      // 4 rounds x 256^2 at 32 px: 256 MB is reached at 128 px (the 4th power of the size).
+      expect(small.imported?.denseLimit).toEqual({ size: 128, module: 'nlsa2' });
+      await expect(small.run({ image: { kind: 'input', name: 'nlsa', input, size: 32 }, options: { inputSize: 160 } }))
+        .rejects.toThrow(/nlsa2's attention, laid out on the image by AttnScope .* above 128 px/);
+    }
+  });
+
   for (const runtime of ['ort', 'tfjs'] as const) {
     it(`timm's average-pool downsampling with windows past the input (ceil_mode, 40 px) matches PyTorch on ${runtime}`, async () => {
       const { session, expected } = await open('timm-ecaresnet-d', runtime);
