@@ -58,8 +58,10 @@ export interface HelloRequest { type: 'hello'; id: number }
 /**
  * `arch`: an architecture name (`resnet18-cifar-nlsa2-c32`, timm's `seresnet50`) instead of what
  * detection reads from the keys: for what the weights do not store (the app's Architecture field).
+ * `inputSize`: an .onnx model with a dynamic input opened at this size (what its attention is found
+ * at: layouts too large at the default size are listed at a smaller one; the app's Input size field).
  */
-export interface LoadModelRequest { type: 'loadModel'; id: number; source: ModelSource; runtime?: RuntimeName; device?: DeviceChoice; arch?: string }
+export interface LoadModelRequest { type: 'loadModel'; id: number; source: ModelSource; runtime?: RuntimeName; device?: DeviceChoice; arch?: string; inputSize?: number }
 export interface RunRequest { type: 'run'; id: number; image: ImageSource; options: RunOptions }
 /** A point in original image coordinates (pixels, after EXIF orientation). */
 export interface QueryRequest { type: 'query'; id: number; runId: string; module: string; point: { x: number; y: number } }
@@ -405,7 +407,8 @@ const checks: { [K in ClientMessageType]: Check } = {
   loadModel: (m) => checkSource(m.source, ['builtin', 'hub', 'bytes', 'path'], 'source')
     ?? (m.runtime === undefined || isRuntimeName(m.runtime) ? null : `runtime must be one of ${RUNTIME_NAMES.join(', ')}`)
     ?? (m.device === undefined || isDeviceChoice(m.device) ? null : `device must be one of ${DEVICE_CHOICES.join(', ')}`)
-    ?? (m.arch === undefined || (isStr(m.arch, 256) && /^[A-Za-z0-9_.-]+$/.test(m.arch)) ? null : 'arch must be an architecture name (letters, digits, . _ -)'),
+    ?? (m.arch === undefined || (isStr(m.arch, 256) && /^[A-Za-z0-9_.-]+$/.test(m.arch)) ? null : 'arch must be an architecture name (letters, digits, . _ -)')
+    ?? (m.inputSize === undefined || (Number.isInteger(m.inputSize) && (m.inputSize as number) >= 8 && (m.inputSize as number) <= 4096) ? null : 'inputSize must be an integer from 8 to 4096'),
   run: (m) => checkSource(m.image, ['bytes', 'path'], 'image') ?? checkRunOptions(m.options ?? {}),
   query: (m) => {
     if (!isStr(m.runId, 256)) return 'runId must be a string';

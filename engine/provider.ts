@@ -41,6 +41,7 @@ export function defaultProvider(options: ProviderOptions = {}): SessionProvider 
       ...(options.threads !== undefined ? { threads: options.threads } : {}),
       ...(request.device ?? options.device ? { device: request.device ?? options.device } : {}),
       ...(request.arch ? { arch: request.arch } : {}),
+      ...(request.inputSize ? { inputSize: request.inputSize } : {}),
       ...(options.maxMemory !== undefined ? { maxMemory: options.maxMemory } : {}),
     }),
     runtime: () => describeRuntime(runtime, options),

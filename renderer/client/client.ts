@@ -294,7 +294,7 @@ export class Client implements EngineClient {
 
 /** A loadModel request; `runtime` only when one was asked for (older engines take the default). */
 function loadRequest(source: ModelSource, options: LoadOptions): ExtraRequest {
-  return { type: 'loadModel', source, ...(options.runtime ? { runtime: options.runtime } : {}), ...(options.device ? { device: options.device } : {}), ...(options.arch ? { arch: options.arch } : {}) };
+  return { type: 'loadModel', source, ...(options.runtime ? { runtime: options.runtime } : {}), ...(options.device ? { device: options.device } : {}), ...(options.arch ? { arch: options.arch } : {}), ...(options.inputSize ? { inputSize: options.inputSize } : {}) };
 }
 
 function progressHandler(onProgress?: (read: number, total: number) => void): ((m: EngineMessage) => void) | undefined {

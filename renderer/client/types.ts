@@ -50,6 +50,8 @@ export interface LoadOptions {
   device?: DeviceChoice;
   /** An architecture name instead of what the engine detects from the keys. */
   arch?: string;
+  /** An .onnx model with a dynamic input: the size to open it at (what its attention is found at). */
+  inputSize?: number;
 }
 
 export interface RunHandlers {

@@ -23,6 +23,12 @@ export function ModelPicker() {
   useEffect(() => { setArch(info?.arch ?? ''); }, [info?.arch, open]);
   // A checkpoint the user opened: its architecture can be named (what the weights do not store).
   const nameable = !!info && !!source && (source.kind === 'bytes' || source.kind === 'path') && !/\.onnx$/i.test(info.name);
+  // An .onnx model with a dynamic input: the size its attention is found at (layouts too large at its own size are found at a smaller one).
+  const sizable = !!info && !!source && (source.kind === 'bytes' || source.kind === 'path') && info.arch === 'onnx' && !info.fixedInputSize;
+  const [openSize, setOpenSize] = useState('');
+  useEffect(() => { setOpenSize(info ? String(info.inputSize) : ''); }, [info, open]);
+  const sizeValue = Number(openSize);
+  const sizeOk = Number.isInteger(sizeValue) && sizeValue >= 8 && sizeValue <= 4096;
   const [errorOpen, setErrorOpen] = useState(false);
   const ref = useRef<HTMLDivElement>(null);
 
@@ -76,6 +82,16 @@ export function ModelPicker() {
           )}
           {info && info.warnings.length > 0 && (
             <ul className="load-warnings" data-testid="load-warnings">{info.warnings.map((w) => <li key={w}>{w}</li>)}</ul>
+          )}
+          {sizable && source && (
+            <form className="arch-edit" onSubmit={(e) => { e.preventDefault(); if (!sizeOk) return; setOpen(false); void a.loadModel(source, label ?? info.name, { inputSize: sizeValue }); }}>
+              <label>
+                <span className="faint">Input size</span>
+                <input className="input mono" value={openSize} onChange={(e) => setOpenSize(e.target.value)} inputMode="numeric" aria-label="Input size to open the model at" data-testid="open-size-input"
+                  title="The size the model is opened at: its attention is found at this size (layouts too large at the model's own size are found at a smaller one); Enter reloads" />
+              </label>
+              <button className="btn small" type="submit" disabled={!sizeOk || sizeValue === info.inputSize}>Reload</button>
+            </form>
           )}
           {nameable && source && (
             <form className="arch-edit" onSubmit={(e) => { e.preventDefault(); setOpen(false); void a.loadModel(source, label ?? info.name, { arch }); }}>

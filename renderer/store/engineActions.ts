@@ -10,7 +10,7 @@ import type { GetState, ResolvedDeps, SetState } from './base';
 import { emptyRun, NO_PREPROCESS, preprocessOptions } from './base';
 import { defaultFocus, isCancelled, newId, toUserError } from './logic';
 import { pushRecent, RUNTIMES, saveRecent } from './persist';
-import type { AppActions, AppState, CamState, ImageEntry } from './types';
+import type { AppActions, AppState, CamState, ImageEntry, LoadChoices } from './types';
 
 type EngineActionKeys =
   | 'attachClient' | 'addImages' | 'addImagePaths' | 'selectImage' | 'stepImage' | 'removeImage'
@@ -70,7 +70,7 @@ export function engineActions(set: SetState, get: GetState, d: ResolvedDeps): Pi
   /** Counts loads: a load superseded by a newer one (the engine cancels it) leaves no trace. */
   let loadSeq = 0;
   /** The load in flight, if any: what reloadModel() asks for again. */
-  let pending: { source: ModelSource; label: string; arch?: string } | null = null;
+  let pending: { source: ModelSource; label: string; choices: LoadChoices } | null = null;
 
   const actions: Pick<AppActions, EngineActionKeys> = {
     async attachClient(client: EngineClient) {
@@ -185,25 +185,27 @@ export function engineActions(set: SetState, get: GetState, d: ResolvedDeps): Pi
       }
     },
 
-    async loadModel(source: ModelSource, label: string, options: { arch?: string } = {}) {
+    async loadModel(source: ModelSource, label: string, options: LoadChoices = {}) {
       const client = get().engine.client;
       if (!client) return;
       const seq = ++loadSeq;
       const live = () => seq === loadSeq;
       const arch = options.arch?.trim() || undefined;
-      pending = { source, label, ...(arch ? { arch } : {}) };
+      const inputSize = options.inputSize;
+      const choices: LoadChoices = { ...(arch ? { arch } : {}), ...(inputSize ? { inputSize } : {}) };
+      pending = { source, label, choices };
       const runtime = wantedRuntime(get());
       patch('model', { status: 'loading', label, progress: null, error: null, errorLabel: null });
       try {
         const device = get().settings.device;
         const info = await client.loadModel(source, (read, total) => { if (live()) patch('model', { progress: { read, total } }); },
-          { ...(runtime ? { runtime } : {}), device, ...(arch ? { arch } : {}) });
+          { ...(runtime ? { runtime } : {}), device, ...choices });
         if (!live()) return;
         pending = null;
         const prev = get().model.info;
         const recent = source.kind === 'bytes' ? get().model.recent : pushRecent(get().model.recent, { label, source });
         saveRecent(d.storage, recent);
-        patch('model', { info, source, arch: arch ?? null, status: 'ready', label: info.name || label, progress: null, error: null, recent });
+        patch('model', { info, source, arch: arch ?? null, openSize: inputSize ?? null, status: 'ready', label: info.name || label, progress: null, error: null, recent });
         afterModel(info, prev);
         await get().runCurrent();
       } catch (e) {
@@ -219,9 +221,9 @@ export function engineActions(set: SetState, get: GetState, d: ResolvedDeps): Pi
     },
 
     async reloadModel() {
-      const { source, info, label, arch } = get().model;
-      const again = pending ?? (source && info ? { source, label: label ?? info.name, ...(arch ? { arch } : {}) } : null);
-      if (again) await get().loadModel(again.source, again.label, again.arch ? { arch: again.arch } : {});
+      const { source, info, label, arch, openSize } = get().model;
+      const again = pending ?? (source && info ? { source, label: label ?? info.name, choices: { ...(arch ? { arch } : {}), ...(openSize ? { inputSize: openSize } : {}) } } : null);
+      if (again) await get().loadModel(again.source, again.label, again.choices);
     },
 
     async runCurrent() {

@@ -8,6 +8,9 @@ import type { EngineClient } from '../client/types';
 import type { Colormap } from '../lib/colormap';
 import type { Interpolation, MapData, Normalisation } from '../lib/heatmap';
 
+/** What a load names beyond its source (the model menu's Architecture and Input size fields). */
+export interface LoadChoices { arch?: string; inputSize?: number }
+
 /** An error the user can act on. */
 export interface UserError { code: string; message: string; hint?: string }
 
@@ -62,6 +65,8 @@ export interface ModelSlice {
   source: ModelSource | null;
   /** The architecture name the user set for it (the Architecture field), else null: detected. */
   arch: string | null;
+  /** The size the user opened an .onnx model with a dynamic input at (the Input size field), else null: its own. */
+  openSize: number | null;
   status: 'none' | 'loading' | 'ready' | 'error';
   /** What is loading or loaded, for display. */
   label: string | null;
@@ -239,8 +244,11 @@ export interface AppActions {
   selectImage(id: string): void;
   stepImage(delta: number): void;
   removeImage(id: string): void;
-  /** `arch`: an architecture name instead of the engine's detection (what the weights do not store). */
-  loadModel(source: ModelSource, label: string, options?: { arch?: string }): Promise<void>;
+  /**
+   * `arch`: an architecture name instead of the engine's detection (what the weights do not store);
+   * `inputSize`: the size to open an .onnx model with a dynamic input at (what its attention is found at).
+   */
+  loadModel(source: ModelSource, label: string, options?: LoadChoices): Promise<void>;
   /** Loads the current model (or the one loading) again, on the runtime in settings; nothing when there is none. */
   reloadModel(): Promise<void>;
   runCurrent(): Promise<void>;

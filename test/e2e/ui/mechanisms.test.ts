@@ -364,6 +364,33 @@ describe('every mechanism kind drawn its own way (real engine, web mode)', () =>
     await page.keyboard.press('Escape');
   });
 
+  it('NLSA imported from its sorted ONNX export: too large to lay out at its own size, found at 32 px from the Input size field, and a query reads the same chunks', async () => {
+    const onnx = { name: 'nlsa-resnet.onnx', type: 'application/octet-stream', bytes: readFileSync(join(root, 'test/fixtures/onnx/nlsa-resnet/model.onnx')) };
+    await dropFiles(page, [onnx]);
+    await waitState(page, (s) => s.model.status === 'ready' && s.model.info?.name === 'nlsa-resnet.onnx', 120_000);
+    expect(await state(page, (s) => s.model.info!.modules.length)).toBe(0);
+    await page.click('[data-testid=model-picker]');
+    expect(await page.textContent('[data-testid=load-warnings]')).toContain('too large to lay out densely; open the model at a smaller input size');
+    expect(await page.inputValue('[data-testid=open-size-input]')).toBe('224');
+    await page.fill('[data-testid=open-size-input]', '32');
+    await page.keyboard.press('Enter');
+    await waitState(page, (s) => s.model.status === 'ready' && s.model.info?.inputSize === 32 && s.model.info.modules.some((m) => m.name === 'nlsa2'), 120_000);
+    if (!(await state(page, (s) => s.run.image?.name === 'chelsea.png'))) await dropFiles(page, [photo]);
+    await waitState(page, (s) => s.run.status === 'done' && s.run.image?.name === 'chelsea.png' && !!s.run.taps['nlsa2'], 120_000);
+    await focusModule('nlsa2', 'attention');
+    expect(await clickQuery('nlsa2', 0.3, 0.6)).toEqual([16, 16]);
+    const row = await state(page, (s) => Array.from(s.analysis.query!.map!.data));
+    expect(row.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 4);
+    const read = row.filter((v) => v > 0).length;
+    expect(read).toBeGreaterThanOrEqual(96);
+    expect(read).toBeLessThan(256);
+    await shot('mech-18b-nlsa-imported');
+    // A reload keeps the size it was opened at.
+    await page.evaluate('window.__attnscope.store.getState().reloadModel()');
+    await waitState(page, (s) => s.model.status === 'ready' && s.model.info?.inputSize === 32 && s.model.info.modules.some((m) => m.name === 'nlsa2'), 120_000);
+    await page.keyboard.press('Escape');
+  });
+
   it('SAN: a clicked query attends within its footprint (reflected at the borders), named 3 x 3 in the Architecture field', async () => {
     await open('san', 1);
     expect(await page.textContent('.mod[data-module="san3"] .badge')).toBe('SAN');

@@ -20,6 +20,7 @@ describe('parseClientMessage', () => {
       { type: 'run', id: 11, image: { kind: 'path', path: '/big.jpg' }, options: { tile: { size: 512 } } },
       { type: 'loadModel', id: 13, source: { kind: 'builtin', name: 'x' }, runtime: 'ort', device: 'auto' },
       { type: 'loadModel', id: 14, source: { kind: 'path', path: '/m.pth' }, arch: 'resnet10-cifar-nlsa2-c32' },
+      { type: 'loadModel', id: 15, source: { kind: 'path', path: '/m.onnx' }, inputSize: 32 },
       { type: 'run', id: 12, image: { kind: 'path', path: '/big.jpg' }, options: { tile: { size: 512, overlap: 64 } } },
     ];
     for (const m of good) expect(parseClientMessage(m)).toEqual(m);
@@ -57,6 +58,9 @@ describe('parseClientMessage', () => {
       [{ type: 'loadModel', id: 28, source: { kind: 'path', path: '/m.pth' }, arch: '../../etc' }, 28],
       [{ type: 'loadModel', id: 29, source: { kind: 'path', path: '/m.pth' }, arch: 18 }, 29],
       [{ type: 'loadModel', id: 30, source: { kind: 'path', path: '/m.pth' }, arch: 'x'.repeat(300) }, 30],
+      [{ type: 'loadModel', id: 31, source: { kind: 'path', path: '/m.onnx' }, inputSize: 4 }, 31],
+      [{ type: 'loadModel', id: 32, source: { kind: 'path', path: '/m.onnx' }, inputSize: 32.5 }, 32],
+      [{ type: 'loadModel', id: 33, source: { kind: 'path', path: '/m.onnx' }, inputSize: '32' }, 33],
     ];
     for (const [msg, id] of cases) {
       const r = parseClientMessage(msg);
