@@ -205,6 +205,15 @@ export async function importGraph(model: OnnxTypes.ModelProto, name: string, ext
       const c = p.candidate;
       const v = c.value;
       maps.push({ module, map: p.map, kind: p.kind, output: `${module}.map.${p.map}`, node: c.op.name || (c.op.opType as string) });
+      // A layout the importer made, [N, queries, keys] over the image: listed, shown and bypassed
+      // like any affinity (bypass evens out the model's own weights over their key axis).
+      const laidOut = (dense: string, keyAxis: number, keyGrid: string, activationOf: string): void => {
+        output(dense, `${module}.map.${p.map}`);
+        rewire.set(v, w.node('Where', [bypass, w.mean(v, [keyAxis], 1), v]));
+        taps.set('attention', w.reshapeBatchTail(w.mean(dense, [1], 0), keyGrid, w.shapeSlice(keyGrid, 2, 4)));
+        taps.set('activation', w.mean(activationOf, [1], 0));
+        affinity = dense;
+      };
       if (c.type === 'sampler') {
         // An STN's GridSample: its grid, the channel mean of what it samples out, and of its input.
         // Bypass samples on the identity grid of the same size instead (the map itself, resized
@@ -257,12 +266,7 @@ export async function importGraph(model: OnnxTypes.ModelProto, name: string, ext
           const part = w.node('Mul', [select, row(mean)]);
           dense = dense ? w.node('Add', [dense, part]) : part;
         }
-        const affinityMap = w.node('Unsqueeze', [dense, w.ints([0])]); // [1, HW, HW]
-        output(affinityMap, `${module}.map.${p.map}`);
-        rewire.set(v, w.node('Where', [bypass, w.mean(v, [2], 1), v]));
-        taps.set('attention', w.reshapeBatchTail(w.mean(affinityMap, [1], 0), c.source, w.shapeSlice(c.source, 2, 4)));
-        taps.set('activation', w.mean(c.source, [1], 0));
-        affinity = affinityMap;
+        laidOut(w.node('Unsqueeze', [dense, w.ints([0])]), 2, c.source, c.source); // [1, HW, HW]
         continue;
       }
       if (p.groups) {
@@ -276,22 +280,12 @@ export async function importGraph(model: OnnxTypes.ModelProto, name: string, ext
         const place = w.node('Cast', [w.node('Equal', [w.node('Unsqueeze', [ids, w.ints([1])]), w.node('Unsqueeze', [every, w.ints([0])])])], { to: DataType.FLOAT }); // [G n, HW]
         const perGroup = w.node('Reshape', [place, w.node('Concat', [w.shapeSlice(v, 0, 2), hw], { axis: 0 })]); // [G, n, HW]
         const spread = w.node('Reshape', [w.node('MatMul', [v, perGroup]), w.node('Concat', [w.ints([-1]), hw], { axis: 0 })]); // [G n, HW]
-        const dense = w.node('Unsqueeze', [w.node('MatMul', [w.node('Transpose', [place], { perm: [1, 0] }), spread]), w.ints([0])]); // [1, HW, HW]
-        output(dense, `${module}.map.${p.map}`);
-        rewire.set(v, w.node('Where', [bypass, w.mean(v, [2], 1), v]));
-        taps.set('attention', w.reshapeBatchTail(w.mean(dense, [1], 0), source, w.shapeSlice(source, 2, 4)));
-        taps.set('activation', w.mean(source, [1], 0));
-        affinity = dense;
+        laidOut(w.node('Unsqueeze', [w.node('MatMul', [w.node('Transpose', [place], { perm: [1, 0] }), spread]), w.ints([0])]), 2, source, source); // [1, HW, HW]
         continue;
       }
       if (p.kind === 'criss-cross') {
         // [N, H, W, H + W] laid out densely [N, HW, HW]: a positional affinity like any other.
-        const dense = crissCrossDense(w, v, p.queryGrid as string);
-        output(dense, `${module}.map.${p.map}`);
-        rewire.set(v, w.node('Where', [bypass, w.mean(v, [3], 1), v]));
-        taps.set('attention', w.reshapeBatchTail(w.mean(dense, [1], 0), v, w.shapeSlice(p.keyGrid as string, 2, 4)));
-        taps.set('activation', w.mean(p.queryGrid as string, [1], 0));
-        affinity = dense;
+        laidOut(crissCrossDense(w, v, p.queryGrid as string), 3, p.keyGrid as string, p.queryGrid as string);
         continue;
       }
       if (p.chunked) {
@@ -307,22 +301,12 @@ export async function importGraph(model: OnnxTypes.ModelProto, name: string, ext
         const slots = (x: string): string => w.node('Reshape', [x, w.node('Concat', [w.shapeSlice(x, 0, 2), w.ints([-1]), hw], { axis: 0 })]); // [1, R, n cs, HW]
         const rows = slots(w.node('MatMul', [v, keyHot])); // each query slot's weights over positions
         const perRound = w.node('MatMul', [w.node('Transpose', [slots(queryHot)], { perm: [0, 1, 3, 2] }), rows]); // [1, R, HW, HW]
-        const dense = w.sum(w.node('Mul', [perRound, weights]), [1], 0); // [1, HW, HW]
-        output(dense, `${module}.map.${p.map}`);
-        rewire.set(v, w.node('Where', [bypass, w.mean(v, [4], 1), v]));
-        taps.set('attention', w.reshapeBatchTail(w.mean(dense, [1], 0), v, w.shapeSlice(p.keyGrid as string, 2, 4)));
-        taps.set('activation', w.mean(p.keyGrid as string, [1], 0));
-        affinity = dense;
+        laidOut(w.sum(w.node('Mul', [perRound, weights]), [1], 0), 4, p.keyGrid as string, p.keyGrid as string); // [1, HW, HW]
         continue;
       }
       if (p.pooled) {
         // [N, Q, K] over pooled keys, spread over the positions of the map they pool: [N, Q, HW].
-        const dense = spreadPooled(ix, w, v, p.keyGrid as string, p.pooled.pools);
-        output(dense, `${module}.map.${p.map}`);
-        rewire.set(v, w.node('Where', [bypass, w.mean(v, [2], 1), v]));
-        taps.set('attention', w.reshapeBatchTail(w.mean(dense, [1], 0), v, w.shapeSlice(p.keyGrid as string, 2, 4)));
-        taps.set('activation', w.mean(p.queryGrid as string, [1], 0));
-        affinity = dense;
+        laidOut(spreadPooled(ix, w, v, p.keyGrid as string, p.pooled.pools), 2, p.keyGrid as string, p.queryGrid as string);
         continue;
       }
       // Rows are queries in every map the engine shows (RNL's code normalises over axis 1: keys first).

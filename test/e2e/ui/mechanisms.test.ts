@@ -33,6 +33,15 @@ async function open(c: string, modules: number): Promise<void> {
   await waitState(page, (s, n: number) => s.run.status === 'done' && s.run.image?.name === 'chelsea.png' && Object.keys(s.run.taps).length === n, 120_000, modules);
 }
 
+/** Drops an .onnx model (a fixture's, or bytes built here) and waits for its run on the photo to hold `module`'s taps. */
+async function openOnnx(name: string, bytes: Buffer, module: string): Promise<void> {
+  await dropFiles(page, [{ name, type: 'application/octet-stream', bytes }]);
+  await waitState(page, (s, n: string) => s.model.status === 'ready' && s.model.info?.name === n, 120_000, name);
+  if (!(await state(page, (s) => s.run.image?.name === 'chelsea.png'))) await dropFiles(page, [photo]);
+  await waitState(page, (s, m: string) => s.run.status === 'done' && s.run.image?.name === 'chelsea.png' && !!s.run.taps[m], 120_000, module);
+}
+const onnxFixture = (c: string): Buffer => readFileSync(join(root, 'test/fixtures/onnx', c, 'model.onnx'));
+
 async function focusModule(name: string, tap?: string): Promise<void> {
   await page.click(`.mod[data-module="${name}"] .mod-name`);
   if (tap) await page.click(`.mod[data-module="${name}"] .tapchip:text-is("${tap}")`);
@@ -217,11 +226,7 @@ describe('every mechanism kind drawn its own way (real engine, web mode)', () =>
   });
 
   it('ANN AFNB imported from ONNX: its softmax over 85 pooled keys is spread over the 16 x 16 positions they average, and a query answers over them', async () => {
-    const onnx = { name: 'ann-afnb.onnx', type: 'application/octet-stream', bytes: readFileSync(join(root, 'test/fixtures/onnx/ann-afnb/model.onnx')) };
-    await dropFiles(page, [onnx]);
-    await waitState(page, (s) => s.model.status === 'ready' && s.model.info?.name === 'ann-afnb.onnx', 120_000);
-    if (!(await state(page, (s) => s.run.image?.name === 'chelsea.png'))) await dropFiles(page, [photo]);
-    await waitState(page, (s) => s.run.status === 'done' && s.run.image?.name === 'chelsea.png' && !!s.run.taps['afnb4.stages.0'], 120_000);
+    await openOnnx('ann-afnb.onnx', onnxFixture('ann-afnb'), 'afnb4.stages.0');
     expect(await page.textContent('.mod[data-module="afnb4.stages.0"] .badge')).toBe('Affinity');
     await focusModule('afnb4.stages.0', 'attention');
     // A fixed-size export (64 px): queries on layer4's 8 x 8 map, keys over layer3's 16 x 16.
@@ -270,11 +275,8 @@ describe('every mechanism kind drawn its own way (real engine, web mode)', () =>
   });
 
   it('STN imported from ONNX: the importer finds theta upstream of the grid, and the panel describes it as for a checkpoint', async () => {
-    const onnx = { name: 'stn-resnet.onnx', type: 'application/octet-stream', bytes: readFileSync(join(root, 'test/fixtures/onnx/stn-resnet/model.onnx')) };
-    await dropFiles(page, [onnx]);
-    await waitState(page, (s) => s.model.status === 'ready' && s.model.info?.name === 'stn-resnet.onnx', 120_000);
-    if (!(await state(page, (s) => s.run.image?.name === 'chelsea.png'))) await dropFiles(page, [photo]);
-    await waitState(page, (s) => s.run.status === 'done' && s.run.image?.name === 'chelsea.png' && !!s.run.taps['stn1']?.affine, 120_000);
+    await openOnnx('stn-resnet.onnx', onnxFixture('stn-resnet'), 'stn1');
+    expect(await state(page, (s) => s.run.taps['stn1']!.affine?.shape)).toEqual([2, 3]);
     expect(await page.textContent('.mod[data-module="stn1"] .badge')).toBe('STN');
     expect(await page.getAttribute('.mod[data-module="stn1"] .badge', 'title')).toBe('Found in the ONNX graph: spatial transformer');
     await focusModule('stn1', 'grid');
@@ -303,10 +305,7 @@ describe('every mechanism kind drawn its own way (real engine, web mode)', () =>
     const warped = g.node('GridSample', [fmap, grid], '/warp/GridSample', { align_corners: 0 });
     const pooled = g.node('Flatten', [g.node('GlobalAveragePool', [warped], '/head/GlobalAveragePool')], '/head/Flatten');
     g.output(g.node('Gemm', [pooled, g.floats('fc.weight', rand(12, 0.5), [3, 4]), g.floats('fc.bias', rand(3, 0.1), [3])], '/head/fc/Gemm', { transB: 1 }), 'logits');
-    await dropFiles(page, [{ name: 'flow-field.onnx', type: 'application/octet-stream', bytes: Buffer.from(encodeModel(g.build())) }]);
-    await waitState(page, (s) => s.model.status === 'ready' && s.model.info?.name === 'flow-field.onnx', 120_000);
-    if (!(await state(page, (s) => s.run.image?.name === 'chelsea.png'))) await dropFiles(page, [photo]);
-    await waitState(page, (s) => s.run.status === 'done' && s.run.image?.name === 'chelsea.png' && !!s.run.taps['warp']?.grid, 120_000);
+    await openOnnx('flow-field.onnx', Buffer.from(encodeModel(g.build())), 'warp');
     expect(await state(page, (s) => s.run.taps['warp']!.affine ?? null)).toBeNull();
     await focusModule('warp', 'grid');
     await page.waitForSelector('[data-testid=grid-overlay]');
@@ -365,8 +364,7 @@ describe('every mechanism kind drawn its own way (real engine, web mode)', () =>
   });
 
   it('NLSA imported from its sorted ONNX export: too large to lay out at its own size, found at 32 px from the Input size field, and a query reads the same chunks', async () => {
-    const onnx = { name: 'nlsa-resnet.onnx', type: 'application/octet-stream', bytes: readFileSync(join(root, 'test/fixtures/onnx/nlsa-resnet/model.onnx')) };
-    await dropFiles(page, [onnx]);
+    await dropFiles(page, [{ name: 'nlsa-resnet.onnx', type: 'application/octet-stream', bytes: onnxFixture('nlsa-resnet') }]);
     await waitState(page, (s) => s.model.status === 'ready' && s.model.info?.name === 'nlsa-resnet.onnx', 120_000);
     expect(await state(page, (s) => s.model.info!.modules.length)).toBe(0);
     await page.click('[data-testid=model-picker]');
