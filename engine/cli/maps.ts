@@ -139,7 +139,9 @@ export async function maps(argv: string[]): Promise<number> {
     const rt = session.runtime;
     verbose(`runtime: ${rt.runtime} on ${rt.device} (${rt.detail})`);
     verbose(`model: ${info.name}: ${info.description}`);
-    for (const w of info.warnings) verbose(`warning: ${w}`);
+    // A model with no attention found says why without --verbose (what was refused, and what to try).
+    const warn = info.modules.length ? verbose : (msg: string) => console.error(msg);
+    for (const w of info.warnings) warn(`warning: ${w}`);
 
     const imagePath = resolve(positionals[0] as string);
     const result = await session.run({
