@@ -422,7 +422,7 @@ export function classify(candidates: Candidate[], shapes: Map<string, number[]>,
         reject(c, 'a softmax written as exp(s - logsumexp(s)), but not over sorted chunks whose queries, values and round weights lead back to one map');
         continue;
       }
-      if ((g[1] as number) * hw * hw > MAX_GROUPED_DENSE * 4) { reject(c, `sorted-chunk attention over ${hw} positions in ${g[1]} rounds is too large to lay out densely; open the model at a smaller input size (--input-size) to see it`); continue; }
+      if ((g[1] as number) * hw * hw > MAX_GROUPED_DENSE * 4) { reject(c, `sorted-chunk attention over ${hw} positions in ${g[1]} rounds is too large to lay out densely; open the model at a smaller input size (--input-size, or the model menu's Input size field) to see it`); continue; }
       parts.push({
         kind: 'affinity', candidate: c, map: 'affinity', queryGrid: c.querySource, keyGrid: c.valueSource, channels: v[1] as number,
         mapSize: [q[2] as number, q[3] as number], chunked: { queries: c.queries, values: c.values, weights: c.weights }, denseValues: (g[1] as number) * hw * hw,

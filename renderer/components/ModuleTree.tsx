@@ -29,6 +29,8 @@ export function ModuleTree() {
   const hiddenCount = useApp((s) => s.modules.hidden.length);
   if (!info) return <div className="tree"><div className="placeholder" style={{ padding: 14 }}>Load a model to see its attention modules.</div></div>;
   const groups = groupByStage(info.modules);
+  // Why an imported model shows nothing: what the importer found and refused, with its reason.
+  const refused = info.warnings.flatMap((w) => (w.startsWith('Not listed as attention: ') ? [w.slice('Not listed as attention: '.length)] : []));
   const allHidden = hiddenCount === info.modules.length;
   return (
     <>
@@ -48,7 +50,18 @@ export function ModuleTree() {
             {g.modules.map((m) => <ModuleRow key={m.name} m={m} />)}
           </div>
         ))}
-        {info.modules.length === 0 && <div className="placeholder" style={{ padding: 14 }}>This model has no attention modules the engine recognises.</div>}
+        {info.modules.length === 0 && (
+          <div className="placeholder" style={{ padding: 14 }} data-testid="no-modules">
+            This model has no attention modules the engine recognises.
+            {refused.length > 0 && (
+              <>
+                <div style={{ marginTop: 8 }}>Found, but not listed:</div>
+                <ul className="refused">{refused.slice(0, 4).map((w) => <li key={w}>{w}</li>)}</ul>
+                {refused.length > 4 && <div>and {refused.length - 4} more in the model menu.</div>}
+              </>
+            )}
+          </div>
+        )}
       </div>
       {bypass.length > 0 && (
         <div className="bypass-bar" data-testid="bypass-bar">

@@ -367,6 +367,9 @@ describe('every mechanism kind drawn its own way (real engine, web mode)', () =>
     await dropFiles(page, [{ name: 'nlsa-resnet.onnx', type: 'application/octet-stream', bytes: onnxFixture('nlsa-resnet') }]);
     await waitState(page, (s) => s.model.status === 'ready' && s.model.info?.name === 'nlsa-resnet.onnx', 120_000);
     expect(await state(page, (s) => s.model.info!.modules.length)).toBe(0);
+    // The module panel says what was found and why it is not listed.
+    expect(await page.textContent('[data-testid=no-modules]')).toMatch(/\/nlsa2\/Exp \(sorted-chunk attention over 4096 positions in 4 rounds is too large to lay out densely/);
+    await shot('mech-18a-nlsa-refused');
     await page.click('[data-testid=model-picker]');
     expect(await page.textContent('[data-testid=load-warnings]')).toContain('too large to lay out densely; open the model at a smaller input size');
     expect(await page.inputValue('[data-testid=open-size-input]')).toBe('224');

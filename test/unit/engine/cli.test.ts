@@ -31,7 +31,7 @@ describe('attnscope maps', () => {
   test('an .onnx model whose attention is not found says why without --verbose, and what to try', async () => {
     const onnx = join(FIXTURES, 'onnx', 'nlsa-resnet', 'model.onnx');
     expect(await main(['maps', SAMPLE, '--weights', onnx, '--out', join(tmp, 'nlsa-default')])).toBe(0);
-    expect(stderr.text()).toMatch(/warning: Not listed as attention: \/nlsa2\/Exp \(sorted-chunk attention .* too large to lay out densely; open the model at a smaller input size \(--input-size\)/);
+    expect(stderr.text()).toMatch(/warning: Not listed as attention: \/nlsa2\/Exp \(sorted-chunk attention .* too large to lay out densely; open the model at a smaller input size \(--input-size, or the model menu's Input size field\)/);
     stderr.lines.length = 0;
     // What it says to try: at 32 px the sorted chunks are laid out, and nothing is printed.
     expect(await main(['maps', SAMPLE, '--weights', onnx, '--input-size', '32', '--out', join(tmp, 'nlsa-32')])).toBe(0);
