@@ -365,7 +365,7 @@ export interface FoundPart {
   /** Affinities over pooled cells of keyGrid (ANN): the pools, laid out densely over keyGrid's positions. */
   pooled?: { pools: string[] };
   /** Sorted-chunk attention: its chunked queries and values (replayed on position ids) and the rounds' weights. */
-  chunked?: { queries: string; values: string; weights: string };
+  chunked?: { queries: string; values: string; weights: string; rounds: number };
   /** Spatial transformers: the affine theta [N, 2, 3] the grid is made from, where there is one. */
   theta?: string;
   /**
@@ -422,10 +422,12 @@ export function classify(candidates: Candidate[], shapes: Map<string, number[]>,
         reject(c, 'a softmax written as exp(s - logsumexp(s)), but not over sorted chunks whose queries, values and round weights lead back to one map');
         continue;
       }
-      if ((g[1] as number) * hw * hw > MAX_GROUPED_DENSE * 4) { reject(c, `sorted-chunk attention over ${hw} positions in ${g[1]} rounds is too large to lay out densely; open the model at a smaller input size (--input-size, or the model menu's Input size field) to see it`); continue; }
+      if (((g[4] as number) / (g[3] as number) + 2) * hw * hw > MAX_GROUPED_DENSE * 4) { reject(c, `sorted-chunk attention over ${hw} positions in ${g[1]} rounds is too large to lay out densely; open the model at a smaller input size (--input-size, or the model menu's Input size field) to see it`); continue; }
       parts.push({
         kind: 'affinity', candidate: c, map: 'affinity', queryGrid: c.querySource, keyGrid: c.valueSource, channels: v[1] as number,
-        mapSize: [q[2] as number, q[3] as number], chunked: { queries: c.queries, values: c.values, weights: c.weights }, denseValues: (g[1] as number) * hw * hw,
+        mapSize: [q[2] as number, q[3] as number], chunked: { queries: c.queries, values: c.values, weights: c.weights, rounds: g[1] as number },
+        // A round at a time: the key slots' one-hot [chunks, k, HW] (k = 3 chunks: 3 HW^2), its rows and the sum.
+        denseValues: ((g[4] as number) / (g[3] as number) + 2) * hw * hw,
         note: `attention in ${g[1]} rounds of ${g[2]} sorted chunks of ${g[3]} queries over ${g[4]} keys, laid out on the image`,
       });
       continue;

@@ -289,19 +289,28 @@ export async function importGraph(model: OnnxTypes.ModelProto, name: string, ext
         continue;
       }
       if (p.chunked) {
-        // [1, R, n, cs, k] per round and chunk, laid out on the image [1, HW, HW]: the sorting and
-        // chunking replayed on position ids say which position each query and key slot holds;
-        // one-hots place each round's rows and columns, and the rounds' weights sum them.
-        const { queries, values, weights } = p.chunked;
+        // [1, R, n, cs, k] per round and chunk, laid out on the image [1, HW, HW], round by round:
+        // the sorting and chunking replayed on position ids say which position each query and key
+        // slot holds; a one-hot of the key slots spreads each query slot's weights over positions,
+        // the query slots' positions put the rows in image order (a Gather, not a product), and the
+        // rounds' weights sum them.
+        const { queries, values, weights, rounds } = p.chunked;
         const hw = w.node('Mul', [w.shapeSlice(p.queryGrid as string, 2, 3), w.shapeSlice(p.queryGrid as string, 3, 4)]);
-        const every = w.indices(hw);
-        const hot = (ids: string): string => w.node('Cast', [w.node('Equal', [w.node('Gather', [ids, w.ints([0])], { axis: -1 }), every])], { to: DataType.FLOAT });
-        const queryHot = hot(replayIds(ix, w, p.queryGrid as string, queries)); // [1, R, n, cs, HW]
-        const keyHot = hot(replayIds(ix, w, p.keyGrid as string, values)); // [1, R, n, k, HW]
-        const slots = (x: string): string => w.node('Reshape', [x, w.node('Concat', [w.shapeSlice(x, 0, 2), w.ints([-1]), hw], { axis: 0 })]); // [1, R, n cs, HW]
-        const rows = slots(w.node('MatMul', [v, keyHot])); // each query slot's weights over positions
-        const perRound = w.node('MatMul', [w.node('Transpose', [slots(queryHot)], { perm: [0, 1, 3, 2] }), rows]); // [1, R, HW, HW]
-        laidOut(w.sum(w.node('Mul', [perRound, weights]), [1], 0), 4, p.keyGrid as string, p.keyGrid as string); // [1, HW, HW]
+        const every = w.indices(hw); // [HW]
+        const ids = (source: string, target: string): string => w.node('Squeeze', [w.node('Gather', [replayIds(ix, w, source, target), w.ints([0])], { axis: -1 }), w.ints([0, -1])]);
+        const querySlots = ids(p.queryGrid as string, queries); // [R, n, cs]: the position each query slot holds
+        const keySlots = ids(p.keyGrid as string, values); // [R, n, k]
+        const round = (x: string, r: number): string => w.node('Squeeze', [w.node('Gather', [x, w.ints([r])], { axis: 0 }), w.ints([0])]);
+        const scores = w.node('Squeeze', [v, w.ints([0])]); // [R, n, cs, k]
+        const hot = (slots: string): string => w.node('Cast', [w.node('Equal', [w.node('Unsqueeze', [slots, w.ints([-1])]), every])], { to: DataType.FLOAT });
+        let sum = '';
+        for (let r = 0; r < rounds; r++) {
+          const rows = w.node('Reshape', [w.node('MatMul', [round(scores, r), hot(round(keySlots, r))]), w.node('Concat', [w.ints([-1]), hw], { axis: 0 })]); // [n cs, HW]
+          const slotOf = w.node('ArgMax', [hot(w.node('Reshape', [round(querySlots, r), w.ints([-1])]))], { axis: 0, keepdims: 0 }); // [HW]: the slot holding each position
+          const weighted = w.node('Mul', [w.node('Gather', [rows, slotOf], { axis: 0 }), w.node('Reshape', [round(w.node('Squeeze', [weights, w.ints([0])]), r), w.ints([-1, 1])])]);
+          sum = sum ? w.node('Add', [sum, weighted]) : weighted;
+        }
+        laidOut(w.node('Unsqueeze', [sum, w.ints([0])]), 4, p.keyGrid as string, p.keyGrid as string); // [1, HW, HW]
         continue;
       }
       if (p.pooled) {
