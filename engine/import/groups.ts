@@ -1,10 +1,12 @@
 // Attention whose positions were moved by shape-only ops before it ran, laid out back on the
 // image: ISANet's groups folded into the batch (a softmax [G, n, n] over a map reshaped
-// [G, C, a, b]) and SAN's footprints (a softmax over the k^2 offsets of a map unfolded by a Pad,
-// Slices and a Concat). The moved map is traced back through those ops (Reshape, Transpose, Pad,
-// Slice, Squeeze, Unsqueeze, Identity, Concat) to the one map they started from, and the same
-// ops are replayed inside the graph on position ids (replayIds), so each moved element says
-// which image position it holds, at any input size.
+// [G, C, a, b]; the short-range groups regrouped from the long-range block's output), SAN's
+// footprints (a softmax over the k^2 offsets of a map unfolded by a Pad, Slices and a Concat) and
+// NLSA's sorted chunks (queries and values gathered into each hash round's sorted order). The
+// moved map is traced back through those ops (Reshape, Transpose, Pad, Slice, Squeeze, Unsqueeze,
+// Identity, Concat, and for sorted chunks GatherElements) to the one map they started from, and
+// the same ops are replayed inside the graph on position ids (replayIds; a gather keeps the
+// model's own indices), so each moved element says which image position it holds, at any size.
 
 import type { OnnxTypes } from '../graph/onnx';
 import { DataType } from '../graph/onnx';
@@ -95,7 +97,7 @@ export function shapeOnlySource(ix: GraphIndex, v: string): string | null {
 }
 
 /**
- * The ops from `source` to `target` (unfoldSource's) replayed on position ids inside the
+ * The ops from `source` to `target` (traced by the functions above) replayed on position ids inside the
  * graph, so they hold at any input size: ids + 1 go in (so a constant pad of 0 reads -1 after
  * the final - 1), the result has target's shape, each element the position it came from.
  * `start`: the ids + 1 to begin from, in source's shape (default: source's own positions).
