@@ -475,7 +475,9 @@ export function classify(candidates: Candidate[], shapes: Map<string, number[]>,
       // CCNet: [N, H, W, H + W], a softmax over each position's column then row keys.
       const cross = g[3] === (g[1] as number) + (g[2] as number) && softmaxLastAxis(c.op, 4) ? grids.find((x) => x.s[2] === g[1] && x.s[3] === g[2]) : undefined;
       if (cross) {
-        parts.push({ kind: 'criss-cross', candidate: c, map: 'affinity', queryGrid: cross.v, keyGrid: cross.v, channels: cross.s[1] as number, mapSize: [g[1] as number, g[2] as number] });
+        // Laid out densely from its column and row parts: two [HW, HW] terms and their sum.
+        const hw = (g[1] as number) * (g[2] as number);
+        parts.push({ kind: 'criss-cross', candidate: c, map: 'affinity', queryGrid: cross.v, keyGrid: cross.v, channels: cross.s[1] as number, mapSize: [g[1] as number, g[2] as number], denseValues: 3 * hw * hw });
         continue;
       }
       const [, heads, q, k] = g as [number, number, number, number];

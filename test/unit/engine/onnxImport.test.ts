@@ -105,6 +105,16 @@ describe('ONNX import: PyTorch fixtures', () => {
     }
   });
 
+  it('layouts the importer adds carry the largest input size they fit 256 MB at (probed at 128 px: 1024 positions)', async () => {
+    // SAN: the footprints' dense [HW, HW]; CCNet: two [HW, HW] terms and their sum.
+    expect((await open('san-resnet')).session.imported?.denseLimit).toEqual({ size: 362, module: 'san3.sam' });
+    expect((await open('ccnet')).session.imported?.denseLimit).toEqual({ size: 275, module: 'cca3' });
+    // Fixed-size exports run at their own size only: no limit to state.
+    expect((await open('isanet')).session.imported?.denseLimit).toBeNull();
+    // Gates only: nothing laid out.
+    expect((await open('cbam-resnet')).session.imported?.denseLimit).toBeNull();
+  });
+
   for (const runtime of ['ort', 'tfjs'] as const) {
     it(`timm's average-pool downsampling with windows past the input (ceil_mode, 40 px) matches PyTorch on ${runtime}`, async () => {
       const { session, expected } = await open('timm-ecaresnet-d', runtime);
