@@ -375,6 +375,7 @@ export class Session {
       std: imported.std ?? IMAGENET_STD,
       weightsSha256: sha256,
       warnings,
+      ...(imported.rejected.length ? { rejected: imported.rejected.map((r) => ({ node: r.node, reason: r.reason })) } : {}),
       ...(imported.dynamic ? {} : { fixedInputSize: true }),
       ...(family ? { stages: family.stages, cam: family.fcWeight !== null } : {}),
     };

@@ -131,6 +131,8 @@ export interface ModelInfo {
   weightsSha256: string;
   /** Warnings found while loading (NaN/Inf weights, ignored keys...). */
   warnings: string[];
+  /** Imported models: what discovery found and did not list as attention, with why (also among the warnings). */
+  rejected?: Array<{ node: string; reason: string }>;
   /** The model runs at inputSize only (an ONNX file with a fixed input shape). */
   fixedInputSize?: boolean;
   /** Modules the manifest suggests showing first (built-in models). */

@@ -268,14 +268,13 @@ function roundWeights(ix: GraphIndex, v: string): string | null {
       const summed = (ix.consumers.get(c.output?.[0] as string) ?? []).some((k) => k.opType === 'ReduceSum');
       return ix.producer.get(other)?.opType === 'Softmax' && summed ? other : null;
     }
-    if (!(FLATTENING.has(c.opType as string) || c.opType === 'GatherElements') || c.input?.[0] !== x) return null;
+    if (!(TRANSPARENT.has(c.opType as string) || c.opType === 'GatherElements') || c.input?.[0] !== x) return null;
     x = c.output?.[0] as string;
   }
   return null;
 }
 
 const POOLS = new Set(['AveragePool', 'GlobalAveragePool']);
-const FLATTENING = new Set(['Reshape', 'Flatten', 'Transpose', 'Squeeze', 'Unsqueeze', 'Identity']);
 
 /**
  * The values a MatMul weights by scores `v` (v @ values), when they are average pools of one map
@@ -287,7 +286,7 @@ function pooledValues(ix: GraphIndex, v: string): PooledKeys | null {
   const mm = (ix.consumers.get(v) ?? []).find((c) => c.opType === 'MatMul' && c.input?.[0] === v);
   const back = (x: string): string => {
     let p = ix.producer.get(x);
-    for (let i = 0; p && FLATTENING.has(p.opType as string) && i < 8; i++) { x = p.input?.[0] as string; p = ix.producer.get(x); }
+    for (let i = 0; p && TRANSPARENT.has(p.opType as string) && i < 8; i++) { x = p.input?.[0] as string; p = ix.producer.get(x); }
     return x;
   };
   if (!mm?.input?.[1]) return null;
@@ -422,12 +421,12 @@ export function classify(candidates: Candidate[], shapes: Map<string, number[]>,
         reject(c, 'a softmax written as exp(s - logsumexp(s)), but not over sorted chunks whose queries, values and round weights lead back to one map');
         continue;
       }
-      if (((g[4] as number) / (g[3] as number) + 2) * hw * hw > MAX_GROUPED_DENSE * 4) { reject(c, `sorted-chunk attention over ${hw} positions in ${g[1]} rounds is too large to lay out densely; open the model at a smaller input size (--input-size, or the model menu's Input size field) to see it`); continue; }
+      // A round at a time: the key slots' one-hot [chunks, k, HW] (k = 3 chunks: 3 HW^2), its rows and the sum.
+      const denseValues = ((g[4] as number) / (g[3] as number) + 2) * hw * hw;
+      if (denseValues > MAX_GROUPED_DENSE * 4) { reject(c, `sorted-chunk attention over ${hw} positions in ${g[1]} rounds is too large to lay out densely; open the model at a smaller input size (--input-size, or the model menu's Input size field) to see it`); continue; }
       parts.push({
         kind: 'affinity', candidate: c, map: 'affinity', queryGrid: c.querySource, keyGrid: c.valueSource, channels: v[1] as number,
-        mapSize: [q[2] as number, q[3] as number], chunked: { queries: c.queries, values: c.values, weights: c.weights, rounds: g[1] as number },
-        // A round at a time: the key slots' one-hot [chunks, k, HW] (k = 3 chunks: 3 HW^2), its rows and the sum.
-        denseValues: ((g[4] as number) / (g[3] as number) + 2) * hw * hw,
+        mapSize: [q[2] as number, q[3] as number], chunked: { queries: c.queries, values: c.values, weights: c.weights, rounds: g[1] as number }, denseValues,
         note: `attention in ${g[1]} rounds of ${g[2]} sorted chunks of ${g[3]} queries over ${g[4]} keys, laid out on the image`,
       });
       continue;

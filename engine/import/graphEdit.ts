@@ -159,6 +159,16 @@ export class GraphWriter {
     return this.node('Cast', [this.node('Range', [scalar(this.ints([0])), scalar(n), scalar(this.ints([1]))])], { to: DataType.FLOAT });
   }
 
+  /** H * W of a map [N, C, H, W], as int64 [1]: how many positions it has. */
+  positionCount(map: string): string {
+    return this.node('Mul', [this.shapeSlice(map, 2, 3), this.shapeSlice(map, 3, 4)]);
+  }
+
+  /** 1 where a float position id equals each of `every` (indices(n)), else 0: [...ids, n], one one-hot row per id. */
+  oneHot(ids: string, every: string): string {
+    return this.node('Cast', [this.node('Equal', [this.node('Unsqueeze', [ids, this.ints([-1])]), every])], { to: DataType.FLOAT });
+  }
+
   /** Shape(x)[start:end] as int64. */
   shapeSlice(x: string, start: number, end: number): string {
     return this.node('Slice', [this.node('Shape', [x]), this.ints([start]), this.ints([end]), this.ints([0])]);

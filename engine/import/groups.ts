@@ -106,7 +106,7 @@ export function replayIds(ix: GraphIndex, w: GraphWriter, source: string, target
   const one = (): string => w.node('Cast', [w.ints([1])], { to: DataType.FLOAT });
   const begin = start ?? (() => {
     const size = w.node('Slice', [w.node('Shape', [source]), w.ints([2]), w.ints([4]), w.ints([0])]);
-    const count = w.node('Mul', [w.shapeSlice(source, 2, 3), w.shapeSlice(source, 3, 4)]);
+    const count = w.positionCount(source);
     const grid = w.node('Reshape', [w.node('Add', [w.indices(count), one()]), w.node('Concat', [w.ints([1, 1]), size], { axis: 0 })]);
     return w.node('Expand', [grid, w.node('Shape', [source])]);
   })();

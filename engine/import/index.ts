@@ -262,8 +262,7 @@ export async function importGraph(model: OnnxTypes.ModelProto, name: string, ext
         let dense = '';
         for (let o = 0; o < k; o++) {
           const row = (t: string): string => w.node('Reshape', [w.node('Gather', [t, w.ints([o])], { axis: 0 }), w.ints([-1, 1])]); // [HW, 1]
-          const select = w.node('Cast', [w.node('Equal', [row(table), w.node('Unsqueeze', [every, w.ints([0])])])], { to: DataType.FLOAT }); // [HW, HW]
-          const part = w.node('Mul', [select, row(mean)]);
+          const part = w.node('Mul', [w.oneHot(w.node('Reshape', [row(table), w.ints([-1])]), every), row(mean)]); // [HW, HW]
           dense = dense ? w.node('Add', [dense, part]) : part;
         }
         laidOut(w.node('Unsqueeze', [dense, w.ints([0])]), 2, c.source, c.source); // [1, HW, HW]
@@ -274,10 +273,9 @@ export async function importGraph(model: OnnxTypes.ModelProto, name: string, ext
         // ids says where each group position lies; a one-hot of it spreads the groups' rows and columns.
         const { grouped, via } = p.groups;
         const source = p.queryGrid as string;
-        const hw = w.node('Mul', [w.shapeSlice(source, 2, 3), w.shapeSlice(source, 3, 4)]);
+        const hw = w.positionCount(source);
         const ids = w.node('Reshape', [w.node('Gather', [groupedIds(ix, w, source, grouped, via), w.ints([0])], { axis: 1 }), w.ints([-1])]); // [G n]
-        const every = w.indices(hw);
-        const place = w.node('Cast', [w.node('Equal', [w.node('Unsqueeze', [ids, w.ints([1])]), w.node('Unsqueeze', [every, w.ints([0])])])], { to: DataType.FLOAT }); // [G n, HW]
+        const place = w.oneHot(ids, w.indices(hw)); // [G n, HW]
         const perGroup = w.node('Reshape', [place, w.node('Concat', [w.shapeSlice(v, 0, 2), hw], { axis: 0 })]); // [G, n, HW]
         const spread = w.node('Reshape', [w.node('MatMul', [v, perGroup]), w.node('Concat', [w.ints([-1]), hw], { axis: 0 })]); // [G n, HW]
         laidOut(w.node('Unsqueeze', [w.node('MatMul', [w.node('Transpose', [place], { perm: [1, 0] }), spread]), w.ints([0])]), 2, source, source); // [1, HW, HW]
@@ -295,19 +293,19 @@ export async function importGraph(model: OnnxTypes.ModelProto, name: string, ext
         // the query slots' positions put the rows in image order (a Gather, not a product), and the
         // rounds' weights sum them.
         const { queries, values, weights, rounds } = p.chunked;
-        const hw = w.node('Mul', [w.shapeSlice(p.queryGrid as string, 2, 3), w.shapeSlice(p.queryGrid as string, 3, 4)]);
+        const hw = w.positionCount(p.queryGrid as string);
         const every = w.indices(hw); // [HW]
         const ids = (source: string, target: string): string => w.node('Squeeze', [w.node('Gather', [replayIds(ix, w, source, target), w.ints([0])], { axis: -1 }), w.ints([0, -1])]);
         const querySlots = ids(p.queryGrid as string, queries); // [R, n, cs]: the position each query slot holds
         const keySlots = ids(p.keyGrid as string, values); // [R, n, k]
         const round = (x: string, r: number): string => w.node('Squeeze', [w.node('Gather', [x, w.ints([r])], { axis: 0 }), w.ints([0])]);
         const scores = w.node('Squeeze', [v, w.ints([0])]); // [R, n, cs, k]
-        const hot = (slots: string): string => w.node('Cast', [w.node('Equal', [w.node('Unsqueeze', [slots, w.ints([-1])]), every])], { to: DataType.FLOAT });
+        const roundWeights = w.node('Squeeze', [weights, w.ints([0])]); // [R, HW, 1]
         let sum = '';
         for (let r = 0; r < rounds; r++) {
-          const rows = w.node('Reshape', [w.node('MatMul', [round(scores, r), hot(round(keySlots, r))]), w.node('Concat', [w.ints([-1]), hw], { axis: 0 })]); // [n cs, HW]
-          const slotOf = w.node('ArgMax', [hot(w.node('Reshape', [round(querySlots, r), w.ints([-1])]))], { axis: 0, keepdims: 0 }); // [HW]: the slot holding each position
-          const weighted = w.node('Mul', [w.node('Gather', [rows, slotOf], { axis: 0 }), w.node('Reshape', [round(w.node('Squeeze', [weights, w.ints([0])]), r), w.ints([-1, 1])])]);
+          const rows = w.node('Reshape', [w.node('MatMul', [round(scores, r), w.oneHot(round(keySlots, r), every)]), w.node('Concat', [w.ints([-1]), hw], { axis: 0 })]); // [n cs, HW]
+          const slotOf = w.node('ArgMax', [w.oneHot(w.node('Reshape', [round(querySlots, r), w.ints([-1])]), every)], { axis: 0, keepdims: 0 }); // [HW]: the slot holding each position
+          const weighted = w.node('Mul', [w.node('Gather', [rows, slotOf], { axis: 0 }), round(roundWeights, r)]);
           sum = sum ? w.node('Add', [sum, weighted]) : weighted;
         }
         laidOut(w.node('Unsqueeze', [sum, w.ints([0])]), 4, p.keyGrid as string, p.keyGrid as string); // [1, HW, HW]
@@ -483,7 +481,7 @@ function crissCrossDense(w: GraphWriter, v: string, grid: string): string {
   const wd = w.shapeSlice(grid, 3, 4);
   const eye = (n: string): string => {
     const r = w.indices(n);
-    return w.node('Cast', [w.node('Equal', [w.node('Unsqueeze', [r, w.ints([1])]), w.node('Unsqueeze', [r, w.ints([0])])])], { to: DataType.FLOAT });
+    return w.oneHot(r, r);
   };
   const col = w.node('Slice', [v, w.ints([0]), h, w.ints([3])]); // [N, H, W, H]
   const row = w.node('Slice', [v, h, w.ints([2 ** 31 - 1]), w.ints([3])]); // [N, H, W, W]
@@ -503,10 +501,9 @@ function crissCrossDense(w: GraphWriter, v: string, grid: string): string {
  * ([HW, 1, H, W]), which gives the weight of every position in every cell ([HW, K]).
  */
 function spreadPooled(ix: GraphIndex, w: GraphWriter, v: string, map: string, pools: string[]): string {
-  const hw = w.node('Mul', [w.shapeSlice(map, 2, 3), w.shapeSlice(map, 3, 4)]);
+  const hw = w.positionCount(map);
   const ids = w.indices(hw);
-  const eye = w.node('Cast', [w.node('Equal', [w.node('Unsqueeze', [ids, w.ints([1])]), w.node('Unsqueeze', [ids, w.ints([0])])])], { to: DataType.FLOAT });
-  const basis = w.node('Reshape', [eye, w.node('Concat', [hw, w.ints([1]), w.shapeSlice(map, 2, 4)], { axis: 0 })]); // [HW, 1, H, W]
+  const basis = w.node('Reshape', [w.oneHot(ids, ids), w.node('Concat', [hw, w.ints([1]), w.shapeSlice(map, 2, 4)], { axis: 0 })]); // [HW, 1, H, W]
   const cells = pools.map((o) => {
     const pool = ix.producer.get(o) as OnnxTypes.INodeProto;
     return w.node('Reshape', [w.raw(pool.opType as string, [basis], pool.attribute ?? []), w.node('Concat', [hw, w.ints([-1])], { axis: 0 })]);

@@ -3,6 +3,7 @@
 import { useEffect, useRef, useState } from 'react';
 import { useCommands } from '../hooks/useCommands';
 import { useActions, useApp } from '../store';
+import { parseInputSize } from '../store/logic';
 import { ChevronDown, DropIcon, FolderIcon, ModelIcon } from './Icons';
 
 export function ModelPicker() {
@@ -27,8 +28,8 @@ export function ModelPicker() {
   const sizable = !!info && !!source && (source.kind === 'bytes' || source.kind === 'path') && info.arch === 'onnx' && !info.fixedInputSize;
   const [openSize, setOpenSize] = useState('');
   useEffect(() => { setOpenSize(info ? String(info.inputSize) : ''); }, [info, open]);
-  const sizeValue = Number(openSize);
-  const sizeOk = Number.isInteger(sizeValue) && sizeValue >= 8 && sizeValue <= 4096;
+  const parsedSize = parseInputSize(openSize);
+  const sizeValue = 'value' in parsedSize ? parsedSize.value : null;
   const [errorOpen, setErrorOpen] = useState(false);
   const ref = useRef<HTMLDivElement>(null);
 
@@ -84,13 +85,13 @@ export function ModelPicker() {
             <ul className="load-warnings" data-testid="load-warnings">{info.warnings.map((w) => <li key={w}>{w}</li>)}</ul>
           )}
           {sizable && source && (
-            <form className="arch-edit" onSubmit={(e) => { e.preventDefault(); if (!sizeOk) return; setOpen(false); void a.loadModel(source, label ?? info.name, { inputSize: sizeValue }); }}>
+            <form className="arch-edit" onSubmit={(e) => { e.preventDefault(); if (sizeValue === null) return; setOpen(false); void a.loadModel(source, label ?? info.name, { inputSize: sizeValue }); }}>
               <label>
                 <span className="faint">Input size</span>
                 <input className="input mono" value={openSize} onChange={(e) => setOpenSize(e.target.value)} inputMode="numeric" aria-label="Input size to open the model at" data-testid="open-size-input"
                   title="The size the model is opened at: its attention is found at this size (layouts too large at the model's own size are found at a smaller one); Enter reloads" />
               </label>
-              <button className="btn small" type="submit" disabled={!sizeOk || sizeValue === info.inputSize}>Reload</button>
+              <button className="btn small" type="submit" disabled={sizeValue === null || sizeValue === info.inputSize}>Reload</button>
             </form>
           )}
           {nameable && source && (

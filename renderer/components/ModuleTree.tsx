@@ -30,7 +30,7 @@ export function ModuleTree() {
   if (!info) return <div className="tree"><div className="placeholder" style={{ padding: 14 }}>Load a model to see its attention modules.</div></div>;
   const groups = groupByStage(info.modules);
   // Why an imported model shows nothing: what the importer found and refused, with its reason.
-  const refused = info.warnings.flatMap((w) => (w.startsWith('Not listed as attention: ') ? [w.slice('Not listed as attention: '.length)] : []));
+  const refused = (info.rejected ?? []).map((r) => `${r.node} (${r.reason})`);
   const allHidden = hiddenCount === info.modules.length;
   return (
     <>

@@ -205,7 +205,7 @@ export function engineActions(set: SetState, get: GetState, d: ResolvedDeps): Pi
         const prev = get().model.info;
         const recent = source.kind === 'bytes' ? get().model.recent : pushRecent(get().model.recent, { label, source });
         saveRecent(d.storage, recent);
-        patch('model', { info, source, arch: arch ?? null, openSize: inputSize ?? null, status: 'ready', label: info.name || label, progress: null, error: null, recent });
+        patch('model', { info, source, choices, status: 'ready', label: info.name || label, progress: null, error: null, recent });
         afterModel(info, prev);
         await get().runCurrent();
       } catch (e) {
@@ -221,8 +221,8 @@ export function engineActions(set: SetState, get: GetState, d: ResolvedDeps): Pi
     },
 
     async reloadModel() {
-      const { source, info, label, arch, openSize } = get().model;
-      const again = pending ?? (source && info ? { source, label: label ?? info.name, choices: { ...(arch ? { arch } : {}), ...(openSize ? { inputSize: openSize } : {}) } } : null);
+      const { source, info, label, choices } = get().model;
+      const again = pending ?? (source && info ? { source, label: label ?? info.name, choices } : null);
       if (again) await get().loadModel(again.source, again.label, again.choices);
     },
 

@@ -44,7 +44,7 @@ export function createAppStore(deps: StoreDeps = {}): AppStore {
       colormaps: [GRAY], builtinModels: [], sources: ['builtin', 'bytes'], samples: [],
     },
     images: { list: [], currentId: null },
-    model: { info: null, preprocess: NO_PREPROCESS, source: null, arch: null, openSize: null, status: 'none', label: null, progress: null, error: null, errorLabel: null, recent: loadRecent(d.storage) },
+    model: { info: null, preprocess: NO_PREPROCESS, source: null, choices: {}, status: 'none', label: null, progress: null, error: null, errorLabel: null, recent: loadRecent(d.storage) },
     run: emptyRun(),
     analysis: { baseline: {}, query: null, channel: null, camClass: null, cam: null, stageCams: {}, component: {}, queryStep: {} },
     modules: { focused: null, hidden: [], bypass: [] },

@@ -63,10 +63,8 @@ export interface ModelSlice {
   preprocess: Preprocess;
   /** Where `info` came from, to load it again (another runtime); null when unknown (a model the host preloaded from a path). */
   source: ModelSource | null;
-  /** The architecture name the user set for it (the Architecture field), else null: detected. */
-  arch: string | null;
-  /** The size the user opened an .onnx model with a dynamic input at (the Input size field), else null: its own. */
-  openSize: number | null;
+  /** What the user named for it beyond its source (the Architecture and Input size fields), kept for reloads. */
+  choices: LoadChoices;
   status: 'none' | 'loading' | 'ready' | 'error';
   /** What is loading or loaded, for display. */
   label: string | null;
