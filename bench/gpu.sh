@@ -51,6 +51,10 @@ case "${1:-}" in
     for icd in /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json /usr/share/vulkan/icd.d/nvidia_icd.json /etc/vulkan/icd.d/nvidia_icd.json; do
       [ -f "$icd" ] && export VK_ICD_FILENAMES="$icd" VK_DRIVER_FILES="$icd" && break
     done
+    # PyTorch's reference: the first interpreter that imports torch (a lent machine's may not be the first python3).
+    for py in "${PYTHON:-}" python3 /opt/*/.venv/bin/python3 /usr/bin/python3; do
+      [ -n "$py" ] && "$py" -c 'import torch' 2>/dev/null && export PYTHON="$py" && break
+    done
     nvidia-smi --query-gpu=name,driver_version --format=csv,noheader || true
     echo "node $(/tmp/gpu-node/node --version), Vulkan ICD ${VK_ICD_FILENAMES:-none found}"
     shift 2 2>/dev/null || shift $#
